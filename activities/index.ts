@@ -1,0 +1,23 @@
+// All activities, created from injected dependencies (database, LLM client, settings) so that the worker
+// and the tests hand in real but separately configured ones. Workflows import this module as types only.
+
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/database';
+import { createJobActivities } from './jobs';
+import type { LlmDeps } from './llm';
+import { createProfilingActivities } from './profiling';
+
+export interface ActivityDeps {
+  db: Kysely<Database>;
+  llm: LlmDeps;
+  ruleStatementTimeoutMs: number;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createJobActivities(deps.db),
+    ...createProfilingActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

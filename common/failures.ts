@@ -1,0 +1,19 @@
+// The closed set of ApplicationFailure types our activities raise. Retry policies refer to these
+// constants, never to string literals, so a name cannot drift between thrower and policy.
+
+export const FailureType = {
+  /** The provider answered 429; retried after its Retry-After (nextRetryDelay). */
+  LlmRateLimited: 'LlmRateLimited',
+  /** 5xx, connection reset or request timeout; retried with the policy's backoff. */
+  LlmUnavailable: 'LlmUnavailable',
+  /** 400/401/403/404/422 or context length exceeded: retrying cannot help. */
+  LlmRejectedRequest: 'LlmRejectedRequest',
+  /** The model kept answering with output that does not match the schema. */
+  InvalidLlmOutput: 'InvalidLlmOutput',
+  /** A rule or job input that can never run (unknown column, bad DSL). */
+  InvalidJobInput: 'InvalidJobInput',
+  /** The job ran to the end but produced nothing usable (e.g. every attribute failed). */
+  JobFailed: 'JobFailed',
+} as const;
+
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];

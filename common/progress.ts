@@ -1,0 +1,22 @@
+// The progress every job reports: through the `progress` query while a worker runs, and as the last
+// snapshot stored in the jobs table, which the status API falls back to when no worker is up.
+
+import type { JobStatus } from './jobs';
+
+export interface JobProgress {
+  jobId: string;
+  jobType: string;
+  status: JobStatus;
+  progressPercentage: number;
+  completedSteps: number;
+  totalSteps: number;
+  failedSteps: number;
+  /** Units of work currently with an activity. */
+  inFlight: number;
+  currentStep: string;
+  message: string;
+  startedAt: string | null;
+  updatedAt: string;
+  /** Seconds left at the rate observed so far; null until there is a rate to go by. */
+  etaSeconds: number | null;
+}

@@ -1,0 +1,12 @@
+// The custom search attributes every job carries, so operators can filter jobs in the Web UI and
+// `temporal workflow list --query`. temporal-dev.sh registers the same names.
+
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const JobTypeKey = defineSearchAttributeKey('JobType', SearchAttributeType.KEYWORD);
+export const JobOwnerKey = defineSearchAttributeKey('JobOwner', SearchAttributeType.KEYWORD);
+export const CycleIdKey = defineSearchAttributeKey('CycleId', SearchAttributeType.KEYWORD);
+export const ReportIdKey = defineSearchAttributeKey('ReportId', SearchAttributeType.KEYWORD);
+export const JobStatusKey = defineSearchAttributeKey('JobStatus', SearchAttributeType.KEYWORD);
+
+export const ALL_SEARCH_ATTRIBUTES = [JobTypeKey, JobOwnerKey, CycleIdKey, ReportIdKey, JobStatusKey];

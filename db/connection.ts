@@ -1,0 +1,63 @@
+// Opens the kysely database over a pg pool, creates the target database when it does not exist yet
+// (tests and the demo use throwaway databases) and runs the migrations through kysely's Migrator.
+
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { Database } from './database';
+import * as jobsAndProfiling from './migrations/0001_jobs_and_profiling';
+import * as demoDataSource from './migrations/0002_demo_data_source';
+
+// pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
+pg.types.setTypeParser(pg.types.builtins.INT8, Number);
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, Number);
+
+/** Imported statically (not read from a folder) so the same list works under tsx, SWC and bundlers. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_jobs_and_profiling': jobsAndProfiling,
+  '0002_demo_data_source': demoDataSource,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+export function openDatabase(databaseUrl: string, maxConnections = 10): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: maxConnections }) }),
+  });
+}
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).map((r) => `${r.migrationName}: ${r.status}`);
+}
+
+/** Creates the database named in the URL if it is missing, by connecting to the server's `postgres` db. */
+export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await admin.query(`create database ${pg.escapeIdentifier(name)}`);
+  } catch (error) {
+    // Two processes racing to create the same database: the loser sees duplicate_database (42P04).
+    if ((error as { code?: string }).code !== '42P04') throw error;
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+  } finally {
+    await admin.end();
+  }
+}

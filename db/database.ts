@@ -1,0 +1,80 @@
+// The one typed view of the database that kysely checks every query against. Migrations under
+// db/migrations create exactly these tables; keep the two in step.
+
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T extends object = Record<string, unknown>> = JSONColumnType<T, T | string, T | string>;
+
+export interface JobsTable {
+  id: string;
+  type: string;
+  owner: string;
+  status: string;
+  workflow_id: string;
+  metadata: Json;
+  progress: Json | null;
+  result: Json | null;
+  error: string | null;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  updated_at: Timestamp;
+}
+
+export interface DataSourcesTable {
+  id: string;
+  table_name: string;
+  description: string;
+}
+
+export interface DataSourceAttributesTable {
+  data_source_id: string;
+  name: string;
+  data_type: string;
+  description: string;
+  position: number;
+}
+
+export interface AttributeResultsTable {
+  job_id: string;
+  attribute: string;
+  status: 'completed' | 'failed';
+  rules_count: number;
+  failure_reason: string | null;
+  llm_attempts: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  updated_at: Generated<Date>;
+}
+
+export interface ProfilingRulesTable {
+  job_id: string;
+  attribute: string;
+  rule_index: number;
+  rule: Json;
+  description: string;
+  severity: string;
+}
+
+export interface RuleResultsTable {
+  job_id: string;
+  rules_job_id: string;
+  attribute: string;
+  rule_index: number;
+  checked_rows: number;
+  failed_rows: number;
+  /** Null when the rule could not run (see `error`). */
+  pass_rate: number | null;
+  error: string | null;
+  executed_at: Generated<Date>;
+}
+
+export interface Database {
+  jobs: JobsTable;
+  data_sources: DataSourcesTable;
+  data_source_attributes: DataSourceAttributesTable;
+  attribute_results: AttributeResultsTable;
+  profiling_rules: ProfilingRulesTable;
+  rule_results: RuleResultsTable;
+}

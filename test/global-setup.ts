@@ -1,0 +1,68 @@
+// Once per `npm test`: a Temporal dev server (or the one named by TEMPORAL_ADDRESS), a fresh PostgreSQL
+// database migrated and seeded with the demo data, and the workflow bundle built once for every worker.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { ensureDatabaseExists, migrateToLatest, openDatabase } from '../db/connection';
+import { seedDemoData } from '../db/demo-data';
+import { temporalCliPath } from './support/temporal-cli';
+
+declare global {
+  // Shared with global-teardown.ts, which Jest runs in the same process.
+  var synapseTestEnvironment: { temporal?: TestWorkflowEnvironment; databaseUrl: string; bundlePath: string } | undefined;
+}
+
+export default async function globalSetup(): Promise<void> {
+  const temporal = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer();
+  if (temporal) process.env.TEMPORAL_ADDRESS = temporal.address;
+
+  const databaseUrl = await createTestDatabase();
+  process.env.DATABASE_URL = databaseUrl;
+
+  const bundlePath = await bundleWorkflows();
+  process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
+  globalThis.synapseTestEnvironment = { temporal, databaseUrl, bundlePath };
+}
+
+async function startDevServer(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalCliPath() },
+      ip: '127.0.0.1',
+      searchAttributes: ALL_SEARCH_ATTRIBUTES,
+      // Same matcher settings as temporal-dev.sh, so priority and fairness behave as in development.
+      extraArgs: ['--dynamic-config-value', 'matching.useNewMatcher=true', '--dynamic-config-value', 'matching.enableFairness=true'],
+      log: { format: 'pretty', level: 'warn' },
+    },
+  });
+}
+
+async function createTestDatabase(): Promise<string> {
+  const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  url.pathname = `/synapse_test_${Date.now()}_${process.pid}`;
+  const databaseUrl = url.toString();
+  await ensureDatabaseExists(databaseUrl);
+  const db = openDatabase(databaseUrl, 2);
+  try {
+    await migrateToLatest(db);
+    await seedDemoData(db);
+  } finally {
+    await db.destroy();
+  }
+  return databaseUrl;
+}
+
+async function bundleWorkflows(): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+  const dir = path.resolve(__dirname, '../.tmp');
+  mkdirSync(dir, { recursive: true });
+  const bundlePath = path.join(dir, `workflow-bundle-${process.pid}.js`);
+  writeFileSync(bundlePath, code);
+  return bundlePath;
+}
+
+const ignore = () => undefined;
+const quietLogger = { trace: ignore, debug: ignore, info: ignore, warn: ignore, error: console.error, log: ignore };

@@ -1,0 +1,71 @@
+// A data-profiling job end to end: real dev server, real PostgreSQL, the real openai client against the
+// stand-in. Checks that every attribute's rules and results are stored exactly once and are correct.
+
+import { sql } from 'kysely';
+import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
+import { createHarness, type Harness } from './support/harness';
+
+let harness: Harness;
+
+beforeAll(async () => {
+  harness = await createHarness({ faults: { latencyMs: 50 } });
+  await harness.startWorker();
+});
+afterAll(() => harness.close());
+
+describe('data_profiling job', () => {
+  const attributeCount = 60;
+  let jobId: string;
+  let attributes: string[];
+
+  beforeAll(async () => {
+    const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+    attributes = catalogue.slice(0, attributeCount).map((a) => a.name);
+    ({ jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'analyst-1', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 8, metadata: { cycle_id: 3, report_id: 12 } }));
+    await harness.jobs.waitForJob(jobId);
+  });
+
+  it('completes with every attribute profiled and no error', async () => {
+    const job = await harness.jobs.job(jobId);
+    expect(job).toMatchObject({ status: 'completed', error: null, type: 'data_profiling', owner: 'analyst-1' });
+    expect(job?.started_at).toBeInstanceOf(Date);
+    expect(job?.completed_at).toBeInstanceOf(Date);
+    expect(job?.result).toMatchObject({ attributesTotal: attributeCount, attributesProfiled: attributeCount, attributesFailed: 0 });
+  });
+
+  it('stores rules and results for every attribute exactly once', async () => {
+    const results = await harness.db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).execute();
+    expect(results.map((r) => r.attribute).sort()).toEqual([...attributes].sort());
+    expect(results.every((r) => r.status === 'completed' && r.rules_count > 0 && r.llm_attempts === 1)).toBe(true);
+
+    const rules = await harness.db.selectFrom('profiling_rules').select(['attribute', 'rule_index']).where('job_id', '=', jobId).execute();
+    expect(rules.length).toBe(results.reduce((sum, r) => sum + r.rules_count, 0));
+    const ruleResults = await harness.db.selectFrom('rule_results').select(['attribute', 'rule_index', 'checked_rows']).where('job_id', '=', jobId).execute();
+    expect(ruleResults.length).toBe(rules.length);
+    expect(new Set(ruleResults.map((r) => r.checked_rows))).toEqual(new Set([10_000]));
+  });
+
+  it('asks the LLM once per attribute', () => {
+    for (const attribute of attributes) expect(harness.standin.callCount(`${DEMO_DATA_SOURCE_ID}.${attribute}`)).toBe(1);
+  });
+
+  it('counts rule violations exactly as a hand-written query does', async () => {
+    const stored = await harness.db
+      .selectFrom('rule_results as rr')
+      .innerJoin('profiling_rules as pr', (join) => join.onRef('pr.job_id', '=', 'rr.rules_job_id').onRef('pr.attribute', '=', 'rr.attribute').onRef('pr.rule_index', '=', 'rr.rule_index'))
+      .select(['rr.failed_rows', 'pr.rule'])
+      .where('rr.job_id', '=', jobId)
+      .where('rr.attribute', '=', 'credit_score')
+      .execute();
+    const range = stored.find((r) => (r.rule as { kind: string }).kind === 'range');
+    expect(range?.rule).toEqual({ kind: 'range', min: 300, max: 850 });
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(DEMO_TABLE)} where credit_score < 300 or credit_score > 850`.execute(harness.db);
+    expect(rows[0]?.n).toBeGreaterThan(0);
+    expect(range?.failed_rows).toBe(rows[0]?.n);
+  });
+
+  it('reports full progress through the query and the stored snapshot alike', async () => {
+    const progress = await harness.jobs.progress(jobId);
+    expect(progress).toMatchObject({ status: 'completed', progressPercentage: 100, completedSteps: attributeCount * 2, totalSteps: attributeCount * 2, failedSteps: 0 });
+  });
+});

@@ -1,0 +1,39 @@
+// Replays committed histories of every workflow type against today's workflow code, so a change that
+// would break running jobs (non-determinism) fails here. `RECORD_HISTORIES=1 npx jest test/replay` writes
+// fresh histories from real runs; commit them only together with a deliberate, versioned change.
+
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { pauseSignal, resumeSignal } from '../workflows/control';
+import { createHarness } from './support/harness';
+
+const HISTORY_DIR = path.join(__dirname, 'histories');
+
+async function recordHistories(): Promise<void> {
+  const harness = await createHarness({ faults: { latencyMs: 200, rules: [{ kind: 'malformed', items: [`${DEMO_DATA_SOURCE_ID}.apr_rate`] }] } });
+  try {
+    await harness.startWorker();
+    const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'replay', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score', 'apr_rate', 'account_status', 'email_address', 'billing_zip', 'account_open_date'], llmConcurrency: 2, ruleBatchSize: 3 });
+    const handle = harness.jobs.handle(jobId);
+    await handle.signal(pauseSignal);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await handle.signal(resumeSignal);
+    await harness.jobs.waitForJob(jobId);
+    writeFileSync(path.join(HISTORY_DIR, 'data-profiling.json'), historyToJSON(await handle.fetchHistory()));
+  } finally {
+    await harness.close();
+  }
+}
+
+it('replays every recorded workflow history without non-determinism', async () => {
+  if (process.env.RECORD_HISTORIES) await recordHistories();
+  const files = readdirSync(HISTORY_DIR).filter((f) => f.endsWith('.json'));
+  expect(files.length).toBeGreaterThan(0);
+  const histories = files.map((file) => ({ workflowId: file, history: historyFromJSON(JSON.parse(readFileSync(path.join(HISTORY_DIR, file), 'utf8'))) }));
+  const results = [];
+  for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! } }, histories)) results.push(result);
+  expect(results.map((r) => ({ workflowId: r.workflowId, error: r.error }))).toEqual(files.map((workflowId) => ({ workflowId, error: undefined })));
+});

@@ -1,0 +1,64 @@
+// Builds a worker for the jobs task queue from configuration: real dependencies (database pool, openai
+// client) injected into the activities, workflow code from a prebuilt bundle when one is given.
+
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Kysely } from 'kysely';
+import { createActivities } from '../activities';
+import { createOpenAiClient } from '../activities/llm';
+import type { Config } from '../config';
+import type { Database } from '../db/database';
+import { openDatabase } from '../db/connection';
+
+export interface JobsWorker {
+  worker: Worker;
+  db: Kysely<Database>;
+  /** Closes what the worker opened (pool, connection); call after `worker.run()` has returned. */
+  close(): Promise<void>;
+}
+
+/** Heartbeat cadence while waiting on the LLM: well inside LLM_ACTIVITY's 20 s heartbeat timeout. */
+const LLM_HEARTBEAT_INTERVAL_MS = 2_000;
+
+export async function createJobsWorker(config: Config, overrides: Partial<WorkerOptions> = {}): Promise<JobsWorker> {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const db = openDatabase(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE);
+  const openai = createOpenAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.LLM_REQUEST_TIMEOUT_MS });
+  const activities = createActivities({
+    db,
+    llm: {
+      openai,
+      settings: {
+        model: config.OPENAI_MODEL,
+        maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS,
+        invalidOutputAttempts: config.LLM_INVALID_OUTPUT_ATTEMPTS,
+        heartbeatIntervalMs: LLM_HEARTBEAT_INTERVAL_MS,
+      },
+    },
+    ruleStatementTimeoutMs: config.RULE_STATEMENT_TIMEOUT_MS,
+  });
+  const workflowCode = config.WORKFLOW_BUNDLE_PATH
+    ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
+    : { workflowsPath: require.resolve('../workflows') };
+
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities,
+    ...workflowCode,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    // On SIGINT/SIGTERM in-flight activities get this long to finish before they are cancelled and
+    // handed back to the server for another worker.
+    shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+    ...overrides,
+  });
+  return {
+    worker,
+    db,
+    async close() {
+      await db.destroy();
+      await connection.close();
+    },
+  };
+}

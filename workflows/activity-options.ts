@@ -1,0 +1,56 @@
+// Every activity's timeouts and retry policy, chosen here and only here, with the reason for each value.
+
+import { ActivityCancellationType, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import { FailureType } from '../common/failures';
+
+/**
+ * One attribute's LLM work: a column profile query plus up to LLM_INVALID_OUTPUT_ATTEMPTS chat calls.
+ * - startToClose 10 min: three calls at the 60 s request timeout with room to spare; a slow model is
+ *   not a dead worker, and heartbeats, not this timeout, are how we notice dead workers.
+ * - heartbeat 20 s: the activity heartbeats every 2 s while it waits, so a killed worker's item is handed
+ *   to another worker within 20 s instead of waiting out the full start-to-close.
+ * - retries: 429s wait the provider's Retry-After (nextRetryDelay overrides the backoff); 5xx and timeouts
+ *   back off 2 s → 60 s; a request the provider rejects fails at once. Ten attempts ride out a long
+ *   outage of a few minutes; after that the attribute is recorded as failed and the job goes on.
+ * - WAIT_CANCELLATION_COMPLETED: on cancel or pause-now the workflow waits until the activity has
+ *   actually stopped (its HTTP request aborted), so "cancelled" never hides work still running.
+ */
+export const LLM_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '60 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [FailureType.LlmRejectedRequest, FailureType.InvalidJobInput],
+  },
+};
+
+/**
+ * One scan of the data source evaluating a batch of rules. The statement itself is capped by
+ * RULE_STATEMENT_TIMEOUT_MS (2 min default); start-to-close leaves room for a few of them, the
+ * heartbeat (every 5 s during the scan) catches a dead worker, and five attempts cover a database restart.
+ */
+export const RULE_EXECUTION_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.InvalidJobInput] },
+};
+
+/** Short database reads and writes (summaries, failure records): quick, and retried until the database is back. */
+export const DATABASE_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
+};
+
+/**
+ * The job row's status/progress snapshot. A local activity: it runs on the workflow's own worker without
+ * a task-queue round trip, which matters because it runs on every progress checkpoint.
+ */
+export const JOB_RECORD_ACTIVITY: LocalActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};

@@ -1,0 +1,207 @@
+// The job-control contract every workflow honours, written once: the pause/resume signals, the progress
+// query, the gate checked before each unit of work, progress bookkeeping (query, Web UI current details,
+// the jobs-table snapshot) and the job's final state on success, failure or cancellation.
+
+import {
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/common';
+import type * as activities from '../activities';
+import { FailureType } from '../common/failures';
+import type { JobStatus } from '../common/jobs';
+import type { JobProgress } from '../common/progress';
+import { JobStatusKey } from '../common/search-attributes';
+import { JOB_RECORD_ACTIVITY } from './activity-options';
+import { runEach, type EachOptions } from './run-each';
+
+export interface PauseRequest {
+  /** Also stop the units already in flight (they are redone on resume) instead of letting them finish. */
+  now?: boolean;
+}
+
+export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
+export const resumeSignal = defineSignal('resume');
+export const progressQuery = defineQuery<JobProgress>('progress');
+
+const { recordJobState } = proxyLocalActivities<ReturnType<typeof activities.createActivities>>(JOB_RECORD_ACTIVITY);
+
+/** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
+const SNAPSHOTS_PER_JOB = 50;
+
+export interface JobOutcome {
+  status: 'completed' | 'failed';
+  error: string | null;
+  result: Record<string, unknown>;
+}
+
+export class JobControl {
+  private status: JobStatus = 'pending';
+  private paused = false;
+  private completed = 0;
+  private failed = 0;
+  private inFlight = 0;
+  private currentStep = 'Waiting to start';
+  private message = '';
+  private startedAt: number | null = null;
+  private activeMs = 0;
+  private activeSince: number | null = null;
+  private readonly pauseNowListeners = new Set<() => void>();
+  private changes = 0;
+  private persistedChanges = 0;
+  private stepsAtLastSnapshot = 0;
+
+  constructor(
+    private readonly jobId: string,
+    private readonly jobType: string,
+    private totalSteps: number,
+  ) {
+    setHandler(pauseSignal, (request) => this.pause(request ?? {}));
+    setHandler(resumeSignal, () => this.resume());
+    setHandler(progressQuery, () => this.progress());
+  }
+
+  /** Runs the job's body and records how it ended; cancellation and failure are recorded, then rethrown. */
+  async run(body: () => Promise<JobOutcome>): Promise<Record<string, unknown>> {
+    this.startedAt = this.activeSince = Date.now();
+    this.setStatus('running');
+    void CancellationScope.nonCancellable(() => this.keepJobRecordCurrent());
+    let outcome: JobOutcome;
+    try {
+      outcome = await body();
+    } catch (error) {
+      const cancelled = isCancellation(error);
+      await CancellationScope.nonCancellable(() => this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled by request' : describeError(error)));
+      throw error;
+    }
+    await this.finish(outcome.status, outcome.error, outcome.result);
+    // A failed job also fails its workflow, so the Web UI and `temporal workflow list` agree with the API.
+    if (outcome.status === 'failed') throw ApplicationFailure.nonRetryable(outcome.error ?? 'job failed', FailureType.JobFailed);
+    return outcome.result;
+  }
+
+  beginPhase(currentStep: string): void {
+    this.currentStep = currentStep;
+    this.touch();
+  }
+
+  /** Runs `work` for each item, at most `concurrency` at once, waiting at the gate while the job is paused. */
+  async forEach<T>(items: readonly T[], options: Omit<EachOptions<T>, 'gate' | 'onStart' | 'onDone' | 'onPauseNow'>): Promise<void> {
+    await runEach(items, {
+      ...options,
+      gate: () => condition(() => !this.paused),
+      onStart: (label) => {
+        this.inFlight++;
+        this.message = `Analyzing ${label}`;
+        this.touch();
+      },
+      onDone: (weight, succeeded) => {
+        this.inFlight--;
+        if (succeeded === undefined) return this.touch(); // interrupted by pause-now: will run again
+        if (succeeded) this.completed += weight;
+        else this.failed += weight;
+        this.touch();
+      },
+      onPauseNow: (listener) => {
+        this.pauseNowListeners.add(listener);
+        return () => this.pauseNowListeners.delete(listener);
+      },
+    });
+  }
+
+  /** Counts steps that need no work (e.g. rule execution for attributes that got no rules). */
+  skipSteps(count: number): void {
+    this.completed += count;
+    this.touch();
+  }
+
+  progress(): JobProgress {
+    const done = this.completed + this.failed;
+    const activeMs = this.activeMs + (this.activeSince === null ? 0 : Date.now() - this.activeSince);
+    const rate = done > 0 && activeMs > 0 ? done / activeMs : 0;
+    return {
+      jobId: this.jobId,
+      jobType: this.jobType,
+      status: this.status,
+      progressPercentage: this.totalSteps > 0 ? Math.floor((done / this.totalSteps) * 100) : 0,
+      completedSteps: done,
+      totalSteps: this.totalSteps,
+      failedSteps: this.failed,
+      inFlight: this.inFlight,
+      currentStep: this.status === 'paused' ? `Paused: ${this.currentStep}` : `${this.currentStep}: ${done} of ${this.totalSteps}`,
+      message: this.message,
+      startedAt: this.startedAt === null ? null : new Date(this.startedAt).toISOString(),
+      updatedAt: new Date().toISOString(),
+      etaSeconds: rate > 0 ? Math.round((this.totalSteps - done) / rate / 1000) : null,
+    };
+  }
+
+  private pause(request: PauseRequest): void {
+    if (this.status !== 'running') return;
+    this.paused = true;
+    if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
+    this.activeSince = null;
+    this.setStatus('paused');
+    if (request.now) for (const interrupt of this.pauseNowListeners) interrupt();
+  }
+
+  private resume(): void {
+    if (this.status !== 'paused') return;
+    this.paused = false;
+    this.activeSince = Date.now();
+    this.setStatus('running');
+  }
+
+  private setStatus(status: JobStatus): void {
+    this.status = status;
+    upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
+    this.touch(true);
+  }
+
+  /** Marks progress as changed; the jobs-table snapshot follows on status changes and every ~2 % of steps. */
+  private touch(snapshotNow = false): void {
+    const steps = this.completed + this.failed;
+    if (snapshotNow || steps - this.stepsAtLastSnapshot >= Math.max(1, Math.ceil(this.totalSteps / SNAPSHOTS_PER_JOB))) {
+      this.stepsAtLastSnapshot = steps;
+      this.changes++;
+    }
+    const p = this.progress();
+    setCurrentDetails(`**${p.status}** · ${p.currentStep} (${p.progressPercentage}%) · ${p.failedSteps} failed · ${p.message}`);
+  }
+
+  /** One writer, in order: snapshots never overtake each other, and the final state is written last. */
+  private async keepJobRecordCurrent(): Promise<never> {
+    for (;;) {
+      await condition(() => this.changes !== this.persistedChanges);
+      const target = this.changes;
+      await recordJobState({ jobId: this.jobId, status: this.status, progress: this.progress() });
+      this.persistedChanges = target;
+    }
+  }
+
+  private async finish(status: JobStatus, error: string | null, result?: Record<string, unknown>): Promise<void> {
+    if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
+    this.activeSince = null;
+    this.status = status;
+    upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
+    this.touch();
+    // Wait for snapshots already under way so that this final write is the last one.
+    await condition(() => this.changes === this.persistedChanges);
+    this.changes = this.persistedChanges; // nothing further for the background writer
+    await recordJobState({ jobId: this.jobId, status, progress: this.progress(), result, error });
+  }
+}
+
+export function describeError(error: unknown): string {
+  let current: unknown = error;
+  // ActivityFailure wraps the activity's own ApplicationFailure: the cause is what a person needs to read.
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(error);
+}

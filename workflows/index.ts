@@ -1,0 +1,3 @@
+// Every workflow the worker runs; this module is the worker's workflowsPath.
+
+export { dataProfiling, dataProfilingLlmGeneration, dataProfilingRuleExecution } from './profiling';

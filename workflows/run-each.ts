@@ -1,0 +1,64 @@
+// Bounded fan-out for workflows: a sliding window of at most `concurrency` units in flight, each in its
+// own cancellation scope so that pause-now can stop the units in flight and queue them again.
+
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+
+export interface EachOptions<T> {
+  concurrency: number;
+  /** How an item is named in progress messages and logs. */
+  label: (item: T) => string;
+  /** How many progress steps an item stands for (a batch of attributes counts as each of them). */
+  weight?: (item: T) => number;
+  /** Does the work; resolves true when it succeeded, false when the item failed and was recorded so. */
+  work: (item: T) => Promise<boolean>;
+  /** Resolves when a new unit may start (e.g. the job is not paused). */
+  gate: () => Promise<void>;
+  onStart: (label: string) => void;
+  /** `succeeded` is undefined when the unit was interrupted by pause-now and went back to the queue. */
+  onDone: (weight: number, succeeded: boolean | undefined) => void;
+  /** Registers a callback for pause-now; returns the function that unregisters it. */
+  onPauseNow: (interrupt: () => void) => () => void;
+}
+
+export async function runEach<T>(items: readonly T[], options: EachOptions<T>): Promise<void> {
+  const queue = [...items];
+  const running = new Set<Promise<void>>();
+  let firstError: unknown;
+
+  const start = (item: T) => {
+    const weight = options.weight?.(item) ?? 1;
+    const scope = new CancellationScope();
+    const unregister = options.onPauseNow(() => scope.cancel());
+    options.onStart(options.label(item));
+    const unit: Promise<void> = scope
+      .run(() => options.work(item))
+      .then(
+        (succeeded) => options.onDone(weight, succeeded),
+        (error) => {
+          // Our own scope was cancelled but the job was not: pause-now interrupted this unit.
+          if (isCancellation(error) && scope.consideredCancelled && !CancellationScope.current().consideredCancelled) {
+            queue.unshift(item);
+            options.onDone(weight, undefined);
+          } else {
+            firstError ??= error;
+          }
+        },
+      )
+      .finally(() => {
+        unregister();
+        running.delete(unit);
+      });
+    running.add(unit);
+  };
+
+  while ((queue.length > 0 || running.size > 0) && firstError === undefined) {
+    if (queue.length > 0 && running.size < options.concurrency) {
+      await options.gate();
+      // The gate may have waited through a pause-now, which can have put units back in the queue.
+      if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
+      continue;
+    }
+    await Promise.race(running);
+  }
+  if (firstError !== undefined) throw firstError;
+}
