@@ -9,4 +9,7 @@ export const CycleIdKey = defineSearchAttributeKey('CycleId', SearchAttributeTyp
 export const ReportIdKey = defineSearchAttributeKey('ReportId', SearchAttributeType.KEYWORD);
 export const JobStatusKey = defineSearchAttributeKey('JobStatus', SearchAttributeType.KEYWORD);
 
-export const ALL_SEARCH_ATTRIBUTES = [JobTypeKey, JobOwnerKey, CycleIdKey, ReportIdKey, JobStatusKey];
+/** 1 (highest) to 5 (lowest), as Temporal's priority keys; set by the job-control work. */
+export const JobPriorityKey = defineSearchAttributeKey('JobPriority', SearchAttributeType.INT);
+
+export const ALL_SEARCH_ATTRIBUTES = [JobTypeKey, JobOwnerKey, CycleIdKey, ReportIdKey, JobStatusKey, JobPriorityKey];

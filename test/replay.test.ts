@@ -4,11 +4,13 @@
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { execFileSync } from 'node:child_process';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { pauseSignal, resumeSignal } from '../workflows/control';
 import { createHarness } from './support/harness';
+import { temporalCliPath } from './support/temporal-cli';
 
 const HISTORY_DIR = path.join(__dirname, 'histories');
 
@@ -22,7 +24,9 @@ async function recordHistories(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await handle.signal(resumeSignal);
     await harness.jobs.waitForJob(jobId);
-    writeFileSync(path.join(HISTORY_DIR, 'data-profiling.json'), historyToJSON(await handle.fetchHistory()));
+    // The CLI's JSON is the format historyFromJSON reads (and what an operator exports from production).
+    const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']);
+    writeFileSync(path.join(HISTORY_DIR, 'data-profiling.json'), json);
   } finally {
     await harness.close();
   }

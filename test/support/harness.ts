@@ -2,6 +2,7 @@
 // the test file's own task queue (using the bundle built once in global setup), and a jobs client.
 
 import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import { JobsClient } from '../../client/jobs-client';
 import { loadConfig, type Config } from '../../config';
@@ -24,7 +25,17 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/** Tests provoke failures on purpose, so workers log only errors; TEST_LOG_LEVEL=INFO shows every activity. */
+function quietWorkerLogs(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.TEST_LOG_LEVEL as 'INFO' | undefined) ?? 'ERROR') });
+  } catch {
+    // Already installed by an earlier suite in this process.
+  }
+}
+
 export async function createHarness(options: { faults?: FaultPlan; config?: Partial<Config> } = {}): Promise<Harness> {
+  quietWorkerLogs();
   const standin = await startLlmStandin({ responders: defaultResponders, faults: options.faults });
   const config: Config = {
     ...loadConfig(process.env),
