@@ -1,0 +1,64 @@
+// What the stand-in was asked and how it answered, per request and per item: the evidence tests use to
+// prove retries, back-off and cancellation really happened over the wire.
+
+export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'malformed' | 'wrong_shape' | 'hung' | 'client_aborted';
+
+export interface CallRecord {
+  itemKey?: string;
+  task?: string;
+  /** ms since the epoch. */
+  receivedAt: number;
+  /** When the answer was sent or the client went away; absent while in flight or hung. */
+  finishedAt?: number;
+  /** Decided on arrival, so an in-flight call already shows what it will get; `client_aborted` overrides. */
+  outcome: CallOutcome;
+  promptTokens: number;
+  /** HTTP status sent; absent when nothing was sent. Tells a rejected request (400) from a 5xx. */
+  status?: number;
+}
+
+export class CallLog {
+  private records: CallRecord[] = [];
+  private countsByItemKey = new Map<string, number>();
+  private callsWithoutItem = 0;
+
+  /** Logs an arriving request; returns its record and its 0-based index among its item's calls. */
+  open(call: { itemKey?: string; task?: string; promptTokens: number }, outcome: CallOutcome): { record: CallRecord; callIndex: number } {
+    const callIndex = this.nextIndex(call.itemKey);
+    const record: CallRecord = {
+      ...(call.itemKey !== undefined ? { itemKey: call.itemKey } : {}),
+      ...(call.task !== undefined ? { task: call.task } : {}),
+      receivedAt: Date.now(),
+      outcome,
+      promptTokens: call.promptTokens,
+    };
+    this.records.push(record);
+    return { record, callIndex };
+  }
+
+  callCount(itemKey: string): number {
+    return this.countsByItemKey.get(itemKey) ?? 0;
+  }
+
+  /** Copies, so callers can keep a snapshot while in-flight calls keep changing. */
+  calls(): CallRecord[] {
+    return this.records.map((record) => ({ ...record }));
+  }
+
+  countsByItem(): Record<string, number> {
+    return Object.fromEntries(this.countsByItemKey);
+  }
+
+  clear(): void {
+    this.records = [];
+    this.countsByItemKey.clear();
+    this.callsWithoutItem = 0;
+  }
+
+  private nextIndex(itemKey: string | undefined): number {
+    if (itemKey === undefined) return this.callsWithoutItem++;
+    const index = this.countsByItemKey.get(itemKey) ?? 0;
+    this.countsByItemKey.set(itemKey, index + 1);
+    return index;
+  }
+}

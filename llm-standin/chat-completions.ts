@@ -1,0 +1,127 @@
+// Answers one POST /v1/chat/completions: logs the call, applies the quota and the fault plan decided on
+// arrival, waits the planned latency, then sends the task responder's answer or the planned failure.
+
+import type { CallLog, CallOutcome } from './call-log';
+import type { Exchange } from './exchange';
+import { chooseFault, delayFor, type CallSubject, type FaultPlan, type FaultRule } from './faults';
+import { BadRequest, completionBody, errorBody, errorTypeFor, parseChatRequest, promptTokensOf, type StandinRequest } from './openai-wire';
+import type { AdmissionResult, RateWindow } from './rate-window';
+
+export type StandinResponder = (request: StandinRequest) => unknown;
+
+export interface ChatContext {
+  responders: Record<string, StandinResponder>;
+  faultPlan(): FaultPlan;
+  log: CallLog;
+  window: RateWindow;
+  nextCompletionId(): string;
+}
+
+/** Truncated JSON, as when a model runs out of output tokens mid-answer. */
+const MALFORMED_CONTENT = '{"answer": {"status": "incomplete", "items": [{"name": "cut off mid-str';
+const WRONG_SHAPE_ANSWER = { unexpected: true };
+
+interface Plan {
+  request: StandinRequest;
+  admission: AdmissionResult;
+  fault?: FaultRule;
+  arrivedAt: number;
+  promptTokens: number;
+}
+
+export async function answerChatCompletion(ctx: ChatContext, exchange: Exchange, body: string): Promise<void> {
+  let request: StandinRequest;
+  try {
+    request = parseChatRequest(body);
+  } catch (error) {
+    if (!(error instanceof BadRequest)) throw error;
+    exchange.record = ctx.log.open({ promptTokens: 0 }, 'server_error').record;
+    return exchange.sendJson(400, errorBody(error.message, 'invalid_request_error'));
+  }
+  const promptTokens = promptTokensOf(request);
+  const { record, callIndex } = ctx.log.open({ itemKey: request.itemKey, task: request.task, promptTokens }, 'ok');
+  exchange.record = record;
+  const responder = request.task !== undefined && Object.hasOwn(ctx.responders, request.task) ? ctx.responders[request.task] : undefined;
+  if (!responder) {
+    record.outcome = 'server_error';
+    const message = request.task === undefined ? 'The last user message has no `TASK: <name>` line.' : `The LLM stand-in has no responder for task '${request.task}'.`;
+    return exchange.sendJson(400, errorBody(message, 'invalid_request_error'));
+  }
+
+  const faultPlan = ctx.faultPlan();
+  const subject: CallSubject = { itemKey: request.itemKey, task: request.task, callIndex };
+  const arrivedAt = Date.now();
+  const admission = ctx.window.admit(faultPlan.limits, promptTokens, arrivedAt);
+  const fault = admission.admitted ? chooseFault(faultPlan, subject) : undefined;
+  record.outcome = plannedOutcome(admission, fault);
+  // A hung request is answered by nobody: it ends when the client or the server gives up.
+  if (record.outcome === 'hung') return;
+  if (!(await exchange.sleep(delayFor(faultPlan, fault, subject)))) return;
+  await answer(ctx, exchange, faultPlan, { request, admission, fault, arrivedAt, promptTokens }, responder);
+}
+
+function plannedOutcome(admission: AdmissionResult, fault: FaultRule | undefined): CallOutcome {
+  if (!admission.admitted) return 'rate_limited';
+  switch (fault?.kind) {
+    case 'rate_limit':
+      return 'rate_limited';
+    case 'server_error':
+      return 'server_error';
+    case 'hang':
+      return 'hung';
+    case 'malformed':
+      return 'malformed';
+    case 'wrong_shape':
+      return 'wrong_shape';
+    default:
+      return 'ok';
+  }
+}
+
+async function answer(ctx: ChatContext, exchange: Exchange, faultPlan: FaultPlan, plan: Plan, responder: StandinResponder): Promise<void> {
+  const { admission, fault } = plan;
+  const now = Date.now();
+  if (!admission.admitted) {
+    const retryAfterMs = Math.max(0, admission.retryAfterMs - (now - plan.arrivedAt));
+    const message = `Rate limit reached for ${plan.request.model} on ${admission.exhausted} per min. Please try again in ${Math.ceil(retryAfterMs)}ms.`;
+    return sendRateLimited(exchange, ctx.window.headers(faultPlan.limits, now), retryAfterMs, message, admission.exhausted);
+  }
+  if (fault?.kind === 'rate_limit') {
+    const retryAfterMs = (fault.retryAfterSeconds ?? 1) * 1000;
+    const message = `Rate limit reached for ${plan.request.model} on requests per min. Please try again in ${fault.retryAfterSeconds ?? 1}s.`;
+    return sendRateLimited(exchange, ctx.window.headers(faultPlan.limits, now, { retryAfterMs }), retryAfterMs, message, 'requests');
+  }
+  if (fault?.kind === 'server_error') {
+    const status = fault.status ?? 503;
+    const message = status >= 500 ? 'The server is overloaded or not ready yet.' : `The LLM stand-in was told to reject this request (${status}).`;
+    return exchange.sendJson(status, errorBody(message, errorTypeFor(status)), ctx.window.headers(faultPlan.limits, now));
+  }
+  let content: string;
+  try {
+    content = await contentFor(fault, plan.request, responder);
+  } catch (error) {
+    if (exchange.record) exchange.record.outcome = 'server_error';
+    const reason = error instanceof Error ? error.message : String(error);
+    return exchange.sendJson(500, errorBody(`The stand-in responder for '${plan.request.task}' failed: ${reason}`, 'server_error'));
+  }
+  const completion = completionBody(ctx.nextCompletionId(), plan.request.model, content, plan.promptTokens);
+  ctx.window.addTokens(admission.usage, completion.usage.completion_tokens);
+  exchange.sendJson(200, completion, ctx.window.headers(faultPlan.limits, Date.now()));
+}
+
+async function contentFor(fault: FaultRule | undefined, request: StandinRequest, responder: StandinResponder): Promise<string> {
+  if (fault?.kind === 'malformed') return MALFORMED_CONTENT;
+  if (fault?.kind === 'wrong_shape') return JSON.stringify(WRONG_SHAPE_ANSWER);
+  const json = JSON.stringify(await responder(request));
+  if (json === undefined) throw new Error(`answer for item '${request.itemKey ?? '(none)'}' is not JSON-serialisable`);
+  return json;
+}
+
+function sendRateLimited(exchange: Exchange, windowHeaders: Record<string, string>, retryAfterMs: number, message: string, exhausted: 'requests' | 'tokens'): void {
+  const headers = {
+    ...windowHeaders,
+    'retry-after': String(Math.ceil(retryAfterMs / 1000)),
+    'retry-after-ms': String(Math.ceil(retryAfterMs)),
+  };
+  exchange.sendJson(429, errorBody(message, exhausted, 'rate_limit_exceeded'), headers);
+}
