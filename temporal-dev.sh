@@ -37,11 +37,16 @@ MIN_CLI_MINOR=5
 #    set anyway so a different default in another server version cannot change job ordering.
 #  - enableFairness: off by default. Without it tasks with the same priority go out in FIFO order,
 #    so one big job starves the others; with it, fairness keys take turns. Implies useNewMatcher.
+#  - numTaskqueue{Read,Write}Partitions=1: priority and fairness order tasks within one partition,
+#    and the dev server's default of four partitions makes that order approximate. One machine's
+#    load needs no more than one. (Keep this list in step with test/global-setup.ts.)
 # A misspelt key is ignored silently, so check a change: a wrong *value* for a real key makes the
 # server log "Failed to convert value, using default key=…".
 DYNAMIC_CONFIG=(
   "matching.useNewMatcher=true"
   "matching.enableFairness=true"
+  "matching.numTaskqueueReadPartitions=1"
+  "matching.numTaskqueueWritePartitions=1"
 )
 
 # Keep in step with common/search-attributes.ts (name=type, types as `temporal` spells them).

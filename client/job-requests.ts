@@ -3,24 +3,22 @@
 
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { JobType } from '../common/jobs';
+import { JobType, PRIORITY_BY_NAME } from '../common/jobs';
 import type { AttributeDescriptor } from '../common/rules';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
+import { InvalidJobRequestError } from './errors';
 
-export class InvalidJobRequestError extends Error {
-  override readonly name = 'InvalidJobRequestError';
-  constructor(
-    readonly field: string,
-    problem: string,
-  ) {
-    super(`${field}: ${problem}`);
-  }
-}
+export { InvalidJobRequestError };
 
 type Limits = Pick<Config, 'JOB_DEFAULT_LLM_CONCURRENCY' | 'JOB_MAX_LLM_CONCURRENCY' | 'JOB_MAX_ATTRIBUTES'>;
 
 const identifier = z.string().trim().min(1).max(200);
+
+/** `high | normal | low`, or Temporal's 1 (highest) to 5 (lowest). */
+export const prioritySchema = z
+  .union([z.enum(['high', 'normal', 'low']), z.number().int().min(1).max(5)])
+  .transform((p) => (typeof p === 'number' ? p : PRIORITY_BY_NAME[p]));
 
 export function startJobRequestSchema(limits: Limits) {
   return z.object({
@@ -33,6 +31,9 @@ export function startJobRequestSchema(limits: Limits) {
     ruleBatchSize: z.number().int().min(1).max(1_000).default(200),
     rulesFromJobId: identifier.optional(),
     metadata: z.record(z.string(), z.unknown()).default({}),
+    priority: prioritySchema.default(PRIORITY_BY_NAME.normal),
+    /** The same key (per owner) returns the job it first started instead of starting another. */
+    idempotencyKey: identifier.optional(),
   });
 }
 

@@ -1,24 +1,42 @@
-// The typed client backend services use: start a job (validated first, nothing started on bad input),
-// read its progress (from the workflow, or from the jobs table when no worker can answer), and wait for it.
+// The typed client backend services, the HTTP API and the CLI all use: start a job (validated first,
+// nothing started on bad input), read its status, pause/resume/cancel it, change its priority, list jobs.
+// Every start and control action is checked against the caller's ownership and audited.
 
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { Kysely } from 'kysely';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { sql, type Kysely } from 'kysely';
 import { FINAL_STATUSES, type JobStatus, type ProfilingJobInput } from '../common/jobs';
 import type { JobProgress } from '../common/progress';
-import { CycleIdKey, JobOwnerKey, JobStatusKey, JobTypeKey, ReportIdKey } from '../common/search-attributes';
+import { CycleIdKey, JobOwnerKey, JobPriorityKey, JobStatusKey, JobTypeKey, ReportIdKey } from '../common/search-attributes';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { progressQuery } from '../workflows/control';
-import { checkRuleSource, parseStartJobRequest, resolveAttributes, type StartJobRequest } from './job-requests';
+import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control';
+import { audited } from './audit';
+import { InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededError } from './errors';
+import { checkRuleSource, parseStartJobRequest, prioritySchema, resolveAttributes, type StartJobRequest, type ValidStartJobRequest } from './job-requests';
+import { toLegacyStatus, type JobRow, type LegacyJobStatus } from './job-status';
 import { WORKFLOW_TYPE_BY_JOB_TYPE } from './job-types';
+import { listJobs, type JobFilter } from './job-list';
 
-export type JobsClientConfig = Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'JOB_DEFAULT_LLM_CONCURRENCY' | 'JOB_MAX_LLM_CONCURRENCY' | 'JOB_MAX_ATTRIBUTES'>;
+export type JobsClientConfig = Pick<
+  Config,
+  'TEMPORAL_TASK_QUEUE' | 'JOB_DEFAULT_LLM_CONCURRENCY' | 'JOB_MAX_LLM_CONCURRENCY' | 'JOB_MAX_ATTRIBUTES' | 'JOB_MAX_ACTIVE_PER_OWNER' | 'STATUS_QUERY_TIMEOUT_MS'
+>;
+
+/** Who is asking: the bearer token's subject, and whether it holds the admin role. */
+export interface Principal {
+  subject: string;
+  admin: boolean;
+}
 
 export interface StartedJob {
   jobId: string;
   workflowId: string;
+  /** False when an idempotency key matched a job started earlier, which is returned instead. */
+  created: boolean;
 }
+
+const ACTIVE_STATUSES: JobStatus[] = ['pending', 'running', 'paused'];
 
 export class JobsClient {
   constructor(
@@ -27,76 +45,172 @@ export class JobsClient {
     private readonly config: JobsClientConfig,
   ) {}
 
-  /** Validates the request, records the job and starts its workflow. Throws InvalidJobRequestError on bad input. */
-  async startJob(body: StartJobRequest): Promise<StartedJob> {
-    const request = parseStartJobRequest(body, this.config);
-    const attributes = await resolveAttributes(this.db, request);
-    await checkRuleSource(this.db, request);
+  /** Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError or QuotaExceededError. */
+  async startJob(body: StartJobRequest, actor = String((body as { owner?: unknown }).owner ?? 'unknown')): Promise<StartedJob> {
+    return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: (body as { jobType?: unknown }).jobType } }, async () => {
+      const request = parseStartJobRequest(body, this.config);
+      const earlier = request.idempotencyKey ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey) : undefined;
+      if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
+      const input = await this.workflowInput(request);
+      const recorded = await this.recordNewJob(request, input);
+      if (!recorded.created) return recorded;
+      await this.startWorkflow(request, input);
+      return recorded;
+    }, (started) => started.jobId);
+  }
 
-    const jobId = randomUUID();
-    const input: ProfilingJobInput = {
-      jobId,
-      jobType: request.jobType,
-      owner: request.owner,
-      dataSourceId: request.dataSourceId,
-      attributes,
-      llmConcurrency: request.llmConcurrency,
-      ruleBatchSize: request.ruleBatchSize,
-      rulesFromJobId: request.rulesFromJobId,
-      metadata: request.metadata,
-    };
-    const metadata = { ...request.metadata, data_source_id: request.dataSourceId, total_attributes: attributes.length };
-    await this.db.insertInto('jobs').values({ id: jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: jobId, metadata: JSON.stringify(metadata), updated_at: new Date() }).execute();
-    try {
-      await this.temporal.workflow.start(WORKFLOW_TYPE_BY_JOB_TYPE[request.jobType], {
-        workflowId: jobId,
-        taskQueue: this.config.TEMPORAL_TASK_QUEUE,
-        args: [input],
-        typedSearchAttributes: [
-          { key: JobTypeKey, value: request.jobType },
-          { key: JobOwnerKey, value: request.owner },
-          { key: JobStatusKey, value: 'pending' },
-          ...(request.metadata.cycle_id !== undefined ? [{ key: CycleIdKey, value: String(request.metadata.cycle_id) }] : []),
-          ...(request.metadata.report_id !== undefined ? [{ key: ReportIdKey, value: String(request.metadata.report_id) }] : []),
-        ],
-        staticSummary: `${request.jobType} of ${attributes.length} attributes of ${request.dataSourceId} for ${request.owner}`,
-        staticDetails: `LLM concurrency ${request.llmConcurrency}, rule batches of ${request.ruleBatchSize}` + (request.rulesFromJobId ? `, rules from job ${request.rulesFromJobId}` : ''),
-      });
-    } catch (error) {
-      // Nothing started, so nothing should claim it did.
-      await this.db.deleteFrom('jobs').where('id', '=', jobId).execute();
-      throw error;
-    }
-    return { jobId, workflowId: jobId };
+  async getJob(principal: Principal, jobId: string): Promise<JobRow> {
+    const row = await this.job(jobId);
+    if (!row || (!principal.admin && row.owner !== principal.subject)) throw new JobNotFoundError(jobId);
+    return row;
+  }
+
+  async status(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
+    const row = await this.getJob(principal, jobId);
+    const { progress, source } = await this.progressOf(row);
+    return toLegacyStatus(row, progress, source);
+  }
+
+  async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {
+    return this.control(principal, jobId, options.now ? 'pause-now' : 'pause', ['pending', 'running'], (handle) => handle.signal(pauseSignal, { now: options.now ?? false }));
+  }
+
+  async resume(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
+    return this.control(principal, jobId, 'resume', ['paused'], (handle) => handle.signal(resumeSignal));
+  }
+
+  async cancel(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
+    return this.control(principal, jobId, 'cancel', ACTIVE_STATUSES, async (handle) => {
+      await handle.cancel();
+    });
+  }
+
+  async setPriority(principal: Principal, jobId: string, priority: unknown): Promise<LegacyJobStatus> {
+    const parsed = prioritySchema.safeParse(priority);
+    return this.control(principal, jobId, 'priority', ACTIVE_STATUSES, async (handle) => {
+      if (!parsed.success) throw new InvalidJobRequestError('priority', 'expected high, normal, low or an integer from 1 to 5');
+      await handle.signal(setPrioritySignal, { priority: parsed.data });
+      await this.db.updateTable('jobs').set({ priority: parsed.data }).where('id', '=', jobId).execute();
+    });
+  }
+
+  async list(principal: Principal, filter: JobFilter = {}): Promise<LegacyJobStatus[]> {
+    const rows = await listJobs(this.db, principal.admin ? filter : { ...filter, owner: principal.subject });
+    return rows.map((row) => toLegacyStatus(row, row.progress as unknown as JobProgress | undefined, 'snapshot'));
+  }
+
+  /** The job's audit trail: every start and control action on it, oldest first. */
+  async history(principal: Principal, jobId: string) {
+    await this.getJob(principal, jobId);
+    return this.db.selectFrom('audit_log').select(['at', 'actor', 'action', 'outcome', 'detail']).where('job_id', '=', jobId).orderBy('id').execute();
   }
 
   handle(jobId: string): WorkflowHandle {
     return this.temporal.workflow.getHandle(jobId);
   }
 
-  /**
-   * Progress of a job: the stored final snapshot once it has ended, live from the workflow while it runs,
-   * and the last stored snapshot when no worker is there to answer the query.
-   */
-  async progress(jobId: string): Promise<JobProgress | undefined> {
-    const row = await this.db.selectFrom('jobs').select(['progress', 'status']).where('id', '=', jobId).executeTakeFirst();
-    const stored = row?.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
-    if (row && FINAL_STATUSES.includes(row.status as JobStatus)) return stored;
-    try {
-      return await this.handle(jobId).query(progressQuery);
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) return undefined;
-      return stored;
-    }
-  }
-
-  async job(jobId: string) {
+  async job(jobId: string): Promise<JobRow | undefined> {
     return this.db.selectFrom('jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
   }
 
+  /** Progress of a job: live while a worker answers, otherwise the last stored snapshot. */
+  async progress(jobId: string): Promise<JobProgress | undefined> {
+    const row = await this.job(jobId);
+    return row ? (await this.progressOf(row)).progress : undefined;
+  }
+
   /** Waits for the workflow to end (successfully or not) and returns the job row as it then stands. */
-  async waitForJob(jobId: string) {
+  async waitForJob(jobId: string): Promise<JobRow | undefined> {
     await this.handle(jobId).result().catch(() => undefined);
     return this.job(jobId);
+  }
+
+  private async progressOf(row: JobRow): Promise<{ progress: JobProgress | undefined; source: 'live' | 'snapshot' }> {
+    const stored = row.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
+    if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
+    try {
+      // Without a worker a query waits for one; the deadline keeps the status API answering from the snapshot.
+      const deadline = Date.now() + this.config.STATUS_QUERY_TIMEOUT_MS;
+      const live = await this.temporal.connection.withDeadline(deadline, () => this.handle(row.id).query(progressQuery));
+      return { progress: live, source: 'live' };
+    } catch {
+      // No worker answered in time, or the workflow is gone: the stored snapshot is the best answer.
+      return { progress: stored, source: 'snapshot' };
+    }
+  }
+
+  private async control(principal: Principal, jobId: string, action: string, allowedFrom: JobStatus[], send: (handle: WorkflowHandle) => Promise<void>): Promise<LegacyJobStatus> {
+    return audited(this.db, { actor: principal.subject, action, jobId }, async () => {
+      const row = await this.getJob(principal, jobId);
+      const { progress } = await this.progressOf(row);
+      const current = progress?.status ?? (row.status as JobStatus);
+      if (row.source !== 'synapse') throw new JobStateError(`job ${jobId} was imported from the legacy job manager; nothing of it is running`);
+      if (!allowedFrom.includes(current)) throw new JobStateError(`cannot ${action} job ${jobId}: it is ${current} (${action} applies to ${allowedFrom.join(', ')} jobs)`);
+      await send(this.handle(jobId));
+      return this.status(principal, jobId);
+    });
+  }
+
+  private async jobByIdempotencyKey(owner: string, key: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('jobs').select('id').where('owner', '=', owner).where('idempotency_key', '=', key).executeTakeFirst();
+    return row?.id;
+  }
+
+  private async workflowInput(request: ValidStartJobRequest): Promise<ProfilingJobInput> {
+    const attributes = await resolveAttributes(this.db, request);
+    await checkRuleSource(this.db, request);
+    const jobId = randomUUID();
+    const { jobType, owner, dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId, metadata, priority } = request;
+    return { jobId, jobType, owner, dataSourceId, attributes, llmConcurrency, ruleBatchSize, rulesFromJobId, metadata, priority };
+  }
+
+  /**
+   * Writes the job row under a per-owner lock, so the active-jobs quota holds under concurrent starts and
+   * two starts with one idempotency key make one job.
+   */
+  private async recordNewJob(request: ValidStartJobRequest, input: ProfilingJobInput): Promise<StartedJob> {
+    const metadata = { ...request.metadata, data_source_id: request.dataSourceId, total_attributes: input.attributes.length };
+    return this.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(hashtext(${request.owner}))`.execute(trx);
+      if (request.idempotencyKey) {
+        const earlier = await trx.selectFrom('jobs').select('id').where('owner', '=', request.owner).where('idempotency_key', '=', request.idempotencyKey).executeTakeFirst();
+        if (earlier) return { jobId: earlier.id, workflowId: earlier.id, created: false };
+      }
+      const { active } = await trx.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('active')).where('owner', '=', request.owner).where('status', 'in', ACTIVE_STATUSES).where('source', '=', 'synapse').executeTakeFirstOrThrow();
+      if (Number(active) >= this.config.JOB_MAX_ACTIVE_PER_OWNER) {
+        throw new QuotaExceededError(`${request.owner} already has ${active} active jobs (limit ${this.config.JOB_MAX_ACTIVE_PER_OWNER}); wait for one to finish or cancel one`);
+      }
+      await trx
+        .insertInto('jobs')
+        .values({ id: input.jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: input.jobId, metadata: JSON.stringify(metadata), updated_at: new Date(), priority: request.priority, idempotency_key: request.idempotencyKey ?? null })
+        .execute();
+      return { jobId: input.jobId, workflowId: input.jobId, created: true };
+    });
+  }
+
+  private async startWorkflow(request: ValidStartJobRequest, input: ProfilingJobInput): Promise<void> {
+    const { metadata } = request;
+    try {
+      await this.temporal.workflow.start(WORKFLOW_TYPE_BY_JOB_TYPE[request.jobType], {
+        workflowId: input.jobId,
+        taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+        args: [input],
+        priority: { priorityKey: request.priority, fairnessKey: request.owner },
+        typedSearchAttributes: [
+          { key: JobTypeKey, value: request.jobType },
+          { key: JobOwnerKey, value: request.owner },
+          { key: JobStatusKey, value: 'pending' },
+          { key: JobPriorityKey, value: request.priority },
+          ...(metadata.cycle_id !== undefined ? [{ key: CycleIdKey, value: String(metadata.cycle_id) }] : []),
+          ...(metadata.report_id !== undefined ? [{ key: ReportIdKey, value: String(metadata.report_id) }] : []),
+        ],
+        staticSummary: `${request.jobType} of ${input.attributes.length} attributes of ${request.dataSourceId} for ${request.owner}`,
+        staticDetails: `priority ${request.priority}, LLM concurrency ${request.llmConcurrency}, rule batches of ${request.ruleBatchSize}` + (request.rulesFromJobId ? `, rules from job ${request.rulesFromJobId}` : ''),
+      });
+    } catch (error) {
+      // Nothing started, so nothing should claim it did.
+      await this.db.deleteFrom('jobs').where('id', '=', input.jobId).execute();
+      throw error;
+    }
   }
 }

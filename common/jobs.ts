@@ -31,8 +31,13 @@ export interface ProfilingJobInput {
   ruleBatchSize: number;
   /** For a rule-execution-only job: the generation job whose rules to run. */
   rulesFromJobId?: string;
+  /** 1 (highest) to 5 (lowest); Temporal's priority key for the job's tasks. */
+  priority: number;
   metadata: Record<string, unknown>;
 }
+
+export const PRIORITY_BY_NAME = { high: 1, normal: 3, low: 5 } as const;
+export type PriorityName = keyof typeof PRIORITY_BY_NAME;
 
 export interface ProfilingJobResult {
   attributesTotal: number;

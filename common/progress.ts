@@ -19,4 +19,6 @@ export interface JobProgress {
   updatedAt: string;
   /** Seconds left at the rate observed so far; null until there is a rate to go by. */
   etaSeconds: number | null;
+  /** 1 (highest) to 5 (lowest). */
+  priority: number;
 }

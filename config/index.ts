@@ -23,10 +23,25 @@ const schema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: integer(10, 1),
   WORKER_SHUTDOWN_GRACE_MS: integer(30_000, 0),
   WORKER_DB_POOL_SIZE: integer(20, 1),
+  /** Longest a heartbeat waits to be sent; cancel and pause-now reach an activity within about this. */
+  WORKER_HEARTBEAT_THROTTLE_MS: integer(1_000, 100),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   JOB_DEFAULT_LLM_CONCURRENCY: integer(10, 1),
   JOB_MAX_LLM_CONCURRENCY: integer(200, 1),
   JOB_MAX_ATTRIBUTES: integer(20_000, 1),
+  /** Jobs an owner may have pending, running or paused at once; the next start is refused with 429. */
+  JOB_MAX_ACTIVE_PER_OWNER: integer(5, 1),
+  /** How long the status API waits for a worker to answer the progress query before using the stored snapshot. */
+  STATUS_QUERY_TIMEOUT_MS: integer(1_500, 100),
+  API_PORT: integer(8080, 0),
+  API_MAX_BODY_BYTES: integer(1_000_000, 1_000),
+  /** HS256 secret for bearer tokens; or JWT_JWKS_URL for a key set (RS256/ES256). */
+  JWT_SECRET: z.string().min(16).optional(),
+  JWT_JWKS_URL: z.string().url().optional(),
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
+  /** A token whose `roles` claim holds this role sees and controls every owner's jobs. */
+  JWT_ADMIN_ROLE: z.string().default('admin'),
 });
 
 export type Config = z.infer<typeof schema>;

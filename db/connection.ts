@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Database } from './database';
 import * as jobsAndProfiling from './migrations/0001_jobs_and_profiling';
 import * as demoDataSource from './migrations/0002_demo_data_source';
+import * as jobControl from './migrations/0003_job_control';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -15,6 +16,7 @@ pg.types.setTypeParser(pg.types.builtins.NUMERIC, Number);
 const MIGRATIONS: Record<string, Migration> = {
   '0001_jobs_and_profiling': jobsAndProfiling,
   '0002_demo_data_source': demoDataSource,
+  '0003_job_control': jobControl,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -20,6 +20,21 @@ export interface JobsTable {
   started_at: Timestamp | null;
   completed_at: Timestamp | null;
   updated_at: Timestamp;
+  /** 1 (highest) to 5 (lowest). */
+  priority: Generated<number>;
+  idempotency_key: string | null;
+  /** `synapse` for jobs started here, `legacy` for jobs imported from jobs_storage.json. */
+  source: Generated<string>;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: Generated<Date>;
+  actor: string;
+  action: string;
+  job_id: string | null;
+  outcome: string;
+  detail: Json;
 }
 
 export interface DataSourcesTable {
@@ -72,6 +87,7 @@ export interface RuleResultsTable {
 
 export interface Database {
   jobs: JobsTable;
+  audit_log: AuditLogTable;
   data_sources: DataSourcesTable;
   data_source_attributes: DataSourceAttributesTable;
   attribute_results: AttributeResultsTable;

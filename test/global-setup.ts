@@ -33,8 +33,8 @@ async function startDevServer(): Promise<TestWorkflowEnvironment> {
       executable: { type: 'existing-path', path: temporalCliPath() },
       ip: '127.0.0.1',
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
-      // Same matcher settings as temporal-dev.sh, so priority and fairness behave as in development.
-      extraArgs: ['--dynamic-config-value', 'matching.useNewMatcher=true', '--dynamic-config-value', 'matching.enableFairness=true'],
+      // Same matcher settings as temporal-dev.sh (see there why), so priority and fairness behave as in development.
+      extraArgs: ['matching.useNewMatcher=true', 'matching.enableFairness=true', 'matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'].flatMap((value) => ['--dynamic-config-value', value]),
       log: { format: 'pretty', level: 'warn' },
     },
   });

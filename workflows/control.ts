@@ -4,6 +4,7 @@
 
 import {
   CancellationScope,
+  type ActivityOptions,
   condition,
   defineQuery,
   defineSignal,
@@ -18,7 +19,7 @@ import type * as activities from '../activities';
 import { FailureType } from '../common/failures';
 import type { JobStatus } from '../common/jobs';
 import type { JobProgress } from '../common/progress';
-import { JobStatusKey } from '../common/search-attributes';
+import { JobPriorityKey, JobStatusKey } from '../common/search-attributes';
 import { JOB_RECORD_ACTIVITY } from './activity-options';
 import { runEach, type EachOptions } from './run-each';
 
@@ -27,8 +28,14 @@ export interface PauseRequest {
   now?: boolean;
 }
 
+export interface PriorityRequest {
+  /** 1 (highest) to 5 (lowest). */
+  priority: number;
+}
+
 export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
 export const resumeSignal = defineSignal('resume');
+export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
 
 const { recordJobState } = proxyLocalActivities<ReturnType<typeof activities.createActivities>>(JOB_RECORD_ACTIVITY);
@@ -58,20 +65,37 @@ export class JobControl {
   private persistedChanges = 0;
   private stepsAtLastSnapshot = 0;
 
+  private readonly jobId: string;
+  private readonly jobType: string;
+  private readonly owner: string;
+  private priority: number;
+
   constructor(
-    private readonly jobId: string,
-    private readonly jobType: string,
-    private totalSteps: number,
+    job: { jobId: string; jobType: string; owner: string; priority: number },
+    private readonly totalSteps: number,
   ) {
+    ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority } = job);
     setHandler(pauseSignal, (request) => this.pause(request ?? {}));
     setHandler(resumeSignal, () => this.resume());
+    setHandler(setPrioritySignal, (request) => this.setPriority(request));
     setHandler(progressQuery, () => this.progress());
+  }
+
+  /**
+   * Activity options carrying the job's current priority, and the owner as fairness key so that one
+   * owner's big job cannot starve another owner's small one. Read at scheduling time, so a priority
+   * change applies to every unit not yet scheduled.
+   */
+  activityOptions<T extends ActivityOptions>(base: T): T {
+    return { ...base, priority: { priorityKey: this.priority, fairnessKey: this.owner } };
   }
 
   /** Runs the job's body and records how it ended; cancellation and failure are recorded, then rethrown. */
   async run(body: () => Promise<JobOutcome>): Promise<Record<string, unknown>> {
-    this.startedAt = this.activeSince = Date.now();
-    this.setStatus('running');
+    this.startedAt = Date.now();
+    // A pause can arrive before the first step (the job was still pending): honour it from the start.
+    if (!this.paused) this.activeSince = this.startedAt;
+    this.setStatus(this.paused ? 'paused' : 'running');
     void CancellationScope.nonCancellable(() => this.keepJobRecordCurrent());
     let outcome: JobOutcome;
     try {
@@ -140,16 +164,24 @@ export class JobControl {
       startedAt: this.startedAt === null ? null : new Date(this.startedAt).toISOString(),
       updatedAt: new Date().toISOString(),
       etaSeconds: rate > 0 ? Math.round((this.totalSteps - done) / rate / 1000) : null,
+      priority: this.priority,
     };
   }
 
   private pause(request: PauseRequest): void {
-    if (this.status !== 'running') return;
+    if (this.status !== 'running' && this.status !== 'pending') return;
     this.paused = true;
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = null;
     this.setStatus('paused');
     if (request.now) for (const interrupt of this.pauseNowListeners) interrupt();
+  }
+
+  private setPriority({ priority }: PriorityRequest): void {
+    if (!Number.isInteger(priority) || priority < 1 || priority > 5) return; // the client validates; ignore garbage from elsewhere
+    this.priority = priority;
+    upsertSearchAttributes([{ key: JobPriorityKey, value: priority }]);
+    this.touch(true);
   }
 
   private resume(): void {

@@ -9,9 +9,10 @@ import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from './acti
 import { describeError, JobControl, type JobOutcome } from './control';
 
 type Activities = ReturnType<typeof activities.createActivities>;
-const { generateValidationRules } = proxyActivities<Activities>(LLM_ACTIVITY);
-const { executeRules } = proxyActivities<Activities>(RULE_EXECUTION_ACTIVITY);
-const { recordAttributeFailure, summarizeProfiling } = proxyActivities<Activities>(DATABASE_ACTIVITY);
+/** Proxies are made per call so each activity is scheduled with the job's priority at that moment. */
+const llm = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(LLM_ACTIVITY));
+const rules = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(RULE_EXECUTION_ACTIVITY));
+const database = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(DATABASE_ACTIVITY));
 
 type Phase = 'generate_rules' | 'execute_rules';
 
@@ -31,7 +32,7 @@ export async function dataProfilingRuleExecution(input: ProfilingJobInput): Prom
 }
 
 async function profile(input: ProfilingJobInput, phases: Phase[]): Promise<ProfilingJobResult> {
-  const control = new JobControl(input.jobId, input.jobType, input.attributes.length * phases.length);
+  const control = new JobControl(input, input.attributes.length * phases.length);
   const rulesJobId = input.rulesFromJobId ?? input.jobId;
   const result = await control.run(async () => {
     let withRules = input.attributes;
@@ -40,7 +41,7 @@ async function profile(input: ProfilingJobInput, phases: Phase[]): Promise<Profi
       control.skipSteps(input.attributes.length - withRules.length);
       await runRules(control, input, rulesJobId, withRules);
     }
-    return outcomeOf(await summarizeProfiling({ jobId: input.jobId, rulesJobId, attributesTotal: input.attributes.length }));
+    return outcomeOf(await database(control).summarizeProfiling({ jobId: input.jobId, rulesJobId, attributesTotal: input.attributes.length }));
   });
   return result as unknown as ProfilingJobResult;
 }
@@ -54,14 +55,14 @@ async function generateRules(control: JobControl, input: ProfilingJobInput): Pro
     label: (attribute) => attribute.name,
     work: async (attribute) => {
       try {
-        const outcome = await generateValidationRules({ jobId: input.jobId, dataSourceId: input.dataSourceId, attribute });
+        const outcome = await llm(control).generateValidationRules({ jobId: input.jobId, dataSourceId: input.dataSourceId, attribute });
         if (outcome.status === 'failed') failed.add(attribute.name);
         return outcome.status === 'completed';
       } catch (error) {
         if (isCancellation(error)) throw error;
         // Retries are exhausted or the request can never succeed: record it and let the job go on.
         failed.add(attribute.name);
-        await recordAttributeFailure({ jobId: input.jobId, attribute: attribute.name, reason: describeError(error) });
+        await database(control).recordAttributeFailure({ jobId: input.jobId, attribute: attribute.name, reason: describeError(error) });
         return false;
       }
     },
@@ -80,7 +81,7 @@ async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobI
     weight: (batch) => batch.length,
     work: async (batch) => {
       try {
-        await executeRules({ jobId: input.jobId, rulesJobId, dataSourceId: input.dataSourceId, attributes: batch });
+        await rules(control).executeRules({ jobId: input.jobId, rulesJobId, dataSourceId: input.dataSourceId, attributes: batch });
         return true;
       } catch (error) {
         if (isCancellation(error)) throw error;

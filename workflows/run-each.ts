@@ -51,14 +51,22 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
     running.add(unit);
   };
 
-  while ((queue.length > 0 || running.size > 0) && firstError === undefined) {
-    if (queue.length > 0 && running.size < options.concurrency) {
-      await options.gate();
-      // The gate may have waited through a pause-now, which can have put units back in the queue.
-      if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
-      continue;
+  try {
+    while ((queue.length > 0 || running.size > 0) && firstError === undefined) {
+      if (queue.length > 0 && running.size < options.concurrency) {
+        await options.gate();
+        // The gate may have waited through a pause-now, which can have put units back in the queue.
+        if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
+        continue;
+      }
+      await Promise.race(running);
     }
-    await Promise.race(running);
+  } catch (error) {
+    // The gate throws when the job is cancelled while it waits.
+    firstError ??= error;
   }
+  // Never leave units behind: on cancellation they are stopping (their activities confirm it), on a
+  // failure they finish. Either way the job's final state must come after them. Units never reject.
+  await Promise.all(running);
   if (firstError !== undefined) throw firstError;
 }

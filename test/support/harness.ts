@@ -4,12 +4,17 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import { SignJWT } from 'jose';
+import { createApiServer, listen } from '../../client/http/server';
 import { JobsClient } from '../../client/jobs-client';
 import { loadConfig, type Config } from '../../config';
 import { openDatabase } from '../../db/connection';
 import { defaultResponders } from '../../llm-standin/responders';
 import { startLlmStandin, type FaultPlan, type LlmStandin } from '../../llm-standin/server';
 import { createJobsWorker } from '../../workers/create-worker';
+
+export const TEST_JWT_SECRET = 'synapse-test-secret-0123456789';
 
 export interface Harness {
   config: Config;
@@ -18,7 +23,16 @@ export interface Harness {
   db: ReturnType<typeof openDatabase>;
   temporal: Client;
   startWorker(overrides?: Partial<Config>): Promise<RunningWorker>;
+  startApi(): Promise<RunningApi>;
   close(): Promise<void>;
+}
+
+export interface RunningApi {
+  url: string;
+  /** A signed bearer token for `subject`, with `roles` (e.g. ['admin']). */
+  tokenFor(subject: string, roles?: string[]): Promise<string>;
+  /** fetch() against the API as `subject`. */
+  request(subject: string, method: string, path: string, body?: unknown, roles?: string[]): Promise<{ status: number; body: any }>;
 }
 
 export interface RunningWorker {
@@ -42,17 +56,20 @@ export async function createHarness(options: { faults?: FaultPlan; config?: Part
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     OPENAI_BASE_URL: standin.url,
     WORKER_SHUTDOWN_GRACE_MS: 1_000,
+    JWT_SECRET: TEST_JWT_SECRET,
     ...options.config,
   };
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = openDatabase(config.DATABASE_URL, 4);
   const workers = new Set<RunningWorker>();
+  const servers: http.Server[] = [];
+  const jobs = new JobsClient(temporal, db, config);
 
   return {
     config,
     standin,
-    jobs: new JobsClient(temporal, db, config),
+    jobs,
     db,
     temporal,
     async startWorker(overrides = {}) {
@@ -69,7 +86,30 @@ export async function createHarness(options: { faults?: FaultPlan; config?: Part
       workers.add(handle);
       return handle;
     },
+    async startApi() {
+      const server = createApiServer(jobs, config);
+      servers.push(server);
+      const url = await listen(server, 0);
+      const tokenFor = (subject: string, roles: string[] = []) =>
+        new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET));
+      return {
+        url,
+        tokenFor,
+        async request(subject, method, path, body, roles) {
+          const response = await fetch(`${url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${await tokenFor(subject, roles)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+          });
+          return { status: response.status, body: await response.json() };
+        },
+      };
+    },
     async close() {
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
       for (const worker of [...workers]) await worker.stop();
       await db.destroy();
       await connection.close();

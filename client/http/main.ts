@@ -1,0 +1,29 @@
+// The API process: `npm run api`. Serves the HTTP API and the jobs page until SIGINT/SIGTERM.
+
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../../config';
+import { openDatabase } from '../../db/connection';
+import { JobsClient } from '../jobs-client';
+import { createApiServer, listen } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const db = openDatabase(config.DATABASE_URL);
+  const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
+  const server = createApiServer(jobs, config);
+  const url = await listen(server, config.API_PORT, process.env.API_HOST ?? '127.0.0.1');
+  console.log(`synapse-jobs API on ${url} (jobs page at ${url}/)`);
+  const stop = () => server.close(async () => {
+    await db.destroy();
+    await connection.close();
+    process.exit(0);
+  });
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

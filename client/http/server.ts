@@ -1,0 +1,133 @@
+// The HTTP API (`/api/v1/jobs…`) over the jobs client: bearer-token auth, JSON in and out, and every
+// refusal as JSON with the status its error class names (400, 401, 404, 409, 413, 429).
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../../config';
+import { InvalidJobRequestError, JobsError } from '../errors';
+import { jobFilterSchema } from '../job-list';
+import type { JobsClient, Principal } from '../jobs-client';
+import { createAuthenticator } from './auth';
+import { JOBS_PAGE_HTML } from './jobs-page';
+
+type ApiConfig = Pick<Config, 'API_MAX_BODY_BYTES' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE'>;
+
+interface Request {
+  principal: Principal;
+  jobId: string;
+  body: Record<string, unknown>;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+}
+
+interface Route {
+  method: string[];
+  pattern: RegExp;
+  handle: (jobs: JobsClient, request: Request) => Promise<[number, unknown]>;
+}
+
+const JOB = '([0-9A-Za-z_-]{1,100})';
+
+const ROUTES: Route[] = [
+  {
+    method: ['POST'],
+    pattern: /^\/api\/v1\/jobs$/,
+    handle: async (jobs, { principal, body, headers }) => {
+      // The token's subject owns the job; only an admin may start one on someone else's behalf.
+      const owner = principal.admin && typeof body.owner === 'string' ? body.owner : principal.subject;
+      const idempotencyKey = body.idempotencyKey ?? headers['idempotency-key'];
+      const started = await jobs.startJob({ ...body, owner, idempotencyKey } as never, principal.subject);
+      return [started.created ? 201 : 200, { ...(await jobs.status(principal, started.jobId)), created: started.created }];
+    },
+  },
+  {
+    method: ['GET'],
+    pattern: /^\/api\/v1\/jobs$/,
+    handle: async (jobs, { principal, query }) => {
+      const filter = jobFilterSchema.safeParse(Object.fromEntries(query));
+      if (!filter.success) throw new InvalidJobRequestError(filter.error.issues[0]?.path.join('.') || 'query', filter.error.issues[0]?.message ?? 'invalid');
+      return [200, { jobs: await jobs.list(principal, filter.data) }];
+    },
+  },
+  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`), handle: async (jobs, r) => [200, await jobs.status(r.principal, r.jobId)] },
+  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/history$`), handle: async (jobs, r) => [200, { job_id: r.jobId, events: await jobs.history(r.principal, r.jobId) }] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/pause$`), handle: async (jobs, r) => [202, await jobs.pause(r.principal, r.jobId, { now: r.body.now === true || r.query.get('now') === 'true' })] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`), handle: async (jobs, r) => [202, await jobs.resume(r.principal, r.jobId)] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`), handle: async (jobs, r) => [202, await jobs.cancel(r.principal, r.jobId)] },
+  { method: ['POST', 'PATCH'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`), handle: async (jobs, r) => [202, await jobs.setPriority(r.principal, r.jobId, r.body.priority)] },
+];
+
+class HttpError extends JobsError {
+  constructor(
+    readonly httpStatus: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function readJson(request: http.IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    // Keep draining past the limit: destroying the request would also cut off our 413 answer.
+    if (size <= maxBytes) chunks.push(chunk as Buffer);
+  }
+  if (size > maxBytes) throw new HttpError(413, 'payload_too_large', `request body over ${maxBytes} bytes`);
+  if (size === 0) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'invalid_json', 'request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+function send(response: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  response.end(text);
+}
+
+function errorBody(error: unknown): [number, unknown] {
+  if (error instanceof JobsError) {
+    const field = error instanceof InvalidJobRequestError ? { field: error.field } : {};
+    return [error.httpStatus, { error: { code: error.code, message: error.message, ...field } }];
+  }
+  console.error('unexpected API error', error);
+  return [500, { error: { code: 'internal', message: 'internal error; see the server log' } }];
+}
+
+export function createApiServer(jobs: JobsClient, config: ApiConfig): http.Server {
+  const authenticate = createAuthenticator(config);
+  return http.createServer(async (request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method === 'GET' && (url.pathname === '/' || url.pathname === '/jobs')) {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return response.end(JOBS_PAGE_HTML);
+    }
+    if (request.method === 'GET' && url.pathname === '/healthz') return send(response, 200, { ok: true });
+    try {
+      const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter((m) => m.match);
+      if (matches.length === 0) throw new HttpError(404, 'not_found', `no such endpoint: ${url.pathname}`);
+      const chosen = matches.find((m) => m.route.method.includes(request.method ?? ''));
+      if (!chosen) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${url.pathname}`);
+      const principal = await authenticate(request.headers.authorization);
+      const body = request.method === 'GET' ? {} : await readJson(request, config.API_MAX_BODY_BYTES);
+      const [status, result] = await chosen.route.handle(jobs, { principal, jobId: chosen.match![1] ?? '', body, query: url.searchParams, headers: request.headers });
+      send(response, status, result);
+    } catch (error) {
+      const [status, body] = errorBody(error);
+      if (!response.headersSent) send(response, status, body);
+    }
+  });
+}
+
+export async function listen(server: http.Server, port: number, host = '127.0.0.1'): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return `http://${host}:${(server.address() as AddressInfo).port}`;
+}
