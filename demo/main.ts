@@ -51,6 +51,15 @@ async function main(): Promise<number> {
 
   const job = await jobs.job(jobId);
   const result = job?.result as unknown as ProfilingJobResult | null;
+  const worstRules = await db
+    .selectFrom('rule_results as rr')
+    .innerJoin('profiling_rules as pr', (join) => join.onRef('pr.job_id', '=', 'rr.rules_job_id').onRef('pr.attribute', '=', 'rr.attribute').onRef('pr.rule_index', '=', 'rr.rule_index'))
+    .select(['rr.attribute', 'pr.rule', 'rr.failed_rows', 'rr.pass_rate'])
+    .where('rr.job_id', '=', jobId)
+    .where('rr.failed_rows', '>', 0)
+    .orderBy('rr.failed_rows', 'desc')
+    .limit(8)
+    .execute();
   worker.shutdown();
   await running;
   await close();
@@ -59,6 +68,10 @@ async function main(): Promise<number> {
   await connection.close();
 
   printSummary(job?.status as JobStatus, result, job?.error ?? null, (Date.now() - startedAt) / 1000);
+  if (worstRules.length) {
+    console.log('\n  rules with the most failing rows:');
+    for (const r of worstRules) console.log(`    ${`${r.attribute}: ${JSON.stringify(r.rule)}`.padEnd(72)} ${String(r.failed_rows).padStart(5)} rows  pass ${((r.pass_rate ?? 0) * 100).toFixed(2)} %`);
+  }
   return job?.status === 'completed' ? 0 : 1;
 }
 

@@ -7,18 +7,19 @@ import { Connection } from '@temporalio/client';
 import { ensureDatabaseExists, migrateToLatest, openDatabase } from '../db/connection';
 import { seedDemoData } from '../db/demo-data';
 
+/**
+ * A local address gets the project's dev server: started if none listens, reused (with any missing
+ * search attributes registered) if one does. Any other address is taken as it is.
+ */
 export async function connectToTemporal(address: string): Promise<Connection> {
-  try {
-    return await Connection.connect({ address, connectTimeout: '2 seconds' });
-  } catch {
-    console.log(`No Temporal server at ${address}: starting the dev server (./temporal-dev.sh --background)…`);
-    const [, port] = address.split(':');
+  const [host, port] = address.split(':');
+  if (host === '127.0.0.1' || host === 'localhost') {
     execFileSync('bash', [path.resolve(__dirname, '../temporal-dev.sh'), '--background'], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, TEMPORAL_PORT: port ?? '7233' },
     });
-    return Connection.connect({ address, connectTimeout: '10 seconds' });
   }
+  return Connection.connect({ address, connectTimeout: '10 seconds' });
 }
 
 export async function prepareDatabase(databaseUrl: string) {
