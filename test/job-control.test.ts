@@ -177,3 +177,27 @@ describe('the stock temporal CLI', () => {
     expect((await harness.jobs.waitForJob(jobId))?.status).toBe('completed');
   });
 });
+
+describe('an operator pausing one activity with `temporal activity pause`', () => {
+  it('holds that item without failing the job, and finishes it after unpause', async () => {
+    const slow = attributes[0]!;
+    harness.standin.setFaults({ latencyMs: 300, rules: [{ kind: 'latency', latencyMs: 60_000, firstCallsPerItem: 1, items: [item(slow)] }] });
+    const jobId = await startJob(4, 4);
+    await waitFor(() => storedCount(jobId), (n) => n >= 3);
+    const { raw } = await harness.jobs.handle(jobId).describe();
+    const [pending] = raw.pendingActivities ?? [];
+    expect(raw.pendingActivities).toHaveLength(1);
+    const cli = async (...args: string[]) => (await promisify(execFile)(temporalCliPath(), ['activity', ...args, '--workflow-id', jobId, '--activity-id', pending!.activityId!, '--address', harness.config.TEMPORAL_ADDRESS])).stdout;
+
+    await cli('pause');
+    await waitFor(async () => harness.standin.calls().filter((c) => c.itemKey === item(slow) && c.outcome === 'client_aborted').length, (n) => n === 1);
+    await sleep(2_000);
+    expect((await status(jobId)).status).toBe('running');
+    expect(harness.standin.callCount(item(slow))).toBe(1);
+
+    await cli('unpause');
+    expect((await harness.jobs.waitForJob(jobId))?.status).toBe('completed');
+    expect(await storedCount(jobId)).toBe(4);
+    expect(harness.standin.callCount(item(slow))).toBe(2);
+  });
+});
