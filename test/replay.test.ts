@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { pauseSignal, resumeSignal } from '../workflows/control';
+import { pauseSignal, resumeSignal, setPrioritySignal } from '../workflows/control';
 import { createHarness } from './support/harness';
 import { temporalCliPath } from './support/temporal-cli';
 
@@ -16,21 +16,39 @@ const HISTORY_DIR = path.join(__dirname, 'histories');
 
 async function recordHistories(): Promise<void> {
   const harness = await createHarness({ faults: { latencyMs: 200, rules: [{ kind: 'malformed', items: [`${DEMO_DATA_SOURCE_ID}.apr_rate`] }] } });
+  // The CLI's JSON is the format historyFromJSON reads (and what an operator exports from production).
+  const save = (jobId: string, file: string) =>
+    writeFileSync(path.join(HISTORY_DIR, file), execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']));
+  const attributeIds = ['credit_score', 'apr_rate', 'account_status', 'email_address', 'billing_zip', 'account_open_date'];
   try {
     await harness.startWorker();
-    const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'replay', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score', 'apr_rate', 'account_status', 'email_address', 'billing_zip', 'account_open_date'], llmConcurrency: 2, ruleBatchSize: 3 });
-    const handle = harness.jobs.handle(jobId);
-    await handle.signal(pauseSignal);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // A completed job that was paused and resumed, with one attribute failing on bad LLM output.
+    const completed = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'replay', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 2, ruleBatchSize: 3 });
+    await harness.jobs.handle(completed.jobId).signal(pauseSignal);
+    await sleep(1_000);
+    await harness.jobs.handle(completed.jobId).signal(resumeSignal);
+    await harness.jobs.waitForJob(completed.jobId);
+    save(completed.jobId, 'data-profiling.json');
+
+    // A job re-prioritised, paused now (in-flight units cancelled), resumed and finally cancelled.
+    harness.standin.setFaults({ latencyMs: 1_500 });
+    const cancelled = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'replay', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 2, priority: 'low' });
+    const handle = harness.jobs.handle(cancelled.jobId);
+    await sleep(500);
+    await handle.signal(setPrioritySignal, { priority: 1 });
+    await handle.signal(pauseSignal, { now: true });
+    await sleep(2_500);
     await handle.signal(resumeSignal);
-    await harness.jobs.waitForJob(jobId);
-    // The CLI's JSON is the format historyFromJSON reads (and what an operator exports from production).
-    const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']);
-    writeFileSync(path.join(HISTORY_DIR, 'data-profiling.json'), json);
+    await sleep(500);
+    await handle.cancel();
+    await harness.jobs.waitForJob(cancelled.jobId);
+    save(cancelled.jobId, 'data-profiling-cancelled.json');
   } finally {
     await harness.close();
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it('replays every recorded workflow history without non-determinism', async () => {
   if (process.env.RECORD_HISTORIES) await recordHistories();
