@@ -33,33 +33,33 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   return (results ?? []).map((r) => `${r.migrationName}: ${r.status}`);
 }
 
-/** Creates the database named in the URL if it is missing, by connecting to the server's `postgres` db. */
-export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
+/** Runs `work` on a connection to the server's `postgres` database, with the name of the URL's database. */
+async function withServerAdmin(databaseUrl: string, work: (admin: pg.Client, name: string) => Promise<void>): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1));
   url.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: url.toString() });
   await admin.connect();
   try {
-    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);
-    if (!rowCount) await admin.query(`create database ${pg.escapeIdentifier(name)}`);
-  } catch (error) {
-    // Two processes racing to create the same database: the loser sees duplicate_database (42P04).
-    if ((error as { code?: string }).code !== '42P04') throw error;
+    await work(admin, name);
   } finally {
     await admin.end();
   }
 }
 
+/** Creates the database named in the URL if it is missing. */
+export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
+  await withServerAdmin(databaseUrl, async (admin, name) => {
+    try {
+      const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);
+      if (!rowCount) await admin.query(`create database ${pg.escapeIdentifier(name)}`);
+    } catch (error) {
+      // Two processes racing to create the same database: the loser sees duplicate_database (42P04).
+      if ((error as { code?: string }).code !== '42P04') throw error;
+    }
+  });
+}
+
 export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  url.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
-  } finally {
-    await admin.end();
-  }
+  await withServerAdmin(databaseUrl, (admin, name) => admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`).then(() => undefined));
 }
