@@ -23,7 +23,15 @@ export async function connectToTemporal(address: string): Promise<Connection> {
 }
 
 export async function prepareDatabase(databaseUrl: string) {
-  await ensureDatabaseExists(databaseUrl);
+  try {
+    await ensureDatabaseExists(databaseUrl);
+  } catch (error) {
+    const where = new URL(databaseUrl);
+    throw new Error(
+      `Cannot reach PostgreSQL at ${where.host} (${(error as Error).message}). Start it ` +
+        `(on Debian: pg_ctlcluster <version> main start) or point DATABASE_URL at one.`,
+    );
+  }
   const db = openDatabase(databaseUrl);
   await migrateToLatest(db);
   const { inserted } = await seedDemoData(db);
