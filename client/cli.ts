@@ -10,6 +10,7 @@ import { loadConfig } from '../config';
 import { openDatabase } from '../db/connection';
 import { JobsError } from './errors';
 import { JobsClient, type Principal } from './jobs-client';
+import { importLegacyCommand } from './legacy-import-command';
 import { ProgressBar } from './progress-bar';
 
 const USAGE = `synapse-jobs <command> [options]
@@ -104,8 +105,7 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'import-legacy': {
-        const { importLegacyCommand } = await import('./legacy-import-command');
-        return importLegacyCommand(db, jobs, principal, need(target, 'file'), { resubmit: values.resubmit ?? false, dataSourceId: values['data-source'] });
+        return await importLegacyCommand(db, jobs, principal, need(target, 'file'), { resubmit: values.resubmit ?? false, dataSourceId: values['data-source'] });
       }
       default:
         throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
