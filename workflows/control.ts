@@ -222,6 +222,8 @@ export class JobControl {
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = null;
     this.status = status;
+    // The last "Analyzing …" would read as if the job were still at it.
+    this.message = status === 'completed' ? `Finished: ${this.completed} done, ${this.failed} failed` : status === 'cancelled' ? 'Cancelled' : 'Failed';
     upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
     this.touch();
     // Wait for snapshots already under way so that this final write is the last one.

@@ -8,7 +8,7 @@ import { InvalidJobRequestError, JobsError } from '../errors';
 import { jobFilterSchema } from '../job-list';
 import type { JobsClient, Principal } from '../jobs-client';
 import { createAuthenticator } from './auth';
-import { JOBS_PAGE_HTML } from './jobs-page';
+import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
 
 type ApiConfig = Pick<Config, 'API_MAX_BODY_BYTES' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE'>;
 
@@ -107,7 +107,8 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig): http.Serve
   return http.createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (request.method === 'GET' && (url.pathname === '/' || url.pathname === '/jobs')) {
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      // frame-ancestors keeps other sites from framing the page to trick clicks on Pause or Cancel.
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': JOBS_PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
       return response.end(JOBS_PAGE_HTML);
     }
     if (request.method === 'GET' && url.pathname === '/healthz') return send(response, 200, { ok: true });
