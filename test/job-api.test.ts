@@ -4,6 +4,7 @@
 
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, type Harness, type RunningApi } from './support/harness';
+import { sleep } from './support/waiting';
 
 let harness: Harness;
 let api: RunningApi;
@@ -14,7 +15,6 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const job = (extra: Record<string, unknown> = {}) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score', 'apr_rate', 'billing_zip', 'account_status'], llmConcurrency: 1, ...extra });
 const workflowsOf = async (owner: string) => (await harness.temporal.workflow.count(`JobOwner = '${owner}'`)).count;
 

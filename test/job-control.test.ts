@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, type Harness, type RunningApi } from './support/harness';
 import { temporalCliPath } from './support/temporal-cli';
+import { sleep, waitFor } from './support/waiting';
 
 let harness: Harness;
 let api: RunningApi;
@@ -25,7 +26,6 @@ beforeEach(() => {
   harness.standin.setFaults({ latencyMs: 600 });
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const item = (attribute: string) => `${DEMO_DATA_SOURCE_ID}.${attribute}`;
 const owner = 'controller';
 
@@ -33,16 +33,6 @@ async function startJob(count: number, concurrency: number, extra: Record<string
   const { status, body } = await api.request(owner, 'POST', '/api/v1/jobs', { jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes.slice(0, count), llmConcurrency: concurrency, ...extra });
   expect(status).toBe(201);
   return body.job_id;
-}
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
 }
 
 const status = (jobId: string) => api.request(owner, 'GET', `/api/v1/jobs/${jobId}/status`).then((r) => r.body);

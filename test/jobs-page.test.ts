@@ -7,6 +7,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, type Harness, type RunningApi } from './support/harness';
+import { sleep, waitFor } from './support/waiting';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -21,18 +22,6 @@ let hostileJobId: string;
 let otherJobId: string;
 const dialogs: string[] = [];
 const pageErrors: string[] = [];
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
 
 const row = (id: string): Locator => page.locator(`[data-job-id="${id}"]`);
 const button = (id: string, action: 'pause' | 'resume' | 'cancel') => row(id).locator(`button[data-action=${action}]`);

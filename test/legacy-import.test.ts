@@ -1,7 +1,7 @@
 // The legacy import against the shared, deliberately damaged jobs_storage.json: exact counts, readable
 // rejections, the rows it stores, a second run that changes nothing, and resubmitting interrupted jobs.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startJobRequestSchema } from '../client/job-requests';
@@ -32,8 +32,10 @@ const OWNERLESS_RUNNING_JOB = '43c71b9a-bd87-4865-97b6-fb7ebfeaa155'; // generat
 const db = openDatabase(process.env.DATABASE_URL!, 2);
 afterAll(() => db.destroy());
 
+/** Rows of the sample's jobs only: other suites may import legacy files of their own into this database. */
 async function legacyRowCount(): Promise<number> {
-  const { count } = await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('count')).where('source', '=', 'legacy').executeTakeFirstOrThrow();
+  const sampleIds = Object.keys(JSON.parse(readFileSync(SAMPLE, 'utf8')) as object);
+  const { count } = await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('count')).where('source', '=', 'legacy').where('id', 'in', sampleIds).executeTakeFirstOrThrow();
   return Number(count);
 }
 

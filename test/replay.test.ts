@@ -11,6 +11,7 @@ import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { pauseSignal, resumeSignal, setPrioritySignal } from '../workflows/control';
 import { createHarness } from './support/harness';
 import { temporalCliPath } from './support/temporal-cli';
+import { sleep } from './support/waiting';
 
 const HISTORY_DIR = path.join(__dirname, 'histories');
 
@@ -47,8 +48,6 @@ async function recordHistories(): Promise<void> {
     await harness.close();
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it('replays every recorded workflow history without non-determinism', async () => {
   if (process.env.RECORD_HISTORIES) await recordHistories();

@@ -4,14 +4,13 @@
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
 import { spawnWorkerProcess } from './support/worker-process';
+import { sleep } from './support/waiting';
 
 let harness: Harness;
 beforeAll(async () => {
   harness = await createHarness({ faults: { latencyMs: 400 } });
 });
 afterAll(() => harness.close());
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function storedAttributes(jobId: string): Promise<string[]> {
   const rows = await harness.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute();
