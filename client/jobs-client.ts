@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { sql, type Kysely } from 'kysely';
 import { FINAL_STATUSES, type JobStatus, type ProfilingJobInput } from '../common/jobs';
 import type { JobProgress } from '../common/progress';
@@ -39,6 +40,8 @@ export interface StartedJob {
 const ACTIVE_STATUSES: JobStatus[] = ['pending', 'running', 'paused'];
 
 export class JobsClient {
+  private pollerCheck: { at: number; polling: boolean } | undefined;
+
   constructor(
     private readonly temporal: Client,
     private readonly db: Kysely<Database>,
@@ -128,8 +131,9 @@ export class JobsClient {
   private async progressOf(row: JobRow): Promise<{ progress: JobProgress | undefined; source: 'live' | 'snapshot' }> {
     const stored = row.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
     if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
+    if (!(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };
     try {
-      // Without a worker a query waits for one; the deadline keeps the status API answering from the snapshot.
+      // A worker may still vanish mid-query; the deadline keeps the status API answering from the snapshot.
       const deadline = Date.now() + this.config.STATUS_QUERY_TIMEOUT_MS;
       const live = await this.temporal.connection.withDeadline(deadline, () => this.handle(row.id).query(progressQuery));
       return { progress: live, source: 'live' };
@@ -137,6 +141,29 @@ export class JobsClient {
       // No worker answered in time, or the workflow is gone: the stored snapshot is the best answer.
       return { progress: stored, source: 'snapshot' };
     }
+  }
+
+  /**
+   * Whether any worker polls the jobs task queue, asked at most every 2 s: without one a query would
+   * only wait out its deadline, and a frontend polling every 2 s must not pay that on every request.
+   * The server remembers a poller for a few minutes after it was last seen, so a worker that just
+   * died still counts; then the query's deadline is what bounds the answer.
+   */
+  private async workersArePolling(): Promise<boolean> {
+    if (this.pollerCheck && Date.now() - this.pollerCheck.at < 2_000) return this.pollerCheck.polling;
+    let polling = true;
+    try {
+      const { pollers } = await this.temporal.workflowService.describeTaskQueue({
+        namespace: this.temporal.options.namespace,
+        taskQueue: { name: this.config.TEMPORAL_TASK_QUEUE },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      polling = (pollers ?? []).length > 0;
+    } catch {
+      // Cannot tell: let the query and its deadline decide.
+    }
+    this.pollerCheck = { at: Date.now(), polling };
+    return polling;
   }
 
   private async control(principal: Principal, jobId: string, action: string, allowedFrom: JobStatus[], send: (handle: WorkflowHandle) => Promise<void>): Promise<LegacyJobStatus> {

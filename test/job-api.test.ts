@@ -119,4 +119,19 @@ describe('status without workers', () => {
     await harness.startWorker();
     expect((await harness.jobs.waitForJob(jobId))?.status).toBe('completed');
   });
+
+  it('answers at once, from the stored state, when no worker polls the queue at all', async () => {
+    const idle = await createHarness();
+    try {
+      const idleApi = await idle.startApi();
+      const started = await idleApi.request('idle', 'POST', '/api/v1/jobs', job());
+      expect(started.status).toBe(201);
+      const before = Date.now();
+      const { body } = await idleApi.request('idle', 'GET', `/api/v1/jobs/${started.body.job_id}/status`);
+      expect(body).toMatchObject({ status: 'pending', progress_source: 'snapshot' });
+      expect(Date.now() - before).toBeLessThan(idle.config.STATUS_QUERY_TIMEOUT_MS);
+    } finally {
+      await idle.close();
+    }
+  });
 });
