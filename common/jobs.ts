@@ -37,7 +37,6 @@ export interface ProfilingJobInput {
 }
 
 export const PRIORITY_BY_NAME = { high: 1, normal: 3, low: 5 } as const;
-export type PriorityName = keyof typeof PRIORITY_BY_NAME;
 
 export interface ProfilingJobResult {
   attributesTotal: number;

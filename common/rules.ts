@@ -11,8 +11,6 @@ export type ValidationRule =
   | { kind: 'freshness'; maxAgeDays: number }
   | { kind: 'date_range'; notBefore?: string; notAfter?: string };
 
-export type RuleKind = ValidationRule['kind'];
-
 /** A rule as proposed for one attribute, with the model's reason and a severity for reports. */
 export interface ProposedRule {
   rule: ValidationRule;
