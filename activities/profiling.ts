@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import { FailureType } from '../common/failures';
 import type { ProfilingJobResult } from '../common/jobs';
+import type { LlmCallContext } from '../common/llm';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database } from '../db/database';
 import { profileColumn } from './column-profile';
@@ -43,8 +44,10 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs }: P
     return source.table_name;
   }
 
-  async function generateValidationRules(input: { jobId: string; dataSourceId: string; attribute: AttributeDescriptor }): Promise<AttributeOutcome> {
+  async function generateValidationRules(input: { jobId: string; dataSourceId: string; attribute: AttributeDescriptor; llm?: LlmCallContext }): Promise<AttributeOutcome> {
     const { jobId, dataSourceId, attribute } = input;
+    // Histories recorded before the call context existed carry none: such a job asks without the cache.
+    const call = { ...(input.llm ?? { jobId, owner: 'unknown', priority: 3, useCache: false }), item: attribute.name };
     const stored = await db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).where('attribute', '=', attribute.name).executeTakeFirst();
     if (stored) {
       return { attribute: attribute.name, status: stored.status, rulesCount: stored.rules_count, reason: stored.failure_reason ?? undefined, reused: true };
@@ -52,7 +55,7 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs }: P
 
     log.info('generating validation rules', { jobId, attribute: attribute.name, attempt: Context.current().info.attempt });
     const profile = await profileColumn(db, await tableOf(dataSourceId), attribute);
-    const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile), schema: proposedRulesSchema });
+    const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile), schema: proposedRulesSchema }, call);
     const usable = answer.ok ? answer.value.rules.filter((r) => ruleProblem(attribute, r.rule) === undefined) : [];
     const reason = answer.ok ? undefined : answer.reason;
 

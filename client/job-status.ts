@@ -1,6 +1,7 @@
 // The job status as the legacy API returned it (`GET /api/v1/jobs/{job_id}/status`), field for field, plus
 // what the new platform adds. The frontend's progress bars keep working unchanged.
 
+import type { LlmUsage } from '../common/llm';
 import type { JobProgress } from '../common/progress';
 import type { Database } from '../db/database';
 import type { Selectable } from 'kysely';
@@ -32,6 +33,8 @@ export interface LegacyJobStatus {
   /** `live` when a worker answered just now; `snapshot` when this is the last progress stored. */
   progress_source: 'live' | 'snapshot';
   source: string;
+  /** Tokens and cost of the job's LLM calls so far; absent in job lists, which do not sum them. */
+  llm_usage?: LlmUsage;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { sql, type Kysely } from 'kysely';
-import { FINAL_STATUSES, type JobStatus, type ProfilingJobInput } from '../common/jobs';
+import { FINAL_STATUSES, type JobInputBase, type JobStatus } from '../common/jobs';
 import type { JobProgress } from '../common/progress';
 import { CycleIdKey, JobOwnerKey, JobPriorityKey, JobStatusKey, JobTypeKey, ReportIdKey } from '../common/search-attributes';
 import type { Config } from '../config';
@@ -14,15 +14,32 @@ import type { Database } from '../db/database';
 import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control';
 import { audited } from './audit';
 import { InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededError } from './errors';
-import { checkRuleSource, parseStartJobRequest, prioritySchema, resolveAttributes, type StartJobRequest, type ValidStartJobRequest } from './job-requests';
+import { definitionOf, type PreparedJob } from './job-definitions';
+import { parseCommonRequest, prioritySchema, type CommonStartRequest, type StartJobRequest } from './job-requests';
 import { toLegacyStatus, type JobRow, type LegacyJobStatus } from './job-status';
-import { WORKFLOW_TYPE_BY_JOB_TYPE } from './job-types';
 import { listJobs, type JobFilter } from './job-list';
+import { llmUsageOf } from './llm-usage';
 
 export type JobsClientConfig = Pick<
   Config,
-  'TEMPORAL_TASK_QUEUE' | 'JOB_DEFAULT_LLM_CONCURRENCY' | 'JOB_MAX_LLM_CONCURRENCY' | 'JOB_MAX_ATTRIBUTES' | 'JOB_MAX_ACTIVE_PER_OWNER' | 'STATUS_QUERY_TIMEOUT_MS'
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'JOB_DEFAULT_LLM_CONCURRENCY'
+  | 'JOB_MAX_LLM_CONCURRENCY'
+  | 'JOB_MAX_ATTRIBUTES'
+  | 'JOB_MAX_ACTIVE_PER_OWNER'
+  | 'JOB_DEFAULT_USE_LLM_CACHE'
+  | 'JOB_HISTORY_EVENT_BUDGET'
+  | 'STATUS_QUERY_TIMEOUT_MS'
+  | 'LLM_PRICES'
 >;
+
+/** A validated start request, resolved into the workflow input and what the Web UI shows of it. */
+interface NewJob {
+  request: CommonStartRequest;
+  workflowType: string;
+  input: JobInputBase & Record<string, unknown>;
+  prepared: PreparedJob;
+}
 
 /** Who is asking: the bearer token's subject, and whether it holds the admin role. */
 export interface Principal {
@@ -51,13 +68,13 @@ export class JobsClient {
   /** Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError or QuotaExceededError. */
   async startJob(body: StartJobRequest, actor = String((body as { owner?: unknown }).owner ?? 'unknown')): Promise<StartedJob> {
     return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: (body as { jobType?: unknown }).jobType } }, async () => {
-      const request = parseStartJobRequest(body, this.config);
+      const request = parseCommonRequest(body, this.config);
       const earlier = request.idempotencyKey ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey) : undefined;
       if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
-      const input = await this.workflowInput(request);
-      const recorded = await this.recordNewJob(request, input);
+      const job = await this.prepareJob(request, body);
+      const recorded = await this.recordNewJob(job);
       if (!recorded.created) return recorded;
-      await this.startWorkflow(request, input);
+      await this.startWorkflow(job);
       return recorded;
     }, (started) => started.jobId);
   }
@@ -70,8 +87,8 @@ export class JobsClient {
 
   async status(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
     const row = await this.getJob(principal, jobId);
-    const { progress, source } = await this.progressOf(row);
-    return toLegacyStatus(row, progress, source);
+    const [{ progress, source }, llmUsage] = await Promise.all([this.progressOf(row), llmUsageOf(this.db, jobId, this.config.LLM_PRICES)]);
+    return { ...toLegacyStatus(row, progress, source), llm_usage: llmUsage };
   }
 
   async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {
@@ -183,20 +200,21 @@ export class JobsClient {
     return row?.id;
   }
 
-  private async workflowInput(request: ValidStartJobRequest): Promise<ProfilingJobInput> {
-    const attributes = await resolveAttributes(this.db, request);
-    await checkRuleSource(this.db, request);
-    const jobId = randomUUID();
-    const { jobType, owner, dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId, metadata, priority } = request;
-    return { jobId, jobType, owner, dataSourceId, attributes, llmConcurrency, ruleBatchSize, rulesFromJobId, metadata, priority };
+  private async prepareJob(request: CommonStartRequest, body: StartJobRequest): Promise<NewJob> {
+    const family = definitionOf(request.jobType);
+    if (!family) throw new InvalidJobRequestError('jobType', `job type ${request.jobType} is not available`);
+    const prepared = await family.definition.prepare(this.db, request, body, this.config);
+    const { jobType, owner, metadata, priority, useLlmCache } = request;
+    const input = { ...prepared.input, jobId: randomUUID(), jobType, owner, metadata, priority, useLlmCache, historyEventBudget: this.config.JOB_HISTORY_EVENT_BUDGET };
+    return { request, workflowType: family.workflowType, input, prepared };
   }
 
   /**
    * Writes the job row under a per-owner lock, so the active-jobs quota holds under concurrent starts and
    * two starts with one idempotency key make one job.
    */
-  private async recordNewJob(request: ValidStartJobRequest, input: ProfilingJobInput): Promise<StartedJob> {
-    const metadata = { ...request.metadata, data_source_id: request.dataSourceId, total_attributes: input.attributes.length };
+  private async recordNewJob({ request, input, prepared }: NewJob): Promise<StartedJob> {
+    const metadata = { ...request.metadata, ...prepared.metadata };
     return this.db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext(${request.owner}))`.execute(trx);
       if (request.idempotencyKey) {
@@ -215,10 +233,10 @@ export class JobsClient {
     });
   }
 
-  private async startWorkflow(request: ValidStartJobRequest, input: ProfilingJobInput): Promise<void> {
+  private async startWorkflow({ request, workflowType, input, prepared }: NewJob): Promise<void> {
     const { metadata } = request;
     try {
-      await this.temporal.workflow.start(WORKFLOW_TYPE_BY_JOB_TYPE[request.jobType], {
+      await this.temporal.workflow.start(workflowType, {
         workflowId: input.jobId,
         taskQueue: this.config.TEMPORAL_TASK_QUEUE,
         args: [input],
@@ -231,8 +249,8 @@ export class JobsClient {
           ...(metadata.cycle_id !== undefined ? [{ key: CycleIdKey, value: String(metadata.cycle_id) }] : []),
           ...(metadata.report_id !== undefined ? [{ key: ReportIdKey, value: String(metadata.report_id) }] : []),
         ],
-        staticSummary: `${request.jobType} of ${input.attributes.length} attributes of ${request.dataSourceId} for ${request.owner}`,
-        staticDetails: `priority ${request.priority}, LLM concurrency ${request.llmConcurrency}, rule batches of ${request.ruleBatchSize}` + (request.rulesFromJobId ? `, rules from job ${request.rulesFromJobId}` : ''),
+        staticSummary: prepared.summary,
+        staticDetails: prepared.details,
       });
     } catch (error) {
       // Nothing started, so nothing should claim it did.

@@ -207,7 +207,7 @@ export function legacyResubmitRequest(
   if (job.jobType === JobType.DataProfilingRuleExecution) {
     return { skipped: `job type ${job.jobType} runs the rules of a rule-generation job, which the legacy record does not name; start it with rulesFromJobId once that job has run` };
   }
-  if (!isResubmittable(job.jobType)) return { skipped: `job type ${job.jobType} is not available yet` };
+  if (!isResubmittable(job.jobType)) return { skipped: `job type ${job.jobType} needs parameters the legacy record does not hold; start it anew with them` };
   const request: StartJobRequest = { jobType: job.jobType, owner: defaults.owner, dataSourceId: defaults.dataSourceId, metadata: { ...job.metadata } };
   if (job.jobId === undefined) return request;
   return { ...request, metadata: { ...job.metadata, legacy_job_id: job.jobId }, idempotencyKey: `legacy-resubmit:${job.jobId}` };

@@ -10,6 +10,13 @@ export const JobType = {
   DataProfiling: 'data_profiling',
   DataProfilingLlmGeneration: 'data_profiling_llm_generation',
   DataProfilingRuleExecution: 'data_profiling_rule_execution',
+  LlmAttributeGeneration: 'llm_attribute_generation',
+  PdeAutoMapping: 'pde_auto_mapping',
+  PdeRegeneration: 'pde_regeneration',
+  ScopingRecommendations: 'scoping_recommendations',
+  GenerateScopingRecommendations: 'generate_scoping_recommendations',
+  IntelligentSampling: 'intelligent_sampling',
+  TestExecution: 'test_execution',
 } as const;
 export type JobType = (typeof JobType)[keyof typeof JobType];
 
@@ -18,11 +25,42 @@ export type JobStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed
 export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 
-/** What a data-profiling workflow receives: everything resolved and validated by the client. */
-export interface ProfilingJobInput {
+/**
+ * What every job's workflow receives, whatever its type: identity, ownership, priority and the knobs of
+ * the control contract. Each family's input extends it with its own, already validated, parameters.
+ */
+export interface JobInputBase {
   jobId: string;
   jobType: JobType;
   owner: string;
+  /** 1 (highest) to 5 (lowest); Temporal's priority key for the job's tasks. */
+  priority: number;
+  metadata: Record<string, unknown>;
+  /** Reuse stored LLM answers for identical prompts (model + messages); off re-asks and refreshes them. */
+  useLlmCache: boolean;
+  /**
+   * History events one run may grow to before the job continues as new (the server also suggests it at
+   * about 4 096 events or 4 MB); keeps every history far from Temporal's 10 240-event warning.
+   */
+  historyEventBudget: number;
+  /** Present on a continued run: the control state (progress, pause, priority) carried across. */
+  carried?: CarriedControl;
+}
+
+/** The control state a job carries across continue-as-new, so progress, pause and priority stay continuous. */
+export interface CarriedControl {
+  completed: number;
+  failed: number;
+  paused: boolean;
+  priority: number;
+  startedAt: number;
+  activeMs: number;
+  currentStep: string;
+  runs: number;
+}
+
+/** What a data-profiling workflow receives: everything resolved and validated by the client. */
+export interface ProfilingJobInput extends JobInputBase {
   dataSourceId: string;
   attributes: AttributeDescriptor[];
   /** How many attributes may be with the LLM at once. */
@@ -31,9 +69,8 @@ export interface ProfilingJobInput {
   ruleBatchSize: number;
   /** For a rule-execution-only job: the generation job whose rules to run. */
   rulesFromJobId?: string;
-  /** 1 (highest) to 5 (lowest); Temporal's priority key for the job's tasks. */
-  priority: number;
-  metadata: Record<string, unknown>;
+  /** On a continued run: the phase it was in, the attributes still to do there, and those failed so far. */
+  resumeAt?: { phase: 'generate_rules' | 'execute_rules'; remaining: string[]; failed: string[] };
 }
 
 export const PRIORITY_BY_NAME = { high: 1, normal: 3, low: 5 } as const;

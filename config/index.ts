@@ -6,6 +6,8 @@ import { TASK_QUEUE } from '../common/jobs';
 
 const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
+const llmPricesSchema = z.record(z.string(), z.object({ prompt: z.number().min(0), completion: z.number().min(0) }));
+
 const schema = z.object({
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/synapse_jobs'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
@@ -29,6 +31,25 @@ const schema = z.object({
   JOB_DEFAULT_LLM_CONCURRENCY: integer(10, 1),
   JOB_MAX_LLM_CONCURRENCY: integer(200, 1),
   JOB_MAX_ATTRIBUTES: integer(20_000, 1),
+  /** Whether a job reuses stored LLM answers unless its request says `useLlmCache: false`. */
+  JOB_DEFAULT_USE_LLM_CACHE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** History events one workflow run may grow to before the job continues as new. */
+  JOB_HISTORY_EVENT_BUDGET: integer(4_000, 100),
+  /**
+   * USD per million tokens by model, as JSON: {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}.
+   * Jobs report cost for models listed here; token counts are reported either way.
+   */
+  LLM_PRICES: z
+    .string()
+    .default('{"gpt-4o-mini":{"prompt":0.15,"completion":0.6}}')
+    .transform((text, ctx) => {
+      try {
+        return llmPricesSchema.parse(JSON.parse(text));
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `not a price table: ${error instanceof Error ? error.message : String(error)}` });
+        return z.NEVER;
+      }
+    }),
   /** Jobs an owner may have pending, running or paused at once; the next start is refused with 429. */
   JOB_MAX_ACTIVE_PER_OWNER: integer(5, 1),
   /** How long the status API waits for a worker to answer the progress query before using the stored snapshot. */

@@ -7,6 +7,12 @@ import type { Database } from './database';
 import * as jobsAndProfiling from './migrations/0001_jobs_and_profiling';
 import * as demoDataSource from './migrations/0002_demo_data_source';
 import * as jobControl from './migrations/0003_job_control';
+import * as llmUsageAndCache from './migrations/0004_llm_usage_and_cache';
+import * as planning from './migrations/0005_planning';
+import * as scoping from './migrations/0006_scoping';
+import * as sampling from './migrations/0007_sampling';
+import * as testExecution from './migrations/0008_test_execution';
+import * as llmBudget from './migrations/0009_llm_budget';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -17,6 +23,12 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_jobs_and_profiling': jobsAndProfiling,
   '0002_demo_data_source': demoDataSource,
   '0003_job_control': jobControl,
+  '0004_llm_usage_and_cache': llmUsageAndCache,
+  '0005_planning': planning,
+  '0006_scoping': scoping,
+  '0007_sampling': sampling,
+  '0008_test_execution': testExecution,
+  '0009_llm_budget': llmBudget,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

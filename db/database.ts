@@ -85,6 +85,28 @@ export interface RuleResultsTable {
   executed_at: Generated<Date>;
 }
 
+export interface LlmCallsTable {
+  id: Generated<string>;
+  job_id: string;
+  item: string;
+  model: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached: boolean;
+  duration_ms: number;
+  at: Generated<Date>;
+}
+
+export interface LlmCacheTable {
+  key: string;
+  model: string;
+  content: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  hits: Generated<number>;
+  created_at: Generated<Date>;
+}
+
 export interface Database {
   jobs: JobsTable;
   audit_log: AuditLogTable;
@@ -93,4 +115,6 @@ export interface Database {
   attribute_results: AttributeResultsTable;
   profiling_rules: ProfilingRulesTable;
   rule_results: RuleResultsTable;
+  llm_calls: LlmCallsTable;
+  llm_cache: LlmCacheTable;
 }

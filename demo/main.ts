@@ -35,7 +35,7 @@ async function main(): Promise<number> {
   const running = worker.run();
 
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
-  const { jobId } = await jobs.startJob({ jobType: 'data_profiling', owner: 'demo', dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: 16, metadata: { cycle_id: 1, report_id: 1 } });
+  const { jobId } = await jobs.startJob({ jobType: 'data_profiling', owner: 'demo', dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: 16, useLlmCache: false, metadata: { cycle_id: 1, report_id: 1 } });
   console.log(`\nJob ${jobId} (data_profiling of every attribute of ${DEMO_TABLE})`);
   console.log(`Web UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${jobId}\n`);
 

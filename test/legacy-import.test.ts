@@ -4,7 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startJobRequestSchema } from '../client/job-requests';
+import { profilingParamsSchema } from '../client/job-definitions/profiling';
+import { parseCommonRequest } from '../client/job-requests';
 import { toLegacyStatus } from '../client/job-status';
 import { formatImportReport, importLegacyJobs, legacyResubmitRequest, type LegacyImportReport } from '../client/legacy-import';
 import type { JobProgress } from '../common/progress';
@@ -199,11 +200,12 @@ describe('resubmitting an interrupted legacy job', () => {
       metadata: { ...metadata, legacy_job_id: RUNNING_JOB },
       idempotencyKey: `legacy-resubmit:${RUNNING_JOB}`,
     });
-    expect(startJobRequestSchema(limits).safeParse(request).success).toBe(true);
+    expect(() => parseCommonRequest(request, { JOB_DEFAULT_USE_LLM_CACHE: true })).not.toThrow();
+    expect(profilingParamsSchema(limits).safeParse(request).success).toBe(true);
   });
 
-  it('skips a job type this project cannot run yet, saying so', () => {
-    expect(legacyResubmitRequest({ jobType: 'intelligent_sampling', metadata: {} }, defaults)).toEqual({ skipped: 'job type intelligent_sampling is not available yet' });
+  it('skips a job type whose parameters the legacy record does not hold, saying so', () => {
+    expect(legacyResubmitRequest({ jobType: 'intelligent_sampling', metadata: {} }, defaults)).toEqual({ skipped: expect.stringContaining('job type intelligent_sampling needs parameters') });
   });
 
   it('skips a rule-execution job, which needs the rules job it would run', () => {

@@ -26,6 +26,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
   const activities = createActivities({
     db,
     llm: {
+      db,
       openai,
       settings: {
         model: config.OPENAI_MODEL,

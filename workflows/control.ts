@@ -4,6 +4,7 @@
 
 import {
   CancellationScope,
+  ContinueAsNew,
   type ActivityOptions,
   condition,
   defineQuery,
@@ -13,11 +14,13 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/common';
 import type * as activities from '../activities';
 import { FailureType } from '../common/failures';
-import type { JobStatus } from '../common/jobs';
+import type { CarriedControl, JobInputBase, JobStatus } from '../common/jobs';
+import type { LlmCallContext } from '../common/llm';
 import type { JobProgress } from '../common/progress';
 import { JobPriorityKey, JobStatusKey } from '../common/search-attributes';
 import { JOB_RECORD_ACTIVITY } from './activity-options';
@@ -42,6 +45,9 @@ const { recordJobState } = proxyLocalActivities<ReturnType<typeof activities.cre
 
 /** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
 const SNAPSHOTS_PER_JOB = 50;
+
+/** Used when an input predates `historyEventBudget`: well under the server's 10 240-event warning. */
+const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
 
 export interface JobOutcome {
   status: 'completed' | 'failed';
@@ -69,12 +75,21 @@ export class JobControl {
   private readonly jobType: string;
   private readonly owner: string;
   private priority: number;
+  private readonly historyEventBudget: number;
+  private readonly useLlmCache: boolean;
+  private readonly carried: CarriedControl | undefined;
 
   constructor(
-    job: { jobId: string; jobType: string; owner: string; priority: number },
+    job: Pick<JobInputBase, 'jobId' | 'jobType' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'>,
     private readonly totalSteps: number,
   ) {
-    ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority } = job);
+    ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority, carried: this.carried } = job);
+    this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
+    this.useLlmCache = job.useLlmCache ?? true;
+    if (this.carried) {
+      ({ completed: this.completed, failed: this.failed, paused: this.paused, priority: this.priority, activeMs: this.activeMs, currentStep: this.currentStep } = this.carried);
+      this.stepsAtLastSnapshot = this.completed + this.failed;
+    }
     setHandler(pauseSignal, (request) => this.pause(request ?? {}));
     setHandler(resumeSignal, () => this.resume());
     setHandler(setPrioritySignal, (request) => this.setPriority(request));
@@ -90,17 +105,24 @@ export class JobControl {
     return { ...base, priority: { priorityKey: this.priority, fairnessKey: this.owner } };
   }
 
+  /** What an LLM activity scheduled now needs to know about the job (owner and priority for the budget, cache use). */
+  llmCall(): LlmCallContext {
+    return { jobId: this.jobId, owner: this.owner, priority: this.priority, useCache: this.useLlmCache };
+  }
+
   /** Runs the job's body and records how it ended; cancellation and failure are recorded, then rethrown. */
   async run(body: () => Promise<JobOutcome>): Promise<Record<string, unknown>> {
-    this.startedAt = Date.now();
+    this.startedAt = this.carried?.startedAt ?? Date.now();
     // A pause can arrive before the first step (the job was still pending): honour it from the start.
-    if (!this.paused) this.activeSince = this.startedAt;
+    if (!this.paused) this.activeSince = Date.now();
     this.setStatus(this.paused ? 'paused' : 'running');
     void CancellationScope.nonCancellable(() => this.keepJobRecordCurrent());
     let outcome: JobOutcome;
     try {
       outcome = await body();
     } catch (error) {
+      // The job goes on in a fresh run: nothing has ended.
+      if (error instanceof ContinueAsNew) throw error;
       const cancelled = isCancellation(error);
       await CancellationScope.nonCancellable(() => this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled by request' : describeError(error)));
       throw error;
@@ -116,11 +138,16 @@ export class JobControl {
     this.touch();
   }
 
-  /** Runs `work` for each item, at most `concurrency` at once, waiting at the gate while the job is paused. */
-  async forEach<T>(items: readonly T[], options: Omit<EachOptions<T>, 'gate' | 'onStart' | 'onDone' | 'onPauseNow'>): Promise<void> {
-    await runEach(items, {
+  /**
+   * Runs `work` for each item, at most `concurrency` at once, waiting at the gate while the job is paused.
+   * Returns the items not started because this run's history is full (empty when all were done): the
+   * caller hands them to `continueAsNew`, which carries on in a fresh run.
+   */
+  async forEach<T>(items: readonly T[], options: Omit<EachOptions<T>, 'gate' | 'onStart' | 'onDone' | 'onPauseNow' | 'shouldYield'>): Promise<T[]> {
+    return runEach(items, {
       ...options,
       gate: () => condition(() => !this.paused),
+      shouldYield: () => this.historyIsFull(),
       onStart: (label) => {
         this.inFlight++;
         this.message = `Analyzing ${label}`;
@@ -138,6 +165,32 @@ export class JobControl {
         return () => this.pauseNowListeners.delete(listener);
       },
     });
+  }
+
+  /** True once this run's history should not grow further: the server suggests it, or our own budget is spent. */
+  historyIsFull(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.historyEventBudget;
+  }
+
+  /**
+   * The state a continued run needs to go on seamlessly; pass it as `carried` in the next run's input.
+   * Waits for the jobs-table snapshot under way so rows never go backwards across runs.
+   */
+  async carryOver(): Promise<CarriedControl> {
+    if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
+    this.activeSince = this.paused ? null : Date.now();
+    await condition(() => this.changes === this.persistedChanges);
+    return {
+      completed: this.completed,
+      failed: this.failed,
+      paused: this.paused,
+      priority: this.priority,
+      startedAt: this.startedAt ?? Date.now(),
+      activeMs: this.activeMs,
+      currentStep: this.currentStep,
+      runs: (this.carried?.runs ?? 1) + 1,
+    };
   }
 
   /** Counts steps that need no work (e.g. rule execution for attributes that got no rules). */

@@ -18,9 +18,12 @@ export interface EachOptions<T> {
   onDone: (weight: number, succeeded: boolean | undefined) => void;
   /** Registers a callback for pause-now; returns the function that unregisters it. */
   onPauseNow: (interrupt: () => void) => () => void;
+  /** When true, no further unit starts: the run drains what is in flight and returns what is left. */
+  shouldYield?: () => boolean;
 }
 
-export async function runEach<T>(items: readonly T[], options: EachOptions<T>): Promise<void> {
+/** Resolves with the items left undone because `shouldYield` said stop (empty when every item ran). */
+export async function runEach<T>(items: readonly T[], options: EachOptions<T>): Promise<T[]> {
   const queue = [...items];
   const running = new Set<Promise<void>>();
   let firstError: unknown;
@@ -53,7 +56,9 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
 
   try {
     while ((queue.length > 0 || running.size > 0) && firstError === undefined) {
-      if (queue.length > 0 && running.size < options.concurrency) {
+      const yielding = options.shouldYield?.() ?? false;
+      if (yielding && running.size === 0) break;
+      if (!yielding && queue.length > 0 && running.size < options.concurrency) {
         await options.gate();
         // The gate may have waited through a pause-now, which can have put units back in the queue.
         if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
@@ -69,4 +74,5 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
   // failure they finish. Either way the job's final state must come after them. Units never reject.
   await Promise.all(running);
   if (firstError !== undefined) throw firstError;
+  return queue;
 }

@@ -57,6 +57,8 @@ export async function createHarness(options: { faults?: FaultPlan; config?: Part
     OPENAI_BASE_URL: standin.url,
     WORKER_SHUTDOWN_GRACE_MS: 1_000,
     JWT_SECRET: TEST_JWT_SECRET,
+    // Tests count LLM calls, and share one database: a test that is about the cache turns it on.
+    JOB_DEFAULT_USE_LLM_CACHE: false,
     ...options.config,
   };
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });

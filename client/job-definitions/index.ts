@@ -1,0 +1,18 @@
+// Every job family the client can start, and the workflow that runs each job type. README's job-type
+// table mirrors this registry.
+
+import type { JobType } from '../../common/jobs';
+import type { JobDefinition } from './definition';
+import { profilingJobs } from './profiling';
+
+export type { JobDefinition, JobLimits, PreparedJob } from './definition';
+
+const FAMILIES: JobDefinition[] = [profilingJobs];
+
+export function definitionOf(jobType: JobType): { definition: JobDefinition; workflowType: string } | undefined {
+  for (const definition of FAMILIES) {
+    const workflowType = definition.workflowTypes[jobType];
+    if (workflowType) return { definition, workflowType };
+  }
+  return undefined;
+}

@@ -1,0 +1,7 @@
+// Placeholder registered ahead of the work that fills it (see MIGRATIONS in db/connection.ts).
+
+import type { Kysely } from 'kysely';
+
+export async function up(_db: Kysely<unknown>): Promise<void> {}
+
+export async function down(_db: Kysely<unknown>): Promise<void> {}
