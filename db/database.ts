@@ -41,6 +41,8 @@ export interface DataSourcesTable {
   id: string;
   table_name: string;
   description: string;
+  /** The column that identifies a record (samples and test results name records by it). */
+  record_id_column: Generated<string>;
 }
 
 export interface DataSourceAttributesTable {
@@ -107,6 +109,14 @@ export interface LlmCacheTable {
   created_at: Generated<Date>;
 }
 
+export interface SampleRecordsTable {
+  job_id: string;
+  row_id: number;
+  stratum: string;
+  /** `random`, or `edge:<what>` for records coverage optimisation added. */
+  reason: string;
+}
+
 export interface Database {
   jobs: JobsTable;
   audit_log: AuditLogTable;
@@ -117,4 +127,5 @@ export interface Database {
   rule_results: RuleResultsTable;
   llm_calls: LlmCallsTable;
   llm_cache: LlmCacheTable;
+  sample_records: SampleRecordsTable;
 }
