@@ -34,7 +34,7 @@ const schema = z.object({
   /** Whether a job reuses stored LLM answers unless its request says `useLlmCache: false`. */
   JOB_DEFAULT_USE_LLM_CACHE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** History events one workflow run may grow to before the job continues as new. */
-  JOB_HISTORY_EVENT_BUDGET: integer(4_000, 100),
+  JOB_HISTORY_EVENT_BUDGET: integer(4_000, 50),
   /**
    * USD per million tokens by model, as JSON: {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}.
    * Jobs report cost for models listed here; token counts are reported either way.
