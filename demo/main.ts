@@ -5,6 +5,7 @@
 import { Client } from '@temporalio/client';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { JobsClient } from '../client/jobs-client';
+import { llmUsageOf } from '../client/llm-usage';
 import { ProgressBar } from '../client/progress-bar';
 import { FINAL_STATUSES, type JobStatus, type ProfilingJobResult } from '../common/jobs';
 import { loadConfig } from '../config';
@@ -50,6 +51,7 @@ async function main(): Promise<number> {
 
   const job = await jobs.job(jobId);
   const result = job?.result as unknown as ProfilingJobResult | null;
+  const usage = await llmUsageOf(db, jobId, config.LLM_PRICES);
   const worstRules = await db
     .selectFrom('rule_results as rr')
     .innerJoin('profiling_rules as pr', (join) => join.onRef('pr.job_id', '=', 'rr.rules_job_id').onRef('pr.attribute', '=', 'rr.attribute').onRef('pr.rule_index', '=', 'rr.rule_index'))
@@ -67,6 +69,8 @@ async function main(): Promise<number> {
   await connection.close();
 
   printSummary(job?.status as JobStatus, result, job?.error ?? null, (Date.now() - startedAt) / 1000);
+  const cost = usage.costUsd === null ? '' : ` ≈ $${usage.costUsd.toFixed(4)} at ${config.OPENAI_MODEL} prices`;
+  console.log(`  LLM usage            ${usage.calls} calls, ${usage.promptTokens.toLocaleString('en')} prompt + ${usage.completionTokens.toLocaleString('en')} completion tokens${cost}`);
   if (worstRules.length) {
     console.log('\n  rules with the most failing rows:');
     for (const r of worstRules) console.log(`    ${`${r.attribute}: ${JSON.stringify(r.rule)}`.padEnd(72)} ${String(r.failed_rows).padStart(5)} rows  pass ${((r.pass_rate ?? 0) * 100).toFixed(2)} %`);
