@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { createJobActivities } from './jobs';
 import type { LlmDeps } from './llm';
+import { createPlanningActivities } from './planning';
 import { createProfilingActivities } from './profiling';
 
 export interface ActivityDeps {
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createJobActivities(deps.db),
     ...createProfilingActivities(deps),
+    ...createPlanningActivities(deps),
   };
 }
 

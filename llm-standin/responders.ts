@@ -1,7 +1,9 @@
 // The answers the stand-in gives, one responder per prompt TASK name. Tests, the demo and benchmarks all
 // start the stand-in with this map, so a new LLM task only needs its responder added here.
 
+import { ATTRIBUTE_EXTRACTION_TASK, PDE_MAPPING_TASK } from '../activities/planning-prompts';
 import { VALIDATION_RULES_TASK } from '../activities/prompts';
+import { answerAttributeExtraction, answerPdeMapping } from './planning-responders';
 import type { StandinResponder } from './server';
 import { answerValidationRules } from './validation-rules-responder';
 
@@ -10,4 +12,6 @@ const lastUserMessage = (messages: { role: string; content: string }[]) => [...m
 export const defaultResponders: Record<string, StandinResponder> = {
   echo: (req) => ({ item: req.itemKey ?? null, task: req.task }),
   [VALIDATION_RULES_TASK]: (req) => answerValidationRules(lastUserMessage(req.messages)),
+  [ATTRIBUTE_EXTRACTION_TASK]: (req) => answerAttributeExtraction(lastUserMessage(req.messages)),
+  [PDE_MAPPING_TASK]: (req) => answerPdeMapping(lastUserMessage(req.messages)),
 };

@@ -1,3 +1,4 @@
 // Every workflow the worker runs; this module is the worker's workflowsPath.
 
 export { dataProfiling, dataProfilingLlmGeneration, dataProfilingRuleExecution } from './profiling';
+export { llmAttributeGeneration, pdeAutoMapping, pdeRegeneration } from './planning';

@@ -3,11 +3,12 @@
 
 import type { JobType } from '../../common/jobs';
 import type { JobDefinition } from './definition';
+import { planningJobs } from './planning';
 import { profilingJobs } from './profiling';
 
 export type { JobDefinition, JobLimits, PreparedJob } from './definition';
 
-const FAMILIES: JobDefinition[] = [profilingJobs];
+const FAMILIES: JobDefinition[] = [profilingJobs, planningJobs];
 
 export function definitionOf(jobType: JobType): { definition: JobDefinition; workflowType: string } | undefined {
   for (const definition of FAMILIES) {
