@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { FINAL_STATUSES, type JobStatus } from '../common/jobs';
 import { loadConfig } from '../config';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import { openDatabase } from '../db/connection';
 import { JobsError } from './errors';
 import { JobsClient, type Principal } from './jobs-client';
@@ -68,7 +69,7 @@ async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   const principal: Principal = { subject: values.as ?? process.env.SYNAPSE_USER ?? os.userInfo().username, admin: values.admin ?? false };
   const db = openDatabase(config.DATABASE_URL, 2);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
   const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
   const need = (value: string | undefined, what: string) => {

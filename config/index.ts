@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { TASK_QUEUE } from '../common/jobs';
+import { loadTemporalSettings } from './temporal-connection';
 
 const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
@@ -28,6 +29,12 @@ const schema = z.object({
   /** Longest a heartbeat waits to be sent; cancel and pause-now reach an activity within about this. */
   WORKER_HEARTBEAT_THROTTLE_MS: integer(1_000, 100),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
+  /** Interface the worker's metrics and health ports listen on; 0.0.0.0 lets a Prometheus on another host scrape. */
+  WORKER_OPS_HOST: z.string().default('127.0.0.1'),
+  /** Prometheus endpoint (`/metrics`) of the Temporal runtime with our job counters; 0 turns it off. */
+  WORKER_METRICS_PORT: integer(9464, 0),
+  /** `/healthz` and `/readyz` of the worker process; 0 turns them off. */
+  WORKER_HEALTH_PORT: integer(9465, 0),
   JOB_DEFAULT_LLM_CONCURRENCY: integer(10, 1),
   JOB_MAX_LLM_CONCURRENCY: integer(200, 1),
   JOB_MAX_ATTRIBUTES: integer(20_000, 1),
@@ -56,6 +63,8 @@ const schema = z.object({
   STATUS_QUERY_TIMEOUT_MS: integer(1_500, 100),
   API_PORT: integer(8080, 0),
   API_MAX_BODY_BYTES: integer(1_000_000, 1_000),
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`; unset, /metrics is open (keep the API on an internal network). */
+  API_METRICS_TOKEN: z.string().min(16).optional(),
   /** HS256 secret for bearer tokens; or JWT_JWKS_URL for a key set (RS256/ES256). */
   JWT_SECRET: z.string().min(16).optional(),
   JWT_JWKS_URL: z.string().url().optional(),
@@ -68,7 +77,14 @@ const schema = z.object({
 export type Config = z.infer<typeof schema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  // Address and namespace follow the standard Temporal profile and variables (config/temporal-connection.ts).
+  let temporal: ReturnType<typeof loadTemporalSettings>;
+  try {
+    temporal = loadTemporalSettings(env);
+  } catch (error) {
+    throw new Error(`Invalid configuration:\n  Temporal profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE): ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = schema.safeParse({ ...env, TEMPORAL_ADDRESS: temporal.connection.address, TEMPORAL_NAMESPACE: temporal.namespace });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);

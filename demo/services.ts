@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import { ensureDatabaseExists, migrateToLatest, openDatabase } from '../db/connection';
 import { seedDemoData } from '../db/demo-data';
 
@@ -19,7 +20,7 @@ export async function connectToTemporal(address: string): Promise<Connection> {
       env: { ...process.env, TEMPORAL_PORT: port ?? '7233' },
     });
   }
-  return Connection.connect({ address, connectTimeout: '10 seconds' });
+  return Connection.connect({ ...temporalConnectionOptions({ TEMPORAL_ADDRESS: address }), connectTimeout: '10 seconds' });
 }
 
 export async function prepareDatabase(databaseUrl: string) {
