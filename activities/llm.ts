@@ -4,6 +4,7 @@
 // of times when it is invalid. Every call is recorded with its tokens; errors leave already classified.
 
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import OpenAI from 'openai';
 import type { z } from 'zod';
@@ -59,6 +60,7 @@ export async function completeStructured<T>(deps: LlmDeps, prompt: StructuredPro
     const parsed = cached === undefined ? undefined : parseAnswer(cached, prompt.schema);
     if (parsed?.ok) {
       usage.cachedCalls++;
+      countLlm('synapse_llm_cache_hits', 1, settings.model);
       await recordCall(deps, call, { promptTokens: 0, completionTokens: 0, cached: true, durationMs: 0 });
       return { ok: true, value: parsed.value, ...usage };
     }
@@ -72,6 +74,7 @@ export async function completeStructured<T>(deps: LlmDeps, prompt: StructuredPro
       return { ok: true, value: parsed.value, ...usage };
     }
     lastProblem = parsed.problem;
+    countLlm('synapse_llm_invalid_outputs', 1, settings.model);
     Context.current().log.warn('LLM output invalid, asking again', { jobId: call.jobId, item: call.item, attempt, problem: lastProblem });
   }
   return { ok: false, reason: `invalid LLM output after ${settings.invalidOutputAttempts} attempts: ${lastProblem}`, ...usage };
@@ -94,6 +97,7 @@ async function chatOnce<T>(deps: LlmDeps, prompt: StructuredPrompt<T>, call: Llm
   const heartbeat = setInterval(() => beat({ waitingFor: 'llm' }), settings.heartbeatIntervalMs);
   beat({ waitingFor: 'llm' });
   usage.calls++;
+  countLlm('synapse_llm_requests', 1, settings.model);
   const startedAt = Date.now();
   try {
     const { data: completion, response } = await deps.openai.chat.completions
@@ -115,6 +119,8 @@ async function chatOnce<T>(deps: LlmDeps, prompt: StructuredPrompt<T>, call: Llm
     const completionTokens = completion.usage?.completion_tokens ?? 0;
     usage.promptTokens += promptTokens;
     usage.completionTokens += completionTokens;
+    countLlm('synapse_llm_prompt_tokens', promptTokens, settings.model);
+    countLlm('synapse_llm_completion_tokens', completionTokens, settings.model);
     await grant.settle({ usedTokens: promptTokens + completionTokens, headers: response.headers, status: response.status });
     await recordCall(deps, call, { promptTokens, completionTokens, cached: false, durationMs: Date.now() - startedAt });
     return { content: completion.choices[0]?.message?.content ?? '', promptTokens, completionTokens };
@@ -122,7 +128,9 @@ async function chatOnce<T>(deps: LlmDeps, prompt: StructuredPrompt<T>, call: Llm
     await grant.settle(error instanceof OpenAI.APIError ? { headers: error.headers, status: error.status } : {});
     // A cancelled activity must surface as cancellation, not as an LLM failure to retry.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
-    throw classifyLlmError(error);
+    const failure = classifyLlmError(error);
+    countLlm('synapse_llm_errors', 1, settings.model, failure instanceof ApplicationFailure && failure.type ? failure.type : 'Unclassified');
+    throw failure;
   } finally {
     clearInterval(heartbeat);
   }
@@ -133,6 +141,11 @@ async function recordCall(deps: LlmDeps, call: LlmCall, used: { promptTokens: nu
     .insertInto('llm_calls')
     .values({ job_id: call.jobId, item: call.item, model: deps.settings.model, prompt_tokens: used.promptTokens, completion_tokens: used.completionTokens, cached: used.cached, duration_ms: used.durationMs })
     .execute();
+}
+
+/** One of the worker's LLM counters (README, Operations); labels stay few (model, failure type), never the job. */
+function countLlm(name: string, value: number, model: string, failureType?: string): void {
+  Context.current().metricMeter.createCounter(name).add(value, failureType ? { model, failure_type: failureType } : { model });
 }
 
 function parseAnswer<T>(content: string, schema: z.ZodType<T>): { ok: true; value: T } | { ok: false; problem: string } {

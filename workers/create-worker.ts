@@ -6,12 +6,15 @@ import type { Kysely } from 'kysely';
 import { createActivities } from '../activities';
 import { createOpenAiClient } from '../activities/llm';
 import type { Config } from '../config';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import type { Database } from '../db/database';
 import { openDatabase } from '../db/connection';
+import { countActivityRetries } from './metrics';
 
 export interface JobsWorker {
   worker: Worker;
   db: Kysely<Database>;
+  connection: NativeConnection;
   /** Closes what the worker opened (pool, connection); call after `worker.run()` has returned. */
   close(): Promise<void>;
 }
@@ -20,7 +23,7 @@ export interface JobsWorker {
 const LLM_HEARTBEAT_INTERVAL_MS = 1_000;
 
 export async function createJobsWorker(config: Config, overrides: Partial<WorkerOptions> = {}): Promise<JobsWorker> {
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE);
   const openai = createOpenAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.LLM_REQUEST_TIMEOUT_MS });
   const activities = createActivities({
@@ -56,11 +59,13 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     // batch heartbeats for up to 80 % of the heartbeat timeout (16 s): this bounds cancel latency.
     maxHeartbeatThrottleInterval: config.WORKER_HEARTBEAT_THROTTLE_MS,
     defaultHeartbeatThrottleInterval: config.WORKER_HEARTBEAT_THROTTLE_MS,
+    interceptors: { activity: [countActivityRetries] },
     ...overrides,
   });
   return {
     worker,
     db,
+    connection,
     async close() {
       await db.destroy();
       await connection.close();

@@ -10,6 +10,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  metricMeter,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -158,6 +159,7 @@ export class JobControl {
         if (succeeded === undefined) return this.touch(); // interrupted by pause-now: will run again
         if (succeeded) this.completed += weight;
         else this.failed += weight;
+        countSteps(this.jobType, succeeded ? 'done' : 'failed', weight);
         this.touch();
       },
       onPauseNow: (listener) => {
@@ -196,6 +198,7 @@ export class JobControl {
   /** Counts steps that need no work (e.g. rule execution for attributes that got no rules). */
   skipSteps(count: number): void {
     this.completed += count;
+    countSteps(this.jobType, 'done', count);
     this.touch();
   }
 
@@ -275,6 +278,7 @@ export class JobControl {
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = null;
     this.status = status;
+    metricMeter.createCounter('synapse_jobs_finished', 'jobs', 'Jobs that ended, by type and final status').add(1, { job_type: this.jobType, status });
     // The last "Analyzing …" would read as if the job were still at it.
     this.message = status === 'completed' ? `Finished: ${this.completed} done, ${this.failed} failed` : status === 'cancelled' ? 'Cancelled' : 'Failed';
     upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
@@ -284,6 +288,14 @@ export class JobControl {
     this.changes = this.persistedChanges; // nothing further for the background writer
     await recordJobState({ jobId: this.jobId, status, progress: this.progress(), result, error });
   }
+}
+
+/**
+ * Steps of work finished, on the worker's metrics endpoint by job type (never job id: one series per job
+ * would swamp Prometheus). The SDK emits nothing while replaying, so a step is counted once.
+ */
+function countSteps(jobType: string, outcome: 'done' | 'failed', count: number): void {
+  metricMeter.createCounter(`synapse_job_steps_${outcome}`, 'steps', `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`).add(count, { job_type: jobType });
 }
 
 export function describeError(error: unknown): string {

@@ -1,0 +1,32 @@
+// Worker metrics: the Temporal runtime (one per process) installed with its Prometheus exporter, which
+// also serves the counters our activities and workflows emit through the SDK's metric meters, so one
+// scrape of a worker gives both. Counter names are listed in README (Operations).
+
+import { DefaultLogger, Runtime, type ActivityInterceptorsFactory, type LogLevel } from '@temporalio/worker';
+import type { Config } from '../config';
+
+/**
+ * Installs the process's Temporal runtime: logging at `logLevel`, and the Prometheus endpoint at
+ * WORKER_OPS_HOST:WORKER_METRICS_PORT unless the port is 0. Must run before the first connection or worker.
+ */
+export function installWorkerRuntime(config: Pick<Config, 'WORKER_OPS_HOST' | 'WORKER_METRICS_PORT'>, logLevel: LogLevel = 'INFO'): Runtime {
+  const bindAddress = `${config.WORKER_OPS_HOST}:${config.WORKER_METRICS_PORT}`;
+  try {
+    return Runtime.install({
+      logger: new DefaultLogger(logLevel),
+      telemetryOptions: config.WORKER_METRICS_PORT > 0 ? { metrics: { prometheus: { bindAddress } } } : undefined,
+    });
+  } catch (error) {
+    // Name the setting: a second worker on one machine with the default port is the usual cause.
+    throw new Error(`cannot start the worker's metrics endpoint on ${bindAddress} (set WORKER_METRICS_PORT to a free port, or 0): ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Counts activity retries (every attempt after the first) by activity type: a rising rate means a
+ * dependency (LLM provider, database) is failing in a way Temporal is papering over.
+ */
+export const countActivityRetries: ActivityInterceptorsFactory = (context) => {
+  if (context.info.attempt > 1) context.metricMeter.createCounter('synapse_activity_retries', 'attempts', 'Activity attempts after the first').add(1);
+  return {};
+};
