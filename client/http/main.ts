@@ -2,18 +2,23 @@
 
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../../config';
+import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
 import { JobsClient } from '../jobs-client';
+import { apiReadiness, createApiMetrics } from './metrics';
 import { createApiServer, listen } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL);
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
-  const server = createApiServer(jobs, config);
+  const server = createApiServer(jobs, config, {
+    metrics: createApiMetrics({ db }),
+    readiness: apiReadiness({ db, connection, namespace: config.TEMPORAL_NAMESPACE }),
+  });
   const url = await listen(server, config.API_PORT, process.env.API_HOST ?? '127.0.0.1');
-  console.log(`synapse-jobs API on ${url} (jobs page at ${url}/)`);
+  console.log(`synapse-jobs API on ${url} (jobs page at ${url}/; /healthz, /readyz, /metrics)`);
   const stop = () => server.close(async () => {
     await db.destroy();
     await connection.close();

@@ -1,6 +1,7 @@
 // The HTTP API (`/api/v1/jobs…`) over the jobs client: bearer-token auth, JSON in and out, and every
 // refusal as JSON with the status its error class names (400, 401, 404, 409, 413, 429).
 
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config';
@@ -9,8 +10,15 @@ import { jobFilterSchema } from '../job-list';
 import type { JobsClient, Principal } from '../jobs-client';
 import { createAuthenticator } from './auth';
 import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
+import { createApiMetrics, type ApiMetrics, type Readiness } from './metrics';
 
-type ApiConfig = Pick<Config, 'API_MAX_BODY_BYTES' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE'>;
+type ApiConfig = Pick<Config, 'API_MAX_BODY_BYTES' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'API_METRICS_TOKEN'>;
+
+/** Metrics (a registry of its own unless given) and, when given, the readiness check behind /readyz. */
+export interface ApiOperations {
+  metrics?: ApiMetrics;
+  readiness?: () => Promise<Readiness>;
+}
 
 interface Request {
   principal: Principal;
@@ -102,16 +110,23 @@ function errorBody(error: unknown): [number, unknown] {
   return [500, { error: { code: 'internal', message: 'internal error; see the server log' } }];
 }
 
-export function createApiServer(jobs: JobsClient, config: ApiConfig): http.Server {
+export function createApiServer(jobs: JobsClient, config: ApiConfig, operations: ApiOperations = {}): http.Server {
   const authenticate = createAuthenticator(config);
+  const metrics = operations.metrics ?? createApiMetrics();
   return http.createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    metrics.track(request, response, url.pathname);
     if (request.method === 'GET' && (url.pathname === '/' || url.pathname === '/jobs')) {
       // frame-ancestors keeps other sites from framing the page to trick clicks on Pause or Cancel.
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': JOBS_PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
       return response.end(JOBS_PAGE_HTML);
     }
     if (request.method === 'GET' && url.pathname === '/healthz') return send(response, 200, { ok: true });
+    if (request.method === 'GET' && url.pathname === '/readyz' && operations.readiness) {
+      const readiness = await operations.readiness();
+      return send(response, readiness.ok ? 200 : 503, readiness);
+    }
+    if (request.method === 'GET' && url.pathname === '/metrics') return serveMetrics(response, metrics, config.API_METRICS_TOKEN, request.headers.authorization);
     try {
       const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter((m) => m.match);
       if (matches.length === 0) throw new HttpError(404, 'not_found', `no such endpoint: ${url.pathname}`);
@@ -120,12 +135,26 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig): http.Serve
       const principal = await authenticate(request.headers.authorization);
       const body = request.method === 'GET' ? {} : await readJson(request, config.API_MAX_BODY_BYTES);
       const [status, result] = await chosen.route.handle(jobs, { principal, jobId: chosen.match![1] ?? '', body, query: url.searchParams, headers: request.headers });
+      metrics.countStatusAnswer(result);
       send(response, status, result);
     } catch (error) {
       const [status, body] = errorBody(error);
       if (!response.headersSent) send(response, status, body);
     }
   });
+}
+
+/** Prometheus text format; behind `Authorization: Bearer API_METRICS_TOKEN` when that is set. */
+async function serveMetrics(response: http.ServerResponse, metrics: ApiMetrics, token: string | undefined, authorization: string | undefined): Promise<void> {
+  if (token && !sameSecret(authorization ?? '', `Bearer ${token}`)) return send(response, 401, { error: { code: 'unauthorized', message: 'metrics need the metrics token' } });
+  const text = await metrics.registry.metrics();
+  response.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+  response.end(text);
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const [a, b] = [Buffer.from(given), Buffer.from(expected)];
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export async function listen(server: http.Server, port: number, host = '127.0.0.1'): Promise<string> {

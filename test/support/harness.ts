@@ -6,9 +6,11 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { SignJWT } from 'jose';
+import { apiReadiness, createApiMetrics } from '../../client/http/metrics';
 import { createApiServer, listen } from '../../client/http/server';
 import { JobsClient } from '../../client/jobs-client';
 import { loadConfig, type Config } from '../../config';
+import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
 import { defaultResponders } from '../../llm-standin/responders';
 import { startLlmStandin, type FaultPlan, type LlmStandin } from '../../llm-standin/server';
@@ -59,9 +61,12 @@ export async function createHarness(options: { faults?: FaultPlan; config?: Part
     JWT_SECRET: TEST_JWT_SECRET,
     // Tests count LLM calls, and share one database: a test that is about the cache turns it on.
     JOB_DEFAULT_USE_LLM_CACHE: false,
+    // Several workers run at once (and in worker processes): fixed metrics and health ports would clash.
+    WORKER_METRICS_PORT: 0,
+    WORKER_HEALTH_PORT: 0,
     ...options.config,
   };
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = openDatabase(config.DATABASE_URL, 4);
   const workers = new Set<RunningWorker>();
@@ -89,7 +94,7 @@ export async function createHarness(options: { faults?: FaultPlan; config?: Part
       return handle;
     },
     async startApi() {
-      const server = createApiServer(jobs, config);
+      const server = createApiServer(jobs, config, { metrics: createApiMetrics({ db }), readiness: apiReadiness({ db, connection, namespace: config.TEMPORAL_NAMESPACE }) });
       servers.push(server);
       const url = await listen(server, 0);
       const tokenFor = (subject: string, roles: string[] = []) =>
