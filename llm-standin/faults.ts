@@ -27,7 +27,8 @@ export interface FaultPlan {
   latencyMs?: number;
   latencyJitterMs?: number;
   rules?: FaultRule[];
-  limits?: { requestsPerMinute?: number; tokensPerMinute?: number };
+  /** The provider's quota; `windowMs` (default 60 000) shortens its "minute" for tests. */
+  limits?: { requestsPerMinute?: number; tokensPerMinute?: number; windowMs?: number };
 }
 
 /** What the stand-in knows about a request when it decides its fate. */
@@ -60,7 +61,11 @@ const faultPlanSchema = z.strictObject({
   latencyJitterMs: nonNegative.optional(),
   rules: z.array(faultRuleSchema).optional(),
   limits: z
-    .strictObject({ requestsPerMinute: z.number().int().positive().optional(), tokensPerMinute: z.number().int().positive().optional() })
+    .strictObject({
+      requestsPerMinute: z.number().int().positive().optional(),
+      tokensPerMinute: z.number().int().positive().optional(),
+      windowMs: z.number().int().positive().optional(),
+    })
     .optional(),
 });
 

@@ -1,7 +1,8 @@
 // The provider's per-minute quota as a sliding 60-second window of admitted requests and their tokens,
-// and the x-ratelimit-* headers OpenAI sends so clients can pace themselves from them.
+// and the x-ratelimit-* headers OpenAI sends so clients can pace themselves from them. Tests may shorten
+// the window (`windowMs`) so a "minute" of quota passes in seconds.
 
-const WINDOW_MS = 60_000;
+const DEFAULT_WINDOW_MS = 60_000;
 
 /** Reported (not enforced) when a plan sets no limits, so answers still carry believable headers. */
 const NOMINAL_LIMITS = { requestsPerMinute: 10_000, tokensPerMinute: 2_000_000 };
@@ -9,7 +10,11 @@ const NOMINAL_LIMITS = { requestsPerMinute: 10_000, tokensPerMinute: 2_000_000 }
 export interface RateLimits {
   requestsPerMinute?: number;
   tokensPerMinute?: number;
+  /** Length of the quota window; 60 000 (a minute) unless a test shortens it. */
+  windowMs?: number;
 }
+
+const windowOf = (limits: RateLimits | undefined) => limits?.windowMs ?? DEFAULT_WINDOW_MS;
 
 interface Admission {
   at: number;
@@ -32,9 +37,10 @@ export class RateWindow {
 
   /** Admits a request of `tokens` estimated tokens if the configured limits allow it at `now`. */
   admit(limits: RateLimits | undefined, tokens: number, now: number): AdmissionResult {
-    this.forgetBefore(now - WINDOW_MS);
-    const requestWait = this.waitForRequestSlot(limits?.requestsPerMinute, now);
-    const tokenWait = this.waitForTokens(limits?.tokensPerMinute, tokens, now);
+    const windowMs = windowOf(limits);
+    this.forgetBefore(now - windowMs);
+    const requestWait = this.waitForRequestSlot(limits?.requestsPerMinute, now, windowMs);
+    const tokenWait = this.waitForTokens(limits?.tokensPerMinute, tokens, now, windowMs);
     if (requestWait > 0 || tokenWait > 0) {
       return { admitted: false, retryAfterMs: Math.max(requestWait, tokenWait), exhausted: requestWait >= tokenWait ? 'requests' : 'tokens' };
     }
@@ -54,11 +60,12 @@ export class RateWindow {
 
   /** Headers describing the window at `now`; a 429 from a fault rule can force the request budget to zero. */
   headers(limits: RateLimits | undefined, now: number, forced?: { retryAfterMs: number }): Record<string, string> {
-    this.forgetBefore(now - WINDOW_MS);
+    const windowMs = windowOf(limits);
+    this.forgetBefore(now - windowMs);
     const requestLimit = limits?.requestsPerMinute ?? NOMINAL_LIMITS.requestsPerMinute;
     const tokenLimit = limits?.tokensPerMinute ?? NOMINAL_LIMITS.tokensPerMinute;
     const oldest = this.admissions[0];
-    const untilOldestExpires = oldest ? oldest.at + WINDOW_MS - now : 0;
+    const untilOldestExpires = oldest ? oldest.at + windowMs - now : 0;
     const usedTokens = this.admissions.reduce((sum, a) => sum + a.tokens, 0);
     return {
       'x-ratelimit-limit-requests': String(requestLimit),
@@ -74,22 +81,22 @@ export class RateWindow {
     while (this.admissions.length > 0 && this.admissions[0]!.at <= cutoff) this.admissions.shift();
   }
 
-  private waitForRequestSlot(limit: number | undefined, now: number): number {
+  private waitForRequestSlot(limit: number | undefined, now: number, windowMs: number): number {
     if (limit === undefined || this.admissions.length < limit) return 0;
     const freeing = this.admissions[this.admissions.length - limit]!;
-    return freeing.at + WINDOW_MS - now;
+    return freeing.at + windowMs - now;
   }
 
-  private waitForTokens(limit: number | undefined, tokens: number, now: number): number {
+  private waitForTokens(limit: number | undefined, tokens: number, now: number, windowMs: number): number {
     if (limit === undefined) return 0;
     let used = this.admissions.reduce((sum, a) => sum + a.tokens, 0);
     if (used + tokens <= limit) return 0;
     // A request bigger than the whole budget never fits; tell the client to come back in a full window.
-    if (tokens > limit) return WINDOW_MS;
+    if (tokens > limit) return windowMs;
     for (const admission of this.admissions) {
       used -= admission.tokens;
-      if (used + tokens <= limit) return admission.at + WINDOW_MS - now;
+      if (used + tokens <= limit) return admission.at + windowMs - now;
     }
-    return WINDOW_MS;
+    return windowMs;
   }
 }
