@@ -13,7 +13,7 @@ export interface WorkerProcess {
 }
 
 export function spawnWorkerProcess(config: Config): WorkerProcess {
-  const env = Object.fromEntries(Object.entries({ ...process.env, ...config }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  const env = Object.fromEntries(Object.entries({ ...process.env, ...config }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../workers/main.ts')], {
     cwd: path.resolve(__dirname, '../..'),
     env: { ...env, LOG_LEVEL: 'WARN' },
