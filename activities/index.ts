@@ -7,6 +7,7 @@ import { createJobActivities } from './jobs';
 import type { LlmDeps } from './llm';
 import { createPlanningActivities } from './planning';
 import { createProfilingActivities } from './profiling';
+import { createScopingActivities } from './scoping';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createJobActivities(deps.db),
     ...createProfilingActivities(deps),
     ...createPlanningActivities(deps),
+    ...createScopingActivities(deps),
   };
 }
 

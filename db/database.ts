@@ -178,6 +178,32 @@ export interface PdeMappingOutcomesTable {
   updated_at: Generated<Date>;
 }
 
+export interface ScopingAssessmentsTable {
+  job_id: string;
+  attribute: string;
+  status: 'completed' | 'failed';
+  in_scope: boolean | null;
+  risk: 'low' | 'medium' | 'high' | null;
+  /** 0-100, activities/risk-score.ts; null for a failed assessment. */
+  score: number | null;
+  score_parts: Json | null;
+  recommended_tests: Json<{ test: string; reason: string }[]>;
+  rationale: string | null;
+  profiling: Json | null;
+  failure_reason: string | null;
+  llm_attempts: Generated<number>;
+  updated_at: Generated<Date>;
+}
+
+export interface ScopingSelectionTable {
+  job_id: string;
+  test_kind: string;
+  cost: number;
+  covers: string[];
+  applies_to: string[];
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   jobs: JobsTable;
   audit_log: AuditLogTable;
@@ -195,4 +221,6 @@ export interface Database {
   plan_data_elements: PlanDataElementsTable;
   pde_mappings: PdeMappingsTable;
   pde_mapping_outcomes: PdeMappingOutcomesTable;
+  scoping_assessments: ScopingAssessmentsTable;
+  scoping_selection: ScopingSelectionTable;
 }

@@ -3,7 +3,9 @@
 
 import { ATTRIBUTE_EXTRACTION_TASK, PDE_MAPPING_TASK } from '../activities/planning-prompts';
 import { VALIDATION_RULES_TASK } from '../activities/prompts';
+import { SCOPING_TASK } from '../activities/scoping-prompts';
 import { answerAttributeExtraction, answerPdeMapping } from './planning-responders';
+import { answerScopingAssessment } from './scoping-responder';
 import type { StandinResponder } from './server';
 import { answerValidationRules } from './validation-rules-responder';
 
@@ -14,4 +16,5 @@ export const defaultResponders: Record<string, StandinResponder> = {
   [VALIDATION_RULES_TASK]: (req) => answerValidationRules(lastUserMessage(req.messages)),
   [ATTRIBUTE_EXTRACTION_TASK]: (req) => answerAttributeExtraction(lastUserMessage(req.messages)),
   [PDE_MAPPING_TASK]: (req) => answerPdeMapping(lastUserMessage(req.messages)),
+  [SCOPING_TASK]: (req) => answerScopingAssessment(lastUserMessage(req.messages)),
 };

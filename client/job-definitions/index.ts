@@ -5,10 +5,11 @@ import type { JobType } from '../../common/jobs';
 import type { JobDefinition } from './definition';
 import { planningJobs } from './planning';
 import { profilingJobs } from './profiling';
+import { scopingJobs } from './scoping';
 
 export type { JobDefinition, JobLimits, PreparedJob } from './definition';
 
-const FAMILIES: JobDefinition[] = [profilingJobs, planningJobs];
+const FAMILIES: JobDefinition[] = [profilingJobs, planningJobs, scopingJobs];
 
 export function definitionOf(jobType: JobType): { definition: JobDefinition; workflowType: string } | undefined {
   for (const definition of FAMILIES) {
