@@ -218,6 +218,7 @@ describe('scoping job control', () => {
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', result: { attributesAssessed: 12, selection: { uncoveredCount: 0 } } });
     for (const attribute of attributeIds) expect(harness.standin.callCount(scopingItemKey(DEMO_DATA_SOURCE_ID, attribute))).toBe(1);
+    recordHistory(jobId, 'scoping-recommendations-paused');
   });
 
   it('cancels a running scoping job, keeping the assessments made so far and choosing no tests', async () => {
