@@ -26,6 +26,9 @@ const USAGE = `synapse-jobs <command> [options]
   priority JOB LEVEL    high | normal | low | 1-5
   list [--status S] [--type T] [--owner O] [--limit N]
   import-legacy FILE [--resubmit --data-source ID]
+  budget [show]         the fleet-wide LLM budget: limits, usage, waiting calls per owner, recent 429s (--admin)
+  budget set MODEL [--rpm N] [--tpm N] [--window-ms N]   change a model's limits for every worker now (--admin)
+  bulk pause|resume|cancel [--owner O] [--type T] [--status S]   every matching active job (--admin)
 
 Options for every command: --as USER (default $SYNAPSE_USER or your login name), --admin`;
 
@@ -59,6 +62,7 @@ async function run(argv: string[]): Promise<number> {
       'data-source': { type: 'string' }, attributes: { type: 'string' }, priority: { type: 'string' }, concurrency: { type: 'string' },
       'rules-from': { type: 'string' }, 'idempotency-key': { type: 'string' }, metadata: { type: 'string' },
       status: { type: 'string' }, type: { type: 'string' }, owner: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      rpm: { type: 'string' }, tpm: { type: 'string' }, 'window-ms': { type: 'string' },
     },
   });
   const [command, target, extra] = positionals;
@@ -107,6 +111,17 @@ async function run(argv: string[]): Promise<number> {
       }
       case 'import-legacy': {
         return await importLegacyCommand(db, jobs, principal, need(target, 'file'), { resubmit: values.resubmit ?? false, dataSourceId: values['data-source'] });
+      }
+      case 'budget': {
+        if (target === 'set') print(await jobs.setLlmBudget(principal, need(extra, 'model'), { rpm: values.rpm, tpm: values.tpm, windowMs: values['window-ms'] }));
+        else if (target === undefined || target === 'show') print(await jobs.llmBudget(principal));
+        else throw new UsageError(`unknown budget command "${target}"\n\n${USAGE}`);
+        return 0;
+      }
+      case 'bulk': {
+        if (target !== 'pause' && target !== 'resume' && target !== 'cancel') throw new UsageError(`bulk needs pause, resume or cancel\n\n${USAGE}`);
+        print(await jobs.bulkControl(principal, { owner: values.owner, jobType: values.type, status: values.status }, target));
+        return 0;
       }
       default:
         throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);

@@ -2,6 +2,7 @@
 // what the new platform adds. The frontend's progress bars keep working unchanged.
 
 import type { LlmUsage } from '../common/llm';
+import type { JobBudgetStatus } from './llm-budget';
 import type { JobProgress } from '../common/progress';
 import type { Database } from '../db/database';
 import type { Selectable } from 'kysely';
@@ -35,6 +36,8 @@ export interface LegacyJobStatus {
   source: string;
   /** Tokens and cost of the job's LLM calls so far; absent in job lists, which do not sum them. */
   llm_usage?: LlmUsage;
+  /** Present while some of the job's LLM calls wait for the fleet-wide budget, and why they wait. */
+  llm_budget?: JobBudgetStatus;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

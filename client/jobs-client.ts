@@ -19,6 +19,8 @@ import { parseCommonRequest, prioritySchema, type CommonStartRequest, type Start
 import { toLegacyStatus, type JobRow, type LegacyJobStatus } from './job-status';
 import { listJobs, type JobFilter } from './job-list';
 import { llmUsageOf } from './llm-usage';
+import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
+import { budgetSnapshot, jobBudgetStatus, requireAdmin, setBudgetLimits, type ModelBudget } from './llm-budget';
 
 export type JobsClientConfig = Pick<
   Config,
@@ -31,6 +33,9 @@ export type JobsClientConfig = Pick<
   | 'JOB_HISTORY_EVENT_BUDGET'
   | 'STATUS_QUERY_TIMEOUT_MS'
   | 'LLM_PRICES'
+  | 'LLM_RPM_LIMIT'
+  | 'LLM_TPM_LIMIT'
+  | 'LLM_BUDGET_WINDOW_MS'
 >;
 
 /** A validated start request, resolved into the workflow input and what the Web UI shows of it. */
@@ -87,8 +92,8 @@ export class JobsClient {
 
   async status(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
     const row = await this.getJob(principal, jobId);
-    const [{ progress, source }, llmUsage] = await Promise.all([this.progressOf(row), llmUsageOf(this.db, jobId, this.config.LLM_PRICES)]);
-    return { ...toLegacyStatus(row, progress, source), llm_usage: llmUsage };
+    const [{ progress, source }, llmUsage, llmBudget] = await Promise.all([this.progressOf(row), llmUsageOf(this.db, jobId, this.config.LLM_PRICES), jobBudgetStatus(this.db, jobId)]);
+    return { ...toLegacyStatus(row, progress, source), llm_usage: llmUsage, ...(llmBudget ? { llm_budget: llmBudget } : {}) };
   }
 
   async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {
@@ -123,6 +128,23 @@ export class JobsClient {
   async history(principal: Principal, jobId: string) {
     await this.getJob(principal, jobId);
     return this.db.selectFrom('audit_log').select(['at', 'actor', 'action', 'outcome', 'detail']).where('job_id', '=', jobId).orderBy('id').execute();
+  }
+
+  /** Admin: pause, resume or cancel every active job matching `filter` ({ owner?, jobType?, status? }), each audited. */
+  async bulkControl(principal: Principal, filter: unknown, action: BulkAction): Promise<BulkOutcome> {
+    return bulkControl(this.temporal, this.db, principal, filter, action);
+  }
+
+  /** Admin: the fleet-wide LLM budget per model (limits, usage, waiting calls per owner, recent 429s). */
+  async llmBudget(principal: Principal): Promise<ModelBudget[]> {
+    requireAdmin(principal, 'the LLM budget');
+    return budgetSnapshot(this.db);
+  }
+
+  /** Admin: changes a model's limits ({ rpm?, tpm?, windowMs? }); running workers follow within a grant round. */
+  async setLlmBudget(principal: Principal, model: string, change: unknown): Promise<ModelBudget> {
+    const defaults = { rpm: this.config.LLM_RPM_LIMIT, tpm: this.config.LLM_TPM_LIMIT, windowMs: this.config.LLM_BUDGET_WINDOW_MS };
+    return setBudgetLimits(this.db, principal, model, change, defaults);
   }
 
   handle(jobId: string): WorkflowHandle {

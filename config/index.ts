@@ -21,6 +21,13 @@ const schema = z.object({
   LLM_REQUEST_TIMEOUT_MS: integer(60_000, 100),
   LLM_MAX_OUTPUT_TOKENS: integer(1_500, 16),
   LLM_INVALID_OUTPUT_ATTEMPTS: integer(3, 1),
+  /** One LLM budget shared by every worker (activities/llm-budget-postgres.ts); off, each call goes out at once. */
+  LLM_BUDGET_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** A model's requests and tokens per window when the budget first sees it; change them at run time with `synapse-jobs budget set`. */
+  LLM_RPM_LIMIT: integer(500, 1),
+  LLM_TPM_LIMIT: integer(200_000, 1),
+  /** The window those limits count over: a minute, as providers count; tests shorten it. */
+  LLM_BUDGET_WINDOW_MS: integer(60_000, 100),
   RULE_STATEMENT_TIMEOUT_MS: integer(120_000, 100),
   WORKER_MAX_CONCURRENT_ACTIVITIES: integer(100, 1),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: integer(10, 1),

@@ -5,6 +5,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { Kysely } from 'kysely';
 import { createActivities } from '../activities';
 import { createOpenAiClient } from '../activities/llm';
+import { PostgresLlmBudget } from '../activities/llm-budget-postgres';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import type { Database } from '../db/database';
@@ -26,11 +27,13 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE);
   const openai = createOpenAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.LLM_REQUEST_TIMEOUT_MS });
+  const budget = config.LLM_BUDGET_ENABLED ? createLlmBudget(config, db) : undefined;
   const activities = createActivities({
     db,
     llm: {
       db,
       openai,
+      budget,
       settings: {
         model: config.OPENAI_MODEL,
         maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS,
@@ -67,8 +70,22 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     db,
     connection,
     async close() {
+      await budget?.close();
       await db.destroy();
       await connection.close();
     },
   };
+}
+
+/** The fleet-wide LLM budget in PostgreSQL; the limits here only seed a model's row, the API changes them. */
+function createLlmBudget(config: Config, db: Kysely<Database>): PostgresLlmBudget {
+  return new PostgresLlmBudget({
+    db,
+    databaseUrl: config.DATABASE_URL,
+    defaults: { rpm: config.LLM_RPM_LIMIT, tpm: config.LLM_TPM_LIMIT, windowMs: config.LLM_BUDGET_WINDOW_MS },
+    requestTimeoutMs: config.LLM_REQUEST_TIMEOUT_MS,
+    // Waiting calls are refreshed every heartbeat interval; ten missed in a row means their worker is gone.
+    staleWaiterMs: LLM_HEARTBEAT_INTERVAL_MS * 10,
+    heartbeatIntervalMs: LLM_HEARTBEAT_INTERVAL_MS,
+  });
 }

@@ -63,6 +63,10 @@ const ROUTES: Route[] = [
   { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`), handle: async (jobs, r) => [202, await jobs.resume(r.principal, r.jobId)] },
   { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`), handle: async (jobs, r) => [202, await jobs.cancel(r.principal, r.jobId)] },
   { method: ['POST', 'PATCH'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`), handle: async (jobs, r) => [202, await jobs.setPriority(r.principal, r.jobId, r.body.priority)] },
+  // Operators (admin): the fleet-wide LLM budget and bulk control; the model or action is the path's capture.
+  { method: ['GET'], pattern: /^\/api\/v1\/llm-budget$/, handle: async (jobs, r) => [200, { models: await jobs.llmBudget(r.principal) }] },
+  { method: ['PUT', 'PATCH'], pattern: /^\/api\/v1\/llm-budget\/([\w.:-]{1,200})$/, handle: async (jobs, r) => [200, await jobs.setLlmBudget(r.principal, r.jobId, r.body)] },
+  { method: ['POST'], pattern: /^\/api\/v1\/admin\/jobs\/(pause|resume|cancel)$/, handle: async (jobs, r) => [202, await jobs.bulkControl(r.principal, r.body, r.jobId as 'pause' | 'resume' | 'cancel')] },
 ];
 
 class HttpError extends JobsError {

@@ -1,0 +1,75 @@
+// Admin bulk control: pause, resume or cancel every active job of one owner (or job type) in one call.
+// The jobs table picks the jobs (it is what owners and statuses are kept in, and it is read-your-writes,
+// unlike Temporal's visibility); each job is signalled or cancelled directly and audited, plus one bulk entry.
+
+import type { Client } from '@temporalio/client';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { JobStatus } from '../common/jobs';
+import type { Database } from '../db/database';
+import { pauseSignal, resumeSignal } from '../workflows/control';
+import { audited, recordAudit } from './audit';
+import { InvalidJobRequestError } from './errors';
+import { requireAdmin } from './llm-budget';
+
+export type BulkAction = 'pause' | 'resume' | 'cancel';
+
+export const bulkFilterSchema = z
+  .strictObject({
+    owner: z.string().min(1).max(200).optional(),
+    jobType: z.string().min(1).max(100).optional(),
+    status: z.enum(['pending', 'running', 'paused']).optional(),
+  })
+  .refine((f) => f.owner !== undefined || f.jobType !== undefined, 'give owner or jobType: a bulk action on every job is not offered');
+
+export type BulkFilter = z.input<typeof bulkFilterSchema>;
+
+export interface BulkOutcome {
+  action: BulkAction;
+  matched: number;
+  done: string[];
+  failed: { jobId: string; error: string }[];
+}
+
+/** Which jobs each action applies to, as in the single-job calls. */
+const APPLIES_TO: Record<BulkAction, JobStatus[]> = { pause: ['pending', 'running'], resume: ['paused'], cancel: ['pending', 'running', 'paused'] };
+
+/** Signals sent at once; enough to be quick for hundreds of jobs without flooding the frontend service. */
+const PARALLEL = 10;
+
+export async function bulkControl(temporal: Client, db: Kysely<Database>, actor: { subject: string; admin: boolean }, filter: unknown, action: BulkAction): Promise<BulkOutcome> {
+  return audited(db, { actor: actor.subject, action: `bulk-${action}`, jobId: null, detail: { filter: filter as Record<string, unknown> } }, async () => {
+    requireAdmin(actor, `bulk ${action}`);
+    if (!(action in APPLIES_TO)) throw new InvalidJobRequestError('action', 'expected pause, resume or cancel');
+    const parsed = bulkFilterSchema.safeParse(filter ?? {});
+    if (!parsed.success) throw new InvalidJobRequestError(parsed.error.issues[0]?.path.join('.') || 'filter', parsed.error.issues[0]?.message ?? 'invalid');
+    const f = parsed.data;
+    const statuses = f.status ? APPLIES_TO[action].filter((s) => s === f.status) : APPLIES_TO[action];
+    if (statuses.length === 0) return { action, matched: 0, done: [], failed: [] };
+    let query = db.selectFrom('jobs').select('id').where('source', '=', 'synapse').where('status', 'in', statuses);
+    if (f.owner) query = query.where('owner', '=', f.owner);
+    if (f.jobType) query = query.where('type', '=', f.jobType);
+    const ids = (await query.orderBy('created_at').execute()).map((r) => r.id);
+    const outcome: BulkOutcome = { action, matched: ids.length, done: [], failed: [] };
+    for (let i = 0; i < ids.length; i += PARALLEL) {
+      await Promise.all(ids.slice(i, i + PARALLEL).map((jobId) => controlOne(temporal, db, actor.subject, jobId, action, outcome)));
+    }
+    return outcome;
+  });
+}
+
+async function controlOne(temporal: Client, db: Kysely<Database>, actor: string, jobId: string, action: BulkAction, outcome: BulkOutcome): Promise<void> {
+  const handle = temporal.workflow.getHandle(jobId);
+  try {
+    if (action === 'pause') await handle.signal(pauseSignal, { now: false });
+    else if (action === 'resume') await handle.signal(resumeSignal);
+    else await handle.cancel();
+    outcome.done.push(jobId);
+    await recordAudit(db, { actor, action, jobId, outcome: 'ok', detail: { bulk: true } });
+  } catch (error) {
+    // A job that ended between the lookup and the signal is reported, not fatal to the others.
+    const message = error instanceof Error ? error.message : String(error);
+    outcome.failed.push({ jobId, error: message });
+    await recordAudit(db, { actor, action, jobId, outcome: `refused: ${message}`, detail: { bulk: true } });
+  }
+}

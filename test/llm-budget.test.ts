@@ -1,0 +1,204 @@
+// The fleet-wide LLM budget with two real worker processes, real PostgreSQL and a stand-in that enforces its
+// own quota: no 429s at close to the full limit, fairness across owners, priority, the provider's Retry-After
+// pausing every worker, limits changed at run time, and cancel/pause reaching calls that wait for budget.
+
+import type { Config } from '../config';
+import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { planGrants } from '../activities/llm-budget-plan';
+import { parseResetDuration, readProviderSignals } from '../activities/llm-budget-provider';
+import type { CallRecord } from '../llm-standin/server';
+import { createHarness, type Harness } from './support/harness';
+import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process';
+import { sleep, waitFor } from './support/waiting';
+
+const MODEL = 'budget-test-model';
+const admin = { subject: 'ops', admin: true };
+let harness: Harness;
+let workers: WorkerProcess[] = [];
+let attributes: string[] = [];
+
+beforeAll(async () => {
+  harness = await createHarness({
+    faults: { latencyMs: 20 },
+    config: { OPENAI_MODEL: MODEL, LLM_BUDGET_ENABLED: true, LLM_RPM_LIMIT: 1_000, LLM_TPM_LIMIT: 10_000_000, LLM_BUDGET_WINDOW_MS: 3_000, LLM_MAX_OUTPUT_TOKENS: 300, JOB_MAX_ACTIVE_PER_OWNER: 10 },
+  });
+  const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+  attributes = catalogue.map((a) => a.name);
+  // The worker's environment is strings: the price table travels as the JSON it was read from.
+  const env = { ...harness.config, LLM_PRICES: JSON.stringify(harness.config.LLM_PRICES) } as unknown as Config;
+  workers = [spawnWorkerProcess(env), spawnWorkerProcess(env)];
+  await Promise.all(workers.map((w) => w.ready));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+  await harness.close();
+});
+
+/** A fresh budget and stand-in quota for each test: the same limits on both sides, nothing left in the window. */
+async function limitsEverywhere(budget: { rpm: number; tpm: number; windowMs: number }, standin?: { rpm: number; tpm: number }) {
+  await harness.db.deleteFrom('llm_budget_calls').where('model', '=', MODEL).execute();
+  await harness.db.updateTable('llm_budget_limits').set({ paused_until: null, provider_rpm: null, provider_tpm: null }).where('model', '=', MODEL).execute();
+  await harness.jobs.setLlmBudget(admin, MODEL, budget);
+  const quota = standin ?? { rpm: budget.rpm, tpm: budget.tpm };
+  harness.standin.setFaults({ latencyMs: 20, limits: { requestsPerMinute: quota.rpm, tokensPerMinute: quota.tpm, windowMs: budget.windowMs } });
+  harness.standin.reset();
+}
+
+let nextAttribute = 0;
+/** Distinct attributes per job, so the stand-in's item keys tell the jobs' calls apart. */
+function takeAttributes(count: number): string[] {
+  if (nextAttribute + count > attributes.length) nextAttribute = 0;
+  const taken = attributes.slice(nextAttribute, nextAttribute + count);
+  nextAttribute += count;
+  return taken;
+}
+
+async function start(owner: string, attributeIds: string[], extra: Record<string, unknown> = {}) {
+  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: attributeIds.length, ...extra });
+  return jobId;
+}
+
+const keysOf = (attributeIds: string[]) => new Set(attributeIds.map((a) => `${DEMO_DATA_SOURCE_ID}.${a}`));
+const callsFor = (attributeIds: string[]): CallRecord[] => harness.standin.calls().filter((c) => c.itemKey !== undefined && keysOf(attributeIds).has(c.itemKey));
+const finished = async (jobId: string) => expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'completed' });
+
+describe('granting order and provider signals (pure)', () => {
+  const limits = { rpm: 3, tpm: 1_000, pausedUntil: null };
+  const waiter = (id: number, owner: string, priority = 3, tokens = 100) => ({ id, owner, priority, tokens, held: false });
+
+  it('grants higher priority first, then the owner granted least in the window, then the oldest', () => {
+    const usage = { requests: 0, tokens: 0, byOwner: new Map([['alice', 5]]) };
+    const plan = planGrants({ ...limits, rpm: 10 }, usage, [waiter(1, 'alice'), waiter(2, 'alice'), waiter(3, 'bob'), waiter(4, 'carol', 1), waiter(5, 'bob')], new Date());
+    expect(plan.grant).toEqual([4, 3, 5, 1, 2]);
+  });
+
+  it('stops at the first call that does not fit and names the limit it waits for', () => {
+    expect(planGrants(limits, { requests: 2, tokens: 0, byOwner: new Map() }, [waiter(1, 'a'), waiter(2, 'b')], new Date())).toEqual({ grant: [1], blocked: 'waiting for requests-per-minute budget' });
+    expect(planGrants(limits, { requests: 0, tokens: 850, byOwner: new Map() }, [waiter(1, 'a', 3, 200), waiter(2, 'b', 3, 10)], new Date())).toEqual({ grant: [], blocked: 'waiting for tokens-per-minute budget' });
+  });
+
+  it('grants nothing while the provider has paused the model, and skips calls of paused jobs', () => {
+    const now = new Date();
+    expect(planGrants({ ...limits, pausedUntil: new Date(now.getTime() + 1_000) }, { requests: 0, tokens: 0, byOwner: new Map() }, [waiter(1, 'a')], now).grant).toEqual([]);
+    expect(planGrants(limits, { requests: 0, tokens: 0, byOwner: new Map() }, [{ ...waiter(1, 'a'), held: true }, waiter(2, 'b')], now).grant).toEqual([2]);
+  });
+
+  it("reads Retry-After, exhausted x-ratelimit-remaining-* and the provider's limits", () => {
+    expect(parseResetDuration('6m0s')).toBe(360_000);
+    expect(parseResetDuration('1.5s')).toBe(1_500);
+    expect(parseResetDuration('20ms')).toBe(20);
+    expect(readProviderSignals(429, new Headers({ 'retry-after': '3' }))).toMatchObject({ pauseMs: 3_000, reason: '429 Retry-After' });
+    expect(readProviderSignals(429, new Headers({ 'retry-after-ms': '250', 'retry-after': '1' }))).toMatchObject({ pauseMs: 250 });
+    expect(readProviderSignals(200, new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-limit-requests': '60' }))).toEqual({ pauseMs: 2_000, reason: 'x-ratelimit-remaining-requests is 0', requestLimit: 60, tokenLimit: undefined });
+    expect(readProviderSignals(200, new Headers({ 'x-ratelimit-remaining-requests': '5', 'x-ratelimit-limit-tokens': '1000' }))).toEqual({ requestLimit: undefined, tokenLimit: 1_000 });
+  });
+});
+
+describe('one budget for two worker processes', () => {
+  it('runs three jobs of different owners at the limit with zero 429s from the provider', async () => {
+    const R = 12;
+    const W = 3_000;
+    await limitsEverywhere({ rpm: R, tpm: 1_000_000, windowMs: W });
+    // Everything queues while the budget is held, so the measurement starts with every job waiting.
+    await harness.db.updateTable('llm_budget_limits').set({ paused_until: new Date(Date.now() + 2_000) }).where('model', '=', MODEL).execute();
+    const sets = [takeAttributes(24), takeAttributes(16), takeAttributes(8)];
+    const jobIds = await Promise.all([start('alice', sets[0]!, { llmConcurrency: 8 }), start('bob', sets[1]!, { llmConcurrency: 8 }), start('carol', sets[2]!, { llmConcurrency: 8 })]);
+    for (const jobId of jobIds) await finished(jobId);
+
+    const calls = harness.standin.calls().sort((a, b) => a.receivedAt - b.receivedAt);
+    expect(calls.filter((c) => c.outcome === 'rate_limited')).toEqual([]);
+    expect(calls).toHaveLength(48);
+    // 48 calls at 12 per window take four windows at best; the fraction of that pace achieved:
+    const span = calls.at(-1)!.receivedAt - calls[0]!.receivedAt + W;
+    const achieved = (calls.length / span) * (W / R);
+    expect(achieved).toBeGreaterThanOrEqual(0.9);
+    expect(achieved).toBeLessThanOrEqual(1);
+  });
+
+  it("grants the small job of one owner long before the large job another owner started first", async () => {
+    await limitsEverywhere({ rpm: 6, tpm: 1_000_000, windowMs: 2_000 });
+    const [large, small] = [takeAttributes(24), takeAttributes(4)];
+    const largeJob = await start('alice', large);
+    await waitFor(async () => callsFor(large).length, (n) => n >= 6);
+    const smallJob = await start('bob', small);
+    await finished(smallJob);
+    await finished(largeJob);
+    const smallCalls = callsFor(small);
+    const lastSmall = Math.max(...smallCalls.map((c) => c.receivedAt));
+    // Strict arrival order would put all 18 of alice's waiting calls first; fair shares put bob's 4 ahead.
+    expect(smallCalls).toHaveLength(4);
+    expect(callsFor(large).filter((c) => c.receivedAt > lastSmall).length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('gives budget first to a high-priority job started last', async () => {
+    await limitsEverywhere({ rpm: 6, tpm: 1_000_000, windowMs: 2_000 });
+    const [first, second, urgent] = [takeAttributes(16), takeAttributes(16), takeAttributes(4)];
+    const jobs = [await start('alice', first), await start('bob', second)];
+    await waitFor(async () => callsFor([...first, ...second]).length, (n) => n >= 6);
+    const urgentJob = await start('carol', urgent, { priority: 'high' });
+    await finished(urgentJob);
+    for (const jobId of jobs) await finished(jobId);
+    const urgentCalls = callsFor(urgent);
+    const [firstUrgent, lastUrgent] = [Math.min(...urgentCalls.map((c) => c.receivedAt)), Math.max(...urgentCalls.map((c) => c.receivedAt))];
+    const others = callsFor([...first, ...second]);
+    expect(others.filter((c) => c.receivedAt > firstUrgent && c.receivedAt < lastUrgent).length).toBeLessThanOrEqual(2);
+    expect(others.filter((c) => c.receivedAt > lastUrgent).length).toBeGreaterThanOrEqual(12);
+  });
+
+  it("stops every worker's calls until the reset after one worker sees a 429 with Retry-After", async () => {
+    await limitsEverywhere({ rpm: 1_000, tpm: 1_000_000, windowMs: 3_000 });
+    const set = takeAttributes(16);
+    harness.standin.setFaults({ latencyMs: 100, rules: [{ kind: 'rate_limit', items: [`${DEMO_DATA_SOURCE_ID}.${set[5]}`], firstCallsPerItem: 1, retryAfterSeconds: 2 }] });
+    const jobId = await start('dave', set, { llmConcurrency: 4 });
+    await finished(jobId);
+    const calls = callsFor(set);
+    const limited = calls.filter((c) => c.outcome === 'rate_limited');
+    expect(limited).toHaveLength(1);
+    const seenAt = limited[0]!.finishedAt!;
+    // Calls already on the wire when the 429 came back may still land just after it; nothing new is sent until the reset.
+    expect(calls.filter((c) => c.receivedAt > seenAt + 300 && c.receivedAt < seenAt + 1_900)).toEqual([]);
+    expect(calls.filter((c) => c.receivedAt >= seenAt + 1_900).length).toBeGreaterThan(0);
+    const [budget] = (await harness.jobs.llmBudget(admin)).filter((m) => m.model === MODEL);
+    expect(budget!.recent_rate_limits[0]).toMatchObject({ job_id: jobId, status: 429, pause_ms: 2_000, reason: '429 Retry-After' });
+  });
+
+  it('follows a limit changed while jobs run within seconds', async () => {
+    await limitsEverywhere({ rpm: 4, tpm: 1_000_000, windowMs: 2_000 }, { rpm: 1_000, tpm: 10_000_000 });
+    const set = takeAttributes(40);
+    const jobId = await start('erin', set);
+    await waitFor(async () => callsFor(set).length, (n) => n >= 8);
+    const status = await harness.jobs.status(admin, jobId);
+    expect(status.llm_budget).toEqual({ waiting_calls: expect.any(Number), reason: 'waiting for requests-per-minute budget' });
+    const changed = await harness.jobs.setLlmBudget(admin, MODEL, { rpm: 20 });
+    expect(changed.limits).toEqual({ rpm: 20, tpm: 1_000_000, window_ms: 2_000 });
+    const changedAt = Date.now();
+    await finished(jobId);
+    // The old limit allowed 4 calls in any 2 s; the first 2 s after the change saw far more.
+    expect(callsFor(set).filter((c) => c.receivedAt >= changedAt && c.receivedAt < changedAt + 2_000).length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('takes calls waiting for budget off the queue on pause-now and on cancel', async () => {
+    await limitsEverywhere({ rpm: 2, tpm: 1_000_000, windowMs: 30_000 }, { rpm: 1_000, tpm: 10_000_000 });
+    const set = takeAttributes(6);
+    const owner = 'frank';
+    const jobId = await start(owner, set);
+    const waiting = async () => (await harness.db.selectFrom('llm_budget_calls').select('id').where('job_id', '=', jobId).where('state', '=', 'waiting').execute()).length;
+    await waitFor(waiting, (n) => n === 4);
+    const budget = (await harness.jobs.llmBudget(admin)).find((m) => m.model === MODEL)!;
+    expect(budget.waiting.by_owner).toEqual({ [owner]: 4 });
+    expect(budget.blocked_reason).toBe('waiting for requests-per-minute budget');
+
+    await harness.jobs.pause({ subject: owner, admin: false }, jobId, { now: true });
+    await waitFor(async () => (await harness.jobs.status(admin, jobId)).status, (s) => s === 'paused');
+    await waitFor(waiting, (n) => n === 0, 10_000);
+    await harness.jobs.resume({ subject: owner, admin: false }, jobId);
+    await waitFor(waiting, (n) => n > 0);
+    await harness.jobs.cancel({ subject: owner, admin: false }, jobId);
+    expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled' });
+    expect(await waiting()).toBe(0);
+    // Only the two calls the budget granted ever reached the provider.
+    await sleep(200);
+    expect(callsFor(set)).toHaveLength(2);
+  });
+});
