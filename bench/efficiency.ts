@@ -1,0 +1,103 @@
+// Benchmark 1, efficiency against the limit: N attributes profiled at LLM concurrency C with a stand-in
+// answering in exactly L: how close the LLM phase comes to N·L/C, and to N/R under a task-queue rate limit R.
+
+import { profileColumn } from '../activities/column-profile';
+import { DEMO_COLUMNS } from '../db/demo-columns';
+import { startBenchEnvironment, log } from './support/environment';
+import { createWideDataSource } from './support/data-sources';
+import { activitySpans, runHistories } from './support/histories';
+import { runJob } from './support/jobs';
+import { flagArg, numberArg, percentile, round, runBench, writeResult } from './support/report';
+
+const SOURCE = 'bench_wide';
+
+async function main(): Promise<void> {
+  const n = numberArg('n', 1_000);
+  const latencyMs = numberArg('latency-ms', 1_000);
+  const concurrency = numberArg('concurrency', 50);
+  const rows = numberArg('rows', 2_000);
+  const ratePerSecond = numberArg('rate', 10);
+  const withFullProfiling = !flagArg('skip-full');
+  const env = await startBenchEnvironment('efficiency', { faults: { latencyMs, latencyJitterMs: 0 } });
+  try {
+    await createWideDataSource(env.db, SOURCE, n, rows);
+    log(`data source ${SOURCE}: ${n} columns × ${rows} rows`);
+    const profileMs = await serialProfileQueryMs(env.db, n);
+
+    let worker = await env.startWorker();
+    const request = { jobType: 'data_profiling_llm_generation', dataSourceId: SOURCE, llmConcurrency: concurrency, useLlmCache: false };
+    log(`data_profiling_llm_generation of ${n} attributes, C = ${concurrency}, L = ${latencyMs} ms`);
+    env.standin.reset();
+    const free = await runJob(env.jobs, request);
+    const freeCalls = env.standin.calls();
+    const bound = (n * latencyMs) / concurrency / 1_000;
+    const spans = (await runHistories(env.temporal, free.jobId)).flatMap((r) => activitySpans(r.history)).filter((s) => s.activityType === 'generateValidationRules');
+    const nonLlmMs = spans.map((s) => s.completedMs - s.startedMs - latencyMs);
+    const dispatchMs = spans.map((s) => s.startedMs - s.scheduledMs);
+    const gap = free.seconds - bound;
+    const explainedByProfile = nonLlmMs.reduce((a, b) => a + b, 0) / concurrency / 1_000;
+
+    let full: { seconds: number } | undefined;
+    if (withFullProfiling) {
+      log(`data_profiling (rules generated and executed) of ${n} attributes`);
+      full = await runJob(env.jobs, { ...request, jobType: 'data_profiling' });
+    }
+
+    await worker.stop();
+    worker = await env.startWorker({}, { maxTaskQueueActivitiesPerSecond: ratePerSecond });
+    log(`again with the task queue limited to ${ratePerSecond} activities/s (${ratePerSecond * 60} requests/min)`);
+    env.standin.reset();
+    const limited = await runJob(env.jobs, request);
+    const limitedBound = n / ratePerSecond;
+    const limitedCalls = env.standin.calls();
+    await worker.stop();
+
+    writeResult(
+      'efficiency',
+      { attributes: n, latencyMs, concurrency, rows, rateLimitPerSecond: ratePerSecond, jitterMs: 0 },
+      {
+        'wall s (llm_generation, no rate limit)': round(free.seconds, 2),
+        'bound N·L/C s': round(bound, 2),
+        'ratio to N·L/C': round(free.seconds / bound),
+        'LLM calls span s (first sent → last answered)': round(callSpan(freeCalls), 2),
+        'ratio of LLM span to N·L/C': round(callSpan(freeCalls) / bound),
+        'per-attribute work besides the LLM ms (p50, p95)': [round(percentile(nonLlmMs, 50), 1), round(percentile(nonLlmMs, 95), 1)],
+        'activity dispatch scheduled→started ms (p50, p95)': [round(percentile(dispatchMs, 50), 1), round(percentile(dispatchMs, 95), 1)],
+        'column-profile query ms, alone (mean of 20)': round(profileMs, 1),
+        'gap to bound s': round(gap, 2),
+        'gap explained by non-LLM work s (Σ/C)': round(explainedByProfile, 2),
+        ...(full ? { 'wall s (full data_profiling)': round(full.seconds, 2) } : {}),
+        'wall s (rate-limited)': round(limited.seconds, 2),
+        'bound N/R s': round(limitedBound, 2),
+        'ratio to N/R': round(limited.seconds / limitedBound),
+        'LLM calls (free, limited)': [freeCalls.length, limitedCalls.length],
+      },
+      [
+        'wall = JobsClient.startJob until the workflow result, so it includes workflow start, the first snapshot and the summary activity.',
+        'per-attribute non-LLM work = activity started→completed minus L: the column-profile query, the stored-result check, the prompt, the transaction storing rules.',
+        `full data_profiling also runs the rules, in batches of 200 attributes over ${rows} rows.`,
+      ],
+    );
+  } finally {
+    await env.close();
+  }
+}
+
+function callSpan(calls: { receivedAt: number; finishedAt?: number }[]): number {
+  const first = Math.min(...calls.map((c) => c.receivedAt));
+  const last = Math.max(...calls.map((c) => c.finishedAt ?? c.receivedAt));
+  return (last - first) / 1_000;
+}
+
+/** The column-profile query on its own, one at a time, over the first 20 columns of the bench table. */
+async function serialProfileQueryMs(db: Parameters<typeof profileColumn>[0], n: number): Promise<number> {
+  const count = Math.min(20, n);
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const demo = DEMO_COLUMNS[i % DEMO_COLUMNS.length]!;
+    await profileColumn(db, SOURCE, { ...demo, name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}` });
+  }
+  return (performance.now() - started) / count;
+}
+
+runBench(main);
