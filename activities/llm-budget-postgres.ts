@@ -3,6 +3,7 @@
 // while waiting they heartbeat, so cancel and pause-now reach them, and an abort takes them off the queue.
 
 import { hostname } from 'node:os';
+import { Context } from '@temporalio/activity';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../db/database';
@@ -40,6 +41,7 @@ export class PostgresLlmBudget implements LlmBudget {
     await this.listen();
     const { db } = this.options;
     const id = await enqueueCall(db, request, this.worker);
+    const waitingSince = Date.now();
     await new Promise<void>((resolve, reject) => {
       const beat = () => heartbeat({ budget: 'waiting', model: request.model });
       const timer = setInterval(beat, this.options.heartbeatIntervalMs);
@@ -58,8 +60,14 @@ export class PostgresLlmBudget implements LlmBudget {
       beat();
       this.kick(request.model);
     });
+    observe((meter) => meter.createHistogram('synapse_llm_budget_wait', 'int', 'ms', 'Time an LLM call waited for the fleet-wide budget').record(Date.now() - waitingSince, { model: request.model }));
     const call = { id, model: request.model, jobId: request.jobId, worker: this.worker };
-    return { settle: (outcome) => settleCall(db, call, outcome) };
+    return {
+      settle: async (outcome) => {
+        if (outcome.status === 429) observe((meter) => meter.createCounter('synapse_llm_budget_provider_429s', '1', '429s that paused the budget for every worker').add(1, { model: request.model }));
+        await settleCall(db, call, outcome);
+      },
+    };
   }
 
   /** Stops listening and waking; waiting calls fail (their activities are being cancelled by shutdown anyway). */
@@ -131,5 +139,14 @@ export class PostgresLlmBudget implements LlmBudget {
     const timer = setTimeout(() => this.kick(model), Math.min(nextCheckInMs ?? Infinity, this.options.heartbeatIntervalMs));
     timer.unref();
     this.timers.set(model, timer);
+  }
+}
+
+/** Worker metrics through the activity's meter (README, Operations); outside an activity (a bench) there is none. */
+function observe(record: (meter: Context['metricMeter']) => void): void {
+  try {
+    record(Context.current().metricMeter);
+  } catch {
+    // Not in an activity: nothing to record to.
   }
 }
