@@ -7,6 +7,9 @@ import { createJobActivities } from './jobs';
 import type { LlmDeps } from './llm';
 import { createPlanningActivities } from './planning';
 import { createProfilingActivities } from './profiling';
+import { createSamplingScanActivities } from './sampling';
+import { createSamplingCoverageActivities } from './sampling-coverage';
+import { createSamplingPlanActivities } from './sampling-plan';
 import { createScopingActivities } from './scoping';
 
 export interface ActivityDeps {
@@ -21,6 +24,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createProfilingActivities(deps),
     ...createPlanningActivities(deps),
     ...createScopingActivities(deps),
+    ...createSamplingScanActivities(deps.db),
+    ...createSamplingPlanActivities(deps.db),
+    ...createSamplingCoverageActivities(deps.db, deps.ruleStatementTimeoutMs),
   };
 }
 

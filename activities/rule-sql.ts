@@ -18,28 +18,37 @@ export interface RuleCount {
   failedRows: number;
 }
 
-/** Rows violating the rule, as one aggregate expression. NULLs only ever violate `not_null`. */
-function violations(rule: ValidationRule, column: string): RawBuilder<number> {
+/**
+ * The condition a violating row meets, for selecting such rows (sampling's edge cases). NULLs only ever
+ * violate `not_null`; a `unique` violation is a row whose value another row of `table` shares.
+ */
+export function violationPredicate(rule: ValidationRule, column: string, table: string): RawBuilder<boolean> {
   const col = sql.id(column);
-  const count = (violated: RawBuilder<unknown>) => sql<number>`count(*) filter (where ${violated})`;
   switch (rule.kind) {
     case 'not_null':
-      return count(sql`${col} is null`);
+      return sql<boolean>`${col} is null`;
     case 'range':
-      return count(sql`${col} < ${rule.min ?? null}::numeric or ${col} > ${rule.max ?? null}::numeric`);
+      return sql<boolean>`${col} < ${rule.min ?? null}::numeric or ${col} > ${rule.max ?? null}::numeric`;
     case 'allowed_values':
-      return count(sql`not (${col}::text = any(${rule.values}::text[]))`);
+      return sql<boolean>`not (${col}::text = any(${rule.values}::text[]))`;
     case 'pattern':
-      return count(sql`${col}::text !~ ${rule.regex}`);
+      return sql<boolean>`${col}::text !~ ${rule.regex}`;
     case 'length':
-      return count(sql`length(${col}::text) < ${rule.min ?? null}::int or length(${col}::text) > ${rule.max ?? null}::int`);
+      return sql<boolean>`length(${col}::text) < ${rule.min ?? null}::int or length(${col}::text) > ${rule.max ?? null}::int`;
     case 'unique':
-      return sql<number>`(count(${col}) - count(distinct ${col}))`;
+      return sql<boolean>`${col} in (select ${col} from ${sql.table(table)} where ${col} is not null group by ${col} having count(*) > 1)`;
     case 'freshness':
-      return count(sql`${col} < now() - make_interval(days => ${rule.maxAgeDays}::int)`);
+      return sql<boolean>`${col} < now() - make_interval(days => ${rule.maxAgeDays}::int)`;
     case 'date_range':
-      return count(sql`${col} < ${rule.notBefore ?? null}::date or ${col} > ${rule.notAfter ?? null}::date`);
+      return sql<boolean>`${col} < ${rule.notBefore ?? null}::date or ${col} > ${rule.notAfter ?? null}::date`;
   }
+}
+
+/** Rows violating the rule, as one aggregate expression (the same conditions as violationPredicate). */
+function violations(rule: ValidationRule, column: string): RawBuilder<number> {
+  // `unique` counts the extra copies in the same scan instead of a correlated subquery.
+  if (rule.kind === 'unique') return sql<number>`(count(${sql.id(column)}) - count(distinct ${sql.id(column)}))`;
+  return sql<number>`count(*) filter (where ${violationPredicate(rule, column, '')})`;
 }
 
 /** PostgreSQL's regex dialect differs from JavaScript's, so ask PostgreSQL itself which patterns compile. */

@@ -40,6 +40,23 @@ export const RULE_EXECUTION_ACTIVITY: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.InvalidJobInput] },
 };
 
+/**
+ * One sampling scan unit: a row-id range read chunk by chunk, heartbeating its checkpoint after every chunk
+ * (and every 0.5 s while `scanRowsPerSecond` holds it back).
+ * - heartbeat 10 s: a chunk takes well under a second, so silence means a dead worker; the retry resumes
+ *   from the last heartbeat's checkpoint, so a short timeout costs little and gets the scan moving again soon.
+ * - startToClose 2 h: a throttled unit may legitimately take long (20 000 rows at 10 rows/s is 33 min);
+ *   heartbeats, not this, catch dead workers.
+ * - retries: 1 s → 30 s, ten attempts ride out a database restart; bad input fails at once.
+ * - WAIT_CANCELLATION_COMPLETED: cancel or pause-now returns once the scan has actually stopped reading.
+ */
+export const SAMPLING_SCAN_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '10 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [FailureType.InvalidJobInput] },
+};
+
 /** Short database reads and writes (summaries, failure records): quick, and retried until the database is back. */
 export const DATABASE_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '1 minute',

@@ -3,3 +3,4 @@
 export { dataProfiling, dataProfilingLlmGeneration, dataProfilingRuleExecution } from './profiling';
 export { llmAttributeGeneration, pdeAutoMapping, pdeRegeneration } from './planning';
 export { generateScopingRecommendations, scopingRecommendations } from './scoping';
+export { intelligentSampling } from './sampling';

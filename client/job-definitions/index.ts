@@ -5,11 +5,12 @@ import type { JobType } from '../../common/jobs';
 import type { JobDefinition } from './definition';
 import { planningJobs } from './planning';
 import { profilingJobs } from './profiling';
+import { samplingJobs } from './sampling';
 import { scopingJobs } from './scoping';
 
 export type { JobDefinition, JobLimits, PreparedJob } from './definition';
 
-const FAMILIES: JobDefinition[] = [profilingJobs, planningJobs, scopingJobs];
+const FAMILIES: JobDefinition[] = [profilingJobs, planningJobs, scopingJobs, samplingJobs];
 
 export function definitionOf(jobType: JobType): { definition: JobDefinition; workflowType: string } | undefined {
   for (const definition of FAMILIES) {

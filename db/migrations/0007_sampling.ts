@@ -1,5 +1,6 @@
-// Sampling: a stable record id on the demo table (samples and test results name records by it) and the
-// records each sampling job selected, with the stratum they came from and why they were chosen.
+// Sampling: a stable record id on the demo table (samples and test results name records by it), the
+// records each sampling job selected (stratum, reason), its plan and strata, what each scan unit produced,
+// and where every scan attempt (re)started, which is how a resumed scan shows it used its checkpoint.
 
 import { sql, type Kysely } from 'kysely';
 
@@ -17,9 +18,75 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('reason', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('sample_records_pk', ['job_id', 'row_id'])
     .execute();
+  await createSamplingTables(db);
+}
+
+async function createSamplingTables(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('sampling_plans')
+    .addColumn('job_id', 'text', (c) => c.primaryKey())
+    .addColumn('population', 'bigint', (c) => c.notNull())
+    .addColumn('confidence_level', 'double precision', (c) => c.notNull())
+    .addColumn('z', 'double precision', (c) => c.notNull())
+    .addColumn('margin_of_error', 'double precision', (c) => c.notNull())
+    .addColumn('expected_rate', 'double precision', (c) => c.notNull())
+    .addColumn('n0', 'double precision', (c) => c.notNull())
+    .addColumn('sample_size', 'integer', (c) => c.notNull())
+    .addColumn('allocation', 'text', (c) => c.notNull())
+    .addColumn('seed', 'bigint', (c) => c.notNull())
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
+
+  await db.schema
+    .createTable('sampling_strata')
+    .addColumn('job_id', 'text', (c) => c.notNull())
+    /** JSON array of the strata columns' values as text (`["GOLD"]`), or `all` without strata. */
+    .addColumn('stratum', 'text', (c) => c.notNull())
+    .addColumn('population', 'bigint', (c) => c.notNull())
+    /** Non-null values of the Neyman column, their mean and sample standard deviation (null without Neyman). */
+    .addColumn('value_count', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('mean', 'double precision')
+    .addColumn('stddev', 'double precision')
+    .addColumn('allocated', 'integer', (c) => c.notNull())
+    .addColumn('selected', 'integer', (c) => c.notNull().defaultTo(0))
+    .addPrimaryKeyConstraint('sampling_strata_pk', ['job_id', 'stratum'])
+    .execute();
+
+  // One row per finished scan unit and pass: its mergeable state (moments or bottom-k), written once.
+  await db.schema
+    .createTable('sampling_unit_results')
+    .addColumn('job_id', 'text', (c) => c.notNull())
+    .addColumn('pass', 'text', (c) => c.notNull().check(sql`pass in ('count', 'select')`))
+    .addColumn('unit_index', 'integer', (c) => c.notNull())
+    .addColumn('rows_scanned', 'bigint', (c) => c.notNull())
+    .addColumn('state', 'jsonb', (c) => c.notNull())
+    .addColumn('finished_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addPrimaryKeyConstraint('sampling_unit_results_pk', ['job_id', 'pass', 'unit_index'])
+    .execute();
+
+  // One row per scan attempt of a unit, updated after every chunk: where it started, whether that was a
+  // checkpoint from an earlier attempt's heartbeat, and how far it got.
+  await db.schema
+    .createTable('sampling_scan_progress')
+    .addColumn('id', 'bigserial', (c) => c.primaryKey())
+    .addColumn('job_id', 'text', (c) => c.notNull())
+    .addColumn('pass', 'text', (c) => c.notNull())
+    .addColumn('unit_index', 'integer', (c) => c.notNull())
+    .addColumn('attempt', 'integer', (c) => c.notNull())
+    .addColumn('unit_first_row_id', 'bigint', (c) => c.notNull())
+    /** The scan reads rows with row_id greater than this: the unit's start − 1, or a checkpoint's lastRowId. */
+    .addColumn('started_after_row_id', 'bigint', (c) => c.notNull())
+    .addColumn('resumed', 'boolean', (c) => c.notNull())
+    .addColumn('last_row_id', 'bigint')
+    .addColumn('rows_scanned', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('started_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
+  await db.schema.createIndex('sampling_scan_progress_job').on('sampling_scan_progress').columns(['job_id', 'pass']).execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  for (const table of ['sampling_scan_progress', 'sampling_unit_results', 'sampling_strata', 'sampling_plans']) await db.schema.dropTable(table).execute();
   await db.schema.dropTable('sample_records').execute();
   await sql`alter table demo_credit_card_accounts drop column row_id`.execute(db);
   await db.schema.alterTable('data_sources').dropColumn('record_id_column').execute();

@@ -1,0 +1,106 @@
+// The intelligent_sampling family's start requests: a data source, the precision wanted (confidence, margin
+// of error, expected rate), strata columns and allocation, edge-case columns and profiling rules to cover,
+// a seed, and scan knobs. Every column is checked against the catalogue; every error names its field.
+
+import { randomInt } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import { z } from 'zod';
+import { JobType } from '../../common/jobs';
+import type { Database } from '../../db/database';
+import { InvalidJobRequestError } from '../errors';
+import { identifier, parseOrReject } from '../job-requests';
+import type { JobDefinition } from './definition';
+
+/** Jobs that store validation rules of their own. */
+const JOBS_WITH_RULES: readonly string[] = [JobType.DataProfiling, JobType.DataProfilingLlmGeneration];
+const NUMERIC_TYPES = ['integer', 'numeric'];
+export const MAX_SEED = 2 ** 31 - 1;
+
+const columnList = z.array(identifier).max(20);
+
+export const samplingParamsSchema = z.object({
+  dataSourceId: identifier,
+  confidenceLevel: z.number().min(0.8).max(0.999),
+  marginOfError: z.number().gt(0).lt(0.5),
+  /** The proportion expected (0.5, the default, is the most conservative). */
+  expectedRate: z.number().gt(0).lt(1).default(0.5),
+  strataColumns: columnList.max(4).default([]),
+  allocation: z.enum(['proportional', 'neyman', 'per_stratum']).default('proportional'),
+  neymanColumn: identifier.optional(),
+  edgeCaseColumns: columnList.default([]),
+  rulesFromJobId: identifier.optional(),
+  /** Same seed, same data → same sample. Chosen at random (and stated in the job) when omitted. */
+  seed: z.number().int().min(0).max(MAX_SEED).optional(),
+  chunkSize: z.number().int().min(10).max(50_000).default(500),
+  chunksPerUnit: z.number().int().min(1).max(1_000).default(4),
+  /** Holds each scan to this many rows per second, to spare a production database. */
+  scanRowsPerSecond: z.number().int().min(1).max(10_000_000).optional(),
+});
+
+type SamplingParams = z.output<typeof samplingParamsSchema>;
+
+export const samplingJobs: JobDefinition = {
+  workflowTypes: { [JobType.IntelligentSampling]: 'intelligentSampling' },
+  async prepare(db, request, body) {
+    const params = parseOrReject(samplingParamsSchema, body);
+    const rowsAtStart = await checkDataSource(db, params.dataSourceId);
+    const types = await catalogueTypes(db, params.dataSourceId);
+    checkColumns('strataColumns', params.strataColumns, types);
+    checkColumns('edgeCaseColumns', params.edgeCaseColumns, types);
+    checkNeyman(params, types);
+    if (params.rulesFromJobId) await checkRulesJob(db, params.rulesFromJobId, params.dataSourceId);
+    const seed = params.seed ?? randomInt(MAX_SEED);
+    const strata = params.strataColumns.length ? `strata ${params.strataColumns.join(', ')} (${params.allocation})` : 'no strata';
+    return {
+      input: { ...params, seed, rowsAtStart },
+      metadata: { data_source_id: params.dataSourceId, seed, rows_at_start: rowsAtStart },
+      summary: `${request.jobType} of ${params.dataSourceId} (${rowsAtStart} rows) for ${request.owner}`,
+      details:
+        `confidence ${params.confidenceLevel}, margin ${params.marginOfError}, expected rate ${params.expectedRate}, ${strata}, seed ${seed}, ` +
+        `chunks of ${params.chunkSize} × ${params.chunksPerUnit} per unit` + (params.scanRowsPerSecond ? `, at most ${params.scanRowsPerSecond} rows/s` : ''),
+    };
+  },
+};
+
+/** The data source must exist and hold records; returns how many (the progress total). */
+async function checkDataSource(db: Kysely<Database>, dataSourceId: string): Promise<number> {
+  const source = await db.selectFrom('data_sources').select(['table_name']).where('id', '=', dataSourceId).executeTakeFirst();
+  if (!source) throw new InvalidJobRequestError('dataSourceId', `unknown data source "${dataSourceId}"`);
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(source.table_name)}`.execute(db);
+  const count = rows[0]?.n ?? 0;
+  if (count === 0) throw new InvalidJobRequestError('dataSourceId', `data source "${dataSourceId}" has no records to sample`);
+  return count;
+}
+
+async function catalogueTypes(db: Kysely<Database>, dataSourceId: string): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('data_source_attributes').select(['name', 'data_type']).where('data_source_id', '=', dataSourceId).execute();
+  return new Map(rows.map((r) => [r.name, r.data_type]));
+}
+
+function checkColumns(field: string, columns: string[], types: Map<string, string>): void {
+  columns.forEach((column, index) => {
+    if (!types.has(column)) throw new InvalidJobRequestError(`${field}.${index}`, `unknown column "${column}"`);
+    if (columns.indexOf(column) !== index) throw new InvalidJobRequestError(`${field}.${index}`, `column "${column}" is listed twice`);
+  });
+}
+
+/** Neyman allocation needs a numeric column whose per-stratum spread weighs the strata; nothing else takes one. */
+function checkNeyman(params: SamplingParams, types: Map<string, string>): void {
+  if (params.allocation !== 'neyman') {
+    if (params.neymanColumn) throw new InvalidJobRequestError('neymanColumn', 'only applies to allocation "neyman"');
+    return;
+  }
+  if (!params.neymanColumn) throw new InvalidJobRequestError('neymanColumn', 'is required for allocation "neyman" (a numeric column)');
+  const type = types.get(params.neymanColumn);
+  if (!type) throw new InvalidJobRequestError('neymanColumn', `unknown column "${params.neymanColumn}"`);
+  if (!NUMERIC_TYPES.includes(type)) throw new InvalidJobRequestError('neymanColumn', `column "${params.neymanColumn}" is ${type}, not numeric`);
+}
+
+/** The rules to cover must come from a completed job that stored rules for the same data source. */
+async function checkRulesJob(db: Kysely<Database>, jobId: string, dataSourceId: string): Promise<void> {
+  const job = await db.selectFrom('jobs').select(['type', 'status', 'metadata']).where('id', '=', jobId).executeTakeFirst();
+  if (!job) throw new InvalidJobRequestError('rulesFromJobId', `no job "${jobId}"`);
+  if (!JOBS_WITH_RULES.includes(job.type)) throw new InvalidJobRequestError('rulesFromJobId', `names a ${job.type} job; give a ${JOBS_WITH_RULES.join(' or ')} job`);
+  if (job.status !== 'completed') throw new InvalidJobRequestError('rulesFromJobId', `job "${jobId}" is ${job.status}, not completed`);
+  if (job.metadata.data_source_id !== dataSourceId) throw new InvalidJobRequestError('rulesFromJobId', `job "${jobId}" profiled another data source`);
+}
