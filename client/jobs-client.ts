@@ -61,8 +61,20 @@ export interface StartedJob {
 
 const ACTIVE_STATUSES: JobStatus[] = ['pending', 'running', 'paused'];
 
+/** How long status answers from snapshots without asking after a progress query went unanswered. */
+const UNANSWERED_QUERY_BACKOFF_MS = 5_000;
+
+/** gRPC DEADLINE_EXCEEDED (code 4), as the client surfaces it from `withDeadline`. */
+function isDeadlineExceeded(error: unknown): boolean {
+  const code = (error as { code?: unknown; cause?: { code?: unknown } })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code;
+  return code === 4 || (error instanceof Error && /deadline/i.test(error.message));
+}
+
 export class JobsClient {
   private pollerCheck: { at: number; polling: boolean } | undefined;
+  /** Set when a progress query went unanswered: until then, status answers from snapshots at once. */
+  private queriesUnansweredUntil = 0;
+  private probe: Promise<unknown> | undefined;
 
   constructor(
     private readonly temporal: Client,
@@ -171,14 +183,31 @@ export class JobsClient {
     const stored = row.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
     if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
     if (!(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };
-    try {
-      // A worker may still vanish mid-query; the deadline keeps the status API answering from the snapshot.
-      const deadline = Date.now() + this.config.STATUS_QUERY_TIMEOUT_MS;
-      const live = await this.temporal.connection.withDeadline(deadline, () => this.handle(row.id).query(progressQuery));
-      return { progress: live, source: 'live' };
-    } catch {
-      // No worker answered in time, or the workflow is gone: the stored snapshot is the best answer.
+    if (Date.now() < this.queriesUnansweredUntil) {
+      // Workers stopped answering moments ago: one query in the background finds out when they are back.
+      this.probe ??= this.queryProgress(row.id).finally(() => (this.probe = undefined));
       return { progress: stored, source: 'snapshot' };
+    }
+    const live = await this.queryProgress(row.id);
+    return live ? { progress: live, source: 'live' } : { progress: stored, source: 'snapshot' };
+  }
+
+  /**
+   * The workflow's own progress, or undefined when no worker answers within STATUS_QUERY_TIMEOUT_MS. A
+   * deadline missed makes the next few seconds of status answers use snapshots without asking: the
+   * server lists a stopped worker's poller for a while, and a frontend polling many jobs must not wait
+   * out a deadline per request in that window.
+   */
+  private async queryProgress(jobId: string): Promise<JobProgress | undefined> {
+    try {
+      const deadline = Date.now() + this.config.STATUS_QUERY_TIMEOUT_MS;
+      const live = await this.temporal.connection.withDeadline(deadline, () => this.handle(jobId).query(progressQuery));
+      this.queriesUnansweredUntil = 0;
+      return live;
+    } catch (error) {
+      if (isDeadlineExceeded(error)) this.queriesUnansweredUntil = Date.now() + UNANSWERED_QUERY_BACKOFF_MS;
+      // No worker answered in time, or the workflow is gone: the stored snapshot is the best answer.
+      return undefined;
     }
   }
 
