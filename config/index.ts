@@ -35,6 +35,8 @@ const schema = z.object({
   WORKER_DB_POOL_SIZE: integer(20, 1),
   /** Longest a heartbeat waits to be sent; cancel and pause-now reach an activity within about this. */
   WORKER_HEARTBEAT_THROTTLE_MS: integer(1_000, 100),
+  /** How long a cached job's workflow task waits for its (possibly dead) worker before any worker may take it. */
+  WORKER_STICKY_QUEUE_TIMEOUT_MS: integer(4_000, 1_000),
   WORKFLOW_BUNDLE_PATH: z.string().optional(),
   /** Interface the worker's metrics and health ports listen on; 0.0.0.0 lets a Prometheus on another host scrape. */
   WORKER_OPS_HOST: z.string().default('127.0.0.1'),

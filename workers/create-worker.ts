@@ -62,6 +62,9 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     // batch heartbeats for up to 80 % of the heartbeat timeout (16 s): this bounds cancel latency.
     maxHeartbeatThrottleInterval: config.WORKER_HEARTBEAT_THROTTLE_MS,
     defaultHeartbeatThrottleInterval: config.WORKER_HEARTBEAT_THROTTLE_MS,
+    // A job's workflow tasks go to the worker that has it cached; when that worker dies, the server
+    // waits this long before offering them to every worker. The SDK's 10 s is most of a crash's recovery time.
+    stickyQueueScheduleToStartTimeout: config.WORKER_STICKY_QUEUE_TIMEOUT_MS,
     interceptors: { activity: [countActivityRetries] },
     ...overrides,
   });

@@ -7,8 +7,9 @@ import { FailureType } from '../common/failures';
  * One attribute's LLM work: a column profile query plus up to LLM_INVALID_OUTPUT_ATTEMPTS chat calls.
  * - startToClose 10 min: three calls at the 60 s request timeout with room to spare; a slow model is
  *   not a dead worker, and heartbeats, not this timeout, are how we notice dead workers.
- * - heartbeat 20 s: the activity heartbeats every 2 s while it waits, so a killed worker's item is handed
- *   to another worker within 20 s instead of waiting out the full start-to-close.
+ * - heartbeat 10 s: the activity heartbeats every second while it waits (for the budget or the provider),
+ *   so a killed worker's item is handed to another worker within 10 s instead of waiting out the full
+ *   start-to-close, with room for a heartbeat or two delayed on a busy machine.
  * - retries: 429s wait the provider's Retry-After (nextRetryDelay overrides the backoff); 5xx and timeouts
  *   back off 2 s → 60 s; a request the provider rejects fails at once. Ten attempts ride out a long
  *   outage of a few minutes; after that the attribute is recorded as failed and the job goes on.
@@ -17,7 +18,7 @@ import { FailureType } from '../common/failures';
  */
 export const LLM_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
     initialInterval: '2 seconds',
