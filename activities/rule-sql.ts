@@ -86,3 +86,57 @@ export async function countViolationsInOneScan(
     counts: rules.map((r, i) => ({ attribute: r.attribute.name, ruleIndex: r.ruleIndex, failedRows: row[`v${i}`] ?? 0 })),
   };
 }
+
+/** Which records a scan covers: a data source's table, or only the records a sampling job selected from it. */
+export interface RecordScope {
+  table: string;
+  /** The column naming a record (data_sources.record_id_column). */
+  recordIdColumn: string;
+  /** Only the records this sampling job stored in sample_records; the whole table when absent. */
+  sampleJobId?: string;
+}
+
+export interface RuleFindings {
+  failedRecords: number;
+  /** The lowest ids of violating records, at most `maxFailingIds` of them, ascending. */
+  failingRecordIds: number[];
+}
+
+/**
+ * Per rule (in the order given): how many records in scope violate it and the lowest of their ids, all in
+ * one scan. A violation is violationPredicate's, so `unique` fails every record sharing its value with
+ * another record of the table (profiling's count, by contrast, counts only the extra copies). The ids
+ * are collected per rule and then sliced: memory grows with a rule's violators, bounded by the scope.
+ * `label` becomes the scan's application_name, so pg_stat_activity shows which job is scanning.
+ */
+export async function findViolationsInOneScan(
+  db: Kysely<Database>,
+  scope: RecordScope,
+  rules: RuleToRun[],
+  options: { statementTimeoutMs: number; maxFailingIds: number; label?: string },
+): Promise<{ checkedRecords: number; findings: RuleFindings[] }> {
+  const id = sql.id(scope.recordIdColumn);
+  const aggregates = rules.flatMap((r, i) => {
+    const violated = violationPredicate(r.rule, r.attribute.name, scope.table);
+    return [
+      sql`(count(*) filter (where ${violated}))::int as ${sql.id(`n${i}`)}`,
+      sql`(array_agg(${id} order by ${id}) filter (where ${violated}))[1:${options.maxFailingIds}::int] as ${sql.id(`ids${i}`)}`,
+    ];
+  });
+  const ruleColumns = aggregates.length ? sql`, ${sql.join(aggregates)}` : sql``;
+  const inScope = scope.sampleJobId === undefined ? sql`true` : sql`${id} in (select row_id from sample_records where job_id = ${scope.sampleJobId})`;
+  const query = sql<Record<string, unknown>>`select count(*)::int as checked_records${ruleColumns} from ${sql.table(scope.table)} where ${inScope}`;
+  const row = await db.transaction().execute(async (trx) => {
+    await sql`set transaction read only`.execute(trx);
+    await sql`select set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
+    if (options.label) await sql`select set_config('application_name', ${options.label.slice(0, 63)}, true)`.execute(trx);
+    const { rows } = await query.execute(trx);
+    return rows[0];
+  });
+  if (!row) throw new Error(`no result scanning ${scope.table}`);
+  return {
+    checkedRecords: Number(row.checked_records ?? 0),
+    // pg hands bigint[] back as strings; record ids fit in doubles.
+    findings: rules.map((_, i) => ({ failedRecords: Number(row[`n${i}`] ?? 0), failingRecordIds: ((row[`ids${i}`] as string[] | null) ?? []).map(Number) })),
+  };
+}

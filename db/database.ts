@@ -230,6 +230,7 @@ export interface Database {
   sampling_strata: SamplingStrataTable;
   sampling_unit_results: SamplingUnitResultsTable;
   sampling_scan_progress: SamplingScanProgressTable;
+  test_case_results: TestCaseResultsTable;
 }
 
 /** Per model, the fleet-wide LLM budget's limits (changeable at run time) and the provider's pause. */
@@ -325,4 +326,21 @@ export interface SamplingScanProgressTable {
   rows_scanned: Generated<number>;
   started_at: Generated<Date>;
   updated_at: Generated<Date>;
+}
+
+/** One test case of a test_execution job: its rule, outcome over the records under test, and the lowest failing ids. */
+export interface TestCaseResultsTable {
+  job_id: string;
+  test_case_id: string;
+  attribute: string;
+  description: Generated<string>;
+  rule: Json;
+  status: 'pass' | 'fail' | 'error';
+  checked_records: Generated<number>;
+  failed_records: Generated<number>;
+  failing_record_ids: ColumnType<number[], number[] | undefined, number[]>;
+  error: string | null;
+  attempts: number;
+  executed_at: Generated<Date>;
+  carried_over_from: string | null;
 }
