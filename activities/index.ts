@@ -11,6 +11,8 @@ import { createSamplingScanActivities } from './sampling';
 import { createSamplingCoverageActivities } from './sampling-coverage';
 import { createSamplingPlanActivities } from './sampling-plan';
 import { createScopingActivities } from './scoping';
+import { createTestExecutionActivities } from './test-execution';
+import { createTestExecutionSummaryActivities } from './test-execution-summary';
 
 export interface ActivityDeps {
   db: Kysely<Database>;
@@ -27,6 +29,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createSamplingScanActivities(deps.db),
     ...createSamplingPlanActivities(deps.db),
     ...createSamplingCoverageActivities(deps.db, deps.ruleStatementTimeoutMs),
+    ...createTestExecutionActivities(deps.db, deps.ruleStatementTimeoutMs),
+    ...createTestExecutionSummaryActivities(deps.db),
   };
 }
 

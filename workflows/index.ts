@@ -4,3 +4,4 @@ export { dataProfiling, dataProfilingLlmGeneration, dataProfilingRuleExecution }
 export { llmAttributeGeneration, pdeAutoMapping, pdeRegeneration } from './planning';
 export { generateScopingRecommendations, scopingRecommendations } from './scoping';
 export { intelligentSampling } from './sampling';
+export { testExecution } from './test-execution';

@@ -7,10 +7,11 @@ import { planningJobs } from './planning';
 import { profilingJobs } from './profiling';
 import { samplingJobs } from './sampling';
 import { scopingJobs } from './scoping';
+import { testExecutionJobs } from './test-execution';
 
 export type { JobDefinition, JobLimits, PreparedJob } from './definition';
 
-const FAMILIES: JobDefinition[] = [profilingJobs, planningJobs, scopingJobs, samplingJobs];
+const FAMILIES: JobDefinition[] = [profilingJobs, planningJobs, scopingJobs, samplingJobs, testExecutionJobs];
 
 export function definitionOf(jobType: JobType): { definition: JobDefinition; workflowType: string } | undefined {
   for (const definition of FAMILIES) {
