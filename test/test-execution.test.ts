@@ -234,6 +234,21 @@ describe('test_execution under trouble and control', () => {
     }
   });
 
+  it('isolates a rule the database refuses at run time as its error, and still runs the rest of its batch', async () => {
+    // A well-formed date that does not exist passes the DSL's schema but not PostgreSQL.
+    const impossible = { attribute: 'account_open_date', rule: { kind: 'date_range', notBefore: '2023-02-31' } };
+    const { jobId, result } = await run({ dataSourceId: FIXTURE, checks: [fixtureChecks[0], impossible, fixtureChecks[1]], batchSize: 3 });
+    const rows = await resultsOf(jobId);
+    expect(rows.map((r) => [r.test_case_id, r.status, r.attempts])).toEqual([
+      ['account_open_date#check1', 'error', 1],
+      ['credit_score#check0', 'fail', 1],
+      ['email_address#check2', 'pass', 1],
+    ]);
+    expect(rows[0]!.error).toMatch(/^cannot run: date\/time field value out of range/);
+    expect(rows[1]!.failed_records).toBe((await violators(sql.raw(fixtureCases[0]!.violates), FIXTURE)).length);
+    expect(result.testCases).toMatchObject({ tests: 3, pass: 1, fail: 1, error: 1 });
+  });
+
   /** Starts a job of one-check batches whose first two scans wait on the lock, then pauses it and lets them finish. */
   async function startPausedWithTwoDone(): Promise<string> {
     const lock = await lockFixture();
