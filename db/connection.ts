@@ -34,9 +34,14 @@ const MIGRATIONS: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 export function openDatabase(databaseUrl: string, maxConnections = 10): Kysely<Database> {
-  return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: maxConnections }) }),
-  });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
+  // A connection that dies while checked out (database restart, pg_terminate_backend) emits 'error' with
+  // no listener (pg-pool only listens to idle ones) and would crash the process; the query in progress
+  // still rejects, which is what the activity's retry needs.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  // An idle connection's error is already handled by pg-pool, which drops it; listening keeps it quiet.
+  pool.on('error', () => undefined);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
