@@ -10,13 +10,23 @@ export interface WorkerProcess {
   /** Resolves once the worker has announced that it is polling its task queue. */
   ready: Promise<void>;
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
 }
 
-export function spawnWorkerProcess(config: Config): WorkerProcess {
+export interface WorkerProcessOptions {
+  /** A command the worker runs under, e.g. ['ip', 'netns', 'exec', 'ns1']; it must exec the worker (same pid). */
+  wrapper?: string[];
+  /** LOG_LEVEL of the worker process; WARN unless given. */
+  logLevel?: string;
+}
+
+export function spawnWorkerProcess(config: Config, options: WorkerProcessOptions = {}): WorkerProcess {
   const env = Object.fromEntries(Object.entries({ ...process.env, ...config }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../workers/main.ts')], {
+  const [command, ...args] = [...(options.wrapper ?? []), process.execPath, '--import', 'tsx', path.resolve(__dirname, '../../workers/main.ts')];
+  const child = spawn(command!, args, {
     cwd: path.resolve(__dirname, '../..'),
-    env: { ...env, LOG_LEVEL: 'WARN' },
+    env: { ...env, LOG_LEVEL: options.logLevel ?? 'WARN' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -33,6 +43,7 @@ export function spawnWorkerProcess(config: Config): WorkerProcess {
   return {
     process: child,
     ready,
+    output: () => output,
     kill: (signal) =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

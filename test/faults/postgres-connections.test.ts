@@ -1,0 +1,88 @@
+// PostgreSQL pulling the rug: the backends serving the workers are terminated again and again in the middle
+// of a job (pg_terminate_backend, as an operator or a failover would), and under FAULTS_PG_RESTART=1 the
+// server itself restarts. Activities retry on fresh connections; the job completes with each item once.
+
+import { execFileSync } from 'node:child_process';
+import { sql } from 'kysely';
+import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { createHarness, type Harness } from '../support/harness';
+import { sleep } from '../support/waiting';
+import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { demoAttributes, storedEvidence, waitUntilFinal } from './support/evidence';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+
+let harness: Harness;
+let proxy: TcpProxy;
+const workers: WorkerProcess[] = [];
+beforeAll(async () => {
+  harness = await createHarness({ faults: { latencyMs: 200 } });
+  const database = new URL(harness.config.DATABASE_URL);
+  // The workers reach PostgreSQL through a forwarder, so their backends (and only theirs) can be told apart.
+  proxy = await startTcpProxy('127.0.0.1', { host: database.hostname, port: Number(database.port || 5432) });
+});
+afterAll(async () => {
+  for (const worker of workers) await worker.kill('SIGKILL');
+  await proxy.close();
+  await harness.close();
+});
+
+function workerConfig() {
+  const database = new URL(harness.config.DATABASE_URL);
+  database.port = String(proxy.port);
+  return { ...harness.config, DATABASE_URL: database.toString(), WORKER_DB_POOL_SIZE: 5 };
+}
+
+async function terminateWorkerBackends(): Promise<number> {
+  const ports = proxy.upstreamPorts();
+  if (ports.length === 0) return 0;
+  // Two statements on purpose: in one, the planner may call pg_terminate_backend before filtering by port.
+  const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and client_port = any(${ports}::int[]) and pid <> pg_backend_pid()`.execute(harness.db);
+  if (rows.length === 0) return 0;
+  await sql`select pg_terminate_backend(pid) from unnest(${rows.map((r) => r.pid)}::int[]) as pid`.execute(harness.db);
+  return rows.length;
+}
+
+it('completes a job whose workers lose their PostgreSQL connections every second, storing each attribute once', async () => {
+  for (let i = 0; i < 2; i++) workers.push(spawnWorkerProcess(workerConfig()));
+  await Promise.all(workers.map((w) => w.ready));
+  const attributes = await demoAttributes(harness, 40);
+  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'pg-fault', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 6 });
+
+  let rounds = 0;
+  let terminated = 0;
+  while ((await harness.jobs.job(jobId))?.status === 'running' || rounds === 0) {
+    await sleep(1_000);
+    terminated += await terminateWorkerBackends();
+    rounds++;
+  }
+  const job = await waitUntilFinal(harness, jobId);
+
+  expect(terminated).toBeGreaterThan(0);
+  expect(job.status).toBe('completed');
+  expect(job.result).toMatchObject({ attributesProfiled: attributes.length, attributesFailed: 0 });
+  const evidence = await storedEvidence(harness, jobId);
+  expect(evidence.attributes).toEqual([...attributes].sort());
+  expect(evidence.ruleCountMismatches).toEqual([]);
+  expect(evidence.callsAfterStored).toEqual({});
+  // A lost connection is a failed query, not a dead worker: both processes are still up.
+  expect(workers.map((w) => w.process.exitCode)).toEqual([null, null]);
+  console.info(`postgres figures: ${terminated} worker backends terminated over ${rounds} rounds; job ${job.status}`);
+});
+
+const restartIt = process.env.FAULTS_PG_RESTART === '1' ? it : it.skip;
+
+// Restarts the shared PostgreSQL server: opt-in only, and never while another test run uses it.
+restartIt('completes a job across a restart of the PostgreSQL server', async () => {
+  const others = execFileSync('pgrep', ['-f', 'jest'], { encoding: 'utf8' }).split('\n').filter((pid) => pid && Number(pid) !== process.pid && Number(pid) !== process.ppid);
+  if (others.length > 2) throw new Error(`other test runs (${others.join(', ')}) share this PostgreSQL server; not restarting it`);
+  const attributes = await demoAttributes(harness, 30);
+  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'pg-restart', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 6 });
+  await sleep(2_000);
+  const version = execFileSync('ls', ['/etc/postgresql'], { encoding: 'utf8' }).trim().split('\n')[0]!;
+  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
+  const job = await waitUntilFinal(harness, jobId);
+  expect(job.status).toBe('completed');
+  const evidence = await storedEvidence(harness, jobId);
+  expect(evidence.attributes).toEqual([...attributes].sort());
+  expect(evidence.callsAfterStored).toEqual({});
+}, 300_000);
