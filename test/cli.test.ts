@@ -41,6 +41,8 @@ it('starts a job and watches it to completion with a progress bar', async () => 
 });
 
 it('pauses and resumes a job, and says why when an action does not apply', async () => {
+  // Slow enough that the job is still running when the next CLI process has booted, even on a busy machine.
+  harness.standin.setFaults({ latencyMs: 2_000 });
   const started = await cli('start', 'data_profiling_llm_generation', '--data-source', DEMO_DATA_SOURCE_ID, '--attributes', 'credit_score,apr_rate,billing_zip,account_status,email_address,phone_number', '--concurrency', '1');
   const jobId = /started job (\S+)/.exec(started.stdout)![1]!;
   expect(JSON.parse((await cli('pause', jobId)).stdout).job_id).toBe(jobId);
@@ -49,6 +51,7 @@ it('pauses and resumes a job, and says why when an action does not apply', async
   expect(refused.stderr).toMatch(/error: cannot pause job .* it is paused/);
   await cli('resume', jobId);
   expect((await cli('watch', jobId)).code).toBe(0);
+  harness.standin.setFaults({ latencyMs: 400 });
 });
 
 it('rejects bad input with the field named and exit code 1', async () => {
