@@ -9,6 +9,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { ensureDatabaseExists, migrateToLatest, openDatabase } from '../db/connection';
 import { seedDemoData } from '../db/demo-data';
 import { temporalCliPath } from './support/temporal-cli';
+import { devServerDynamicConfigArgs } from '../config/dev-server';
 
 declare global {
   // Shared with global-teardown.ts, which Jest runs in the same process.
@@ -34,7 +35,7 @@ async function startDevServer(): Promise<TestWorkflowEnvironment> {
       ip: '127.0.0.1',
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
       // Same matcher settings as temporal-dev.sh (see there why), so priority and fairness behave as in development.
-      extraArgs: ['matching.useNewMatcher=true', 'matching.enableFairness=true', 'matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'].flatMap((value) => ['--dynamic-config-value', value]),
+      extraArgs: devServerDynamicConfigArgs(),
       log: { format: 'pretty', level: 'warn' },
     },
   });

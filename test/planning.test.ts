@@ -2,14 +2,11 @@
 // sample documents, PDE mapping among pre-filtered columns, regeneration around accepted mappings,
 // pause/resume, cancel, the answer cache and continue-as-new. RECORD_HISTORIES=1 saves replay histories.
 
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { topCandidateColumns } from '../activities/planning-candidates';
 import { InvalidJobRequestError } from '../client/errors';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
-import { temporalCliPath } from './support/temporal-cli';
+import { recordHistoryIfAsked } from './support/histories';
 import { sleep, waitFor } from './support/waiting';
 
 let harness: Harness;
@@ -25,11 +22,7 @@ beforeEach(() => {
   harness.standin.setFaults({ latencyMs: 20 });
 });
 
-const recordHistory = (jobId: string, name: string) => {
-  if (!process.env.RECORD_HISTORIES) return;
-  const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']);
-  writeFileSync(path.join(__dirname, 'histories', `${name}.json`), json);
-};
+const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
 const PDES = [
   { name: 'Customer Email', description: 'Contact email address of the cardholder', dataType: 'text' },

@@ -2,24 +2,19 @@
 // would break running jobs (non-determinism) fails here. `RECORD_HISTORIES=1 npx jest test/replay` writes
 // fresh histories from real runs; commit them only together with a deliberate, versioned change.
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { pauseSignal, resumeSignal, setPrioritySignal } from '../workflows/control';
 import { createHarness } from './support/harness';
-import { temporalCliPath } from './support/temporal-cli';
+import { HISTORY_DIR, saveHistory } from './support/histories';
 import { sleep } from './support/waiting';
-
-const HISTORY_DIR = path.join(__dirname, 'histories');
 
 async function recordHistories(): Promise<void> {
   const harness = await createHarness({ faults: { latencyMs: 200, rules: [{ kind: 'malformed', items: [`${DEMO_DATA_SOURCE_ID}.apr_rate`] }] } });
-  // The CLI's JSON is the format historyFromJSON reads (and what an operator exports from production).
-  const save = (jobId: string, file: string) =>
-    writeFileSync(path.join(HISTORY_DIR, file), execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']));
+  const save = (jobId: string, file: string) => saveHistory(harness.config.TEMPORAL_ADDRESS, jobId, file.replace(/\.json$/, ''));
   const attributeIds = ['credit_score', 'apr_rate', 'account_status', 'email_address', 'billing_zip', 'account_open_date'];
   try {
     await harness.startWorker();

@@ -2,16 +2,13 @@
 // sample sizes and allocations on the demo table, reproducibility by seed, guaranteed edge cases, bad
 // requests naming their field, pause/resume and cancel. RECORD_HISTORIES=1 saves replay histories.
 
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { sql } from 'kysely';
 import { countViolationsInOneScan, violationPredicate, type RuleToRun } from '../activities/rule-sql';
 import { InvalidJobRequestError, type StartJobRequest } from '../client/job-requests';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
-import { temporalCliPath } from './support/temporal-cli';
+import { recordHistoryIfAsked } from './support/histories';
 import { sleep, waitFor } from './support/waiting';
 
 let harness: Harness;
@@ -21,11 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
-const recordHistory = (jobId: string, name: string) => {
-  if (!process.env.RECORD_HISTORIES) return;
-  const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']);
-  writeFileSync(path.join(__dirname, 'histories', `${name}.json`), json);
-};
+const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
 const owner = 'sampler';
 const principal = { subject: owner, admin: false };

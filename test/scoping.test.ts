@@ -3,14 +3,11 @@
 // uncovered), per-attribute failures, pause/resume, cancel, the answer cache and continue-as-new.
 // RECORD_HISTORIES=1 saves replay histories.
 
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { scopingItemKey } from '../activities/scoping-prompts';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
 import { sleep, waitFor } from './support/waiting';
-import { temporalCliPath } from './support/temporal-cli';
+import { recordHistoryIfAsked } from './support/histories';
 
 let harness: Harness;
 let firstTwenty: string[];
@@ -28,11 +25,7 @@ beforeEach(() => {
   harness.standin.setFaults({ latencyMs: 20 });
 });
 
-const recordHistory = (jobId: string, name: string) => {
-  if (!process.env.RECORD_HISTORIES) return;
-  const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']);
-  writeFileSync(path.join(__dirname, 'histories', `${name}.json`), json);
-};
+const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
 async function startScoping(jobType: 'scoping_recommendations' | 'generate_scoping_recommendations', owner: string, extra: Record<string, unknown> = {}) {
   return (await harness.jobs.startJob({ jobType, owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: firstTwenty, llmConcurrency: 4, ...extra })).jobId;

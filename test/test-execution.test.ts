@@ -3,9 +3,6 @@
 // retried and recorded once, re-runs of only what failed, pause/resume/cancel, continue-as-new, bad requests.
 // RECORD_HISTORIES=1 saves replay histories.
 
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { violationPredicate } from '../activities/rule-sql';
@@ -14,7 +11,7 @@ import { InvalidJobRequestError, type StartJobRequest } from '../client/job-requ
 import type { ValidationRule } from '../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
-import { temporalCliPath } from './support/temporal-cli';
+import { recordHistoryIfAsked } from './support/histories';
 import { sleep, waitFor } from './support/waiting';
 
 let harness: Harness;
@@ -42,11 +39,7 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
-const recordHistory = (jobId: string, name: string) => {
-  if (!process.env.RECORD_HISTORIES) return;
-  const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json']);
-  writeFileSync(path.join(__dirname, 'histories', `${name}.json`), json);
-};
+const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
 async function run(request: Record<string, unknown>, jobs = harness.jobs) {
   const { jobId } = await jobs.startJob({ jobType: 'test_execution', owner, ...request } as StartJobRequest);

@@ -4,7 +4,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { checkDependencies, type Readiness } from '../config/dependency-checks';
 import type { Database } from '../db/database';
 
 export interface WorkerHealthDeps {
@@ -52,36 +53,12 @@ export async function startWorkerHealthServer(deps: WorkerHealthDeps, port: numb
   };
 }
 
-export interface Readiness {
-  ok: boolean;
-  checks: Record<string, 'ok' | string>;
-}
-
 /** Ready = polling (RUNNING), PostgreSQL answers, and the Temporal namespace is reachable with our credentials. */
 export async function workerReadiness(deps: WorkerHealthDeps): Promise<Readiness> {
   const state = deps.worker.getState();
-  const timeoutMs = deps.checkTimeoutMs ?? 2_000;
-  const [database, temporal] = await Promise.all([
-    check(() => sql`select 1`.execute(deps.db), timeoutMs),
-    check(() => deps.connection.workflowService.describeNamespace({ namespace: deps.namespace }), timeoutMs),
-  ]);
+  const { database, temporal } = await checkDependencies({ ...deps, timeoutMs: deps.checkTimeoutMs });
   const checks = { worker: state === 'RUNNING' ? 'ok' : `worker is ${state}`, database, temporal };
   return { ok: Object.values(checks).every((value) => value === 'ok'), checks };
-}
-
-async function check(probe: () => Promise<unknown>, timeoutMs: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([probe(), timeout]);
-    return 'ok';
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function reply(response: http.ServerResponse, status: number, body: unknown): void {

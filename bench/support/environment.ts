@@ -17,6 +17,7 @@ import { startLlmStandin, type FaultPlan, type LlmStandin } from '../../llm-stan
 import { temporalCliPath } from '../../test/support/temporal-cli';
 import { spawnWorkerProcess, type WorkerProcess } from '../../test/support/worker-process';
 import { createJobsWorker } from '../../workers/create-worker';
+import { devServerDynamicConfigArgs } from '../../config/dev-server';
 
 export interface BenchEnvironment {
   config: Config;
@@ -61,7 +62,7 @@ export async function startBenchEnvironment(name: string, options: BenchEnvironm
         ip: '127.0.0.1',
         searchAttributes: ALL_SEARCH_ATTRIBUTES,
         // Same matcher settings as temporal-dev.sh and the tests, so queues behave as in development.
-        extraArgs: ['matching.useNewMatcher=true', 'matching.enableFairness=true', 'matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'].flatMap((value) => ['--dynamic-config-value', value]),
+        extraArgs: devServerDynamicConfigArgs(),
         log: { format: 'pretty', level: 'error' },
       },
     });

@@ -4,8 +4,9 @@
 
 import type http from 'node:http';
 import type { ConnectionLike } from '@temporalio/client';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { checkDependencies, type Readiness } from '../../config/dependency-checks';
 import type { Database } from '../../db/database';
 
 export interface ApiMetrics {
@@ -74,34 +75,12 @@ export function routeTemplate(pathname: string): string {
   return job ? `/api/v1/jobs/:id${job[1] ?? ''}` : 'other';
 }
 
-export interface Readiness {
-  ok: boolean;
-  checks: Record<string, string>;
-}
+export type { Readiness };
 
 /** Ready = PostgreSQL answers and the Temporal namespace is reachable with our credentials, each within `timeoutMs`. */
 export function apiReadiness(deps: { db: Kysely<Database>; connection: ConnectionLike; namespace: string; timeoutMs?: number }): () => Promise<Readiness> {
-  const timeoutMs = deps.timeoutMs ?? 2_000;
   return async () => {
-    const [database, temporal] = await Promise.all([
-      check(() => sql`select 1`.execute(deps.db), timeoutMs),
-      check(() => deps.connection.workflowService.describeNamespace({ namespace: deps.namespace }), timeoutMs),
-    ]);
-    return { ok: database === 'ok' && temporal === 'ok', checks: { database, temporal } };
+    const checks = await checkDependencies(deps);
+    return { ok: checks.database === 'ok' && checks.temporal === 'ok', checks };
   };
-}
-
-async function check(probe: () => Promise<unknown>, timeoutMs: number): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([probe(), timeout]);
-    return 'ok';
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    clearTimeout(timer);
-  }
 }
