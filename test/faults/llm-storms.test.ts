@@ -1,0 +1,88 @@
+// LLM storms across whole jobs: half of all calls answered 429 with Retry-After, 5xx bursts, hung requests
+// and garbage mixed together. Every job ends — completed, or with each failed attribute and its reason —
+// and never hangs (the Jest timeout is that bound). Nothing is stored twice or asked again once stored.
+
+import type { FaultPlan } from '../../llm-standin/server';
+import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { createHarness, type Harness } from '../support/harness';
+import { demoAttributes, itemKey, slowIt, storedEvidence, waitUntilFinal } from './support/evidence';
+
+let harness: Harness;
+beforeAll(async () => {
+  // A hung request is abandoned after 1.5 s instead of the default minute.
+  harness = await createHarness({ config: { LLM_REQUEST_TIMEOUT_MS: 1_500 } });
+  await harness.startWorker();
+});
+afterAll(() => harness.close());
+beforeEach(() => harness.standin.reset());
+
+/**
+ * A storm in which every attribute's first call is a 429 with Retry-After (half of all calls when nothing
+ * else goes wrong) and the attributes take turns at the other faults: 5xx bursts, a hung request, garbage
+ * that clears, and garbage that never clears. Chosen per item and call index, not by the stand-in's
+ * `fraction`, whose hash hits the same items on every call (see the report) and so cannot mean "share of calls".
+ */
+function storm(attributes: string[], mix: boolean): FaultPlan {
+  const group = (n: number) => attributes.filter((_, i) => mix && i % 5 === n).map(itemKey);
+  return {
+    latencyMs: 20,
+    rules: [
+      { kind: 'rate_limit', firstCallsPerItem: 1, retryAfterSeconds: 1 },
+      { kind: 'server_error', items: group(1), firstCallsPerItem: 3, status: 503 },
+      { kind: 'hang', items: group(2), firstCallsPerItem: 2 },
+      { kind: 'malformed', items: group(3), firstCallsPerItem: 2 },
+      { kind: 'malformed', items: group(4) },
+    ],
+  };
+}
+
+async function runThroughStorm(attributeCount: number, mix: boolean) {
+  const attributes = await demoAttributes(harness, attributeCount);
+  harness.standin.setFaults(storm(attributes, mix));
+  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'llm-storm', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 10 });
+  const job = await waitUntilFinal(harness, jobId);
+  const results = await harness.db.selectFrom('attribute_results').select(['attribute', 'status', 'failure_reason']).where('job_id', '=', jobId).execute();
+  const outcomes: Record<string, number> = {};
+  for (const call of harness.standin.calls()) outcomes[call.outcome] = (outcomes[call.outcome] ?? 0) + 1;
+  return { jobId, job, attributes, results, outcomes };
+}
+
+async function expectEveryItemEndedOnce(run: Awaited<ReturnType<typeof runThroughStorm>>) {
+  const evidence = await storedEvidence(harness, run.jobId);
+  expect(evidence.attributes).toEqual([...run.attributes].sort());
+  expect(evidence.ruleCountMismatches).toEqual([]);
+  expect(evidence.callsAfterStored).toEqual({});
+  const failed = run.results.filter((r) => r.status === 'failed');
+  for (const result of failed) expect(result.failure_reason).toMatch(/invalid LLM output after \d+ attempts|LLM/);
+  if (failed.length === 0) expect(run.job.status).toBe('completed');
+  else expect(run.job.error).toMatch(new RegExp(`^${failed.length} of ${run.attributes.length} attributes failed: `));
+}
+
+it('absorbs a 429 with Retry-After on half of all calls and completes every attribute', async () => {
+  const run = await runThroughStorm(20, false);
+  expect(run.job.status).toBe('completed');
+  expect(run.results.every((r) => r.status === 'completed')).toBe(true);
+  // Exactly one 429 and one answer per attribute: each 429 waited out once, nothing answered twice.
+  expect(run.outcomes).toEqual({ rate_limited: 20, ok: 20 });
+  await expectEveryItemEndedOnce(run);
+}, 180_000);
+
+it('ends a job through 429s, 5xx bursts, hangs and garbage, failing only the attributes whose answers never parse, with the reason', async () => {
+  const run = await runThroughStorm(15, true);
+  const neverParses = run.attributes.filter((_, i) => i % 5 === 4);
+  expect(run.job.status).toBe('completed');
+  const failed = run.results.filter((r) => r.status === 'failed');
+  expect(failed.map((r) => r.attribute).sort()).toEqual([...neverParses].sort());
+  for (const result of failed) expect(result.failure_reason).toMatch(/^invalid LLM output after 3 attempts: not JSON/);
+  for (const kind of ['rate_limited', 'server_error', 'client_aborted', 'malformed', 'ok']) expect(run.outcomes[kind] ?? 0).toBeGreaterThan(0);
+  await expectEveryItemEndedOnce(run);
+  console.info(`mixed storm: ${failed.length} of ${run.attributes.length} failed; calls ${JSON.stringify(run.outcomes)}`);
+}, 240_000);
+
+slowIt('ends a 100-attribute job through the same storm, every attribute stored once', async () => {
+  const run = await runThroughStorm(100, true);
+  expect(run.job.status).toBe('completed');
+  expect(run.results.filter((r) => r.status === 'failed')).toHaveLength(20);
+  await expectEveryItemEndedOnce(run);
+  console.info(`big storm: calls ${JSON.stringify(run.outcomes)}`);
+}, 900_000);
