@@ -32,6 +32,7 @@ export type JobsClientConfig = Pick<
   | 'JOB_DEFAULT_USE_LLM_CACHE'
   | 'JOB_HISTORY_EVENT_BUDGET'
   | 'STATUS_QUERY_TIMEOUT_MS'
+  | 'STATUS_LIVE_CACHE_MS'
   | 'LLM_PRICES'
   | 'LLM_RPM_LIMIT'
   | 'LLM_TPM_LIMIT'
@@ -75,6 +76,8 @@ export class JobsClient {
   /** Set when a progress query went unanswered: until then, status answers from snapshots at once. */
   private queriesUnansweredUntil = 0;
   private probe: Promise<unknown> | undefined;
+  /** Live progress per job, shared by every status request within STATUS_LIVE_CACHE_MS (one query in flight per job). */
+  private readonly liveProgress = new Map<string, { at: number; answer: Promise<JobProgress | undefined> }>();
 
   constructor(
     private readonly temporal: Client,
@@ -188,8 +191,23 @@ export class JobsClient {
       this.probe ??= this.queryProgress(row.id).finally(() => (this.probe = undefined));
       return { progress: stored, source: 'snapshot' };
     }
-    const live = await this.queryProgress(row.id);
+    const live = await this.sharedLiveProgress(row.id);
     return live ? { progress: live, source: 'live' } : { progress: stored, source: 'snapshot' };
+  }
+
+  /**
+   * A frontend polling a job from many tabs (or many analysts watching one job) would otherwise send
+   * the workflow one query per request; within STATUS_LIVE_CACHE_MS they share one answer.
+   */
+  private sharedLiveProgress(jobId: string): Promise<JobProgress | undefined> {
+    const now = Date.now();
+    const cached = this.liveProgress.get(jobId);
+    if (cached && now - cached.at < this.config.STATUS_LIVE_CACHE_MS) return cached.answer;
+    const answer = this.queryProgress(jobId);
+    this.liveProgress.set(jobId, { at: now, answer });
+    // Bounded: entries older than the cache window are of no use to anyone.
+    if (this.liveProgress.size > 1_000) for (const [id, entry] of this.liveProgress) if (now - entry.at >= this.config.STATUS_LIVE_CACHE_MS) this.liveProgress.delete(id);
+    return answer;
   }
 
   /**
@@ -237,11 +255,14 @@ export class JobsClient {
   private async control(principal: Principal, jobId: string, action: string, allowedFrom: JobStatus[], send: (handle: WorkflowHandle) => Promise<void>): Promise<LegacyJobStatus> {
     return audited(this.db, { actor: principal.subject, action, jobId }, async () => {
       const row = await this.getJob(principal, jobId);
+      // A control decision needs the job's state now, not the answer shared with pollers a moment ago.
+      this.liveProgress.delete(jobId);
       const { progress } = await this.progressOf(row);
       const current = progress?.status ?? (row.status as JobStatus);
       if (row.source !== 'synapse') throw new JobStateError(`job ${jobId} was imported from the legacy job manager; nothing of it is running`);
       if (!allowedFrom.includes(current)) throw new JobStateError(`cannot ${action} job ${jobId}: it is ${current} (${action} applies to ${allowedFrom.join(', ')} jobs)`);
       await send(this.handle(jobId));
+      this.liveProgress.delete(jobId);
       return this.status(principal, jobId);
     });
   }

@@ -70,6 +70,8 @@ const schema = z.object({
   JOB_MAX_ACTIVE_PER_OWNER: integer(5, 1),
   /** How long the status API waits for a worker to answer the progress query before using the stored snapshot. */
   STATUS_QUERY_TIMEOUT_MS: integer(1_500, 100),
+  /** How long one live progress answer serves every status request for that job (0: query every time). */
+  STATUS_LIVE_CACHE_MS: integer(1_000, 0),
   API_PORT: integer(8080, 0),
   API_MAX_BODY_BYTES: integer(1_000_000, 1_000),
   /** When set, GET /metrics needs `Authorization: Bearer <this>`; unset, /metrics is open (keep the API on an internal network). */
