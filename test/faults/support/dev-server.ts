@@ -6,12 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { SearchAttributeType } from '@temporalio/common';
+import { ALL_SEARCH_ATTRIBUTES } from '../../../common/search-attributes';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../../config/dev-server';
 import { temporalCliPath } from '../../support/temporal-cli';
 import { sleep } from '../../support/waiting';
 
 // Same dynamic config and search attributes as test/global-setup.ts and temporal-dev.sh.
-const DYNAMIC_CONFIG = ['matching.useNewMatcher=true', 'matching.enableFairness=true', 'matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
-const SEARCH_ATTRIBUTES = ['JobType=Keyword', 'JobOwner=Keyword', 'CycleId=Keyword', 'ReportId=Keyword', 'JobStatus=Keyword', 'JobPriority=Int'];
+const CLI_TYPE: Partial<Record<string, string>> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.INT]: 'Int' };
+const SEARCH_ATTRIBUTES = ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${CLI_TYPE[key.type]}`);
 
 export interface RestartableDevServer {
   address: string;
@@ -40,7 +43,7 @@ export async function createDevServer(): Promise<RestartableDevServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'temporal.sqlite'), '--log-level', 'error'];
-  for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
+  for (const value of DEV_SERVER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
   for (const attribute of SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
   const kill = async (signal: NodeJS.Signals) => {
     const running = child;
