@@ -56,6 +56,10 @@ const cases: Case[] = [
   ['attribute generation with a hostile document name', { jobType: 'llm_attribute_generation', planId: 'p', documents: [{ name: 'n'.repeat(300), content: 'x' }] }, 400, 'documents.0.name'],
   ['PDE mapping with hostile PDE ids', { jobType: 'pde_regeneration', planId: 'p', dataSourceId: DEMO_DATA_SOURCE_ID, pdeIds: ["1; drop table jobs"] }, 400, 'pdeIds.0'],
   ['scoping with a negative test budget', { jobType: 'scoping_recommendations', dataSourceId: DEMO_DATA_SOURCE_ID, testBudget: -5 }, 400, 'testBudget'],
+  ['sampling with a confidence level as a string', { jobType: 'intelligent_sampling', dataSourceId: DEMO_DATA_SOURCE_ID, confidenceLevel: '0.95', marginOfError: 0.05 }, 400, 'confidenceLevel'],
+  ['sampling of a hostile data source', { jobType: 'intelligent_sampling', dataSourceId: HOSTILE[1], confidenceLevel: 0.95, marginOfError: 0.05 }, 400, 'dataSourceId'],
+  ['test execution with a hostile check attribute', { jobType: 'test_execution', dataSourceId: DEMO_DATA_SOURCE_ID, checks: [{ attribute: 'a'.repeat(10_000), rule: { kind: 'not_null' } }] }, 400, 'checks.0.attribute'],
+  ['test execution with a batch size of zero', { jobType: 'test_execution', dataSourceId: DEMO_DATA_SOURCE_ID, batchSize: 0 }, 400, 'batchSize'],
   ['scoping of a hostile data source', { jobType: 'generate_scoping_recommendations', dataSourceId: HOSTILE[0] }, 400, 'dataSourceId'],
 ];
 
