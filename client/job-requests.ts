@@ -9,7 +9,14 @@ import { InvalidJobRequestError } from './errors';
 
 export { InvalidJobRequestError };
 
-export const identifier = z.string().trim().min(1).max(200);
+/** Names and ids: bounded, and free of control characters (PostgreSQL text cannot even hold a NUL byte). */
+export const identifier = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  // eslint-disable-next-line no-control-regex
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
 
 /** `high | normal | low`, or Temporal's 1 (highest) to 5 (lowest). */
 export const prioritySchema = z

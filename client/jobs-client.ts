@@ -77,7 +77,7 @@ export class JobsClient {
   private queriesUnansweredUntil = 0;
   private probe: Promise<unknown> | undefined;
   /** Live progress per job, shared by every status request within STATUS_LIVE_CACHE_MS (one query in flight per job). */
-  private readonly liveProgress = new Map<string, { at: number; answer: Promise<JobProgress | undefined> }>();
+  private readonly liveProgress = new Map<string, { at: number; answer: Promise<JobProgress | undefined>; last?: JobProgress; refreshing: boolean }>();
 
   constructor(
     private readonly temporal: Client,
@@ -196,18 +196,36 @@ export class JobsClient {
   }
 
   /**
-   * A frontend polling a job from many tabs (or many analysts watching one job) would otherwise send
-   * the workflow one query per request; within STATUS_LIVE_CACHE_MS they share one answer.
+   * A frontend polling a job from many tabs (or many analysts watching one job) would otherwise send the
+   * workflow one query per request. Within STATUS_LIVE_CACHE_MS requests share one answer; after that
+   * the last answer is served while one query refreshes it, so only a job's first request ever waits.
    */
   private sharedLiveProgress(jobId: string): Promise<JobProgress | undefined> {
     const now = Date.now();
-    const cached = this.liveProgress.get(jobId);
-    if (cached && now - cached.at < this.config.STATUS_LIVE_CACHE_MS) return cached.answer;
+    const entry = this.liveProgress.get(jobId);
+    if (entry && now - entry.at < this.config.STATUS_LIVE_CACHE_MS) return entry.answer;
+    if (entry?.last !== undefined && now - entry.at < this.config.STATUS_LIVE_CACHE_MS + this.config.STATUS_QUERY_TIMEOUT_MS) {
+      if (!entry.refreshing) {
+        entry.refreshing = true;
+        void this.queryProgress(jobId).then((answer) => this.rememberLive(jobId, Date.now(), Promise.resolve(answer), answer));
+      }
+      return Promise.resolve(entry.last);
+    }
     const answer = this.queryProgress(jobId);
-    this.liveProgress.set(jobId, { at: now, answer });
-    // Bounded: entries older than the cache window are of no use to anyone.
-    if (this.liveProgress.size > 1_000) for (const [id, entry] of this.liveProgress) if (now - entry.at >= this.config.STATUS_LIVE_CACHE_MS) this.liveProgress.delete(id);
+    this.rememberLive(jobId, now, answer);
+    void answer.then((value) => {
+      const current = this.liveProgress.get(jobId);
+      if (current?.answer === answer) current.last = value;
+    });
     return answer;
+  }
+
+  private rememberLive(jobId: string, at: number, answer: Promise<JobProgress | undefined>, last?: JobProgress): void {
+    this.liveProgress.set(jobId, { at, answer, last, refreshing: false });
+    // Bounded: entries past any use are dropped once there are many.
+    if (this.liveProgress.size > 1_000) {
+      for (const [id, entry] of this.liveProgress) if (at - entry.at >= this.config.STATUS_LIVE_CACHE_MS + this.config.STATUS_QUERY_TIMEOUT_MS) this.liveProgress.delete(id);
+    }
   }
 
   /**
