@@ -62,8 +62,11 @@ export interface StartedJob {
 
 const ACTIVE_STATUSES: JobStatus[] = ['pending', 'running', 'paused'];
 
-/** How long status answers from snapshots without asking after a progress query went unanswered. */
-const UNANSWERED_QUERY_BACKOFF_MS = 5_000;
+/**
+ * After a progress query goes unanswered, status answers from snapshots until a background query is
+ * answered again, or at most this long (then one request asks and waits again).
+ */
+const SILENT_WORKERS_MAX_MS = 60_000;
 
 /** gRPC DEADLINE_EXCEEDED (code 4), as the client surfaces it from `withDeadline`. */
 function isDeadlineExceeded(error: unknown): boolean {
@@ -73,8 +76,8 @@ function isDeadlineExceeded(error: unknown): boolean {
 
 export class JobsClient {
   private pollerCheck: { at: number; polling: boolean } | undefined;
-  /** Set when a progress query went unanswered: until then, status answers from snapshots at once. */
-  private queriesUnansweredUntil = 0;
+  /** When a progress query last went unanswered; cleared by the next answer. Meanwhile status answers from snapshots. */
+  private workersSilentSince: number | undefined;
   private probe: Promise<unknown> | undefined;
   /** Live progress per job, shared by every status request within STATUS_LIVE_CACHE_MS (one query in flight per job). */
   private readonly liveProgress = new Map<string, { at: number; answer: Promise<JobProgress | undefined>; last?: JobProgress; refreshing: boolean }>();
@@ -186,8 +189,8 @@ export class JobsClient {
     const stored = row.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
     if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
     if (!(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };
-    if (Date.now() < this.queriesUnansweredUntil) {
-      // Workers stopped answering moments ago: one query in the background finds out when they are back.
+    if (this.workersSilentSince !== undefined && Date.now() - this.workersSilentSince < SILENT_WORKERS_MAX_MS) {
+      // Workers stopped answering: one query at a time, in the background, finds out when they are back.
       this.probe ??= this.queryProgress(row.id).finally(() => (this.probe = undefined));
       return { progress: stored, source: 'snapshot' };
     }
@@ -230,18 +233,18 @@ export class JobsClient {
 
   /**
    * The workflow's own progress, or undefined when no worker answers within STATUS_QUERY_TIMEOUT_MS. A
-   * deadline missed makes the next few seconds of status answers use snapshots without asking: the
-   * server lists a stopped worker's poller for a while, and a frontend polling many jobs must not wait
-   * out a deadline per request in that window.
+   * deadline missed makes status answer from snapshots without waiting until a query is answered again:
+   * the server lists a stopped worker's poller for minutes, and a frontend polling many jobs must not
+   * wait out a deadline per request in that window.
    */
   private async queryProgress(jobId: string): Promise<JobProgress | undefined> {
     try {
       const deadline = Date.now() + this.config.STATUS_QUERY_TIMEOUT_MS;
       const live = await this.temporal.connection.withDeadline(deadline, () => this.handle(jobId).query(progressQuery));
-      this.queriesUnansweredUntil = 0;
+      this.workersSilentSince = undefined;
       return live;
     } catch (error) {
-      if (isDeadlineExceeded(error)) this.queriesUnansweredUntil = Date.now() + UNANSWERED_QUERY_BACKOFF_MS;
+      if (isDeadlineExceeded(error)) this.workersSilentSince ??= Date.now();
       // No worker answered in time, or the workflow is gone: the stored snapshot is the best answer.
       return undefined;
     }
