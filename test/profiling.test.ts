@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
+import { recordHistoryIfAsked } from './support/histories';
 
 let harness: Harness;
 
@@ -67,5 +68,27 @@ describe('data_profiling job', () => {
   it('reports full progress through the query and the stored snapshot alike', async () => {
     const progress = await harness.jobs.progress(jobId);
     expect(progress).toMatchObject({ status: 'completed', progressPercentage: 100, completedSteps: attributeCount * 2, totalSteps: attributeCount * 2, failedSteps: 0 });
+  });
+});
+
+describe('data_profiling_rule_execution job', () => {
+  it("runs an earlier generation job's stored rules, with the same counts and no LLM call", async () => {
+    const attributeIds = ['credit_score', 'apr_rate', 'email_address', 'account_status'];
+    const generation = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'analyst-2', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 4 });
+    expect(await harness.jobs.waitForJob(generation.jobId)).toMatchObject({ status: 'completed' });
+    harness.standin.reset();
+
+    const execution = await harness.jobs.startJob({ jobType: 'data_profiling_rule_execution', owner: 'analyst-2', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, rulesFromJobId: generation.jobId, ruleBatchSize: 2 });
+    const job = await harness.jobs.waitForJob(execution.jobId);
+    expect(job).toMatchObject({ status: 'completed', error: null });
+    recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, execution.jobId, 'data-profiling-rule-execution');
+    expect(harness.standin.calls()).toHaveLength(0);
+
+    const rules = await harness.db.selectFrom('profiling_rules').select(['attribute', 'rule_index']).where('job_id', '=', generation.jobId).execute();
+    const results = await harness.db.selectFrom('rule_results').select(['attribute', 'rule_index', 'rules_job_id', 'checked_rows']).where('job_id', '=', execution.jobId).execute();
+    expect(results.map((r) => `${r.attribute}#${r.rule_index}`).sort()).toEqual(rules.map((r) => `${r.attribute}#${r.rule_index}`).sort());
+    expect(results.every((r) => r.rules_job_id === generation.jobId && r.checked_rows === 10_000)).toBe(true);
+    expect(job?.result).toMatchObject({ attributesTotal: 4, rulesExecuted: rules.length, rowsChecked: rules.length * 10_000 });
+    expect(job?.progress).toMatchObject({ completedSteps: 4, totalSteps: 4 });
   });
 });
