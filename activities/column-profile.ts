@@ -17,15 +17,18 @@ export interface ColumnProfile {
 export async function profileColumn(db: Kysely<Database>, table: string, attribute: AttributeDescriptor): Promise<ColumnProfile> {
   const col = sql.id(attribute.name);
   // PostgreSQL has no min/max over booleans; the top values say all there is to say about them.
-  const extreme = (fn: 'min' | 'max') => (attribute.dataType === 'boolean' ? sql`null` : sql`${sql.raw(fn)}(${col})::text`);
-  const stats = await sql<{ rows: number; nulls: number; distinct: number; min: string | null; max: string | null }>`
-    select count(*)::int as rows, (count(*) - count(${col}))::int as nulls, count(distinct ${col})::int as distinct,
-           ${extreme('min')} as min, ${extreme('max')} as max
-    from ${sql.table(table)}`.execute(db);
-  const top = await sql<{ value: string; count: number }>`
-    select ${col}::text as value, count(*)::int as count from ${sql.table(table)}
-    where ${col} is not null group by 1 order by 2 desc, 1 limit 8`.execute(db);
-  const [first] = stats.rows;
+  const extreme = (fn: 'min' | 'max') => (attribute.dataType === 'boolean' ? sql`null` : sql`${sql.raw(fn)}(v)::text`);
+  // One scan of the table: the column is read once into a materialised CTE, and both the statistics and
+  // the most common values are computed from that. On wide tables the scan, not the aggregates, is the cost.
+  const { rows } = await sql<{ rows: number; nulls: number; distinct: number; min: string | null; max: string | null; top_values: { value: string; count: number }[] | null }>`
+    with column_values as materialized (select ${col} as v from ${sql.table(table)}),
+    top as (select v::text as value, count(*)::int as count from column_values where v is not null group by 1 order by 2 desc, 1 limit 8)
+    select count(*)::int as rows, (count(*) - count(v))::int as nulls, count(distinct v)::int as distinct,
+           ${extreme('min')} as min, ${extreme('max')} as max,
+           (select json_agg(json_build_object('value', value, 'count', count) order by count desc, value) from top) as top_values
+    from column_values`.execute(db);
+  const [first] = rows;
   if (!first) throw new Error(`no statistics for ${table}.${attribute.name}`);
-  return { ...first, topValues: top.rows };
+  const { top_values: topValues, ...stats } = first;
+  return { ...stats, topValues: topValues ?? [] };
 }

@@ -100,10 +100,12 @@ describe('the jobs page', () => {
   it('Pause turns the row paused, and then the completed-steps count stops changing', async () => {
     await button(jobId, 'pause').click();
     await waitFor(() => shown(jobId), (s) => s.status === 'paused', 15_000);
-    // Items in flight at the pause still finish: wait until the count has held for 1.5 s before measuring.
+    // Items in flight at the pause still finish: wait until the count has held for 1.5 s before measuring,
+    // plus the time one live answer may be shared with pollers before it is refreshed.
+    const holdMs = 1_500 + 2 * harness.config.STATUS_LIVE_CACHE_MS;
     let last = await shown(jobId);
     let since = Date.now();
-    while (Date.now() - since < 1_500) {
+    while (Date.now() - since < holdMs) {
       await sleep(200);
       const now = await shown(jobId);
       if (now.completed !== last.completed || now.status !== 'paused') since = Date.now();
