@@ -5,9 +5,10 @@
 import { topCandidateColumns } from '../activities/planning-candidates';
 import { InvalidJobRequestError } from '../client/errors';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { pauseAndExpectNoNewLlmCalls } from './support/control-checks';
 import { createHarness, type Harness } from './support/harness';
 import { recordHistoryIfAsked } from './support/histories';
-import { sleep, waitFor } from './support/waiting';
+import { waitFor } from './support/waiting';
 
 let harness: Harness;
 
@@ -182,18 +183,11 @@ describe('mapping job control', () => {
   const owner = 'controller';
   const principal = { subject: owner, admin: false };
   const manyPdes = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => ({ ...PDES[i % PDES.length]!, name: `${prefix} ${PDES[i % PDES.length]!.name} ${i}` }));
-  const totalCalls = () => harness.standin.calls().length;
 
   it('pauses without starting new PDEs and resumes with every PDE mapped exactly once', async () => {
     harness.standin.setFaults({ latencyMs: 200 });
     const jobId = await startMapping(owner, 'plan-pause', { pdes: manyPdes('P', 12), llmConcurrency: 2 });
-    await waitFor(() => harness.jobs.status(principal, jobId), (s) => (s.completed_steps ?? 0) >= 2);
-    await harness.jobs.pause(principal, jobId);
-    await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.status === 'paused' && s.in_flight === 0);
-    const callsWhenPaused = totalCalls();
-    await sleep(1_000);
-    expect(totalCalls()).toBe(callsWhenPaused);
-    expect((await harness.jobs.status(principal, jobId)).status).toBe('paused');
+    await pauseAndExpectNoNewLlmCalls(harness, principal, jobId);
 
     await harness.jobs.resume(principal, jobId);
     const job = await harness.jobs.waitForJob(jobId);

@@ -5,8 +5,9 @@
 
 import { scopingItemKey } from '../activities/scoping-prompts';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { pauseAndExpectNoNewLlmCalls } from './support/control-checks';
 import { createHarness, type Harness } from './support/harness';
-import { sleep, waitFor } from './support/waiting';
+import { waitFor } from './support/waiting';
 import { recordHistoryIfAsked } from './support/histories';
 
 let harness: Harness;
@@ -194,18 +195,12 @@ describe('scoping with profiling results', () => {
 describe('scoping job control', () => {
   const owner = 'controller';
   const principal = { subject: owner, admin: false };
-  const totalCalls = () => harness.standin.calls().length;
 
   it('pauses without starting new assessments and resumes with every attribute assessed exactly once', async () => {
     harness.standin.setFaults({ latencyMs: 200 });
     const attributeIds = firstTwenty.slice(0, 12);
     const jobId = await startScoping('scoping_recommendations', owner, { attributeIds, llmConcurrency: 2 });
-    await waitFor(() => harness.jobs.status(principal, jobId), (s) => (s.completed_steps ?? 0) >= 2);
-    await harness.jobs.pause(principal, jobId);
-    await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.status === 'paused' && s.in_flight === 0);
-    const callsWhenPaused = totalCalls();
-    await sleep(1_000);
-    expect(totalCalls()).toBe(callsWhenPaused);
+    await pauseAndExpectNoNewLlmCalls(harness, principal, jobId);
 
     await harness.jobs.resume(principal, jobId);
     const job = await harness.jobs.waitForJob(jobId);
