@@ -16,8 +16,10 @@ import { ProgressBar } from './progress-bar';
 
 const USAGE = `synapse-jobs <command> [options]
 
-  start TYPE --data-source ID [--attributes a,b,c] [--priority high|normal|low|1-5] [--concurrency N]
-        [--rules-from JOB] [--idempotency-key KEY] [--metadata JSON] [--watch]
+  start TYPE [--data-source ID] [--attributes a,b,c] [--priority high|normal|low|1-5] [--concurrency N]
+        [--rules-from JOB] [--idempotency-key KEY] [--metadata JSON] [--params JSON] [--watch]
+                        --params holds the job type's own fields (README, Job types), e.g.
+                        start intelligent_sampling --data-source D --params '{"confidenceLevel":0.95,"marginOfError":0.05}'
   status JOB            the legacy status JSON
   watch JOB             a live progress bar until the job ends
   pause JOB [--now]     stop starting new items (--now: also stop the ones in flight)
@@ -60,7 +62,7 @@ async function run(argv: string[]): Promise<number> {
     options: {
       as: { type: 'string' }, admin: { type: 'boolean' }, now: { type: 'boolean' }, watch: { type: 'boolean' }, resubmit: { type: 'boolean' },
       'data-source': { type: 'string' }, attributes: { type: 'string' }, priority: { type: 'string' }, concurrency: { type: 'string' },
-      'rules-from': { type: 'string' }, 'idempotency-key': { type: 'string' }, metadata: { type: 'string' },
+      'rules-from': { type: 'string' }, 'idempotency-key': { type: 'string' }, metadata: { type: 'string' }, params: { type: 'string' },
       status: { type: 'string' }, type: { type: 'string' }, owner: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       rpm: { type: 'string' }, tpm: { type: 'string' }, 'window-ms': { type: 'string' },
     },
@@ -83,17 +85,19 @@ async function run(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'start': {
-        const started = await jobs.startJob({
-          jobType: need(target, 'job type') as never,
-          owner: principal.subject,
-          dataSourceId: need(values['data-source'], '--data-source'),
+        const options = {
+          dataSourceId: values['data-source'],
           attributeIds: values.attributes?.split(',').map((a) => a.trim()),
-          priority: values.priority === undefined ? undefined : /^\d+$/.test(values.priority) ? Number(values.priority) : (values.priority as never),
+          priority: values.priority === undefined ? undefined : /^\d+$/.test(values.priority) ? Number(values.priority) : values.priority,
           llmConcurrency: values.concurrency === undefined ? undefined : Number(values.concurrency),
           rulesFromJobId: values['rules-from'],
           idempotencyKey: values['idempotency-key'],
           metadata: values.metadata ? JSON.parse(values.metadata) : undefined,
-        }, principal.subject);
+        };
+        // Options given on the command line win over the same fields in --params; absent ones are left out.
+        const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+        const params = values.params ? (JSON.parse(values.params) as Record<string, unknown>) : {};
+        const started = await jobs.startJob({ ...params, ...given, jobType: need(target, 'job type') as never, owner: principal.subject }, principal.subject);
         console.log(`${started.created ? 'started' : 'already started'} job ${started.jobId}`);
         if (values.watch) return (await watch(jobs, principal, started.jobId)) === 'completed' ? 0 : 1;
         return 0;

@@ -54,6 +54,16 @@ it('pauses and resumes a job, and says why when an action does not apply', async
   harness.standin.setFaults({ latencyMs: 400 });
 });
 
+it("starts any job type with its own fields in --params", async () => {
+  const params = JSON.stringify({ confidenceLevel: 0.95, marginOfError: 0.05, strataColumns: ['account_status'], allocation: 'proportional', seed: 5 });
+  const { code, stdout } = await cli('start', 'intelligent_sampling', '--data-source', DEMO_DATA_SOURCE_ID, '--params', params, '--watch');
+  expect(code).toBe(0);
+  expect(stdout).toMatch(/100% completed/);
+  const jobId = /started job (\S+)/.exec(stdout)![1]!;
+  const status = JSON.parse((await cli('status', jobId)).stdout);
+  expect(status).toMatchObject({ job_type: 'intelligent_sampling', status: 'completed', result: { seed: 5, sampleSize: { n: 370 } } });
+});
+
 it('rejects bad input with the field named and exit code 1', async () => {
   const { code, stderr } = await cli('start', 'data_profiling', '--data-source', 'nope');
   expect(code).toBe(1);
