@@ -11,7 +11,8 @@ import { demoAttributes, slowIt, storedCount, storedEvidence, waitUntilFinal } f
 let harness: Harness;
 const alive = new Set<WorkerProcess>();
 beforeAll(async () => {
-  harness = await createHarness({ faults: { latencyMs: 300 } });
+  // Slow enough that every planned kill lands while the job still runs, even as recovery gets faster.
+  harness = await createHarness({ faults: { latencyMs: 1_000 } });
 });
 afterEach(async () => {
   for (const worker of [...alive]) await worker.kill('SIGKILL');
