@@ -1,7 +1,6 @@
 // Operations: a worker's Prometheus endpoint (Temporal runtime metrics plus our job and LLM counters),
 // its /healthz and /readyz, and the API's /metrics and /readyz, against the real dev server and PostgreSQL.
 
-import net from 'node:net';
 import { createApiServer, listen } from '../client/http/server';
 import { apiReadiness } from '../client/http/metrics';
 import { JobsClient } from '../client/jobs-client';
@@ -12,6 +11,7 @@ import { createJobsWorker, type JobsWorker } from '../workers/create-worker';
 import { installWorkerRuntime } from '../workers/metrics';
 import { createHarness, type Harness } from './support/harness';
 import { waitFor } from './support/waiting';
+import { freePort } from './support/ports';
 
 const attributeIds = ['credit_score', 'apr_rate', 'account_status'];
 const itemKey = (attribute: string) => `${DEMO_DATA_SOURCE_ID}.${attribute}`;
@@ -20,14 +20,6 @@ const JOB_TYPE = 'data_profiling_llm_generation';
 let harness: Harness;
 let metricsUrl: string;
 
-/** A port nothing listens on right now (for the runtime's exporter, which cannot report a port it picked). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Sum of the samples of `name` whose labels include every one of `labels` (0 when there is none). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {

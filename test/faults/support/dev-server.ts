@@ -11,6 +11,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../../common/search-attributes';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../../config/dev-server';
 import { temporalCliPath } from '../../support/temporal-cli';
 import { sleep } from '../../support/waiting';
+import { freePort } from '../../support/ports';
 
 // Same dynamic config and search attributes as test/global-setup.ts and temporal-dev.sh.
 const CLI_TYPE: Partial<Record<string, string>> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.INT]: 'Int' };
@@ -23,13 +24,6 @@ export interface RestartableDevServer {
   dispose(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
