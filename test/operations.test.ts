@@ -87,8 +87,14 @@ describe('a worker', () => {
 
     // The SDK labels our counters in camelCase (taskQueue, activityType, workflowType), its own in snake_case.
     const queue = { taskQueue: harness.config.TEMPORAL_TASK_QUEUE };
-    // Workflow metrics reach the exporter through a sink after the workflow task completes: poll briefly.
-    const { text } = await waitFor(() => getText(metricsUrl), (m) => sample(m.text, 'synapse_jobs_finished', { job_type: JOB_TYPE }) === 1, 10_000);
+    // Workflow metrics reach the exporter through a sink, and the SDK counts a completed workflow only once the
+    // server has accepted the final workflow task, which can be after the job's row says completed: poll for both.
+    const sdkLabels = { task_queue: harness.config.TEMPORAL_TASK_QUEUE, workflow_type: 'dataProfilingLlmGeneration' };
+    const { text } = await waitFor(
+      () => getText(metricsUrl),
+      (m) => sample(m.text, 'synapse_jobs_finished', { job_type: JOB_TYPE }) === 1 && sample(m.text, 'temporal_workflow_completed', sdkLabels) >= 1,
+      10_000,
+    );
     expect(sample(text, 'synapse_job_steps_done', { ...queue, job_type: JOB_TYPE })).toBe(attributeIds.length);
     expect(sample(text, 'synapse_job_steps_failed', { ...queue, job_type: JOB_TYPE })).toBe(0);
     expect(sample(text, 'synapse_jobs_finished', { ...queue, job_type: JOB_TYPE, status: 'completed' })).toBe(1);
@@ -103,7 +109,7 @@ describe('a worker', () => {
     expect(promptTokens).toBe(calls.reduce((sum, c) => sum + c.prompt_tokens, 0));
     expect(sample(text, 'synapse_llm_completion_tokens', queue)).toBe(calls.reduce((sum, c) => sum + c.completion_tokens, 0));
     // The SDK's own metrics come from the same endpoint.
-    expect(sample(text, 'temporal_workflow_completed', { task_queue: harness.config.TEMPORAL_TASK_QUEUE, workflow_type: 'dataProfilingLlmGeneration' })).toBe(1);
+    expect(sample(text, 'temporal_workflow_completed', sdkLabels)).toBe(1);
     expect(sample(text, 'temporal_activity_execution_failed', { task_queue: harness.config.TEMPORAL_TASK_QUEUE, activity_type: 'generateValidationRules' })).toBe(1);
     expect(text).toMatch(/^temporal_activity_schedule_to_start_latency_bucket\{/m);
   });
