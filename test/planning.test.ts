@@ -2,7 +2,9 @@
 // sample documents, PDE mapping among pre-filtered columns, regeneration around accepted mappings,
 // pause/resume, cancel, the answer cache and continue-as-new. RECORD_HISTORIES=1 saves replay histories.
 
+import { randomUUID } from 'node:crypto';
 import { topCandidateColumns } from '../activities/planning-candidates';
+import { JobsClient } from '../client/jobs-client';
 import { InvalidJobRequestError } from '../client/errors';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { pauseAndExpectNoNewLlmCalls } from './support/control-checks';
@@ -86,6 +88,21 @@ describe('llm_attribute_generation', () => {
     expect(byName.get('social_security_number')).toMatchObject({ data_type: 'text', constraints: ['format NNN-NN-NNNN', 'required'] });
     for (const chunk of ['fr-y-14m-credit-card.md#0', 'fr-y-14m-credit-card.md#1', 'ffiec-031-loans.md#0']) expect(harness.standin.callCount(`plan-gen/${chunk}`)).toBe(1);
     recordHistory(jobId, 'planning-attribute-generation');
+  });
+
+  it('records a cancel that arrives before the documents are split as cancelled, with no LLM call made', async () => {
+    // A queue no worker polls yet, so the cancel is in the workflow's history before its first step.
+    const queue = `planning-early-cancel-${randomUUID()}`;
+    const jobs = new JobsClient(harness.temporal, harness.db, { ...harness.config, TEMPORAL_TASK_QUEUE: queue });
+    const { jobId } = await jobs.startJob({ jobType: 'llm_attribute_generation', owner: 'planner', planId: 'plan-early-cancel', sampleDocuments: true });
+    await jobs.cancel({ subject: 'planner', admin: false }, jobId);
+    const worker = await harness.startWorker({ TEMPORAL_TASK_QUEUE: queue });
+    try {
+      expect(await jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled', error: 'Cancelled by request' });
+      expect(harness.standin.calls()).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('rejects a request without documents or with an empty one, naming the field', async () => {

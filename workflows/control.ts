@@ -82,7 +82,7 @@ export class JobControl {
 
   constructor(
     job: Pick<JobInputBase, 'jobId' | 'jobType' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'>,
-    private readonly totalSteps: number,
+    private totalSteps: number,
   ) {
     ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority, carried: this.carried } = job);
     this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
@@ -193,6 +193,12 @@ export class JobControl {
       currentStep: this.currentStep,
       runs: (this.carried?.runs ?? 1) + 1,
     };
+  }
+
+  /** Sets the job's size once its body has found it out (e.g. how many chunks its documents split into). */
+  setTotalSteps(total: number): void {
+    this.totalSteps = total;
+    this.touch(true);
   }
 
   /** Counts steps that need no work (e.g. rule execution for attributes that got no rules). */

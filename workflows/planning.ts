@@ -2,7 +2,7 @@
 // elements), PDE auto-mapping (one LLM suggestion per PDE among pre-filtered columns) and regeneration
 // (mapping again for chosen PDEs, accepted mappings untouched). Long jobs continue as new with what is left.
 
-import { continueAsNew, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { continueAsNew, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { ChunkRef } from '../activities/planning-generation';
 import type { PdeMappingResult } from '../activities/planning-mapping';
@@ -38,14 +38,17 @@ export interface PdeMappingJobInput extends JobInputBase {
   llmConcurrency: number;
 }
 
+/** Jobs started before splitting moved under the job control split first (a cancel there left the row pending); they replay that way. */
+const SPLIT_UNDER_JOB_CONTROL = 'split-documents-under-job-control';
+
 /** `llm_attribute_generation`: extract attributes from every chunk, then merge them into the plan's PDEs. */
 export async function llmAttributeGeneration(input: AttributeGenerationJobInput): Promise<Record<string, unknown>> {
-  // Progress is counted in chunks, so they must exist before the control does; chunking is one short,
-  // idempotent database activity, and a continued run already knows its chunks.
-  const chunks = input.resumeAt?.chunks ?? (await chunkDocuments(input));
-  const totalChunks = input.resumeAt?.totalChunks ?? chunks.length;
-  const control = new JobControl(input, totalChunks + 1);
+  const splitFirst = !input.resumeAt && !patched(SPLIT_UNDER_JOB_CONTROL);
+  const known = input.resumeAt ?? (splitFirst ? allOf(await chunkDocuments(input)) : undefined);
+  // Progress is counted in chunks (plus the merge): a new job knows how many once it has split its documents.
+  const control = new JobControl(input, known ? known.totalChunks + 1 : 0);
   return control.run(async () => {
+    const { chunks, totalChunks } = known ?? (await splitDocuments(control, input));
     control.beginPhase('Extracting attributes');
     const left = await control.forEach(chunks, {
       concurrency: input.llmConcurrency,
@@ -76,6 +79,15 @@ export async function llmAttributeGeneration(input: AttributeGenerationJobInput)
     } satisfies JobOutcome;
   });
 }
+
+async function splitDocuments(control: JobControl, input: AttributeGenerationJobInput): Promise<{ chunks: ChunkRef[]; totalChunks: number }> {
+  control.beginPhase('Splitting documents');
+  const split = allOf(await chunkDocuments(input));
+  control.setTotalSteps(split.totalChunks + 1);
+  return split;
+}
+
+const allOf = (chunks: ChunkRef[]) => ({ chunks, totalChunks: chunks.length });
 
 async function chunkDocuments(input: AttributeGenerationJobInput): Promise<ChunkRef[]> {
   const options = { ...DATABASE_ACTIVITY, priority: { priorityKey: input.priority, fairnessKey: input.owner } };
