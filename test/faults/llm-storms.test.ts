@@ -5,7 +5,7 @@
 import type { FaultPlan } from '../../llm-standin/server';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
-import { demoAttributes, itemKey, slowIt, storedEvidence, waitUntilFinal } from './support/evidence';
+import { demoAttributes, expectEachItemStoredOnce, itemKey, slowIt, waitUntilFinal } from './support/evidence';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -48,10 +48,7 @@ async function runThroughStorm(attributeCount: number, mix: boolean) {
 }
 
 async function expectEveryItemEndedOnce(run: Awaited<ReturnType<typeof runThroughStorm>>) {
-  const evidence = await storedEvidence(harness, run.jobId);
-  expect(evidence.attributes).toEqual([...run.attributes].sort());
-  expect(evidence.ruleCountMismatches).toEqual([]);
-  expect(evidence.callsAfterStored).toEqual({});
+  await expectEachItemStoredOnce(harness, run.jobId, run.attributes);
   const failed = run.results.filter((r) => r.status === 'failed');
   for (const result of failed) expect(result.failure_reason).toMatch(/invalid LLM output after \d+ attempts|LLM/);
   if (failed.length === 0) expect(run.job.status).toBe('completed');

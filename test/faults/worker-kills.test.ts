@@ -6,7 +6,7 @@ import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
 import { sleep } from '../support/waiting';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { demoAttributes, slowIt, storedCount, storedEvidence, waitUntilFinal } from './support/evidence';
+import { demoAttributes, expectEachItemStoredOnce, slowIt, storedCount, waitUntilFinal } from './support/evidence';
 
 let harness: Harness;
 const alive = new Set<WorkerProcess>();
@@ -62,11 +62,7 @@ async function expectNothingLostOrRepeated(run: Awaited<ReturnType<typeof profil
   expect(run.killsDuringJob).toBe(storm.kills);
   expect(run.job.status).toBe('completed');
   expect(run.job.result).toMatchObject({ attributesTotal: storm.attributes, attributesProfiled: storm.attributes, attributesFailed: 0 });
-  const evidence = await storedEvidence(harness, run.jobId);
-  expect(evidence.attributes).toEqual([...run.attributes].sort());
-  expect(evidence.ruleCountMismatches).toEqual([]);
-  // The strong form of "no completed item is sent to the LLM again": no call for an item after its result was stored.
-  expect(evidence.callsAfterStored).toEqual({});
+  await expectEachItemStoredOnce(harness, run.jobId, run.attributes);
   const asked = run.attributes.map((a) => harness.standin.callCount(`${DEMO_DATA_SOURCE_ID}.${a}`));
   expect(asked.every((n) => n >= 1)).toBe(true);
   const redone = asked.filter((n) => n > 1).length;

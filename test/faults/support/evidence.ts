@@ -38,7 +38,7 @@ export async function waitUntilFinal(harness: Harness, jobId: string): Promise<J
   }
 }
 
-export interface StoredEvidence {
+interface StoredEvidence {
   attributes: string[];
   /** Stand-in calls per item that arrived after that item's result was committed. */
   callsAfterStored: Record<string, number>;
@@ -47,7 +47,7 @@ export interface StoredEvidence {
 }
 
 /** Reads what a profiling job stored and compares it with what the stand-in was asked, item by item. */
-export async function storedEvidence(harness: Harness, jobId: string): Promise<StoredEvidence> {
+async function storedEvidence(harness: Harness, jobId: string): Promise<StoredEvidence> {
   const results = await harness.db.selectFrom('attribute_results').select(['attribute', 'rules_count', 'updated_at']).where('job_id', '=', jobId).orderBy('attribute').execute();
   const rules = await harness.db
     .selectFrom('profiling_rules')
@@ -68,6 +68,17 @@ export async function storedEvidence(harness: Harness, jobId: string): Promise<S
     callsAfterStored,
     ruleCountMismatches: results.filter((r) => (rulesByAttribute.get(r.attribute) ?? 0) !== r.rules_count).map((r) => r.attribute),
   };
+}
+
+/**
+ * What every scenario ends with: each item stored exactly once with all its rule rows, and none sent to the
+ * LLM again after its result was stored (the strong form of "no completed item is asked again").
+ */
+export async function expectEachItemStoredOnce(harness: Harness, jobId: string, attributes: readonly string[]): Promise<void> {
+  const evidence = await storedEvidence(harness, jobId);
+  expect(evidence.attributes).toEqual([...attributes].sort());
+  expect(evidence.ruleCountMismatches).toEqual([]);
+  expect(evidence.callsAfterStored).toEqual({});
 }
 
 /** Every table of the schema, and the row counts of those a hostile string would aim at: proof that nothing ran as SQL. */
