@@ -13,7 +13,7 @@ import type { Database } from '../db/database';
 import { profileColumn } from './column-profile';
 import { completeStructured, type LlmDeps } from './llm';
 import { validationRulesPrompt } from './prompts';
-import { countViolationsInOneScan, invalidPatterns, type RuleToRun } from './rule-sql';
+import { countViolationsPerRule, invalidPatterns, type RuleToRun } from './rule-sql';
 import { proposedRulesSchema, ruleProblem } from './rule-schema';
 
 export interface ProfilingDeps {
@@ -99,9 +99,9 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs }: P
     const patternProblems = await invalidPatterns(db, rules);
     const runnable = rules.filter((r) => r.rule.kind !== 'pattern' || !patternProblems.has(r.rule.regex));
     const heartbeat = setInterval(() => Context.current().heartbeat({ scanning: runnable.length }), 5_000);
-    let scan: Awaited<ReturnType<typeof countViolationsInOneScan>>;
+    let scan: Awaited<ReturnType<typeof countViolationsPerRule>>;
     try {
-      scan = await countViolationsInOneScan(db, await tableOf(input.dataSourceId), runnable, ruleStatementTimeoutMs);
+      scan = await countViolationsPerRule(db, await tableOf(input.dataSourceId), runnable, ruleStatementTimeoutMs);
     } finally {
       clearInterval(heartbeat);
     }

@@ -1,6 +1,7 @@
-// Compiles validation rules (data) into one parameterised aggregate query per table, so every rule of a
-// batch is evaluated in a single scan. Column names come from the catalogue and are quoted identifiers;
-// every value a rule carries is a bind parameter. Runs read-only under a statement timeout.
+// Compiles validation rules (data) into parameterised aggregate queries, so every rule of a batch is
+// evaluated in one scan of the table (two when it has `unique` rules). Column names come from the
+// catalogue and are quoted identifiers; every value a rule carries is a bind parameter. Runs read-only
+// under a statement timeout.
 
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
@@ -46,7 +47,7 @@ export function violationPredicate(rule: ValidationRule, column: string, table: 
 
 /** Rows violating the rule, as one aggregate expression (the same conditions as violationPredicate). */
 function violations(rule: ValidationRule, column: string): RawBuilder<number> {
-  // `unique` counts the extra copies in the same scan instead of a correlated subquery.
+  // `unique` counts the extra copies instead of a correlated subquery.
   if (rule.kind === 'unique') return sql<number>`(count(${sql.id(column)}) - count(distinct ${sql.id(column)}))`;
   return sql<number>`count(*) filter (where ${violationPredicate(rule, column, '')})`;
 }
@@ -65,25 +66,36 @@ export async function invalidPatterns(db: Kysely<Database>, rules: RuleToRun[]):
   return problems;
 }
 
-export async function countViolationsInOneScan(
+/**
+ * Per rule (in the order given): how many rows of `table` violate it. Every rule is evaluated in one scan,
+ * which PostgreSQL splits across its parallel workers; `unique` rules, whose `count(distinct …)` cannot be
+ * aggregated in parallel, share a second scan of the same snapshot.
+ */
+export async function countViolationsPerRule(
   db: Kysely<Database>,
   table: string,
   rules: RuleToRun[],
   statementTimeoutMs: number,
 ): Promise<{ checkedRows: number; counts: RuleCount[] }> {
-  const aggregates = rules.map((r, i) => sql`${violations(r.rule, r.attribute.name)}::int as ${sql.id(`v${i}`)}`);
-  const ruleColumns = aggregates.length ? sql`, ${sql.join(aggregates)}` : sql``;
-  const query = sql<Record<string, number>>`select count(*)::int as checked_rows${ruleColumns} from ${sql.table(table)}`;
-  const row = await db.transaction().execute(async (trx) => {
+  // One `count(distinct …)` in the main scan would keep PostgreSQL from splitting it across its workers.
+  const numbered = rules.map((rule, i) => ({ rule, column: `v${i}` }));
+  const scanOf = (part: typeof numbered) => {
+    const aggregates = part.map(({ rule, column }) => sql`${violations(rule.rule, rule.attribute.name)}::int as ${sql.id(column)}`);
+    return sql<Record<string, number>>`select ${sql.join([sql`count(*)::int as checked_rows`, ...aggregates])} from ${sql.table(table)}`;
+  };
+  const [filtered, distinct] = [numbered.filter((n) => n.rule.rule.kind !== 'unique'), numbered.filter((n) => n.rule.rule.kind === 'unique')];
+  const row = await db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+    // Both scans read one snapshot, so their counts describe the same rows.
     await sql`set transaction read only`.execute(trx);
     await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
-    const { rows } = await query.execute(trx);
-    return rows[0];
+    const [main] = (await scanOf(filtered).execute(trx)).rows;
+    const [unique] = distinct.length > 0 ? (await scanOf(distinct).execute(trx)).rows : [{}];
+    return main && unique ? { ...unique, ...main } : undefined;
   });
   if (!row) throw new Error(`no result scanning ${table}`);
   return {
     checkedRows: row.checked_rows ?? 0,
-    counts: rules.map((r, i) => ({ attribute: r.attribute.name, ruleIndex: r.ruleIndex, failedRows: row[`v${i}`] ?? 0 })),
+    counts: numbered.map(({ rule, column }) => ({ attribute: rule.attribute.name, ruleIndex: rule.ruleIndex, failedRows: row[column] ?? 0 })),
   };
 }
 

@@ -2,7 +2,7 @@
 // counts, and values from the LLM stay values however hostile they are.
 
 import { sql } from 'kysely';
-import { invalidPatterns, countViolationsInOneScan, type RuleToRun } from '../activities/rule-sql';
+import { invalidPatterns, countViolationsPerRule, type RuleToRun } from '../activities/rule-sql';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import { openDatabase } from '../db/connection';
 import { DEMO_TABLE } from '../db/demo-data';
@@ -26,9 +26,9 @@ const cases: [string, AttributeDescriptor, ValidationRule, string][] = [
 ];
 
 describe('rule compilation', () => {
-  it('evaluates a whole batch of rules in one scan, each counting what hand-written SQL counts', async () => {
+  it('evaluates a whole batch of rules in one scan (unique rules in a second), each counting what hand-written SQL counts', async () => {
     const rules: RuleToRun[] = cases.map(([, attribute, rule], ruleIndex) => ({ attribute, rule, ruleIndex }));
-    const scan = await countViolationsInOneScan(db, DEMO_TABLE, rules, 30_000);
+    const scan = await countViolationsPerRule(db, DEMO_TABLE, rules, 30_000);
     expect(scan.checkedRows).toBe(10_000);
     for (const [i, [name, , , where]] of cases.entries()) {
       expect({ name, failed: scan.counts[i]!.failedRows }).toEqual({ name, failed: await count(where) });
@@ -39,7 +39,7 @@ describe('rule compilation', () => {
 
   it('treats hostile strings from the LLM as plain values', async () => {
     const hostile = ["ACTIVE'); drop table jobs; --", "' or 1=1 --", '"; delete from jobs; --'];
-    const scan = await countViolationsInOneScan(db, DEMO_TABLE, [{ attribute: column('account_status', 'text'), ruleIndex: 0, rule: { kind: 'allowed_values', values: hostile } }], 30_000);
+    const scan = await countViolationsPerRule(db, DEMO_TABLE, [{ attribute: column('account_status', 'text'), ruleIndex: 0, rule: { kind: 'allowed_values', values: hostile } }], 30_000);
     expect(scan.counts[0]!.failedRows).toBe(await count('account_status is not null'));
     // The jobs table is still there: nothing in those strings ran as SQL.
     await expect(sql`select 1 from jobs limit 1`.execute(db)).resolves.toBeDefined();

@@ -3,7 +3,7 @@
 // requests naming their field, pause/resume and cancel. RECORD_HISTORIES=1 saves replay histories.
 
 import { sql } from 'kysely';
-import { countViolationsInOneScan, violationPredicate, type RuleToRun } from '../activities/rule-sql';
+import { countViolationsPerRule, violationPredicate, type RuleToRun } from '../activities/rule-sql';
 import { InvalidJobRequestError, type StartJobRequest } from '../client/job-requests';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
@@ -108,7 +108,7 @@ describe('intelligent_sampling', () => {
 
     const stored = await harness.db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule']).where('job_id', '=', rulesJob.jobId).execute();
     const rules: RuleToRun[] = stored.map((r) => ({ attribute: { name: r.attribute, dataType: 'text', description: '' } as AttributeDescriptor, ruleIndex: r.rule_index, rule: r.rule as unknown as ValidationRule }));
-    const { counts } = await countViolationsInOneScan(harness.db, DEMO_TABLE, rules, 60_000);
+    const { counts } = await countViolationsPerRule(harness.db, DEMO_TABLE, rules, 60_000);
     const violated = rules.filter((_, i) => counts[i]!.failedRows > 0);
     expect(violated.length).toBeGreaterThan(0);
     for (const { attribute, rule } of violated) expect(await inSample(violationPredicate(rule, attribute.name, DEMO_TABLE))).toBeGreaterThan(0);
