@@ -86,7 +86,11 @@ export function parseFaultPlan(input: unknown): FaultPlan {
   throw new Error(`invalid fault plan: ${issues.join('; ')}`);
 }
 
-/** FNV-1a over the item key and call index, scaled to [0, 1); the salt keeps jitter and fraction independent. */
+/**
+ * FNV-1a over the item key and call index, scaled to [0, 1); the salt keeps jitter and fraction independent.
+ * FNV-1a alone barely moves the high bits when only the last character (the call index) changes, so an
+ * item's calls would all land on the same side of a fraction: murmur3's finaliser mixes them.
+ */
 export function unitHash(salt: string, itemKey: string | undefined, callIndex: number): number {
   const text = `${salt}\u0000${itemKey ?? ''}\u0000${callIndex}`;
   let hash = 0x811c9dc5;
@@ -94,6 +98,11 @@ export function unitHash(salt: string, itemKey: string | undefined, callIndex: n
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
   return (hash >>> 0) / 0x1_0000_0000;
 }
 

@@ -210,6 +210,16 @@ describe('faults', () => {
     expect(failed).toBeLessThanOrEqual(30);
   });
 
+  it('draws a fraction per call, so an item hit once can get through on a later call', async () => {
+    standin.setFaults({ rules: [{ kind: 'server_error', fraction: 0.5 }] });
+    const items = Array.from({ length: 40 }, (_, i) => `ds1.retry_${i}`);
+    for (const item of items) for (let call = 0; call < 2; call++) await ask(item).catch(() => undefined);
+    // Independent draws at 0.5: about half the items see different outcomes on their two calls.
+    const changed = items.filter((item) => new Set(outcomesOf(standin.calls(), item)).size === 2).length;
+    expect(changed).toBeGreaterThanOrEqual(10);
+    expect(changed).toBeLessThanOrEqual(30);
+  });
+
   it('matches rules by item pattern and task, and applies only the first matching rule', async () => {
     standin.setFaults({
       rules: [

@@ -19,8 +19,8 @@ beforeEach(() => harness.standin.reset());
 /**
  * A storm in which every attribute's first call is a 429 with Retry-After (half of all calls when nothing
  * else goes wrong) and the attributes take turns at the other faults: 5xx bursts, a hung request, garbage
- * that clears, and garbage that never clears. Chosen per item and call index, not by the stand-in's
- * `fraction`, whose hash hits the same items on every call (see the report) and so cannot mean "share of calls".
+ * that clears, and garbage that never clears. Chosen per item and call index rather than by the stand-in's
+ * `fraction`, so that which attributes must fail, and why, is known exactly.
  */
 function storm(attributes: string[], mix: boolean): FaultPlan {
   const group = (n: number) => attributes.filter((_, i) => mix && i % 5 === n).map(itemKey);
