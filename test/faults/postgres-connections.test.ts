@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { sql } from 'kysely';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
-import { sleep } from '../support/waiting';
+import { sleep, waitFor } from '../support/waiting';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { demoAttributes, expectEachItemStoredOnce, waitUntilFinal } from './support/evidence';
+import { demoAttributes, expectEachItemStoredOnce, storedCount, waitUntilFinal } from './support/evidence';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
 let harness: Harness;
@@ -72,12 +72,22 @@ const restartIt = process.env.FAULTS_PG_RESTART === '1' ? it : it.skip;
 restartIt('completes a job across a restart of the PostgreSQL server', async () => {
   const others = execFileSync('pgrep', ['-f', 'jest'], { encoding: 'utf8' }).split('\n').filter((pid) => pid && Number(pid) !== process.pid && Number(pid) !== process.ppid);
   if (others.length > 2) throw new Error(`other test runs (${others.join(', ')}) share this PostgreSQL server; not restarting it`);
+  // Its own worker, straight to PostgreSQL, so the test does not depend on the one above having run.
+  const worker = spawnWorkerProcess(harness.config);
+  workers.push(worker);
+  await worker.ready;
   const attributes = await demoAttributes(harness, 30);
   const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'pg-restart', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 6 });
-  await sleep(2_000);
+  await waitFor(() => storedCount(harness, jobId), (n) => n >= 3);
   const version = execFileSync('ls', ['/etc/postgresql'], { encoding: 'utf8' }).trim().split('\n')[0]!;
+  const restartedAt = Date.now();
   execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
+  // The test's own pooled connections died too: the first reads after the restart may fail.
+  const storedAtRestart = (await waitFor(() => storedCount(harness, jobId).catch(() => undefined), (n) => n !== undefined))!;
   const job = await waitUntilFinal(harness, jobId);
+  expect(storedAtRestart).toBeLessThan(attributes.length);
   expect(job.status).toBe('completed');
   await expectEachItemStoredOnce(harness, jobId, attributes);
+  expect(worker.process.exitCode).toBeNull();
+  console.info(`postgres restart: ${storedAtRestart}/${attributes.length} stored after the restart, job ${job.status} ${((Date.now() - restartedAt) / 1_000).toFixed(1)} s later`);
 }, 300_000);
