@@ -13,7 +13,7 @@ import { loadConfig, type Config } from '../../config';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
 import { defaultResponders } from '../../llm-standin/responders';
-import { startLlmStandin, type FaultPlan, type LlmStandin } from '../../llm-standin/server';
+import { startLlmStandin, type FaultPlan, type LlmStandin, type StandinResponder } from '../../llm-standin/server';
 import { createJobsWorker } from '../../workers/create-worker';
 
 export const TEST_JWT_SECRET = 'synapse-test-secret-0123456789';
@@ -50,9 +50,16 @@ function quietWorkerLogs(): void {
   }
 }
 
-export async function createHarness(options: { faults?: FaultPlan; config?: Partial<Config> } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  faults?: FaultPlan;
+  config?: Partial<Config>;
+  /** Answers replacing the stand-in's defaults for some tasks (e.g. a hostile answer to one task). */
+  responders?: Record<string, StandinResponder>;
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   quietWorkerLogs();
-  const standin = await startLlmStandin({ responders: defaultResponders, faults: options.faults });
+  const standin = await startLlmStandin({ responders: { ...defaultResponders, ...options.responders }, faults: options.faults });
   const config: Config = {
     ...loadConfig(process.env),
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
