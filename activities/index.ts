@@ -18,6 +18,8 @@ export interface ActivityDeps {
   db: Kysely<Database>;
   llm: LlmDeps;
   ruleStatementTimeoutMs: number;
+  /** Tables estimated larger than this are profiled from a sample of about this many rows. */
+  profileSampleRows: number;
 }
 
 export function createActivities(deps: ActivityDeps) {

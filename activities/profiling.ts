@@ -20,6 +20,7 @@ export interface ProfilingDeps {
   db: Kysely<Database>;
   llm: LlmDeps;
   ruleStatementTimeoutMs: number;
+  profileSampleRows: number;
 }
 
 export interface AttributeOutcome {
@@ -37,7 +38,21 @@ export interface RuleBatchOutcome {
   checkedRows: number;
 }
 
-export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs }: ProfilingDeps) {
+/**
+ * Heartbeats every second until `work` settles: the LLM activity's heartbeat timeout is 10 s (to notice a
+ * dead worker quickly), and a profile of a large table or a busy database can take longer than that.
+ */
+async function whileHeartbeating<T>(work: Promise<T>, details: Record<string, unknown>): Promise<T> {
+  const context = Context.current();
+  const heartbeat = setInterval(() => context.heartbeat(details), 1_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, profileSampleRows }: ProfilingDeps) {
   async function tableOf(dataSourceId: string): Promise<string> {
     const source = await db.selectFrom('data_sources').select('table_name').where('id', '=', dataSourceId).executeTakeFirst();
     if (!source) throw ApplicationFailure.nonRetryable(`unknown data source ${dataSourceId}`, FailureType.InvalidJobInput);
@@ -54,7 +69,7 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs }: P
     }
 
     log.info('generating validation rules', { jobId, attribute: attribute.name, attempt: Context.current().info.attempt });
-    const profile = await profileColumn(db, await tableOf(dataSourceId), attribute);
+    const profile = await whileHeartbeating(profileColumn(db, await tableOf(dataSourceId), attribute, { sampleRows: profileSampleRows }), { profiling: attribute.name });
     const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile), schema: proposedRulesSchema }, call);
     const usable = answer.ok ? answer.value.rules.filter((r) => ruleProblem(attribute, r.rule) === undefined) : [];
     const reason = answer.ok ? undefined : answer.reason;

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   try {
     await createWideDataSource(env.db, SOURCE, n, rows);
     log(`data source ${SOURCE}: ${n} columns × ${rows} rows`);
-    const profileMs = await serialProfileQueryMs(env.db, n);
+    const profileMs = await serialProfileQueryMs(env.db, n, env.config.PROFILE_SAMPLE_ROWS);
 
     let worker = await env.startWorker();
     const request = { jobType: 'data_profiling_llm_generation', dataSourceId: SOURCE, llmConcurrency: concurrency, useLlmCache: false };
@@ -105,12 +105,12 @@ function callSpan(calls: { receivedAt: number; finishedAt?: number }[]): number 
 }
 
 /** The column-profile query on its own, one at a time, over the first 20 columns of the bench table. */
-async function serialProfileQueryMs(db: Parameters<typeof profileColumn>[0], n: number): Promise<number> {
+async function serialProfileQueryMs(db: Parameters<typeof profileColumn>[0], n: number, sampleRows: number): Promise<number> {
   const count = Math.min(20, n);
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     const demo = DEMO_COLUMNS[i % DEMO_COLUMNS.length]!;
-    await profileColumn(db, SOURCE, { ...demo, name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}` });
+    await profileColumn(db, SOURCE, { ...demo, name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}` }, { sampleRows });
   }
   return (performance.now() - started) / count;
 }

@@ -17,6 +17,8 @@ export interface LegacyRun {
   table: string;
   attributes: AttributeDescriptor[];
   model: string;
+  /** The workers' PROFILE_SAMPLE_ROWS, so both ways profile alike. */
+  profileSampleRows: number;
   /** Where progress goes after every item, as jobs_storage.json did. */
   storagePath: string;
 }
@@ -25,7 +27,7 @@ export async function runLegacyProfiling(db: Kysely<Database>, openai: OpenAI, r
   let completed = 0;
   let failed = 0;
   for (const [index, attribute] of run.attributes.entries()) {
-    const profile = await profileColumn(db, run.table, attribute);
+    const profile = await profileColumn(db, run.table, attribute, { sampleRows: run.profileSampleRows });
     const { system, user } = validationRulesPrompt(run.dataSourceId, attribute, profile);
     const answer = await openai.chat.completions.create({ model: run.model, messages: [{ role: 'system', content: system }, { role: 'user', content: user }], response_format: { type: 'json_object' } });
     const parsed = proposedRulesSchema.safeParse(safeJson(answer.choices[0]?.message.content ?? ''));

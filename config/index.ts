@@ -29,6 +29,8 @@ const schema = z.object({
   /** The window those limits count over: a minute, as providers count; tests shorten it. */
   LLM_BUDGET_WINDOW_MS: integer(60_000, 100),
   RULE_STATEMENT_TIMEOUT_MS: integer(120_000, 100),
+  /** Column profiles of tables estimated larger than this read a page sample of about this many rows. */
+  PROFILE_SAMPLE_ROWS: integer(100_000, 1_000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: integer(100, 1),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: integer(10, 1),
   WORKER_SHUTDOWN_GRACE_MS: integer(30_000, 0),
