@@ -11,6 +11,7 @@ import {
   defineSignal,
   isCancellation,
   metricMeter,
+  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -18,7 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/common';
-import type * as activities from '../activities';
+import type { Activities } from '../activities';
 import { FailureType } from '../common/failures';
 import type { CarriedControl, JobInputBase, JobStatus } from '../common/jobs';
 import type { LlmCallContext } from '../common/llm';
@@ -42,7 +43,7 @@ export const resumeSignal = defineSignal('resume');
 export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
 
-const { recordJobState } = proxyLocalActivities<ReturnType<typeof activities.createActivities>>(JOB_RECORD_ACTIVITY);
+const { recordJobState } = proxyLocalActivities<Activities>(JOB_RECORD_ACTIVITY);
 
 /** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
 const SNAPSHOTS_PER_JOB = 50;
@@ -104,6 +105,14 @@ export class JobControl {
    */
   activityOptions<T extends ActivityOptions>(base: T): T {
     return { ...base, priority: { priorityKey: this.priority, fairnessKey: this.owner } };
+  }
+
+  /**
+   * The activities, scheduled with `base` and the job's priority at this moment. Take a fresh proxy for
+   * each call, so a priority change applies to every unit scheduled after it.
+   */
+  activities(base: ActivityOptions): Activities {
+    return proxyActivities<Activities>(this.activityOptions(base));
   }
 
   /** What an LLM activity scheduled now needs to know about the job (owner and priority for the budget, cache use). */
@@ -302,6 +311,11 @@ export class JobControl {
  */
 function countSteps(jobType: string, outcome: 'done' | 'failed', count: number): void {
   metricMeter.createCounter(`synapse_job_steps_${outcome}`, 'steps', `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`).add(count, { job_type: jobType });
+}
+
+/** A job's error line when some of its items failed ("3 of 40 attributes failed: a (why); …", five named); null when none did. */
+export function failureSummary(failed: number, total: number, what: string, named: string[]): string | null {
+  return failed === 0 ? null : `${failed} of ${total} ${what}: ${named.slice(0, 5).join('; ')}${failed > 5 ? '; …' : ''}`;
 }
 
 export function describeError(error: unknown): string {

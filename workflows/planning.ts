@@ -3,17 +3,15 @@
 // (mapping again for chosen PDEs, accepted mappings untouched). Long jobs continue as new with what is left.
 
 import { continueAsNew, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities';
+import type { Activities } from '../activities';
 import type { ChunkRef } from '../activities/planning-generation';
 import type { PdeMappingResult } from '../activities/planning-mapping';
 import type { JobInputBase } from '../common/jobs';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from './activity-options';
-import { describeError, JobControl, type JobOutcome } from './control';
+import { describeError, failureSummary, JobControl, type JobOutcome } from './control';
 
-type Activities = ReturnType<typeof activities.createActivities>;
-/** Proxies are made per call so each activity is scheduled with the job's priority at that moment. */
-const llm = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(LLM_ACTIVITY));
-const database = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(DATABASE_ACTIVITY));
+const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
 
 /** What `llm_attribute_generation` receives: the plan and the documents prepare() stored for it. */
 export interface AttributeGenerationJobInput extends JobInputBase {
@@ -71,10 +69,9 @@ export async function llmAttributeGeneration(input: AttributeGenerationJobInput)
     control.beginPhase('Merging attributes');
     const result = await database(control).mergePlanAttributes({ jobId: input.jobId, planId: input.planId });
     control.skipSteps(1);
-    const listed = result.failedChunks.slice(0, 5).map((f) => `${f.document}#${f.chunk} (${f.reason})`).join('; ');
     return {
       status: result.chunks > 0 && result.chunksFailed === result.chunks ? 'failed' : 'completed',
-      error: result.chunksFailed === 0 ? null : `${result.chunksFailed} of ${result.chunks} chunks failed: ${listed}${result.chunksFailed > 5 ? '; …' : ''}`,
+      error: failureSummary(result.chunksFailed, result.chunks, 'chunks failed', result.failedChunks.map((f) => `${f.document}#${f.chunk} (${f.reason})`)),
       result: result as unknown as Record<string, unknown>,
     } satisfies JobOutcome;
   });
@@ -132,11 +129,10 @@ async function mapPdes(input: PdeMappingJobInput, self: MappingWorkflow): Promis
 }
 
 function mappingOutcome(result: PdeMappingResult): JobOutcome {
-  const listed = result.failedPdes.slice(0, 5).map((f) => `${f.name} (${f.reason})`).join('; ');
   return {
     // Every PDE it tried failed: nothing useful came of the job.
     status: result.failed > 0 && result.mapped === 0 ? 'failed' : 'completed',
-    error: result.failed === 0 ? null : `${result.failed} of ${result.pdesTotal} PDEs failed: ${listed}${result.failed > 5 ? '; …' : ''}`,
+    error: failureSummary(result.failed, result.pdesTotal, 'PDEs failed', result.failedPdes.map((f) => `${f.name} (${f.reason})`)),
     result: result as unknown as Record<string, unknown>,
   };
 }

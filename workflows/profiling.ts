@@ -1,18 +1,15 @@
 // The data-profiling jobs: LLM rule generation per attribute (bounded fan-out), then rule execution in
 // batches, each batch one scan of the table. The three legacy job types are the two phases, alone or together.
 
-import { continueAsNew, isCancellation, proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities';
+import { continueAsNew, isCancellation } from '@temporalio/workflow';
 import type { ProfilingJobInput, ProfilingJobResult } from '../common/jobs';
 import type { AttributeDescriptor } from '../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from './activity-options';
-import { describeError, JobControl, type JobOutcome } from './control';
+import { describeError, failureSummary, JobControl, type JobOutcome } from './control';
 
-type Activities = ReturnType<typeof activities.createActivities>;
-/** Proxies are made per call so each activity is scheduled with the job's priority at that moment. */
-const llm = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(LLM_ACTIVITY));
-const rules = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(RULE_EXECUTION_ACTIVITY));
-const database = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(DATABASE_ACTIVITY));
+const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
+const rules = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
 
 type Phase = 'generate_rules' | 'execute_rules';
 
@@ -105,11 +102,9 @@ async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobI
 
 function outcomeOf(summary: ProfilingJobResult): JobOutcome {
   const { attributesFailed, attributesTotal, failedAttributes } = summary;
-  const listed = failedAttributes.slice(0, 5).map((f) => `${f.attribute} (${f.reason})`).join('; ');
-  const error = attributesFailed === 0 ? null : `${attributesFailed} of ${attributesTotal} attributes failed: ${listed}${attributesFailed > 5 ? '; …' : ''}`;
   return {
     status: attributesTotal > 0 && attributesFailed === attributesTotal ? 'failed' : 'completed',
-    error,
+    error: failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`)),
     result: summary as unknown as Record<string, unknown>,
   };
 }

@@ -2,19 +2,16 @@
 // finite-population correction; proportional, Neyman or per stratum), select records by seeded bottom-k in a
 // second scan, then add edge cases. Scans run as row-id-range units, so progress moves and pause stops them.
 
-import { continueAsNew, proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities';
+import { continueAsNew } from '@temporalio/workflow';
 import type { Allocation } from '../activities/sample-size';
 import type { ScanPass, ScanUnit } from '../activities/sampling';
 import type { JobInputBase } from '../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from './activity-options';
 import { JobControl } from './control';
 
-type Activities = ReturnType<typeof activities.createActivities>;
-/** Proxies are made per call so each activity is scheduled with the job's priority at that moment. */
-const scans = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(SAMPLING_SCAN_ACTIVITY));
-const queries = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(RULE_EXECUTION_ACTIVITY));
-const database = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(DATABASE_ACTIVITY));
+const scans = (control: JobControl) => control.activities(SAMPLING_SCAN_ACTIVITY);
+const queries = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
 
 /** What the sampling workflow receives: everything resolved and validated by the client. */
 export interface SamplingJobInput extends JobInputBase {

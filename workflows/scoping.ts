@@ -2,18 +2,15 @@
 // named) scored deterministically, then — for `scoping_recommendations` only — scope optimisation choosing
 // the smallest test set covering every high-risk attribute within the budget. Long jobs continue as new.
 
-import { continueAsNew, isCancellation, proxyActivities } from '@temporalio/workflow';
-import type * as activities from '../activities';
+import { continueAsNew, isCancellation } from '@temporalio/workflow';
 import type { ScopeSelectionResult, ScopingSummary } from '../activities/scoping';
 import type { JobInputBase } from '../common/jobs';
 import type { AttributeDescriptor } from '../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from './activity-options';
-import { describeError, JobControl, type JobOutcome } from './control';
+import { describeError, failureSummary, JobControl, type JobOutcome } from './control';
 
-type Activities = ReturnType<typeof activities.createActivities>;
-/** Proxies are made per call so each activity is scheduled with the job's priority at that moment. */
-const llm = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(LLM_ACTIVITY));
-const database = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(DATABASE_ACTIVITY));
+const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
 
 /** What both scoping workflows receive: everything resolved and validated by the client. */
 export interface ScopingJobInput extends JobInputBase {
@@ -83,10 +80,9 @@ async function assess(control: JobControl, input: ScopingJobInput, attributes: A
 
 function outcomeOf(summary: ScopingSummary, selection: ScopeSelectionResult | undefined): JobOutcome {
   const { attributesFailed, attributesTotal, failedAttributes } = summary;
-  const listed = failedAttributes.slice(0, 5).map((f) => `${f.attribute} (${f.reason})`).join('; ');
   return {
     status: attributesTotal > 0 && attributesFailed === attributesTotal ? 'failed' : 'completed',
-    error: attributesFailed === 0 ? null : `${attributesFailed} of ${attributesTotal} attributes failed: ${listed}${attributesFailed > 5 ? '; …' : ''}`,
+    error: failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`)),
     result: { ...summary, ...(selection ? { selection } : {}) } as unknown as Record<string, unknown>,
   };
 }

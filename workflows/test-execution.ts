@@ -2,19 +2,16 @@
 // results stored per test case; then the aggregate. A re-run executes only the test cases that failed or
 // errored before and carries the passing ones over. Failing tests are findings: the job still completes.
 
-import { ActivityFailure, continueAsNew, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, continueAsNew, isCancellation } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
-import type * as activities from '../activities';
 import type { TestCase } from '../activities/test-execution';
 import type { TestExecutionSummary } from '../activities/test-execution-summary';
 import type { JobInputBase } from '../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY } from './activity-options';
-import { describeError, JobControl, type JobOutcome } from './control';
+import { describeError, failureSummary, JobControl, type JobOutcome } from './control';
 
-type Activities = ReturnType<typeof activities.createActivities>;
-/** Proxies are made per call so each activity is scheduled with the job's priority at that moment. */
-const scans = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(RULE_EXECUTION_ACTIVITY));
-const database = (control: JobControl) => proxyActivities<Activities>(control.activityOptions(DATABASE_ACTIVITY));
+const scans = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
 
 /** What the test-execution workflow receives: everything resolved and validated by the client. */
 export interface TestExecutionJobInput extends JobInputBase {
@@ -90,10 +87,9 @@ function attemptsOf(error: unknown): number {
 /** Completed whatever the tests found; failed only when not one test case could run. */
 function outcomeOf(summary: TestExecutionSummary): JobOutcome {
   const { tests, error: errored } = summary.testCases;
-  const listed = summary.errors.slice(0, 5).map((e) => `${e.testCaseId} (${e.reason})`).join('; ');
   return {
     status: tests > 0 && errored === tests ? 'failed' : 'completed',
-    error: errored === 0 ? null : `${errored} of ${tests} test cases could not run: ${listed}${errored > 5 ? '; …' : ''}`,
+    error: failureSummary(errored, tests, 'test cases could not run', summary.errors.map((e) => `${e.testCaseId} (${e.reason})`)),
     result: summary as unknown as Record<string, unknown>,
   };
 }
