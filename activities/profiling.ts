@@ -3,14 +3,14 @@
 // Writes are upserts keyed by job and item, and work already stored is never sent to the LLM again.
 
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
-import { FailureType } from '../common/failures';
 import type { ProfilingJobResult } from '../common/jobs';
 import type { LlmCallContext } from '../common/llm';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database } from '../db/database';
 import { profileColumn } from './column-profile';
+import { sourceTable } from './data-sources';
+import { whileHeartbeating } from './heartbeat';
 import { completeStructured, type LlmDeps } from './llm';
 import { validationRulesPrompt } from './prompts';
 import { countViolationsPerRule, invalidPatterns, type RuleToRun } from './rule-sql';
@@ -38,27 +38,7 @@ export interface RuleBatchOutcome {
   checkedRows: number;
 }
 
-/**
- * Heartbeats every second until `work` settles: the LLM activity's heartbeat timeout is 10 s (to notice a
- * dead worker quickly), and a profile of a large table or a busy database can take longer than that.
- */
-async function whileHeartbeating<T>(work: Promise<T>, details: Record<string, unknown>): Promise<T> {
-  const context = Context.current();
-  const heartbeat = setInterval(() => context.heartbeat(details), 1_000);
-  try {
-    return await work;
-  } finally {
-    clearInterval(heartbeat);
-  }
-}
-
 export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, profileSampleRows }: ProfilingDeps) {
-  async function tableOf(dataSourceId: string): Promise<string> {
-    const source = await db.selectFrom('data_sources').select('table_name').where('id', '=', dataSourceId).executeTakeFirst();
-    if (!source) throw ApplicationFailure.nonRetryable(`unknown data source ${dataSourceId}`, FailureType.InvalidJobInput);
-    return source.table_name;
-  }
-
   async function generateValidationRules(input: { jobId: string; dataSourceId: string; attribute: AttributeDescriptor; llm?: LlmCallContext }): Promise<AttributeOutcome> {
     const { jobId, dataSourceId, attribute } = input;
     // Histories recorded before the call context existed carry none: such a job asks without the cache.
@@ -69,7 +49,9 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     }
 
     log.info('generating validation rules', { jobId, attribute: attribute.name, attempt: Context.current().info.attempt });
-    const profile = await whileHeartbeating(profileColumn(db, await tableOf(dataSourceId), attribute, { sampleRows: profileSampleRows }), { profiling: attribute.name });
+    const { table } = await sourceTable(db, dataSourceId);
+    // The LLM activity's heartbeat timeout is 10 s; a profile of a large table or on a busy database can take longer.
+    const profile = await whileHeartbeating(() => profileColumn(db, table, attribute, { sampleRows: profileSampleRows }), { profiling: attribute.name }, 1_000);
     const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile), schema: proposedRulesSchema }, call);
     const usable = answer.ok ? answer.value.rules.filter((r) => ruleProblem(attribute, r.rule) === undefined) : [];
     const reason = answer.ok ? undefined : answer.reason;
@@ -113,13 +95,8 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
 
     const patternProblems = await invalidPatterns(db, rules);
     const runnable = rules.filter((r) => r.rule.kind !== 'pattern' || !patternProblems.has(r.rule.regex));
-    const heartbeat = setInterval(() => Context.current().heartbeat({ scanning: runnable.length }), 5_000);
-    let scan: Awaited<ReturnType<typeof countViolationsPerRule>>;
-    try {
-      scan = await countViolationsPerRule(db, await tableOf(input.dataSourceId), runnable, ruleStatementTimeoutMs);
-    } finally {
-      clearInterval(heartbeat);
-    }
+    const { table } = await sourceTable(db, input.dataSourceId);
+    const scan = await whileHeartbeating(() => countViolationsPerRule(db, table, runnable, ruleStatementTimeoutMs), { scanning: runnable.length }, 5_000);
 
     const failedByRule = new Map(scan.counts.map((c) => [`${c.attribute}#${c.ruleIndex}`, c.failedRows]));
     const rows = rules.map((r) => {

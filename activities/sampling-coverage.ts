@@ -7,7 +7,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database } from '../db/database';
 import { invalidPatterns, violationPredicate, type RuleToRun } from './rule-sql';
-import { sourceTable, type DataSourceTable } from './sampling';
+import { sourceTable, type DataSourceTable } from './data-sources';
 import { stratumKey } from './sampling-state';
 
 export interface CoverageRequest {

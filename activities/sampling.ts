@@ -3,10 +3,9 @@
 // that a retry after a crash resumes there. Identifiers come from the catalogue; values are parameters.
 
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { sql, type Kysely } from 'kysely';
-import { FailureType } from '../common/failures';
 import type { Database } from '../db/database';
+import { sourceTable, type DataSourceTable } from './data-sources';
 import { addRow, bottomK, emptyMoments, stratumKey, type StratumMoments } from './sampling-state';
 
 export type ScanPass = 'count' | 'select';
@@ -43,29 +42,12 @@ export interface ScanCheckpoint {
   partialState: UnitState;
 }
 
-export interface DataSourceTable {
-  table: string;
-  recordId: string;
-}
-
-/** The data source's table and record-id column, checking that `columns` are in its catalogue. */
-export async function sourceTable(db: Kysely<Database>, dataSourceId: string, columns: string[]): Promise<DataSourceTable> {
-  const source = await db.selectFrom('data_sources').select(['table_name', 'record_id_column']).where('id', '=', dataSourceId).executeTakeFirst();
-  if (!source) throw ApplicationFailure.nonRetryable(`unknown data source ${dataSourceId}`, FailureType.InvalidJobInput);
-  if (columns.length > 0) {
-    const known = await db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', dataSourceId).where('name', 'in', columns).execute();
-    const missing = columns.filter((c) => !known.some((k) => k.name === c));
-    if (missing.length > 0) throw ApplicationFailure.nonRetryable(`columns not in the catalogue of ${dataSourceId}: ${missing.join(', ')}`, FailureType.InvalidJobInput);
-  }
-  return { table: source.table_name, recordId: source.record_id_column };
-}
-
 const sleepSliceMs = 500;
 
 export function createSamplingScanActivities(db: Kysely<Database>) {
   /** Row-id ranges of about `rowsPerUnit` ids each, with the rows each holds now; empty ranges are left out. */
   async function planSamplingScan(input: { dataSourceId: string; rowsPerUnit: number }): Promise<ScanUnit[]> {
-    const { table, recordId } = await sourceTable(db, input.dataSourceId, []);
+    const { table, recordId } = await sourceTable(db, input.dataSourceId);
     const id = sql.id(recordId);
     const { rows } = await sql<{ unit: number; first: number; last: number; n: number }>`
       with bounds as (select min(${id}) as low from ${sql.table(table)})

@@ -4,11 +4,11 @@
 // test case's `error`, never the batch's.
 
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Insertable, Kysely } from 'kysely';
-import { FailureType } from '../common/failures';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database, TestCaseResultsTable } from '../db/database';
+import { sourceTable } from './data-sources';
+import { whileHeartbeating } from './heartbeat';
 import { findViolationsInOneScan, invalidPatterns, type RecordScope, type RuleFindings, type RuleToRun } from './rule-sql';
 
 /** One rule checked against the records under test. */
@@ -51,11 +51,10 @@ type Evaluation = (RuleFindings & { checkedRecords: number }) | { error: string 
 
 export function createTestExecutionActivities(db: Kysely<Database>, statementTimeoutMs: number) {
   async function recordScopeOf(input: TestBatchRequest): Promise<{ scope: RecordScope; catalogue: Map<string, AttributeDescriptor> }> {
-    const source = await db.selectFrom('data_sources').select(['table_name', 'record_id_column']).where('id', '=', input.dataSourceId).executeTakeFirst();
-    if (!source) throw ApplicationFailure.nonRetryable(`unknown data source ${input.dataSourceId}`, FailureType.InvalidJobInput);
+    const { table, recordId } = await sourceTable(db, input.dataSourceId);
     const attributes = await db.selectFrom('data_source_attributes').select(['name', 'data_type', 'description']).where('data_source_id', '=', input.dataSourceId).execute();
     const catalogue = new Map(attributes.map((a) => [a.name, { name: a.name, dataType: a.data_type as AttributeDescriptor['dataType'], description: a.description }]));
-    return { scope: { table: source.table_name, recordIdColumn: source.record_id_column, sampleJobId: input.samplingJobId }, catalogue };
+    return { scope: { table, recordIdColumn: recordId, sampleJobId: input.samplingJobId }, catalogue };
   }
 
   /** Evaluates `rules` in one scan; when the database refuses one of them, evaluates each alone to find which. */
@@ -95,13 +94,7 @@ export function createTestExecutionActivities(db: Kysely<Database>, statementTim
     for (const r of candidates) if (problemOf(r)) rows.push(errorRow(input.jobId, known[r.ruleIndex]!, problemOf(r)!, attempt));
 
     log.info('executing test cases', { jobId: input.jobId, testCases: runnable.length, attempt });
-    const heartbeat = setInterval(() => ctx.heartbeat({ scanning: runnable.length }), 5_000);
-    let evaluations: Evaluation[];
-    try {
-      evaluations = await evaluate(scope, runnable, { maxFailingIds: input.maxFailingIds, label: `test_execution:${input.jobId}:${attempt}` });
-    } finally {
-      clearInterval(heartbeat);
-    }
+    const evaluations = await whileHeartbeating(() => evaluate(scope, runnable, { maxFailingIds: input.maxFailingIds, label: `test_execution:${input.jobId}:${attempt}` }), { scanning: runnable.length }, 5_000);
     runnable.forEach((r, i) => rows.push(resultRow(input.jobId, known[r.ruleIndex]!, evaluations[i]!, attempt)));
     await db.insertInto('test_case_results').values(rows).onConflict((oc) => oc.columns(['job_id', 'test_case_id']).doNothing()).execute();
     return { executed: todo.length, reused: stored.size };
