@@ -10,7 +10,7 @@ import { mergeAttributeCandidates, type AttributeCandidate, type SourcedCandidat
 import { chunkText } from './chunking';
 import { completeStructured, type LlmDeps } from './llm';
 import { attributeExtractionPrompt, chunkItemKey, extractedAttributesSchema } from './planning-prompts';
-import { jobLlmUsage, type JobLlmUsage } from './planning-usage';
+import { jobLlmUsage, type JobLlmUsage } from './llm-usage';
 
 export interface ChunkRef {
   documentId: number;

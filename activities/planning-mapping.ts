@@ -12,7 +12,7 @@ import type { Database } from '../db/database';
 import { completeStructured, type LlmDeps } from './llm';
 import { topCandidateColumns, type CatalogueColumn } from './planning-candidates';
 import { pdeItemKey, pdeMappingPrompt, pdeMappingSchema, type PdeMappingAnswer } from './planning-prompts';
-import { jobLlmUsage, type JobLlmUsage } from './planning-usage';
+import { jobLlmUsage, type JobLlmUsage } from './llm-usage';
 
 export interface PdeMappingOutcome {
   pdeId: number;

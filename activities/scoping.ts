@@ -8,7 +8,7 @@ import type { LlmCallContext } from '../common/llm';
 import type { AttributeDescriptor } from '../common/rules';
 import type { Database, ScopingAssessmentsTable } from '../db/database';
 import { completeStructured, type LlmDeps } from './llm';
-import { jobLlmUsage, type JobLlmUsage } from './planning-usage';
+import { jobLlmUsage, type JobLlmUsage } from './llm-usage';
 import { byPriority, riskScore } from './risk-score';
 import { chooseTests } from './scope-optimisation';
 import { TEST_COSTS, TEST_KINDS, type RiskLevel } from './scoping-catalogue';
