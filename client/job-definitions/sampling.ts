@@ -10,9 +10,8 @@ import type { Database } from '../../db/database';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject } from '../job-requests';
 import type { JobDefinition } from './definition';
+import { completedJob, JOBS_WITH_RULES } from './earlier-jobs';
 
-/** Jobs that store validation rules of their own. */
-const JOBS_WITH_RULES: readonly string[] = [JobType.DataProfiling, JobType.DataProfilingLlmGeneration];
 const NUMERIC_TYPES = ['integer', 'numeric'];
 export const MAX_SEED = 2 ** 31 - 1;
 
@@ -48,7 +47,8 @@ export const samplingJobs: JobDefinition = {
     checkColumns('strataColumns', params.strataColumns, types);
     checkColumns('edgeCaseColumns', params.edgeCaseColumns, types);
     checkNeyman(params, types);
-    if (params.rulesFromJobId) await checkRulesJob(db, params.rulesFromJobId, params.dataSourceId);
+    // The rules to cover must come from a completed job that stored rules for the same data source.
+    if (params.rulesFromJobId) await completedJob(db, 'rulesFromJobId', params.rulesFromJobId, JOBS_WITH_RULES, params.dataSourceId);
     const seed = params.seed ?? randomInt(MAX_SEED);
     const strata = params.strataColumns.length ? `strata ${params.strataColumns.join(', ')} (${params.allocation})` : 'no strata';
     return {
@@ -94,13 +94,4 @@ function checkNeyman(params: SamplingParams, types: Map<string, string>): void {
   const type = types.get(params.neymanColumn);
   if (!type) throw new InvalidJobRequestError('neymanColumn', `unknown column "${params.neymanColumn}"`);
   if (!NUMERIC_TYPES.includes(type)) throw new InvalidJobRequestError('neymanColumn', `column "${params.neymanColumn}" is ${type}, not numeric`);
-}
-
-/** The rules to cover must come from a completed job that stored rules for the same data source. */
-async function checkRulesJob(db: Kysely<Database>, jobId: string, dataSourceId: string): Promise<void> {
-  const job = await db.selectFrom('jobs').select(['type', 'status', 'metadata']).where('id', '=', jobId).executeTakeFirst();
-  if (!job) throw new InvalidJobRequestError('rulesFromJobId', `no job "${jobId}"`);
-  if (!JOBS_WITH_RULES.includes(job.type)) throw new InvalidJobRequestError('rulesFromJobId', `names a ${job.type} job; give a ${JOBS_WITH_RULES.join(' or ')} job`);
-  if (job.status !== 'completed') throw new InvalidJobRequestError('rulesFromJobId', `job "${jobId}" is ${job.status}, not completed`);
-  if (job.metadata.data_source_id !== dataSourceId) throw new InvalidJobRequestError('rulesFromJobId', `job "${jobId}" profiled another data source`);
 }

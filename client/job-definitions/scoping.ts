@@ -2,17 +2,13 @@
 // completed profiling job of that data source whose results inform the assessment, and for
 // `scoping_recommendations` a budget: the maximum total cost of the tests the optimiser may choose.
 
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { JobType } from '../../common/jobs';
-import type { Database } from '../../db/database';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject } from '../job-requests';
 import type { JobDefinition, JobLimits } from './definition';
+import { completedJob, PROFILING_WITH_RESULTS } from './earlier-jobs';
 import { resolveAttributes } from './profiling';
-
-/** Profiling jobs that leave rule results behind (a generation-only job has rules but no results). */
-const PROFILING_WITH_RESULTS: readonly string[] = [JobType.DataProfiling, JobType.DataProfilingRuleExecution];
 
 export function scopingParamsSchema(limits: JobLimits) {
   return z.object({
@@ -37,7 +33,8 @@ export const scopingJobs: JobDefinition = {
       throw new InvalidJobRequestError('testBudget', `only applies to ${JobType.ScopingRecommendations}, which chooses tests`);
     }
     const attributes = await resolveAttributes(db, params.dataSourceId, params.attributeIds);
-    if (params.profilingJobId) await checkProfilingJob(db, params.profilingJobId, params.dataSourceId);
+    // A completed profiling job of the same data source, so its results are whole and relevant.
+    if (params.profilingJobId) await completedJob(db, 'profilingJobId', params.profilingJobId, PROFILING_WITH_RESULTS, params.dataSourceId);
     const { dataSourceId, profilingJobId, llmConcurrency, testBudget } = params;
     return {
       input: { dataSourceId, attributes, profilingJobId, llmConcurrency, testBudget },
@@ -50,12 +47,3 @@ export const scopingJobs: JobDefinition = {
     };
   },
 };
-
-/** The named job must be a completed profiling job of the same data source, so its results are whole and relevant. */
-async function checkProfilingJob(db: Kysely<Database>, profilingJobId: string, dataSourceId: string): Promise<void> {
-  const job = await db.selectFrom('jobs').select(['type', 'status', 'metadata']).where('id', '=', profilingJobId).executeTakeFirst();
-  if (!job) throw new InvalidJobRequestError('profilingJobId', `no job "${profilingJobId}"`);
-  if (!PROFILING_WITH_RESULTS.includes(job.type)) throw new InvalidJobRequestError('profilingJobId', `names a ${job.type} job; give a ${PROFILING_WITH_RESULTS.join(' or ')} job`);
-  if (job.status !== 'completed') throw new InvalidJobRequestError('profilingJobId', `job "${profilingJobId}" is ${job.status}, not completed`);
-  if (job.metadata.data_source_id !== dataSourceId) throw new InvalidJobRequestError('profilingJobId', `job "${profilingJobId}" profiled another data source`);
-}

@@ -12,9 +12,8 @@ import type { Database } from '../../db/database';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject } from '../job-requests';
 import type { JobDefinition } from './definition';
+import { completedJob, JOBS_WITH_RULES } from './earlier-jobs';
 
-/** Jobs that store validation rules of their own. */
-const JOBS_WITH_RULES: readonly string[] = [JobType.DataProfiling, JobType.DataProfilingLlmGeneration];
 /** Keeps the workflow input (which carries the test cases) and the job result well under Temporal's 2 MB payload limit. */
 export const MAX_TEST_CASES = 2_000;
 
@@ -61,15 +60,6 @@ export const testExecutionJobs: JobDefinition = {
     };
   },
 };
-
-/** A completed job of one of `types`, or an error naming `field`. */
-async function completedJob(db: Kysely<Database>, field: string, jobId: string, types: readonly string[]): Promise<{ type: string; metadata: Record<string, unknown> }> {
-  const job = await db.selectFrom('jobs').select(['type', 'status', 'metadata']).where('id', '=', jobId).executeTakeFirst();
-  if (!job) throw new InvalidJobRequestError(field, `no job "${jobId}"`);
-  if (!types.includes(job.type)) throw new InvalidJobRequestError(field, `names a ${job.type} job; give a ${types.join(' or ')} job`);
-  if (job.status !== 'completed') throw new InvalidJobRequestError(field, `job "${jobId}" is ${job.status}, not completed`);
-  return job;
-}
 
 /** The data source every given field points at; each later field must agree with the first. */
 async function resolveDataSource(db: Kysely<Database>, params: Params): Promise<string> {
