@@ -1,6 +1,8 @@
 // What the provider's answer says about the account's quota: a 429's Retry-After, exhausted
 // x-ratelimit-remaining-* with their reset times, and its x-ratelimit-limit-*. Pure, so it is unit-tested.
 
+import { retryAfterMs } from './llm-errors';
+
 export interface ProviderSignals {
   /** Pause every worker's calls for this long (a 429, or a quota the provider reports as used up). */
   pauseMs?: number;
@@ -29,18 +31,6 @@ export function parseResetDuration(text: string | null | undefined): number | un
   return matched === trimmed && matched !== '' ? total : undefined;
 }
 
-/** Retry-After in milliseconds: `retry-after-ms` first (OpenAI sends it), then seconds or an HTTP date. */
-export function parseRetryAfter(headers: Headers, now = Date.now()): number | undefined {
-  const ms = Number(headers.get('retry-after-ms') ?? NaN);
-  if (Number.isFinite(ms) && ms >= 0) return ms;
-  const value = headers.get('retry-after');
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 const headerNumber = (headers: Headers, name: string): number | undefined => {
   const value = headers.get(name);
   const parsed = value === null ? NaN : Number(value);
@@ -53,7 +43,7 @@ export function readProviderSignals(status: number | undefined, headers: Headers
   const requestsReset = parseResetDuration(headers.get('x-ratelimit-reset-requests'));
   const tokensReset = parseResetDuration(headers.get('x-ratelimit-reset-tokens'));
   if (status === 429) {
-    const retryAfter = parseRetryAfter(headers);
+    const retryAfter = retryAfterMs(headers);
     const pauseMs = retryAfter ?? Math.max(requestsReset ?? 0, tokensReset ?? 0);
     return { ...signals, pauseMs: pauseMs || DEFAULT_RATE_LIMIT_PAUSE_MS, reason: retryAfter === undefined ? '429 (x-ratelimit-reset)' : '429 Retry-After' };
   }
