@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import type { JobStatus } from '../common/jobs';
+import { CONTROLLABLE_FROM } from '../common/jobs';
 import type { Database } from '../db/database';
 import { pauseSignal, resumeSignal } from '../workflows/control';
 import { audited, recordAudit } from './audit';
@@ -31,20 +31,17 @@ export interface BulkOutcome {
   failed: { jobId: string; error: string }[];
 }
 
-/** Which jobs each action applies to, as in the single-job calls. */
-const APPLIES_TO: Record<BulkAction, JobStatus[]> = { pause: ['pending', 'running'], resume: ['paused'], cancel: ['pending', 'running', 'paused'] };
-
 /** Signals sent at once; enough to be quick for hundreds of jobs without flooding the frontend service. */
 const PARALLEL = 10;
 
 export async function bulkControl(temporal: Client, db: Kysely<Database>, actor: { subject: string; admin: boolean }, filter: unknown, action: BulkAction): Promise<BulkOutcome> {
   return audited(db, { actor: actor.subject, action: `bulk-${action}`, jobId: null, detail: { filter: filter as Record<string, unknown> } }, async () => {
     requireAdmin(actor, `bulk ${action}`);
-    if (!(action in APPLIES_TO)) throw new InvalidJobRequestError('action', 'expected pause, resume or cancel');
+    if (!(action in CONTROLLABLE_FROM)) throw new InvalidJobRequestError('action', 'expected pause, resume or cancel');
     const parsed = bulkFilterSchema.safeParse(filter ?? {});
     if (!parsed.success) throw new InvalidJobRequestError(parsed.error.issues[0]?.path.join('.') || 'filter', parsed.error.issues[0]?.message ?? 'invalid');
     const f = parsed.data;
-    const statuses = f.status ? APPLIES_TO[action].filter((s) => s === f.status) : APPLIES_TO[action];
+    const statuses = f.status ? CONTROLLABLE_FROM[action].filter((s) => s === f.status) : CONTROLLABLE_FROM[action];
     if (statuses.length === 0) return { action, matched: 0, done: [], failed: [] };
     let query = db.selectFrom('jobs').select('id').where('source', '=', 'synapse').where('status', 'in', statuses);
     if (f.owner) query = query.where('owner', '=', f.owner);

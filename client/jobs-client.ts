@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { sql, type Kysely } from 'kysely';
-import { FINAL_STATUSES, type JobInputBase, type JobStatus } from '../common/jobs';
+import { ACTIVE_STATUSES, CONTROLLABLE_FROM, FINAL_STATUSES, type JobInputBase, type JobStatus } from '../common/jobs';
 import type { JobProgress } from '../common/progress';
 import { CycleIdKey, JobOwnerKey, JobPriorityKey, JobStatusKey, JobTypeKey, ReportIdKey } from '../common/search-attributes';
 import type { Config } from '../config';
@@ -59,8 +59,6 @@ export interface StartedJob {
   /** False when an idempotency key matched a job started earlier, which is returned instead. */
   created: boolean;
 }
-
-const ACTIVE_STATUSES: JobStatus[] = ['pending', 'running', 'paused'];
 
 /**
  * After a progress query goes unanswered, status answers from snapshots until a background query is
@@ -115,15 +113,15 @@ export class JobsClient {
   }
 
   async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {
-    return this.control(principal, jobId, options.now ? 'pause-now' : 'pause', ['pending', 'running'], (handle) => handle.signal(pauseSignal, { now: options.now ?? false }));
+    return this.control(principal, jobId, options.now ? 'pause-now' : 'pause', CONTROLLABLE_FROM.pause, (handle) => handle.signal(pauseSignal, { now: options.now ?? false }));
   }
 
   async resume(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
-    return this.control(principal, jobId, 'resume', ['paused'], (handle) => handle.signal(resumeSignal));
+    return this.control(principal, jobId, 'resume', CONTROLLABLE_FROM.resume, (handle) => handle.signal(resumeSignal));
   }
 
   async cancel(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
-    return this.control(principal, jobId, 'cancel', ACTIVE_STATUSES, async (handle) => {
+    return this.control(principal, jobId, 'cancel', CONTROLLABLE_FROM.cancel, async (handle) => {
       await handle.cancel();
     });
   }
@@ -273,7 +271,7 @@ export class JobsClient {
     return polling;
   }
 
-  private async control(principal: Principal, jobId: string, action: string, allowedFrom: JobStatus[], send: (handle: WorkflowHandle) => Promise<void>): Promise<LegacyJobStatus> {
+  private async control(principal: Principal, jobId: string, action: string, allowedFrom: readonly JobStatus[], send: (handle: WorkflowHandle) => Promise<void>): Promise<LegacyJobStatus> {
     return audited(this.db, { actor: principal.subject, action, jobId }, async () => {
       const row = await this.getJob(principal, jobId);
       // A control decision needs the job's state now, not the answer shared with pollers a moment ago.

@@ -23,6 +23,14 @@ export type JobType = (typeof JobType)[keyof typeof JobType];
 /** The legacy states plus `paused`. */
 export type JobStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+export const ACTIVE_STATUSES: readonly JobStatus[] = ['pending', 'running', 'paused'];
+
+/** The statuses each control action applies to, for one job or in bulk; in any other a job refuses it. */
+export const CONTROLLABLE_FROM: Record<'pause' | 'resume' | 'cancel', readonly JobStatus[]> = {
+  pause: ['pending', 'running'],
+  resume: ['paused'],
+  cancel: ACTIVE_STATUSES,
+};
 
 
 /**

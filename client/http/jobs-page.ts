@@ -3,6 +3,7 @@
 // Every server string reaches the DOM through textContent; a hash-pinned CSP blocks anything injected anyway.
 
 import { createHash } from 'node:crypto';
+import { CONTROLLABLE_FROM, FINAL_STATUSES } from '../../common/jobs';
 
 const STYLE = `
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; max-width: 980px; padding: 16px; color: #1f2328; background: #f6f8fa; }
@@ -30,13 +31,14 @@ const STYLE = `
   [data-status=failed] .badge { background: #ffebe9; } [data-status=completed] .badge { background: #dafbe1; } [data-status=running] .badge { background: #ddf4ff; }
 `;
 
-// Plain ES2020 without template literals, so this TypeScript template string needs no escaping.
+// Plain ES2020 without template literals, so this TypeScript template string needs no escaping; the statuses
+// come from common/jobs.ts, the same ones the API decides by.
 const SCRIPT = `
 (function () {
   'use strict';
   var KEY = 'synapse-jobs-token';
-  var FINISHED = ['completed', 'failed', 'cancelled'];
-  var ACTIONS = { pause: ['pending', 'running'], resume: ['paused'], cancel: ['pending', 'running', 'paused'] };
+  var FINISHED = ${JSON.stringify(FINAL_STATUSES)};
+  var ACTIONS = ${JSON.stringify(CONTROLLABLE_FROM)};
   var rows = new Map();   // job id -> { el, parts, job }
   var busy = new Set();   // job ids with a button request in flight
   var token = null, timer = null, generation = 0, pollFailed = false;
