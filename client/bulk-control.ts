@@ -10,6 +10,7 @@ import type { Database } from '../db/database';
 import { pauseSignal, resumeSignal } from '../workflows/control';
 import { audited, recordAudit } from './audit';
 import { InvalidJobRequestError } from './errors';
+import { parseOrReject } from './job-requests';
 import { requireAdmin } from './llm-budget';
 
 export type BulkAction = 'pause' | 'resume' | 'cancel';
@@ -38,9 +39,7 @@ export async function bulkControl(temporal: Client, db: Kysely<Database>, actor:
   return audited(db, { actor: actor.subject, action: `bulk-${action}`, jobId: null, detail: { filter: filter as Record<string, unknown> } }, async () => {
     requireAdmin(actor, `bulk ${action}`);
     if (!(action in CONTROLLABLE_FROM)) throw new InvalidJobRequestError('action', 'expected pause, resume or cancel');
-    const parsed = bulkFilterSchema.safeParse(filter ?? {});
-    if (!parsed.success) throw new InvalidJobRequestError(parsed.error.issues[0]?.path.join('.') || 'filter', parsed.error.issues[0]?.message ?? 'invalid');
-    const f = parsed.data;
+    const f = parseOrReject(bulkFilterSchema, filter ?? {}, 'filter');
     const statuses = f.status ? CONTROLLABLE_FROM[action].filter((s) => s === f.status) : CONTROLLABLE_FROM[action];
     if (statuses.length === 0) return { action, matched: 0, done: [], failed: [] };
     let query = db.selectFrom('jobs').select('id').where('source', '=', 'synapse').where('status', 'in', statuses);

@@ -42,11 +42,12 @@ export type CommonStartRequest = z.output<ReturnType<typeof commonRequestSchema>
 export type StartJobRequest = z.input<ReturnType<typeof commonRequestSchema>> & Record<string, unknown>;
 
 /** Parses `body` with `schema`, turning the first problem into an InvalidJobRequestError that names its field. */
-export function parseOrReject<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+/** The parsed value, or an InvalidJobRequestError naming the first bad field (`whole` when it is the value itself). */
+export function parseOrReject<S extends z.ZodType>(schema: S, body: unknown, whole = '(body)'): z.output<S> {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues;
-  throw new InvalidJobRequestError(issue?.path.map(String).join('.') || '(body)', issue?.message ?? 'invalid');
+  throw new InvalidJobRequestError(issue?.path.map(String).join('.') || whole, issue?.message ?? 'invalid');
 }
 
 export function parseCommonRequest(body: unknown, defaults: Pick<Config, 'JOB_DEFAULT_USE_LLM_CACHE'>): CommonStartRequest {

@@ -7,6 +7,7 @@ import type { Database } from '../db/database';
 import { BUDGET_CHANNEL } from '../activities/llm-budget-ledger';
 import { audited } from './audit';
 import { InvalidJobRequestError, JobsError } from './errors';
+import { parseOrReject } from './job-requests';
 
 export class AdminRequiredError extends JobsError {
   override readonly name = 'AdminRequiredError';
@@ -95,11 +96,9 @@ export type BudgetLimitsChange = z.input<typeof limitsSchema>;
 /** Changes a model's limits for every worker at once (they re-read them on their next grant round, prompted by NOTIFY). */
 export async function setBudgetLimits(db: Kysely<Database>, actor: { subject: string; admin: boolean }, model: string, change: unknown, defaults: { rpm: number; tpm: number; windowMs: number }): Promise<ModelBudget> {
   await audited(db, { actor: actor.subject, action: 'llm-budget-set', jobId: null, detail: { model, change: change as Record<string, unknown> } }, async () => {
-    if (!actor.admin) throw new AdminRequiredError('changing the LLM budget needs the admin role');
+    requireAdmin(actor, 'changing the LLM budget');
     if (!/^[\w.:/-]{1,200}$/.test(model)) throw new InvalidJobRequestError('model', 'not a model name');
-    const parsed = limitsSchema.safeParse(change);
-    if (!parsed.success) throw new InvalidJobRequestError(parsed.error.issues[0]?.path.join('.') || 'limits', parsed.error.issues[0]?.message ?? 'invalid');
-    const { rpm, tpm, windowMs } = parsed.data;
+    const { rpm, tpm, windowMs } = parseOrReject(limitsSchema, change, 'limits');
     if (rpm === undefined && tpm === undefined && windowMs === undefined) throw new InvalidJobRequestError('limits', 'give rpm, tpm or windowMs');
     await db
       .insertInto('llm_budget_limits')

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config';
 import { InvalidJobRequestError, JobsError } from '../errors';
+import { parseOrReject } from '../job-requests';
 import { jobFilterSchema } from '../job-list';
 import type { JobsClient, Principal } from '../jobs-client';
 import { createAuthenticator } from './auth';
@@ -52,9 +53,8 @@ const ROUTES: Route[] = [
     method: ['GET'],
     pattern: /^\/api\/v1\/jobs$/,
     handle: async (jobs, { principal, query }) => {
-      const filter = jobFilterSchema.safeParse(Object.fromEntries(query));
-      if (!filter.success) throw new InvalidJobRequestError(filter.error.issues[0]?.path.join('.') || 'query', filter.error.issues[0]?.message ?? 'invalid');
-      return [200, { jobs: await jobs.list(principal, filter.data) }];
+      const filter = parseOrReject(jobFilterSchema, Object.fromEntries(query), 'query');
+      return [200, { jobs: await jobs.list(principal, filter) }];
     },
   },
   { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`), handle: async (jobs, r) => [200, await jobs.status(r.principal, r.jobId)] },
