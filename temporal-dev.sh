@@ -39,7 +39,10 @@ MIN_CLI_MINOR=5
 #    so one big job starves the others; with it, fairness keys take turns. Implies useNewMatcher.
 #  - numTaskqueue{Read,Write}Partitions=1: priority and fairness order tasks within one partition,
 #    and the dev server's default of four partitions makes that order approximate. One machine's
-#    load needs no more than one. (Keep this list in step with test/global-setup.ts.)
+#    load needs no more than one.
+#  - longPollExpirationInterval=10s (default 1m): a worker cut off by the network leaves its polls open
+#    here, and tasks matched to them are lost until they expire; see config/dev-server.ts for figures.
+# (Keep this list in step with config/dev-server.ts, which the tests' servers use.)
 # A misspelt key is ignored silently, so check a change: a wrong *value* for a real key makes the
 # server log "Failed to convert value, using default key=…".
 DYNAMIC_CONFIG=(
@@ -47,6 +50,7 @@ DYNAMIC_CONFIG=(
   "matching.enableFairness=true"
   "matching.numTaskqueueReadPartitions=1"
   "matching.numTaskqueueWritePartitions=1"
+  'matching.longPollExpirationInterval="10s"'
 )
 
 # Keep in step with common/search-attributes.ts (name=type, types as `temporal` spells them).

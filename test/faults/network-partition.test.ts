@@ -53,8 +53,12 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
   }
 
   it('times the activity out on heartbeat, redoes it on another worker, and refuses the late result', async () => {
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string) => phases.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     isolated = spawnWorkerProcess(await isolatedConfig(), { wrapper: network.wrapper, logLevel: 'WARN' });
     await isolated.ready;
+    phase('ready');
     const attributes = await demoAttributes(harness, 6);
     expect(attributes).toContain(CUT_ITEM);
     const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'netns-fault', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 6 });
@@ -63,13 +67,17 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
     await waitFor(async () => harness.standin.callCount(itemKey(CUT_ITEM)), (n) => n === 1, 30_000);
     network.cut();
     const cutAt = Date.now();
+    phase('cut');
     const rescuer = await harness.startWorker();
+    phase('rescuer');
 
     const storedRow = () => harness.db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).where('attribute', '=', CUT_ITEM).executeTakeFirst();
     const stored = await waitFor(storedRow, (row) => row !== undefined, 90_000);
     const retriedAfterSeconds = (Date.now() - cutAt) / 1000;
     const rulesBefore = await harness.db.selectFrom('profiling_rules').selectAll().where('job_id', '=', jobId).where('attribute', '=', CUT_ITEM).orderBy('rule_index').execute();
+    phase('stored');
     const job = await waitUntilFinal(harness, jobId);
+    phase('final');
 
     network.restore();
     // Long enough for the held-back packets to arrive (TCP retransmits back off to tens of seconds) and for
@@ -94,5 +102,7 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
     const afterRestore = isolated.output().slice(outputAtRestore);
     console.info(`netns figures: stored by attempt ${generation[0]!.attempt} on the rescuer ${retriedAfterSeconds.toFixed(1)} s after the cut; stale worker after the link returned: ${afterRestore.trim() ? afterRestore.trim().split('\n').slice(0, 3).join(' | ') : 'nothing logged'}`);
     await rescuer.stop();
+    phase('checked');
+    console.info(`netns phases: ${phases.join(', ')}`);
   });
 });
