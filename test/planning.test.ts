@@ -202,7 +202,8 @@ describe('mapping job control', () => {
   const manyPdes = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => ({ ...PDES[i % PDES.length]!, name: `${prefix} ${PDES[i % PDES.length]!.name} ${i}` }));
 
   it('pauses without starting new PDEs and resumes with every PDE mapped exactly once', async () => {
-    harness.standin.setFaults({ latencyMs: 200 });
+    // 10 items left after the first two take 3 s at 600 ms and 2 at a time: time for the pause to land on a busy machine.
+    harness.standin.setFaults({ latencyMs: 600 });
     const jobId = await startMapping(owner, 'plan-pause', { pdes: manyPdes('P', 12), llmConcurrency: 2 });
     await pauseAndExpectNoNewLlmCalls(harness, principal, jobId);
 

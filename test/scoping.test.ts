@@ -198,7 +198,8 @@ describe('scoping job control', () => {
   const principal = { subject: owner, admin: false };
 
   it('pauses without starting new assessments and resumes with every attribute assessed exactly once', async () => {
-    harness.standin.setFaults({ latencyMs: 200 });
+    // 10 items left after the first two take 3 s at 600 ms and 2 at a time: time for the pause to land on a busy machine.
+    harness.standin.setFaults({ latencyMs: 600 });
     const attributeIds = firstTwenty.slice(0, 12);
     const jobId = await startScoping('scoping_recommendations', owner, { attributeIds, llmConcurrency: 2 });
     await pauseAndExpectNoNewLlmCalls(harness, principal, jobId);
