@@ -72,6 +72,9 @@ describe('data_profiling job', () => {
 });
 
 describe('data_profiling_rule_execution job', () => {
+  let generationJobId: string;
+  let executionJobId: string;
+
   it("runs an earlier generation job's stored rules, with the same counts and no LLM call", async () => {
     const attributeIds = ['credit_score', 'apr_rate', 'email_address', 'account_status'];
     const generation = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'analyst-2', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 4 });
@@ -79,6 +82,7 @@ describe('data_profiling_rule_execution job', () => {
     harness.standin.reset();
 
     const execution = await harness.jobs.startJob({ jobType: 'data_profiling_rule_execution', owner: 'analyst-2', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, rulesFromJobId: generation.jobId, ruleBatchSize: 2 });
+    [generationJobId, executionJobId] = [generation.jobId, execution.jobId];
     const job = await harness.jobs.waitForJob(execution.jobId);
     expect(job).toMatchObject({ status: 'completed', error: null });
     recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, execution.jobId, 'data-profiling-rule-execution');
@@ -90,5 +94,27 @@ describe('data_profiling_rule_execution job', () => {
     expect(results.every((r) => r.rules_job_id === generation.jobId && r.checked_rows === 10_000)).toBe(true);
     expect(job?.result).toMatchObject({ attributesTotal: 4, rulesExecuted: rules.length, rowsChecked: rules.length * 10_000 });
     expect(job?.progress).toMatchObject({ completedSteps: 4, totalSteps: 4 });
+  });
+
+  it('refuses rules from a job that is not a completed rules job of the same data source, starting nothing', async () => {
+    const cancelled = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'analyst-2', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score'] });
+    await harness.jobs.handle(cancelled.jobId).cancel();
+    expect(await harness.jobs.waitForJob(cancelled.jobId)).toMatchObject({ status: 'cancelled' });
+    // The completed generation job's row as if it had profiled another data source.
+    const elsewhere = `${generationJobId}-elsewhere`;
+    const moved = sql`to_jsonb(j) || jsonb_build_object('id', ${elsewhere}::text, 'workflow_id', ${elsewhere}::text, 'metadata', j.metadata || '{"data_source_id": "another_source"}')`;
+    await sql`insert into jobs select (jsonb_populate_record(null::jobs, ${moved})).* from jobs j where j.id = ${generationJobId}`.execute(harness.db);
+
+    const refusals: [string, RegExp][] = [
+      [cancelled.jobId, /is cancelled, not completed/],
+      [executionJobId, /names a data_profiling_rule_execution job/],
+      [elsewhere, /profiled another data source/],
+    ];
+    const before = await harness.db.selectFrom('jobs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    for (const [rulesFromJobId, message] of refusals) {
+      const attempt = harness.jobs.startJob({ jobType: 'data_profiling_rule_execution', owner: 'analyst-2', dataSourceId: DEMO_DATA_SOURCE_ID, rulesFromJobId });
+      await expect(attempt).rejects.toMatchObject({ field: 'rulesFromJobId', message: expect.stringMatching(message) });
+    }
+    expect(await harness.db.selectFrom('jobs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).toEqual(before);
   });
 });

@@ -9,6 +9,7 @@ import type { Database } from '../../db/database';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject } from '../job-requests';
 import type { JobDefinition, JobLimits } from './definition';
+import { completedJob, JOBS_WITH_RULES } from './earlier-jobs';
 
 export function profilingParamsSchema(limits: JobLimits) {
   return z.object({
@@ -32,7 +33,7 @@ export const profilingJobs: JobDefinition = {
   async prepare(db, request, body, limits) {
     const params = parseOrReject(profilingParamsSchema(limits), body);
     const attributes = await resolveAttributes(db, params.dataSourceId, params.attributeIds);
-    await checkRuleSource(db, request.jobType, params.rulesFromJobId);
+    await checkRuleSource(db, request.jobType, params.dataSourceId, params.rulesFromJobId);
     return {
       input: { ...params, attributes, attributeIds: undefined },
       metadata: { data_source_id: params.dataSourceId, total_attributes: attributes.length },
@@ -65,14 +66,13 @@ export async function resolveAttributes(db: Kysely<Database>, dataSourceId: stri
   });
 }
 
-/** A rule-execution job needs a generation job whose rules it runs; no other job takes one. */
-async function checkRuleSource(db: Kysely<Database>, jobType: JobType, rulesFromJobId: ProfilingParams['rulesFromJobId']): Promise<void> {
+/** A rule-execution job runs the rules of a completed rules job on the same data source; no other job takes one. */
+async function checkRuleSource(db: Kysely<Database>, jobType: JobType, dataSourceId: string, rulesFromJobId: ProfilingParams['rulesFromJobId']): Promise<void> {
   if (jobType !== JobType.DataProfilingRuleExecution) {
     if (rulesFromJobId) throw new InvalidJobRequestError('rulesFromJobId', `only applies to ${JobType.DataProfilingRuleExecution}`);
     return;
   }
   if (!rulesFromJobId) throw new InvalidJobRequestError('rulesFromJobId', `is required for ${JobType.DataProfilingRuleExecution}`);
-  const source = await db.selectFrom('jobs').select(['type', 'metadata']).where('id', '=', rulesFromJobId).executeTakeFirst();
-  if (!source) throw new InvalidJobRequestError('rulesFromJobId', `no job "${rulesFromJobId}"`);
-  if (source.type === JobType.DataProfilingRuleExecution) throw new InvalidJobRequestError('rulesFromJobId', 'names a rule-execution job, which has no rules of its own');
+  // A running or cancelled generation job holds only some of its rules: running them would report a partial check as whole.
+  await completedJob(db, 'rulesFromJobId', rulesFromJobId, JOBS_WITH_RULES, dataSourceId);
 }
