@@ -1,7 +1,7 @@
 // Operations: a worker's Prometheus endpoint (Temporal runtime metrics plus our job and LLM counters),
 // its /healthz and /readyz, and the API's /metrics and /readyz, against the real dev server and PostgreSQL.
 
-import { createApiServer, listen } from '../client/http/server';
+import { createApiServer, listen, routeTemplate } from '../client/http/server';
 import { apiReadiness } from '../client/http/metrics';
 import { JobsClient } from '../client/jobs-client';
 import { openDatabase } from '../db/connection';
@@ -150,6 +150,16 @@ describe('the API', () => {
     expect(sample(metrics.text, 'synapse_jobs', { job_type: JOB_TYPE, status: 'pending' })).toBe(Number(pending.n));
     expect(metrics.text).toMatch(/^process_cpu_user_seconds_total /m);
     await harness.temporal.workflow.getHandle(jobId).terminate('test done');
+  });
+
+  test('labels every endpoint by its route template and anything else `other`', () => {
+    expect(routeTemplate('/api/v1/jobs/job-1')).toBe('/api/v1/jobs/:id/status');
+    expect(routeTemplate('/api/v1/jobs/job-1/priority')).toBe('/api/v1/jobs/:id/priority');
+    expect(routeTemplate('/api/v1/llm-budget')).toBe('/api/v1/llm-budget');
+    expect(routeTemplate('/api/v1/llm-budget/gpt-4o-mini')).toBe('/api/v1/llm-budget/:model');
+    expect(routeTemplate('/api/v1/admin/jobs/cancel')).toBe('/api/v1/admin/jobs/:action');
+    expect(routeTemplate('/readyz')).toBe('/readyz');
+    for (const probe of ['/wp-login.php', '/api/v1/jobs/a/b/c', '/api/v1/admin/jobs/drop', `/api/v1/jobs/${'x'.repeat(101)}`]) expect(routeTemplate(probe)).toBe('other');
   });
 
   test('keeps /metrics behind API_METRICS_TOKEN when one is set', async () => {

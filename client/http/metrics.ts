@@ -12,7 +12,7 @@ import type { Database } from '../../db/database';
 export interface ApiMetrics {
   registry: Registry;
   /** Counts and times `request` when its response finishes. */
-  track(request: http.IncomingMessage, response: http.ServerResponse, pathname: string): void;
+  track(request: http.IncomingMessage, response: http.ServerResponse, route: string): void;
   /** Counts an answer carrying a job status by where its progress came from (worker query or stored snapshot). */
   countStatusAnswer(body: unknown): void;
 }
@@ -34,10 +34,9 @@ export function createApiMetrics(options: { db?: Kysely<Database> } = {}): ApiMe
   if (options.db) registerJobsGauge(registry, options.db);
   return {
     registry,
-    track(request, response, pathname) {
+    track(request, response, route) {
       const started = process.hrtime.bigint();
       response.once('finish', () => {
-        const route = routeTemplate(pathname);
         const method = request.method ?? 'UNKNOWN';
         requests.inc({ method, route, status: String(response.statusCode) });
         duration.observe({ method, route }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -63,16 +62,6 @@ function registerJobsGauge(registry: Registry, db: Kysely<Database>): void {
       for (const row of rows) this.set({ job_type: row.type, status: row.status }, Number(row.count));
     },
   });
-}
-
-const FIXED_PATHS = new Set(['/', '/jobs', '/healthz', '/readyz', '/metrics', '/api/v1/jobs']);
-const JOB_PATH = /^\/api\/v1\/jobs\/[^/]+(\/(status|history|pause|resume|cancel|priority))?$/;
-
-/** The route a path belongs to with the job id replaced, or `other` (so scanners cannot mint series). */
-export function routeTemplate(pathname: string): string {
-  if (FIXED_PATHS.has(pathname)) return pathname;
-  const job = JOB_PATH.exec(pathname);
-  return job ? `/api/v1/jobs/:id${job[1] ?? ''}` : 'other';
 }
 
 export type { Readiness };

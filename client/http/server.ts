@@ -32,6 +32,8 @@ interface Request {
 interface Route {
   method: string[];
   pattern: RegExp;
+  /** The path with its captures named: the `route` label of the API's request metrics. */
+  template: string;
   handle: (jobs: JobsClient, request: Request) => Promise<[number, unknown]>;
 }
 
@@ -41,6 +43,7 @@ const ROUTES: Route[] = [
   {
     method: ['POST'],
     pattern: /^\/api\/v1\/jobs$/,
+    template: '/api/v1/jobs',
     handle: async (jobs, { principal, body, headers }) => {
       // The token's subject owns the job; only an admin may start one on someone else's behalf.
       const owner = principal.admin && typeof body.owner === 'string' ? body.owner : principal.subject;
@@ -52,21 +55,22 @@ const ROUTES: Route[] = [
   {
     method: ['GET'],
     pattern: /^\/api\/v1\/jobs$/,
+    template: '/api/v1/jobs',
     handle: async (jobs, { principal, query }) => {
       const filter = parseOrReject(jobFilterSchema, Object.fromEntries(query), 'query');
       return [200, { jobs: await jobs.list(principal, filter) }];
     },
   },
-  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`), handle: async (jobs, r) => [200, await jobs.status(r.principal, r.jobId)] },
-  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/history$`), handle: async (jobs, r) => [200, { job_id: r.jobId, events: await jobs.history(r.principal, r.jobId) }] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/pause$`), handle: async (jobs, r) => [202, await jobs.pause(r.principal, r.jobId, { now: r.body.now === true || r.query.get('now') === 'true' })] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`), handle: async (jobs, r) => [202, await jobs.resume(r.principal, r.jobId)] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`), handle: async (jobs, r) => [202, await jobs.cancel(r.principal, r.jobId)] },
-  { method: ['POST', 'PATCH'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`), handle: async (jobs, r) => [202, await jobs.setPriority(r.principal, r.jobId, r.body.priority)] },
+  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`), template: '/api/v1/jobs/:id/status' /* with or without /status */, handle: async (jobs, r) => [200, await jobs.status(r.principal, r.jobId)] },
+  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/history$`), template: '/api/v1/jobs/:id/history', handle: async (jobs, r) => [200, { job_id: r.jobId, events: await jobs.history(r.principal, r.jobId) }] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/pause$`), template: '/api/v1/jobs/:id/pause', handle: async (jobs, r) => [202, await jobs.pause(r.principal, r.jobId, { now: r.body.now === true || r.query.get('now') === 'true' })] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`), template: '/api/v1/jobs/:id/resume', handle: async (jobs, r) => [202, await jobs.resume(r.principal, r.jobId)] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`), template: '/api/v1/jobs/:id/cancel', handle: async (jobs, r) => [202, await jobs.cancel(r.principal, r.jobId)] },
+  { method: ['POST', 'PATCH'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`), template: '/api/v1/jobs/:id/priority', handle: async (jobs, r) => [202, await jobs.setPriority(r.principal, r.jobId, r.body.priority)] },
   // Operators (admin): the fleet-wide LLM budget and bulk control; the model or action is the path's capture.
-  { method: ['GET'], pattern: /^\/api\/v1\/llm-budget$/, handle: async (jobs, r) => [200, { models: await jobs.llmBudget(r.principal) }] },
-  { method: ['PUT', 'PATCH'], pattern: /^\/api\/v1\/llm-budget\/([\w.:-]{1,200})$/, handle: async (jobs, r) => [200, await jobs.setLlmBudget(r.principal, r.jobId, r.body)] },
-  { method: ['POST'], pattern: /^\/api\/v1\/admin\/jobs\/(pause|resume|cancel)$/, handle: async (jobs, r) => [202, await jobs.bulkControl(r.principal, r.body, r.jobId as 'pause' | 'resume' | 'cancel')] },
+  { method: ['GET'], pattern: /^\/api\/v1\/llm-budget$/, template: '/api/v1/llm-budget', handle: async (jobs, r) => [200, { models: await jobs.llmBudget(r.principal) }] },
+  { method: ['PUT', 'PATCH'], pattern: /^\/api\/v1\/llm-budget\/([\w.:-]{1,200})$/, template: '/api/v1/llm-budget/:model', handle: async (jobs, r) => [200, await jobs.setLlmBudget(r.principal, r.jobId, r.body)] },
+  { method: ['POST'], pattern: /^\/api\/v1\/admin\/jobs\/(pause|resume|cancel)$/, template: '/api/v1/admin/jobs/:action', handle: async (jobs, r) => [202, await jobs.bulkControl(r.principal, r.body, r.jobId as 'pause' | 'resume' | 'cancel')] },
 ];
 
 class HttpError extends JobsError {
@@ -99,6 +103,15 @@ async function readJson(request: http.IncomingMessage, maxBytes: number): Promis
   return body as Record<string, unknown>;
 }
 
+/** Endpoints served before routing: the jobs page and the operations endpoints. */
+const PLAIN_PATHS = new Set(['/', '/jobs', '/healthz', '/readyz', '/metrics']);
+
+/** The route a path belongs to, by its template, or `other` (so scanners cannot mint metric series). */
+export function routeTemplate(pathname: string): string {
+  if (PLAIN_PATHS.has(pathname)) return pathname;
+  return ROUTES.find((route) => route.pattern.test(pathname))?.template ?? 'other';
+}
+
 function send(response: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
@@ -119,7 +132,7 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
   const metrics = operations.metrics ?? createApiMetrics();
   return http.createServer(async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    metrics.track(request, response, url.pathname);
+    metrics.track(request, response, routeTemplate(url.pathname));
     if (request.method === 'GET' && (url.pathname === '/' || url.pathname === '/jobs')) {
       // frame-ancestors keeps other sites from framing the page to trick clicks on Pause or Cancel.
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': JOBS_PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
