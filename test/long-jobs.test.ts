@@ -48,6 +48,8 @@ describe('a job larger than its history budget', () => {
 
   it('stays paused across a continue-as-new and resumes where it stopped', async () => {
     harness.standin.reset();
+    // 400 ms calls, 2 at a time: about 6 s in all, so the pause lands mid-job even on a busy machine.
+    harness.standin.setFaults({ latencyMs: 400 });
     const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'long', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 2 });
     const admin = { subject: 'long', admin: false };
     // Pause once a later run is under way, so the pause must survive the runs that drain and follow.
