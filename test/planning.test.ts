@@ -216,7 +216,8 @@ describe('mapping job control', () => {
   });
 
   it('cancels a running mapping job, keeping the mappings made so far', async () => {
-    harness.standin.setFaults({ latencyMs: 300 });
+    // As for pause: 12 PDEs at 600 ms, 2 at a time, leave the cancel seconds to land.
+    harness.standin.setFaults({ latencyMs: 600 });
     const jobId = await startMapping(owner, 'plan-cancel', { pdes: manyPdes('C', 12), llmConcurrency: 2 });
     await waitFor(() => harness.jobs.status(principal, jobId), (s) => (s.completed_steps ?? 0) >= 2);
     await harness.jobs.cancel(principal, jobId);

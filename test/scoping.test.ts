@@ -212,7 +212,8 @@ describe('scoping job control', () => {
   });
 
   it('cancels a running scoping job, keeping the assessments made so far and choosing no tests', async () => {
-    harness.standin.setFaults({ latencyMs: 300 });
+    // At 600 ms, 2 at a time, the 20th assessment is 6 s away when the cancel is sent.
+    harness.standin.setFaults({ latencyMs: 600 });
     const jobId = await startScoping('scoping_recommendations', owner, { llmConcurrency: 2 });
     await waitFor(() => harness.jobs.status(principal, jobId), (s) => (s.completed_steps ?? 0) >= 2);
     await harness.jobs.cancel(principal, jobId);
