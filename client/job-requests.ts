@@ -41,7 +41,6 @@ export type CommonStartRequest = z.output<ReturnType<typeof commonRequestSchema>
 /** A start request as callers send it: the common fields plus those of the job type. */
 export type StartJobRequest = z.input<ReturnType<typeof commonRequestSchema>> & Record<string, unknown>;
 
-/** Parses `body` with `schema`, turning the first problem into an InvalidJobRequestError that names its field. */
 /** The parsed value, or an InvalidJobRequestError naming the first bad field (`whole` when it is the value itself). */
 export function parseOrReject<S extends z.ZodType>(schema: S, body: unknown, whole = '(body)'): z.output<S> {
   const parsed = schema.safeParse(body);

@@ -24,7 +24,6 @@ export interface RestartableDevServer {
   dispose(): Promise<void>;
 }
 
-
 async function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1', () => (socket.destroy(), resolve(true)));
