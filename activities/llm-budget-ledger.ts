@@ -29,7 +29,8 @@ export interface DispatchOutcome {
 /** How many waiting calls one grant round looks at; the rest wait their turn behind them. */
 const DISPATCH_BATCH = 500;
 
-const notify = (db: Kysely<Database> | Transaction<Database>, model: string) => sql`select pg_notify(${BUDGET_CHANNEL}, ${model})`.execute(db);
+/** Wakes every worker's waiters for `model` to look at the ledger and limits again. */
+export const notifyBudgetChanged = (db: Kysely<Database> | Transaction<Database>, model: string) => sql`select pg_notify(${BUDGET_CHANNEL}, ${model})`.execute(db);
 
 export async function enqueueCall(db: Kysely<Database>, request: BudgetRequest, worker: string): Promise<number> {
   const row = await db
@@ -43,7 +44,7 @@ export async function enqueueCall(db: Kysely<Database>, request: BudgetRequest, 
 /** A call that will not be sent (cancelled while waiting, or granted but aborted before sending). */
 export async function releaseCall(db: Kysely<Database>, id: number, model: string): Promise<void> {
   await db.deleteFrom('llm_budget_calls').where('id', '=', id).execute();
-  await notify(db, model);
+  await notifyBudgetChanged(db, model);
 }
 
 /** Proves the waiting calls' worker is alive; returns the states of those still in the ledger. */
@@ -85,7 +86,7 @@ export async function dispatch(db: Kysely<Database>, model: string, settings: Le
     const plan = planGrants(effective, usage.window, waiters, now);
     if (plan.grant.length > 0) {
       await trx.updateTable('llm_budget_calls').set({ state: 'granted', granted_at: now }).where('id', 'in', plan.grant).execute();
-      await notify(trx, model);
+      await notifyBudgetChanged(trx, model);
     }
     if (plan.blocked !== limits.blocked_reason) await trx.updateTable('llm_budget_limits').set({ blocked_reason: plan.blocked }).where('model', '=', model).execute();
     const paused = limits.paused_until && limits.paused_until > now ? limits.paused_until : null;
@@ -155,7 +156,7 @@ export async function settleCall(db: Kysely<Database>, call: { id: number; model
     if (outcome.status === 429) await recordRateLimit(db, call, Math.round(signals.pauseMs), signals.reason ?? '429');
   }
   await adoptProviderLimits(db, call.model, signals.requestLimit, signals.tokenLimit);
-  await notify(db, call.model);
+  await notifyBudgetChanged(db, call.model);
 }
 
 async function recordRateLimit(db: Kysely<Database>, call: { model: string; jobId: string; worker: string }, pauseMs: number, reason: string): Promise<void> {

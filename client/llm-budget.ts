@@ -4,7 +4,7 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database';
-import { BUDGET_CHANNEL } from '../activities/llm-budget-ledger';
+import { notifyBudgetChanged } from '../activities/llm-budget-ledger';
 import { audited } from './audit';
 import { InvalidJobRequestError, JobsError } from './errors';
 import { parseOrReject } from './job-requests';
@@ -111,7 +111,7 @@ export async function setBudgetLimits(db: Kysely<Database>, actor: { subject: st
         updated_by: actor.subject,
       })))
       .execute();
-    await sql`select pg_notify(${BUDGET_CHANNEL}, ${model})`.execute(db);
+    await notifyBudgetChanged(db, model);
   });
   return (await budgetSnapshot(db)).find((m) => m.model === model)!;
 }

@@ -4,8 +4,7 @@
 
 import type { Config } from '../config';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { sql } from 'kysely';
-import { BUDGET_CHANNEL } from '../activities/llm-budget-ledger';
+import { notifyBudgetChanged } from '../activities/llm-budget-ledger';
 import { planGrants } from '../activities/llm-budget-plan';
 import { parseResetDuration, readProviderSignals } from '../activities/llm-budget-provider';
 import type { CallRecord } from '../llm-standin/server';
@@ -61,7 +60,7 @@ async function whileBudgetHeld<T>(setUp: () => Promise<T>): Promise<{ result: T;
   const result = await setUp();
   const releasedAt = Date.now();
   await budget().set({ paused_until: null }).execute();
-  await sql`select pg_notify(${BUDGET_CHANNEL}, ${MODEL})`.execute(harness.db);
+  await notifyBudgetChanged(harness.db, MODEL);
   return { result, releasedAt };
 }
 
