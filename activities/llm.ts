@@ -112,7 +112,8 @@ async function chatOnce<T>(deps: LlmDeps, prompt: StructuredPrompt<T>, call: Llm
           max_completion_tokens: settings.maxOutputTokens,
           temperature: 0,
         },
-        { signal: context.cancellationSignal },
+        // The job id header lets a provider proxy (and the stand-in's gates) tell jobs apart; providers ignore it.
+        { signal: context.cancellationSignal, headers: { 'x-synapse-job-id': call.jobId } },
       )
       .withResponse();
     const promptTokens = completion.usage?.prompt_tokens ?? 0;

@@ -6,6 +6,12 @@ export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'malformed' |
 export interface CallRecord {
   itemKey?: string;
   task?: string;
+  /** The job the call was made for (the `x-synapse-job-id` header), when the caller said. */
+  jobId?: string;
+  /** 1-based arrival number over every call the stand-in received. */
+  callNumber: number;
+  /** True when a gate held the call before it was answered. */
+  held?: boolean;
   /** ms since the epoch. */
   receivedAt: number;
   /** When the answer was sent or the client went away; absent while in flight or hung. */
@@ -23,11 +29,13 @@ export class CallLog {
   private callsWithoutItem = 0;
 
   /** Logs an arriving request; returns its record and its 0-based index among its item's calls. */
-  open(call: { itemKey?: string; task?: string; promptTokens: number }, outcome: CallOutcome): { record: CallRecord; callIndex: number } {
+  open(call: { itemKey?: string; task?: string; jobId?: string; promptTokens: number }, outcome: CallOutcome): { record: CallRecord; callIndex: number } {
     const callIndex = this.nextIndex(call.itemKey);
     const record: CallRecord = {
       ...(call.itemKey !== undefined ? { itemKey: call.itemKey } : {}),
       ...(call.task !== undefined ? { task: call.task } : {}),
+      ...(call.jobId !== undefined ? { jobId: call.jobId } : {}),
+      callNumber: this.records.length + 1,
       receivedAt: Date.now(),
       outcome,
       promptTokens: call.promptTokens,

@@ -3,6 +3,7 @@
 
 import type { CallLog, CallOutcome } from './call-log';
 import type { Exchange } from './exchange';
+import type { Gates } from './gates';
 import { chooseFault, delayFor, type CallSubject, type FaultPlan, type FaultRule } from './faults';
 import { BadRequest, completionBody, errorBody, errorTypeFor, parseChatRequest, promptTokensOf, type StandinRequest } from './openai-wire';
 import type { AdmissionResult, RateWindow } from './rate-window';
@@ -14,6 +15,7 @@ export interface ChatContext {
   faultPlan(): FaultPlan;
   log: CallLog;
   window: RateWindow;
+  gates: Gates;
   nextCompletionId(): string;
 }
 
@@ -29,17 +31,17 @@ interface Plan {
   promptTokens: number;
 }
 
-export async function answerChatCompletion(ctx: ChatContext, exchange: Exchange, body: string): Promise<void> {
+export async function answerChatCompletion(ctx: ChatContext, exchange: Exchange, body: string, jobId?: string): Promise<void> {
   let request: StandinRequest;
   try {
-    request = parseChatRequest(body);
+    request = { ...parseChatRequest(body), ...(jobId ? { jobId } : {}) };
   } catch (error) {
     if (!(error instanceof BadRequest)) throw error;
     exchange.record = ctx.log.open({ promptTokens: 0 }, 'server_error').record;
     return exchange.sendJson(400, errorBody(error.message, 'invalid_request_error'));
   }
   const promptTokens = promptTokensOf(request);
-  const { record, callIndex } = ctx.log.open({ itemKey: request.itemKey, task: request.task, promptTokens }, 'ok');
+  const { record, callIndex } = ctx.log.open({ itemKey: request.itemKey, task: request.task, jobId: request.jobId, promptTokens }, 'ok');
   exchange.record = record;
   const responder = request.task !== undefined && Object.hasOwn(ctx.responders, request.task) ? ctx.responders[request.task] : undefined;
   if (!responder) {
@@ -48,6 +50,8 @@ export async function answerChatCompletion(ctx: ChatContext, exchange: Exchange,
     return exchange.sendJson(400, errorBody(message, 'invalid_request_error'));
   }
 
+  // A held call has not reached the provider's quota or the fault plan yet: both apply once it is released.
+  if (!(await ctx.gates.pass({ itemKey: request.itemKey, task: request.task, jobId: request.jobId, callNumber: record.callNumber }, exchange, record))) return;
   const faultPlan = ctx.faultPlan();
   const subject: CallSubject = { itemKey: request.itemKey, task: request.task, callIndex };
   const arrivedAt = Date.now();

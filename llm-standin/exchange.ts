@@ -32,6 +32,12 @@ export class Exchange {
     return this.clientGone;
   }
 
+  /** Calls `callback` once the client goes away (at once if it already has). */
+  onceGone(callback: () => void): void {
+    if (this.clientGone) return callback();
+    this.onGone.add(callback);
+  }
+
   /** Resolves true after `ms`, or false as soon as the client goes away. */
   sleep(ms: number): Promise<boolean> {
     if (this.clientGone) return Promise.resolve(false);

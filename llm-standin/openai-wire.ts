@@ -11,6 +11,8 @@ export interface StandinRequest {
   messages: StandinMessage[];
   itemKey?: string;
   task?: string;
+  /** The job the call is made for, from the `x-synapse-job-id` header the LLM activity sends. */
+  jobId?: string;
 }
 
 export interface OpenAiErrorBody {

@@ -7,12 +7,14 @@ import { CallLog, type CallRecord } from './call-log';
 import { answerChatCompletion, type ChatContext, type StandinResponder } from './chat-completions';
 import { Exchange, readBody } from './exchange';
 import { parseFaultPlan, type FaultPlan } from './faults';
+import { gateMatchSchema, Gates, type GateMatch, type StandinGate } from './gates';
 import { errorBody } from './openai-wire';
 import { RateWindow } from './rate-window';
 
 export type { CallOutcome, CallRecord } from './call-log';
 export type { StandinResponder } from './chat-completions';
 export type { FaultKind, FaultPlan, FaultRule } from './faults';
+export type { GateMatch, StandinGate } from './gates';
 export type { StandinMessage, StandinRequest } from './openai-wire';
 
 export interface LlmStandin {
@@ -25,7 +27,12 @@ export interface LlmStandin {
   callCount(itemKey: string): number;
   /** Every request so far, in arrival order. */
   calls(): CallRecord[];
-  /** Clears counts, records and rate-limit usage; keeps the fault plan. */
+  /**
+   * Holds every call matching `match` until the test releases it (see gates.ts): wait until N are held,
+   * act, release. A held call counts as received; quota and faults apply once it is released.
+   */
+  gate(match: GateMatch): StandinGate;
+  /** Clears counts, records, rate-limit usage and gates (held calls go on); keeps the fault plan. */
   reset(): void;
   /** Stops listening and drops every open connection, hanging requests included; safe to call twice. */
   close(): Promise<void>;
@@ -53,6 +60,7 @@ export async function startLlmStandin(options: StandinOptions): Promise<LlmStand
   const model = options.model ?? DEFAULT_MODEL;
   const log = new CallLog();
   const window = new RateWindow();
+  const gates = new Gates();
   let faultPlan = parseFaultPlan(options.faults ?? {});
   let completions = 0;
   let closing = false;
@@ -61,6 +69,7 @@ export async function startLlmStandin(options: StandinOptions): Promise<LlmStand
     faultPlan = parseFaultPlan(plan);
   };
   const reset = () => {
+    gates.clear();
     log.clear();
     window.clear();
   };
@@ -69,9 +78,10 @@ export async function startLlmStandin(options: StandinOptions): Promise<LlmStand
     faultPlan: () => faultPlan,
     log,
     window,
+    gates,
     nextCompletionId: () => `chatcmpl-standin-${++completions}`,
   };
-  const control: ControlSurface = { model, stats: () => ({ calls: log.calls(), countsByItem: log.countsByItem() }), setFaults, reset };
+  const control: ControlSurface = { model, stats: () => ({ calls: log.calls(), countsByItem: log.countsByItem() }), setFaults, reset, gates };
 
   const server = createServer((req, res) => {
     const exchange = new Exchange(res, () => closing);
@@ -99,6 +109,7 @@ export async function startLlmStandin(options: StandinOptions): Promise<LlmStand
     setFaults,
     callCount: (itemKey) => log.callCount(itemKey),
     calls: () => log.calls(),
+    gate: (match) => gates.add(match),
     reset,
     close: () => {
       closed ??= closeNow();
@@ -112,6 +123,7 @@ interface ControlSurface {
   stats(): StandinStats;
   setFaults(plan: FaultPlan): void;
   reset(): void;
+  gates: Gates;
 }
 
 async function route(req: IncomingMessage, exchange: Exchange, chat: ChatContext, control: ControlSurface): Promise<void> {
@@ -119,7 +131,8 @@ async function route(req: IncomingMessage, exchange: Exchange, chat: ChatContext
   const endpoint = `${req.method} ${path}`;
   if (endpoint === 'POST /v1/chat/completions') {
     const body = await readBodyOrLogAbort(req, chat);
-    if (body !== undefined) await answerChatCompletion(chat, exchange, body);
+    const jobId = req.headers['x-synapse-job-id'];
+    if (body !== undefined) await answerChatCompletion(chat, exchange, body, typeof jobId === 'string' ? jobId : undefined);
     return;
   }
   if (endpoint === 'GET /v1/models') return exchange.sendJson(200, modelList(control.model));
@@ -129,6 +142,19 @@ async function route(req: IncomingMessage, exchange: Exchange, chat: ChatContext
     return exchange.sendEmpty(204);
   }
   if (endpoint === 'PUT /_standin/faults') return replaceFaults(await readBody(req), exchange, control);
+  if (endpoint === 'POST /_standin/gates') return addGate(await readBody(req), exchange, control);
+  const gateRoute = /^\/_standin\/gates\/([\w-]+)(\/release)?$/.exec(path ?? '');
+  const gate = gateRoute && control.gates.get(gateRoute[1]!);
+  if (gate && req.method === 'GET' && !gateRoute[2]) return exchange.sendJson(200, gateState(gate));
+  if (gate && req.method === 'POST' && gateRoute[2]) {
+    const { count } = JSON.parse((await readBody(req)) || '{}') as { count?: number };
+    gate.release(typeof count === 'number' ? count : undefined);
+    return exchange.sendJson(200, gateState(gate));
+  }
+  if (gate && req.method === 'DELETE' && !gateRoute[2]) {
+    gate.open();
+    return exchange.sendJson(200, gateState(gate));
+  }
   req.resume();
   exchange.sendJson(404, errorBody(`Unknown request URL: ${endpoint}.`, 'invalid_request_error'));
 }
@@ -152,6 +178,22 @@ function replaceFaults(body: string, exchange: Exchange, control: ControlSurface
     return exchange.sendJson(400, errorBody(reason, 'invalid_request_error'));
   }
   exchange.sendEmpty(204);
+}
+
+/** `POST /_standin/gates` with a GateMatch: a gate for a process that runs the stand-in elsewhere. */
+function addGate(body: string, exchange: Exchange, control: ControlSurface): void {
+  let match: GateMatch;
+  try {
+    match = gateMatchSchema.parse(JSON.parse(body || '{}'));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return exchange.sendJson(400, errorBody(`invalid gate: ${reason}`, 'invalid_request_error'));
+  }
+  exchange.sendJson(201, gateState(control.gates.add(match)));
+}
+
+function gateState(gate: StandinGate) {
+  return { id: gate.id, held: gate.held(), heldTotal: gate.heldTotal(), aborted: gate.aborted() };
 }
 
 function modelList(model: string) {

@@ -275,6 +275,75 @@ describe('quota limits', () => {
   });
 });
 
+describe('gates', () => {
+  const askFor = (item: string, jobId: string) =>
+    openai.chat.completions.create({ model: 'gpt-test', messages: messages(item), response_format: { type: 'json_object' } }, { headers: { 'x-synapse-job-id': jobId } });
+
+  it('holds matching calls until released, oldest first, and lets other calls through meanwhile', async () => {
+    const gate = standin.gate({ jobId: 'job-a' });
+    const answered: string[] = [];
+    const held = ['a1', 'a2', 'a3'].map((item) => askFor(item, 'job-a').then(() => answered.push(item)));
+    await gate.waitUntilHeld(3);
+    await askFor('b1', 'job-b'); // another job's call is not held
+    expect(answered).toEqual([]);
+    expect(standin.calls().filter((c) => c.held).map((c) => c.itemKey)).toEqual(['a1', 'a2', 'a3']);
+    gate.release(1);
+    await waitFor(() => answered.length === 1, 'the first released call to be answered');
+    expect(gate.held()).toBe(2);
+    gate.open();
+    await Promise.all(held);
+    expect(answered.sort()).toEqual(['a1', 'a2', 'a3']);
+    await askFor('a4', 'job-a'); // an open gate holds nothing more
+    expect(gate.heldTotal()).toBe(3);
+  });
+
+  it('matches by item, task and call number, and holds no more than its limit', async () => {
+    const gate = standin.gate({ itemPattern: '^x', fromCall: 2, limit: 1 });
+    await ask('x1'); // call 1: before fromCall
+    const second = ask('x2');
+    await gate.waitUntilHeld(1);
+    await ask('x3'); // over the limit
+    await ask('y4'); // another item
+    expect(gate.heldTotal()).toBe(1);
+    gate.release();
+    await second;
+  });
+
+  it('counts a held call whose client goes away as aborted and never answers it', async () => {
+    const gate = standin.gate({ items: ['gone'] });
+    const controller = new AbortController();
+    const call = failureOf(ask('gone', 'echo', openai, controller.signal));
+    await gate.waitUntilHeld(1);
+    controller.abort();
+    expect(await call).toBeInstanceOf(OpenAI.APIUserAbortError);
+    await waitFor(() => gate.aborted() === 1, 'the stand-in to see the abort');
+    expect(gate.held()).toBe(0);
+    expect(standin.calls()[0]).toMatchObject({ itemKey: 'gone', outcome: 'client_aborted', held: true });
+  });
+
+  it('says what it waited for when not enough calls arrive in time', async () => {
+    const gate = standin.gate({ items: ['never'] });
+    await expect(gate.waitUntilHeld(2, 50)).rejects.toThrow(/waited 50 ms for 2 held calls; 0 held now/);
+  });
+
+  it('is driven over HTTP by a process that runs the stand-in elsewhere, and reset opens every gate', async () => {
+    const base = standin.url.replace(/\/v1$/, '');
+    const created = await (await fetch(`${base}/_standin/gates`, { method: 'POST', body: JSON.stringify({ items: ['remote'] }) })).json();
+    const call = ask('remote');
+    await waitFor(() => standin.calls().some((c) => c.itemKey === 'remote'), 'the call to arrive');
+    expect(await (await fetch(`${base}/_standin/gates/${created.id}`)).json()).toMatchObject({ held: 1 });
+    const released = await (await fetch(`${base}/_standin/gates/${created.id}/release`, { method: 'POST', body: '{}' })).json();
+    expect(released).toMatchObject({ held: 0, heldTotal: 1 });
+    await call;
+    expect((await fetch(`${base}/_standin/gates`, { method: 'POST', body: JSON.stringify({ bogus: 1 }) })).status).toBe(400);
+    standin.gate({ items: ['after-reset'] });
+    const pending = ask('after-reset');
+    await waitFor(() => standin.calls().some((c) => c.itemKey === 'after-reset' && c.held), 'the call to be held');
+    standin.reset();
+    await pending;
+  });
+});
+
 describe('HTTP control surface', () => {
   const control = (path: string, init?: RequestInit) => fetch(new URL(path, standin.url), init);
 
