@@ -2,13 +2,16 @@
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Reads until `done` holds; fails with the last value read after `timeoutMs`. */
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000): Promise<T> {
+/**
+ * Reads until `done` holds; after `timeoutMs` fails saying what it waited for (`what`) and the last value read.
+ * Give every wait its own bound, well under the test's, so a failure names the state that never came.
+ */
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, what = 'a condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting; last value ${JSON.stringify(value)}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(value)?.slice(0, 2_000)}`);
     await sleep(100);
   }
 }
