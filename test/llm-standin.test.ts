@@ -328,7 +328,7 @@ describe('gates', () => {
 
   it('is driven over HTTP by a process that runs the stand-in elsewhere, and reset opens every gate', async () => {
     const base = standin.url.replace(/\/v1$/, '');
-    const created = (await (await fetch(`${base}/_standin/gates`, { method: "POST", body: JSON.stringify({ items: ["remote"] }) })).json()) as { id: string };
+    const created = (await (await fetch(`${base}/_standin/gates`, { method: 'POST', body: JSON.stringify({ items: ['remote'] }) })).json()) as { id: string };
     const call = ask('remote');
     await waitFor(() => standin.calls().some((c) => c.itemKey === 'remote'), 'the call to arrive');
     expect(await (await fetch(`${base}/_standin/gates/${created.id}`)).json()).toMatchObject({ held: 1 });
