@@ -11,7 +11,8 @@ import { formatImportReport, importLegacyJobs, legacyResubmitRequest, type Legac
 import type { JobProgress } from '../common/progress';
 import { openDatabase } from '../db/connection';
 
-const SAMPLE = path.resolve(__dirname, '../../shared/legacy/jobs_storage.json');
+// A copy of the shared /work/shared/legacy/jobs_storage.json, so the suite reads nothing outside the repository.
+const SAMPLE = path.resolve(__dirname, 'fixtures/legacy/jobs_storage.json');
 
 // Counted by hand from the sample: 65 entries, of which these 5 are damaged.
 const REJECTED_KEYS = [
