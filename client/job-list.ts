@@ -1,28 +1,67 @@
 // Listing jobs from the jobs table (new and imported legacy jobs alike), filtered the ways the jobs
-// page and operators ask: owner, type, status, cycle, report, creation time.
+// page and operators ask: owner, type, status, cycle, report, creation time. A list answers many jobs at
+// once, so it carries what a list shows: no result and no large metadata unless asked for (`include`).
 
 import { z } from 'zod';
 import { sql, type Kysely } from 'kysely';
+import type { JobProgress } from '../common/progress';
+import { SEARCH_ATTRIBUTE_VALUE_MAX_BYTES } from '../common/search-attributes';
 import type { Database } from '../db/database';
-import type { JobRow } from './job-status';
+import { parseOrReject, storableString } from './job-requests';
+import { toLegacyStatus, type JobRow, type LegacyJobStatus } from './job-status';
+
+/** Metadata up to this many bytes of JSON is listed whole; larger metadata is summarised (status has it all). */
+export const LIST_METADATA_MAX_BYTES = 4_096;
+/** What a summary keeps: short top-level scalars (cycle, report, ids), by key, at most this many. */
+const SUMMARY_MAX_KEYS = 32;
+const SUMMARY_MAX_KEY_BYTES = 64;
+const SUMMARY_MAX_VALUE_BYTES = 256;
+/** A list shows the start of a long error (a job with thousands of failed items lists them all); status has it all. */
+export const LIST_ERROR_MAX_CHARS = 2_000;
+
+const LIST_INCLUDES = ['result', 'metadata'] as const;
 
 export const jobFilterSchema = z.object({
-  owner: z.string().min(1).max(200).optional(),
-  type: z.string().min(1).max(100).optional(),
+  owner: storableString.min(1).max(200).optional(),
+  type: storableString.min(1).max(100).optional(),
   status: z.enum(['pending', 'running', 'paused', 'completed', 'failed', 'cancelled']).optional(),
-  cycleId: z.string().min(1).max(100).optional(),
-  reportId: z.string().min(1).max(100).optional(),
+  cycleId: storableString.min(1).max(SEARCH_ATTRIBUTE_VALUE_MAX_BYTES).optional(),
+  reportId: storableString.min(1).max(SEARCH_ATTRIBUTE_VALUE_MAX_BYTES).optional(),
   createdAfter: z.coerce.date().optional(),
   createdBefore: z.coerce.date().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   offset: z.coerce.number().int().min(0).default(0),
+  /** `result` adds each job's result, `metadata` its whole metadata; comma-separated in a query string. */
+  include: z
+    .union([z.string().transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean)), z.array(z.string())])
+    .pipe(z.array(z.enum(LIST_INCLUDES)))
+    .default([]),
 });
 
 export type JobFilter = z.input<typeof jobFilterSchema>;
 
-export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise<JobRow[]> {
-  const f = jobFilterSchema.parse(filter);
-  let query = db.selectFrom('jobs').selectAll();
+/** A job as lists show it: the status JSON, `result` only when asked for, and a note when metadata was summarised. */
+export type JobListEntry = Omit<LegacyJobStatus, 'result'> & {
+  result?: unknown;
+  /** Present when the metadata was too large to list: it holds only its short top-level entries; `bytes` is its full size. */
+  metadata_summary?: { bytes: number };
+};
+
+export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise<JobListEntry[]> {
+  const f = parseOrReject(jobFilterSchema, filter, 'filter');
+  const [withResult, wholeMetadata] = [f.include.includes('result'), f.include.includes('metadata')];
+  // Cut in the database: a list of a hundred jobs with megabytes of metadata or results each never reaches the API's memory.
+  const summary = sql<Record<string, unknown>>`(select coalesce(jsonb_object_agg(key, value), '{}'::jsonb) from (
+      select key, value from jsonb_each(metadata)
+      where jsonb_typeof(value) not in ('object', 'array') and octet_length(key) <= ${sql.lit(SUMMARY_MAX_KEY_BYTES)} and octet_length(value::text) <= ${sql.lit(SUMMARY_MAX_VALUE_BYTES)}
+      order by key limit ${sql.lit(SUMMARY_MAX_KEYS)}) kept)`;
+  let query = db
+    .selectFrom('jobs')
+    .select(['id', 'type', 'owner', 'status', 'workflow_id', 'progress', 'created_at', 'started_at', 'completed_at', 'updated_at', 'priority', 'idempotency_key', 'source'])
+    .select(sql<string | null>`case when char_length(error) > ${sql.lit(LIST_ERROR_MAX_CHARS)} then left(error, ${sql.lit(LIST_ERROR_MAX_CHARS)}) || '…' else error end`.as('error'))
+    .select(sql<number>`octet_length(metadata::text)`.as('metadata_bytes'))
+    .select(wholeMetadata ? sql<Record<string, unknown>>`metadata`.as('metadata') : sql<Record<string, unknown>>`case when octet_length(metadata::text) <= ${sql.lit(LIST_METADATA_MAX_BYTES)} then metadata else ${summary} end`.as('metadata'))
+    .select(withResult ? sql<unknown>`result`.as('result') : sql<null>`null`.as('result'));
   if (f.owner) query = query.where('owner', '=', f.owner);
   if (f.type) query = query.where('type', '=', f.type);
   if (f.status) query = query.where('status', '=', f.status);
@@ -30,5 +69,10 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
   if (f.reportId) query = query.where(sql<string>`metadata->>'report_id'`, '=', f.reportId);
   if (f.createdAfter) query = query.where('created_at', '>=', f.createdAfter);
   if (f.createdBefore) query = query.where('created_at', '<', f.createdBefore);
-  return query.orderBy('created_at', 'desc').orderBy('id').limit(f.limit).offset(f.offset).execute();
+  const rows = await query.orderBy('created_at', 'desc').orderBy('id').limit(f.limit).offset(f.offset).execute();
+  return rows.map(({ metadata_bytes: bytes, ...row }) => {
+    const { result, ...status } = toLegacyStatus(row as JobRow, row.progress as unknown as JobProgress | undefined, 'snapshot');
+    const summarised = !wholeMetadata && bytes > LIST_METADATA_MAX_BYTES;
+    return { ...status, ...(withResult ? { result } : {}), ...(summarised ? { metadata_summary: { bytes } } : {}) };
+  });
 }

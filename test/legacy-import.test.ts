@@ -241,7 +241,7 @@ describe('resubmitting an interrupted legacy job', () => {
       metadata: { ...metadata, legacy_job_id: RUNNING_JOB },
       idempotencyKey: `legacy-resubmit:${RUNNING_JOB}`,
     });
-    expect(() => parseCommonRequest(request, { JOB_DEFAULT_USE_LLM_CACHE: true })).not.toThrow();
+    expect(() => parseCommonRequest(request, { JOB_DEFAULT_USE_LLM_CACHE: true, JOB_MAX_METADATA_BYTES: 16_384, JOB_MAX_METADATA_DEPTH: 8 })).not.toThrow();
     expect(profilingParamsSchema(limits).safeParse(request).success).toBe(true);
   });
 
