@@ -89,8 +89,10 @@ const schema = z.object({
   JWT_JWKS_URL: z.string().url().optional(),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
-  /** A token whose `roles` claim holds this role sees and controls every owner's jobs. */
+  /** A token whose `roles` claim (an array) holds this role sees and controls every owner's jobs. */
   JWT_ADMIN_ROLE: z.string().default('admin'),
+  /** Longest lifetime a bearer token may have (exp − iat, or exp − now without iat); longer-lived tokens get 401. */
+  JWT_MAX_LIFETIME_S: integer(86_400, 60),
 });
 
 export type Config = z.infer<typeof schema>;
