@@ -47,31 +47,41 @@ export type JobListEntry = Omit<LegacyJobStatus, 'result'> & {
   metadata_summary?: { bytes: number };
 };
 
+/** A listed row: the job's columns, its metadata (maybe summarised) and that metadata's full size. */
+type ListedRow = Omit<JobRow, 'metadata' | 'result'> & { metadata: Record<string, unknown>; metadata_bytes: number; result?: unknown };
+
 export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise<JobListEntry[]> {
   const f = parseOrReject(jobFilterSchema, filter, 'filter');
   const [withResult, wholeMetadata] = [f.include.includes('result'), f.include.includes('metadata')];
-  // Cut in the database: a list of a hundred jobs with megabytes of metadata or results each never reaches the API's memory.
-  const summary = sql<Record<string, unknown>>`(select coalesce(jsonb_object_agg(key, value), '{}'::jsonb) from (
-      select key, value from jsonb_each(metadata)
+  let page = db
+    .selectFrom('jobs')
+    .select(['id', 'type', 'owner', 'status', 'workflow_id', 'progress', 'error', 'metadata', 'created_at', 'started_at', 'completed_at', 'updated_at', 'priority', 'idempotency_key', 'source'])
+    .$if(withResult, (query) => query.select('result'));
+  if (f.owner) page = page.where('owner', '=', f.owner);
+  if (f.type) page = page.where('type', '=', f.type);
+  if (f.status) page = page.where('status', '=', f.status);
+  if (f.cycleId) page = page.where(sql<string>`metadata->>'cycle_id'`, '=', f.cycleId);
+  if (f.reportId) page = page.where(sql<string>`metadata->>'report_id'`, '=', f.reportId);
+  if (f.createdAfter) page = page.where('created_at', '>=', f.createdAfter);
+  if (f.createdBefore) page = page.where('created_at', '<', f.createdBefore);
+  page = page.orderBy('created_at', 'desc').orderBy('id').limit(f.limit).offset(f.offset);
+
+  // Cut in the database, so a list of jobs with megabytes of metadata or results never reaches the API's memory.
+  // Only the page's rows are measured (the page is limited first), each once (`offset 0` keeps PostgreSQL from
+  // inlining the measure into every use): rendering a large jsonb as text is most of what such a list costs.
+  const summary = sql`(select coalesce(jsonb_object_agg(key, value), '{}'::jsonb) from (
+      select key, value from jsonb_each(j.metadata)
       where jsonb_typeof(value) not in ('object', 'array') and octet_length(key) <= ${sql.lit(SUMMARY_MAX_KEY_BYTES)} and octet_length(value::text) <= ${sql.lit(SUMMARY_MAX_VALUE_BYTES)}
       order by key limit ${sql.lit(SUMMARY_MAX_KEYS)}) kept)`;
-  let query = db
-    .selectFrom('jobs')
-    .select(['id', 'type', 'owner', 'status', 'workflow_id', 'progress', 'created_at', 'started_at', 'completed_at', 'updated_at', 'priority', 'idempotency_key', 'source'])
-    .select(sql<string | null>`case when char_length(error) > ${sql.lit(LIST_ERROR_MAX_CHARS)} then left(error, ${sql.lit(LIST_ERROR_MAX_CHARS)}) || '…' else error end`.as('error'))
-    .select(sql<number>`octet_length(metadata::text)`.as('metadata_bytes'))
-    .select(wholeMetadata ? sql<Record<string, unknown>>`metadata`.as('metadata') : sql<Record<string, unknown>>`case when octet_length(metadata::text) <= ${sql.lit(LIST_METADATA_MAX_BYTES)} then metadata else ${summary} end`.as('metadata'))
-    .select(withResult ? sql<unknown>`result`.as('result') : sql<null>`null`.as('result'));
-  if (f.owner) query = query.where('owner', '=', f.owner);
-  if (f.type) query = query.where('type', '=', f.type);
-  if (f.status) query = query.where('status', '=', f.status);
-  if (f.cycleId) query = query.where(sql<string>`metadata->>'cycle_id'`, '=', f.cycleId);
-  if (f.reportId) query = query.where(sql<string>`metadata->>'report_id'`, '=', f.reportId);
-  if (f.createdAfter) query = query.where('created_at', '>=', f.createdAfter);
-  if (f.createdBefore) query = query.where('created_at', '<', f.createdBefore);
-  const rows = await query.orderBy('created_at', 'desc').orderBy('id').limit(f.limit).offset(f.offset).execute();
-  return rows.map(({ metadata_bytes: bytes, ...row }) => {
-    const { result, ...status } = toLegacyStatus(row as JobRow, row.progress as unknown as JobProgress | undefined, 'snapshot');
+  const metadata = wholeMetadata ? sql`j.metadata` : sql`case when size.metadata_bytes <= ${sql.lit(LIST_METADATA_MAX_BYTES)} then j.metadata else ${summary} end`;
+  const { rows } = await sql<ListedRow>`
+    select j.id, j.type, j.owner, j.status, j.workflow_id, j.progress, j.created_at, j.started_at, j.completed_at, j.updated_at, j.priority, j.idempotency_key, j.source,
+      case when char_length(j.error) > ${sql.lit(LIST_ERROR_MAX_CHARS)} then left(j.error, ${sql.lit(LIST_ERROR_MAX_CHARS)}) || '…' else j.error end as error,
+      ${metadata} as metadata, size.metadata_bytes${withResult ? sql`, j.result` : sql``}
+    from (${page}) as j cross join lateral (select octet_length(j.metadata::text) as metadata_bytes offset 0) as size
+    order by j.created_at desc, j.id`.execute(db);
+  return rows.map(({ metadata_bytes: bytes, result, ...row }) => {
+    const { result: _none, ...status } = toLegacyStatus({ ...row, result: null }, row.progress as unknown as JobProgress | undefined, 'snapshot');
     const summarised = !wholeMetadata && bytes > LIST_METADATA_MAX_BYTES;
     return { ...status, ...(withResult ? { result } : {}), ...(summarised ? { metadata_summary: { bytes } } : {}) };
   });
