@@ -31,19 +31,24 @@ export function createAuthenticator(config: AuthConfig): (authorization: string 
     } catch (error) {
       throw new UnauthorizedError(`invalid bearer token: ${(error as Error).message}`);
     }
+    checkLifetime(payload);
     return { subject: subjectOf(payload), admin: isAdmin(payload, config.JWT_ADMIN_ROLE) };
   };
 
-  /**
-   * The subject as issued. One that would need normalising (surrounding whitespace, control characters, too
-   * long) is refused rather than normalised: normalising would let the issuer's distinct subjects `"alice "`
-   * and `alice` act as one owner, while ownership checks compared the other spelling.
-   */
-  function subjectOf(payload: JWTPayload): string {
-    // jose checks exp's type and that it has not passed; how far ahead it lies is ours to bound.
+  /** jose checks exp's presence and type and that it has not passed; how far ahead it may lie is ours to bound. */
+  function checkLifetime(payload: JWTPayload): void {
     const now = Math.floor(Date.now() / 1_000);
+    // Counted from iat, but never from an iat in the future, which would not shorten the token's use.
     const lifetime = payload.exp! - Math.min(payload.iat ?? now, now);
     if (lifetime > config.JWT_MAX_LIFETIME_S) throw new UnauthorizedError(`bearer token lives ${lifetime} s; at most ${config.JWT_MAX_LIFETIME_S} s (JWT_MAX_LIFETIME_S) are accepted`);
+  }
+
+  /**
+   * The subject as issued. One that would need normalising (surrounding whitespace, control characters,
+   * unstorable text, too long) is refused rather than normalised: normalising would let the issuer's distinct
+   * subjects `"alice "` and `alice` act as one owner, while ownership checks compared the other spelling.
+   */
+  function subjectOf(payload: JWTPayload): string {
     const subject: unknown = payload.sub;
     if (typeof subject !== 'string') throw new UnauthorizedError(subject === undefined ? 'bearer token has no subject' : 'bearer token subject must be a string');
     const problem = ownerProblem(subject);
