@@ -10,15 +10,15 @@ import type { Database } from '../db/database';
 import { pauseSignal, resumeSignal } from '../workflows/control';
 import { audited, recordAudit } from './audit';
 import { InvalidJobRequestError } from './errors';
-import { parseOrReject } from './job-requests';
+import { parseOrReject, storableString } from './job-requests';
 import { requireAdmin } from './llm-budget';
 
 export type BulkAction = 'pause' | 'resume' | 'cancel';
 
 export const bulkFilterSchema = z
   .strictObject({
-    owner: z.string().min(1).max(200).optional(),
-    jobType: z.string().min(1).max(100).optional(),
+    owner: storableString.min(1).max(200).optional(),
+    jobType: storableString.min(1).max(100).optional(),
     status: z.enum(['pending', 'running', 'paused']).optional(),
   })
   .refine((f) => f.owner !== undefined || f.jobType !== undefined, 'give owner or jobType: a bulk action on every job is not offered');

@@ -10,6 +10,7 @@ import { loadConfig } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { openDatabase } from '../db/connection';
 import { JobsError } from './errors';
+import { ownerProblem } from './job-requests';
 import { JobsClient, type Principal } from './jobs-client';
 import { importLegacyCommand } from './legacy-import-command';
 import { ProgressBar } from './progress-bar';
@@ -74,6 +75,9 @@ async function run(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const principal: Principal = { subject: values.as ?? process.env.SYNAPSE_USER ?? os.userInfo().username, admin: values.admin ?? false };
+  // The API's identity rule: the subject as given is the owner and the ownership key, so it must need no normalising.
+  const subjectProblem = ownerProblem(principal.subject);
+  if (subjectProblem) throw new UsageError(`--as / SYNAPSE_USER "${principal.subject}" cannot own jobs (${subjectProblem})`);
   const db = openDatabase(config.DATABASE_URL, 2);
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);

@@ -17,7 +17,7 @@ import { InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededE
 import { definitionOf, type PreparedJob } from './job-definitions';
 import { parseCommonRequest, prioritySchema, type CommonStartRequest, type StartJobRequest } from './job-requests';
 import { toLegacyStatus, type JobRow, type LegacyJobStatus } from './job-status';
-import { listJobs, type JobFilter } from './job-list';
+import { listJobs, type JobFilter, type JobListEntry } from './job-list';
 import { llmUsageOf } from './llm-usage';
 import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
 import { budgetSnapshot, jobBudgetStatus, requireAdmin, setBudgetLimits, type ModelBudget } from './llm-budget';
@@ -29,6 +29,9 @@ export type JobsClientConfig = Pick<
   | 'JOB_MAX_LLM_CONCURRENCY'
   | 'JOB_MAX_ATTRIBUTES'
   | 'JOB_MAX_ACTIVE_PER_OWNER'
+  | 'JOB_MAX_METADATA_BYTES'
+  | 'JOB_MAX_METADATA_DEPTH'
+  | 'JOB_START_COUNT_TIMEOUT_MS'
   | 'JOB_DEFAULT_USE_LLM_CACHE'
   | 'JOB_HISTORY_EVENT_BUDGET'
   | 'STATUS_QUERY_TIMEOUT_MS'
@@ -92,6 +95,8 @@ export class JobsClient {
       const request = parseCommonRequest(body, this.config);
       const earlier = request.idempotencyKey ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey) : undefined;
       if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
+      // Before the family's checks, some of which read the data source (a sampling start counts its records).
+      await this.checkQuota(this.db, request.owner);
       const job = await this.prepareJob(request, body);
       const recorded = await this.recordNewJob(job);
       if (!recorded.created) return recorded;
@@ -135,9 +140,9 @@ export class JobsClient {
     });
   }
 
-  async list(principal: Principal, filter: JobFilter = {}): Promise<LegacyJobStatus[]> {
-    const rows = await listJobs(this.db, principal.admin ? filter : { ...filter, owner: principal.subject });
-    return rows.map((row) => toLegacyStatus(row, row.progress as unknown as JobProgress | undefined, 'snapshot'));
+  /** Jobs the principal may see, newest first; without `include`, no results and large metadata summarised. */
+  async list(principal: Principal, filter: JobFilter = {}): Promise<JobListEntry[]> {
+    return listJobs(this.db, principal.admin ? filter : { ...filter, owner: principal.subject });
   }
 
   /** The job's audit trail: every start and control action on it, oldest first. */
@@ -312,16 +317,21 @@ export class JobsClient {
         const earlier = await trx.selectFrom('jobs').select('id').where('owner', '=', request.owner).where('idempotency_key', '=', request.idempotencyKey).executeTakeFirst();
         if (earlier) return { jobId: earlier.id, workflowId: earlier.id, created: false };
       }
-      const { active } = await trx.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('active')).where('owner', '=', request.owner).where('status', 'in', ACTIVE_STATUSES).where('source', '=', 'synapse').executeTakeFirstOrThrow();
-      if (Number(active) >= this.config.JOB_MAX_ACTIVE_PER_OWNER) {
-        throw new QuotaExceededError(`${request.owner} already has ${active} active jobs (limit ${this.config.JOB_MAX_ACTIVE_PER_OWNER}); wait for one to finish or cancel one`);
-      }
+      await this.checkQuota(trx, request.owner);
       await trx
         .insertInto('jobs')
         .values({ id: input.jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: input.jobId, metadata: JSON.stringify(metadata), updated_at: new Date(), priority: request.priority, idempotency_key: request.idempotencyKey ?? null })
         .execute();
       return { jobId: input.jobId, workflowId: input.jobId, created: true };
     });
+  }
+
+  /** Refuses a start while `owner` has JOB_MAX_ACTIVE_PER_OWNER jobs pending, running or paused. */
+  private async checkQuota(db: Kysely<Database>, owner: string): Promise<void> {
+    const { active } = await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('active')).where('owner', '=', owner).where('status', 'in', ACTIVE_STATUSES).where('source', '=', 'synapse').executeTakeFirstOrThrow();
+    if (Number(active) >= this.config.JOB_MAX_ACTIVE_PER_OWNER) {
+      throw new QuotaExceededError(`${owner} already has ${active} active jobs (limit ${this.config.JOB_MAX_ACTIVE_PER_OWNER}); wait for one to finish or cancel one`);
+    }
   }
 
   private async startWorkflow({ request, workflowType, input, prepared }: NewJob): Promise<void> {

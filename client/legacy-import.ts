@@ -9,6 +9,7 @@ import type { JobProgress } from '../common/progress';
 import type { Database, JobsTable } from '../db/database';
 import type { StartJobRequest } from './job-requests';
 import { checkLegacyRecord, type LegacyRecord, type LegacyStatus } from './legacy-record';
+import { unstorableTextProblem } from './storable-text';
 
 export interface LegacyImportReport {
   file: string;
@@ -129,8 +130,9 @@ function progressOf(record: LegacyRecord): JobProgress {
     totalSteps: record.total_steps ?? 0,
     failedSteps: 0,
     inFlight: 0,
-    currentStep: record.current_step ?? '',
-    message: record.message ?? '',
+    // The file's null stays null: the legacy status answered null there, not an empty text.
+    currentStep: record.current_step ?? null,
+    message: record.message ?? null,
     startedAt: record.started_at?.toISOString() ?? null,
     updatedAt: lastChangeOf(record).toISOString(),
     etaSeconds: null,
@@ -181,7 +183,7 @@ export function formatImportReport(report: LegacyImportReport): string {
     `  interrupted      ${report.interrupted.length} (stored as failed)`,
   ];
   if (report.rejected.length > 0) {
-    lines.push('', 'Rejected (not imported):', ...report.rejected.map(({ key, reason }) => `  ${key}: ${reason}`));
+    lines.push('', 'Rejected (not imported):', ...report.rejected.map(({ key, reason }) => `  ${unstorableTextProblem(key) ? JSON.stringify(key) : key}: ${reason}`));
   }
   if (report.interrupted.length > 0) {
     lines.push('', 'Interrupted (the legacy job manager stopped while they were pending or running):');

@@ -2,6 +2,7 @@
 // wrote, field for field, and every way a record can be damaged turned into a reason naming the field.
 
 import { z } from 'zod';
+import { findUnstorableText } from './storable-text';
 
 /** The ten job types the legacy manager ran (legacy analysis, "Job Types"). */
 export const LEGACY_JOB_TYPES = [
@@ -156,6 +157,9 @@ export function checkLegacyRecord(key: string, value: unknown): LegacyRecordChec
   const jobId = (value as { job_id?: unknown } | null)?.job_id;
   // The key is how the legacy manager looked a job up: a record filed under another id is not that job.
   if (typeof jobId === 'string' && jobId !== key) reasons.push(`job_id: ${describeValue(jobId)} differs from the key it is stored under, ${describeValue(key)}`);
+  // Text PostgreSQL cannot store would abort the whole import's transaction: the record is refused by itself.
+  const unstorable = findUnstorableText(value, 'record');
+  if (unstorable) reasons.push(`${unstorable.field}: ${unstorable.problem}`);
   if (!parsed.success || reasons.length > 0) return { valid: false, reason: reasons.join('; ') };
   return { valid: true, record: parsed.data };
 }

@@ -9,7 +9,7 @@ export function renderProgress(p: JobProgress): string {
   const bar = '█'.repeat(filled) + '░'.repeat(WIDTH - filled);
   const eta = p.etaSeconds === null || p.status !== 'running' ? '' : ` · ETA ${p.etaSeconds}s`;
   const failed = p.failedSteps > 0 ? ` · ${p.failedSteps} failed` : '';
-  return `${bar} ${String(p.progressPercentage).padStart(3)}% ${p.status} · ${p.currentStep}${failed}${eta}`;
+  return `${bar} ${String(p.progressPercentage).padStart(3)}% ${p.status} · ${p.currentStep ?? ''}${failed}${eta}`;
 }
 
 export class ProgressBar {

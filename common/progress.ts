@@ -13,8 +13,9 @@ export interface JobProgress {
   failedSteps: number;
   /** Units of work currently with an activity. */
   inFlight: number;
-  currentStep: string;
-  message: string;
+  /** Null only for a legacy job whose record had none. */
+  currentStep: string | null;
+  message: string | null;
   startedAt: string | null;
   updatedAt: string;
   /** Seconds left at the rate observed so far; null until there is a rate to go by. */

@@ -13,3 +13,9 @@ export const JobStatusKey = defineSearchAttributeKey('JobStatus', SearchAttribut
 export const JobPriorityKey = defineSearchAttributeKey('JobPriority', SearchAttributeType.INT);
 
 export const ALL_SEARCH_ATTRIBUTES = [JobTypeKey, JobOwnerKey, CycleIdKey, ReportIdKey, JobStatusKey, JobPriorityKey];
+
+/**
+ * Temporal's default limit on one search attribute value (`limit.searchAttributeSizeBytes`, 2 KB of its
+ * JSON-encoded payload); a start carrying a larger one fails at the server. Requests are held to it first.
+ */
+export const SEARCH_ATTRIBUTE_VALUE_MAX_BYTES = 2_048;

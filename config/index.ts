@@ -68,6 +68,12 @@ const schema = z.object({
         return z.NEVER;
       }
     }),
+  /** Largest job metadata, in bytes of its JSON: metadata is labels, shown in every list and page that shows the job. */
+  JOB_MAX_METADATA_BYTES: integer(16_384, 256),
+  /** Deepest nesting of job metadata (the object itself is level 1); labels need few levels, every reader pays for more. */
+  JOB_MAX_METADATA_DEPTH: integer(8, 1),
+  /** Statement timeout of the row count a sampling start takes; past it, PostgreSQL's row estimate stands in. */
+  JOB_START_COUNT_TIMEOUT_MS: integer(10_000, 100),
   /** Jobs an owner may have pending, running or paused at once; the next start is refused with 429. */
   JOB_MAX_ACTIVE_PER_OWNER: integer(5, 1),
   /** How long the status API waits for a worker to answer the progress query before using the stored snapshot. */
@@ -83,8 +89,10 @@ const schema = z.object({
   JWT_JWKS_URL: z.string().url().optional(),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
-  /** A token whose `roles` claim holds this role sees and controls every owner's jobs. */
+  /** A token whose `roles` claim (an array) holds this role sees and controls every owner's jobs. */
   JWT_ADMIN_ROLE: z.string().default('admin'),
+  /** Longest lifetime a bearer token may have (exp − iat, or exp − now without iat); longer-lived tokens get 401. */
+  JWT_MAX_LIFETIME_S: integer(86_400, 60),
 });
 
 export type Config = z.infer<typeof schema>;

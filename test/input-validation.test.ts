@@ -1,13 +1,18 @@
 // Bad job input is refused before anything happens: the error names the field, no job row is written
-// and no workflow is started.
+// and no workflow is started. A sampling start reads its table only after every other check, and briefly.
 
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import pg from 'pg';
 import { InvalidJobRequestError, type StartJobRequest } from '../client/job-requests';
-import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
+import { waitFor } from './support/waiting';
 
 let harness: Harness;
 beforeAll(async () => {
-  harness = await createHarness({ config: { JOB_MAX_ATTRIBUTES: 500 } });
+  // A short count timeout, so the sampling start below gives up counting its locked table quickly.
+  harness = await createHarness({ config: { JOB_MAX_ATTRIBUTES: 500, JOB_START_COUNT_TIMEOUT_MS: 500 } });
 });
 afterAll(() => harness.close());
 
@@ -32,6 +37,10 @@ const cases: [string, unknown, string][] = [
   ['a rule-execution job naming a missing job', { ...valid, jobType: 'data_profiling_rule_execution', rulesFromJobId: 'nope' }, 'rulesFromJobId'],
   ['rules from a job on a generation job', { ...valid, rulesFromJobId: 'x' }, 'rulesFromJobId'],
   ['metadata that is not an object', { ...valid, metadata: [1, 2] }, 'metadata'],
+  ['metadata nested deeper than JOB_MAX_METADATA_DEPTH', { ...valid, metadata: { a: { b: { c: { d: { e: { f: { g: { h: {} } } } } } } } } }, 'metadata'],
+  ['an owner with a lone surrogate', { ...valid, owner: `${owner}\ud800` }, 'owner'],
+  ['a NUL in a metadata key', { ...valid, metadata: { 'cycle\u0000': 1 } }, 'metadata'],
+  ['an idempotency key with a lone surrogate', { ...valid, idempotencyKey: 'key-\udc00' }, 'idempotencyKey'],
 ];
 
 describe('starting a job with bad input', () => {
@@ -53,5 +62,77 @@ describe('starting a job with bad input', () => {
     await harness.jobs.handle(jobId).cancel();
     const row = await harness.jobs.job(jobId);
     expect(row?.owner).toBe(owner);
+  });
+});
+
+describe('an intelligent_sampling start', () => {
+  /** A 300-record copy of the demo table as its own data source, so a test may lock it. */
+  const FIXTURE = 'sampling_start_fixture';
+  const busyOwner = `sampling-busy-${Date.now()}`;
+  const sampling = (extra: Record<string, unknown> = {}) =>
+    ({ jobType: 'intelligent_sampling', owner: `sampler-${Date.now()}`, dataSourceId: FIXTURE, confidenceLevel: 0.95, marginOfError: 0.05, seed: 3, ...extra }) as StartJobRequest;
+
+  beforeAll(async () => {
+    await sql`create table ${sql.table(FIXTURE)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= 300`.execute(harness.db);
+    await sql`analyze ${sql.table(FIXTURE)}`.execute(harness.db);
+    await harness.db.insertInto('data_sources').values({ id: FIXTURE, table_name: FIXTURE, description: 'locked by tests', record_id_column: 'row_id' }).execute();
+    await sql`insert into data_source_attributes (data_source_id, name, data_type, description, position)
+      select ${FIXTURE}, name, data_type, description, position from data_source_attributes where data_source_id = ${DEMO_DATA_SOURCE_ID}`.execute(harness.db);
+    // An owner at the quota, written directly: nothing needs to run for the quota to count these.
+    const active = Array.from({ length: harness.config.JOB_MAX_ACTIVE_PER_OWNER }, () => randomUUID());
+    await harness.db.insertInto('jobs').values(active.map((id) => ({ id, type: 'intelligent_sampling', owner: busyOwner, status: 'running', workflow_id: id, metadata: '{}', updated_at: new Date() }))).execute();
+  });
+  afterAll(() => harness.db.deleteFrom('jobs').where('owner', '=', busyOwner).execute());
+
+  /** Holds an ACCESS EXCLUSIVE lock on the fixture in a session of its own: any read of the table waits for it. */
+  async function lockFixture(): Promise<{ release(): Promise<void> }> {
+    const session = new pg.Client({ connectionString: harness.config.DATABASE_URL });
+    await session.connect();
+    await session.query('begin');
+    await session.query(`lock table ${FIXTURE} in access exclusive mode`);
+    return {
+      async release() {
+        await session.query('rollback');
+        await session.end();
+      },
+    };
+  }
+
+  const readWaitingForTheLock = async () =>
+    Number((await sql<{ n: string }>`select count(*) as n from pg_locks where relation = ${FIXTURE}::regclass and not granted`.execute(harness.db)).rows[0]!.n) > 0;
+
+  /** The start's answer (or error); or `read the table` if, before answering, it waited to read the locked table. */
+  async function answerOrTableRead(start: Promise<unknown>): Promise<unknown> {
+    let answer: { value: unknown } | undefined;
+    start.then((value) => (answer = { value }), (error: unknown) => (answer = { value: error }));
+    const seen = await waitFor(async () => answer ?? ((await readWaitingForTheLock()) ? { value: 'read the table' } : undefined), (v) => v !== undefined, 30_000, 'the start to answer, or to wait for its locked table');
+    return seen!.value;
+  }
+
+  it('refuses a bad column, and an owner over the quota, without reading the table', async () => {
+    const lock = await lockFixture();
+    try {
+      expect(await answerOrTableRead(harness.jobs.startJob(sampling({ edgeCaseColumns: ['no_such_column'] })))).toMatchObject({ field: 'edgeCaseColumns.0' });
+      expect(await answerOrTableRead(harness.jobs.startJob(sampling({ owner: busyOwner })))).toMatchObject({ httpStatus: 429 });
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('counts the records under JOB_START_COUNT_TIMEOUT_MS, then takes PostgreSQL’s estimate instead of waiting', async () => {
+    const lock = await lockFixture();
+    let started: { jobId: string } | undefined;
+    try {
+      let answer: { value: unknown } | undefined;
+      harness.jobs.startJob(sampling()).then((value) => (answer = { value }), (error: unknown) => (answer = { value: error }));
+      const settled = await waitFor(async () => answer, (v) => v !== undefined, 30_000, 'the sampling start to answer while its table stays locked');
+      expect(settled!.value).toMatchObject({ jobId: expect.any(String), created: true });
+      started = settled!.value as { jobId: string };
+    } finally {
+      await lock.release();
+    }
+    const row = await harness.jobs.job(started.jobId);
+    expect(row?.metadata.rows_at_start).toBe(300);
+    await harness.jobs.handle(started.jobId).cancel();
   });
 });

@@ -2,8 +2,11 @@
 // admin access, the active-jobs quota, idempotent starts, clear 4xx errors with nothing started, and a
 // status endpoint that keeps answering when every worker is gone.
 
+import { createHash } from 'node:crypto';
+import { SignJWT, type JWTPayload } from 'jose';
+import { CycleIdKey } from '../common/search-attributes';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { createHarness, type Harness, type RunningApi } from './support/harness';
+import { createHarness, TEST_JWT_SECRET, type Harness, type RunningApi } from './support/harness';
 import { sleep } from './support/waiting';
 
 let harness: Harness;
@@ -17,6 +20,15 @@ afterAll(() => harness.close());
 
 const job = (extra: Record<string, unknown> = {}) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score', 'apr_rate', 'billing_zip', 'account_status'], llmConcurrency: 1, ...extra });
 const workflowsOf = async (owner: string) => (await harness.temporal.workflow.count(`JobOwner = '${owner}'`)).count;
+const rowsOf = async (owner: string) => (await harness.db.selectFrom('jobs').select('id').where('owner', '=', owner).execute()).length;
+
+/** A request with a token made of exactly these claims, for the tokens the harness would never sign. */
+async function requestWithClaims(claims: JWTPayload, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+  const response = await fetch(`${api.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: response.status, body: await response.json() };
+}
+const inAnHour = () => Math.floor(Date.now() / 1_000) + 3_600;
 
 describe('authentication and ownership', () => {
   let jobId: string;
@@ -54,6 +66,127 @@ describe('authentication and ownership', () => {
       expect(body).toHaveProperty(field);
     }
     expect(body).toMatchObject({ job_id: jobId, job_type: 'data_profiling_llm_generation', status: 'completed', progress_percentage: 100, total_steps: 4, completed_steps: 4, error: null });
+  });
+});
+
+describe('one identity rule', () => {
+  it("refuses a subject with surrounding whitespace, so it can neither create jobs in the trimmed owner's name nor fill their quota", async () => {
+    const refused = await requestWithClaims({ sub: 'victim ', exp: inAnHour() }, 'POST', '/api/v1/jobs', job());
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.message).toMatch(/surrounding whitespace/);
+    expect(await rowsOf('victim')).toBe(0);
+    expect(await workflowsOf('victim')).toBe(0);
+  });
+
+  it('answers a numeric subject with 401, not a 500 from the job list', async () => {
+    const listed = await requestWithClaims({ sub: 12345 as never, exp: inAnHour() }, 'GET', '/api/v1/jobs');
+    expect(listed).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+  });
+
+  it('refuses a token without an expiry, and one that lives longer than JWT_MAX_LIFETIME_S', async () => {
+    expect((await requestWithClaims({ sub: 'alice' }, 'GET', '/api/v1/jobs')).status).toBe(401);
+    const now = Math.floor(Date.now() / 1_000);
+    expect((await requestWithClaims({ sub: 'alice', iat: now, exp: now + harness.config.JWT_MAX_LIFETIME_S + 60 }, 'GET', '/api/v1/jobs')).status).toBe(401);
+  });
+
+  it("grants no admin for a singular `role` claim: someone else's job stays 404", async () => {
+    const started = await api.request('role-owner', 'POST', '/api/v1/jobs', job());
+    expect(started.status).toBe(201);
+    const asRole = await requestWithClaims({ sub: 'role-claimer', role: 'admin', exp: inAnHour() }, 'GET', `/api/v1/jobs/${started.body.job_id}/status`);
+    expect(asRole.status).toBe(404);
+    await api.request('role-owner', 'POST', `/api/v1/jobs/${started.body.job_id}/cancel`);
+  });
+});
+
+describe('bounded and storable input', () => {
+  it.each([
+    ['metadata over JOB_MAX_METADATA_BYTES', { metadata: { notes: 'x'.repeat(20_000) } }, 'metadata'],
+    // As text: JSON.stringify itself runs out of stack on 5 000 levels.
+    ['metadata nested 5 000 deep', JSON.stringify(job({ metadata: { deep: 'DEEP' } })).replace('"DEEP"', '['.repeat(5_000) + ']'.repeat(5_000)), 'metadata'],
+    ['a cycle_id over Temporal’s 2 KB search-attribute limit', { metadata: { cycle_id: 'c'.repeat(3_000) } }, 'metadata.cycle_id'],
+    ['a report_id that is an object', { metadata: { report_id: { nested: true } } }, 'metadata.report_id'],
+    ['a NUL in the job type', { jobType: 'data_profiling\u0000' }, 'jobType'],
+    ['a NUL in a metadata key', { metadata: { 'a\u0000b': 1 } }, 'metadata'],
+    ['a lone surrogate deep in metadata', { metadata: { a: { b: ['ok', 'x\ud800'] } } }, 'metadata.a.b.1'],
+  ])('answers %s with 400 naming the field, starting nothing', async (_name, extra, field) => {
+    const response = await api.request('bounded', 'POST', '/api/v1/jobs', typeof extra === 'string' ? extra : job(extra));
+    expect(response).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field } } });
+    expect(await rowsOf('bounded')).toBe(0);
+    expect(await workflowsOf('bounded')).toBe(0);
+  });
+
+  it('accepts a cycle_id right at the search-attribute limit, and Temporal stores it', async () => {
+    const cycleId = 'c'.repeat(2_046); // 2 048 bytes as the JSON payload Temporal measures
+    const started = await api.request('long-cycle', 'POST', '/api/v1/jobs', job({ metadata: { cycle_id: cycleId } }));
+    expect(started.status).toBe(201);
+    const described = await harness.jobs.handle(started.body.job_id).describe();
+    expect(described.typedSearchAttributes.get(CycleIdKey)).toBe(cycleId);
+    await api.request('long-cycle', 'POST', `/api/v1/jobs/${started.body.job_id}/cancel`);
+  });
+
+  it('refuses idempotency keys with lone surrogates, which would be stored alike and return another key’s job', async () => {
+    const first = await api.request('surrogates', 'POST', '/api/v1/jobs', job({ idempotencyKey: 'key-\ud800' }));
+    const second = await api.request('surrogates', 'POST', '/api/v1/jobs', job({ idempotencyKey: 'key-\udc00' }));
+    for (const response of [first, second]) expect(response).toMatchObject({ status: 400, body: { error: { field: 'idempotencyKey' } } });
+    expect(await rowsOf('surrogates')).toBe(0);
+  });
+
+  it('answers a NUL in a list filter with 400 naming it', async () => {
+    const listed = await api.request('root', 'GET', '/api/v1/jobs?owner=alice%00', undefined, ['admin']);
+    expect(listed).toMatchObject({ status: 400, body: { error: { field: 'owner' } } });
+  });
+
+  it('audits every refused start, a NUL in its job type included, keeping a bounded excerpt and the sha256 of what was sent', async () => {
+    const hugeType = 'data_profiling'.repeat(60_000); // 840 000 characters, inside the 1 MB body limit
+    const before = new Date();
+    expect((await api.request('auditee', 'POST', '/api/v1/jobs', job({ jobType: hugeType }))).status).toBe(400);
+    expect((await api.request('auditee', 'POST', '/api/v1/jobs', job({ jobType: 'data_profiling\u0000' }))).status).toBe(400);
+    const rows = await harness.db.selectFrom('audit_log').select(['outcome', 'detail']).where('actor', '=', 'auditee').where('action', '=', 'start').where('at', '>=', before).orderBy('id').execute();
+    expect(rows).toHaveLength(2);
+    expect(rows.every((row) => row.outcome.startsWith('refused: jobType'))).toBe(true);
+    expect(rows[0]!.detail.jobType).toEqual({ truncated: hugeType.slice(0, 256), length: hugeType.length, sha256: createHash('sha256').update(JSON.stringify(hugeType)).digest('hex') });
+    expect(JSON.stringify(rows[0]!.detail).length).toBeLessThan(1_000);
+    expect(rows[1]!.detail.jobType).toMatchObject({ truncated: 'data_profiling\\0', sha256: createHash('sha256').update(JSON.stringify('data_profiling\u0000')).digest('hex') });
+  });
+});
+
+describe('job lists', () => {
+  let completedId: string;
+  let largeId: string;
+  const notes = 'n'.repeat(10_000);
+  beforeAll(async () => {
+    const worker = await harness.startWorker();
+    completedId = (await api.request('lister', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score'], metadata: { cycle_id: 4 } }))).body.job_id;
+    await harness.jobs.waitForJob(completedId);
+    await worker.stop();
+    largeId = (await api.request('lister', 'POST', '/api/v1/jobs', job({ metadata: { cycle_id: 5, report_id: 'r-9', notes } }))).body.job_id;
+  });
+  afterAll(() => api.request('lister', 'POST', `/api/v1/jobs/${largeId}/cancel`));
+
+  const entry = (body: { jobs: { job_id: string }[] }, id: string) => body.jobs.find((j) => j.job_id === id) as Record<string, any>;
+
+  it('answers without results by default, and with them on include=result', async () => {
+    const { body: status } = await api.request('lister', 'GET', `/api/v1/jobs/${completedId}/status`);
+    expect(status.result).toEqual(expect.objectContaining({}));
+    const plain = entry((await api.request('lister', 'GET', '/api/v1/jobs')).body, completedId);
+    expect(plain).not.toHaveProperty('result');
+    expect(plain).toMatchObject({ job_id: completedId, status: 'completed', progress_percentage: 100, metadata: { cycle_id: 4 } });
+    const withResult = entry((await api.request('lister', 'GET', '/api/v1/jobs?include=result')).body, completedId);
+    expect(withResult.result).toEqual(status.result);
+  });
+
+  it('summarises metadata over a few KB to its short entries, and gives it whole on include=metadata', async () => {
+    const summarised = entry((await api.request('lister', 'GET', '/api/v1/jobs')).body, largeId);
+    expect(summarised.metadata).toEqual({ cycle_id: 5, report_id: 'r-9', data_source_id: DEMO_DATA_SOURCE_ID, total_attributes: 4 });
+    expect(summarised.metadata_summary.bytes).toBeGreaterThan(10_000);
+    const whole = entry((await api.request('lister', 'GET', '/api/v1/jobs?include=metadata,result')).body, largeId);
+    expect(whole.metadata.notes).toBe(notes);
+    expect(whole).not.toHaveProperty('metadata_summary');
+    expect((await api.request('lister', 'GET', `/api/v1/jobs/${largeId}/status`)).body.metadata.notes).toBe(notes);
+  });
+
+  it('refuses an unknown include with 400 naming it', async () => {
+    expect(await api.request('lister', 'GET', '/api/v1/jobs?include=everything')).toMatchObject({ status: 400, body: { error: { field: 'include.0' } } });
   });
 });
 

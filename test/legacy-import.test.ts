@@ -1,6 +1,7 @@
 // The legacy import against the shared, deliberately damaged jobs_storage.json: exact counts, readable
 // rejections, the rows it stores, a second run that changes nothing, and resubmitting interrupted jobs.
 
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,8 @@ import { formatImportReport, importLegacyJobs, legacyResubmitRequest, type Legac
 import type { JobProgress } from '../common/progress';
 import { openDatabase } from '../db/connection';
 
-const SAMPLE = path.resolve(__dirname, '../../shared/legacy/jobs_storage.json');
+// A copy of the shared /work/shared/legacy/jobs_storage.json, so the suite reads nothing outside the repository.
+const SAMPLE = path.resolve(__dirname, 'fixtures/legacy/jobs_storage.json');
 
 // Counted by hand from the sample: 65 entries, of which these 5 are damaged.
 const REJECTED_KEYS = [
@@ -29,6 +31,7 @@ const INTERRUPTED = 7;
 const COMPLETED_JOB = '6513270e-269e-4d37-b2a7-4de452e6b438'; // data_profiling_llm_generation, user 2
 const RUNNING_JOB = 'e2257159-4720-471f-8ca8-181166d22876'; // data_profiling, user 1, 91 of 145 steps
 const OWNERLESS_RUNNING_JOB = '43c71b9a-bd87-4865-97b6-fb7ebfeaa155'; // generate_scoping_recommendations, no user_id
+const PENDING_JOB = '11f2d44d-cc35-4834-b4fa-941200d93534'; // current_step and message null in the file
 
 const db = openDatabase(process.env.DATABASE_URL!, 2);
 afterAll(() => db.destroy());
@@ -161,6 +164,12 @@ describe('importing the shared damaged jobs_storage.json', () => {
     expect(row.progress).toMatchObject({ status: 'failed', progressPercentage: 62, completedSteps: 91, totalSteps: 145, currentStep: 'Processing item 91 of 145', updatedAt: '2025-01-19T00:06:23.000Z' });
   });
 
+  it('keeps the file’s null current step and message of a pending job as null, not as empty text', async () => {
+    const row = await storedJob(PENDING_JOB);
+    expect(row.progress).toMatchObject({ status: 'failed', currentStep: null, message: null });
+    expect(toLegacyStatus(row, row.progress as unknown as JobProgress, 'snapshot')).toMatchObject({ current_step: null, message: null });
+  });
+
   it('lists interrupted jobs with their original status, and owns a job without user id as legacy-unknown', () => {
     expect(first.interrupted.map((job) => job.status).sort()).toEqual(['pending', 'running', 'running', 'running', 'running', 'running', 'running']);
     expect(first.interrupted).toContainEqual({ jobId: RUNNING_JOB, jobType: 'data_profiling', owner: '1', status: 'running', completedSteps: 91, totalSteps: 145 });
@@ -186,9 +195,41 @@ describe('importing the shared damaged jobs_storage.json', () => {
   });
 });
 
+describe('records whose text PostgreSQL cannot store', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'legacy-unstorable-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const record = (jobId: string, extra: Record<string, unknown> = {}) => ({ job_id: jobId, job_type: 'data_profiling', status: 'completed', progress_percentage: 100, total_steps: 2, completed_steps: 2, current_step: 'Done', message: 'Finished', created_at: '2025-03-01T10:00:00Z', metadata: { user_id: 3 }, ...extra });
+
+  it('rejects each by its job id and field, and imports the rest in one transaction', async () => {
+    const [good, nul, surrogate, key] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const file = path.join(dir, 'jobs_storage.json');
+    // JSON.stringify writes the NUL and the lone surrogates as \u escapes, as Python's json.dump would.
+    writeFileSync(file, JSON.stringify({
+      [good]: record(good),
+      [nul]: record(nul, { current_step: 'Processing item 3\u0000 of 9' }),
+      [surrogate]: record(surrogate, { metadata: { user_id: 3, notes: ['fine', 'broken \ud83d'] } }),
+      [key]: record(key, { metadata: { user_id: 3, ['cycle\udc00']: 1 } }),
+    }));
+    const report = await importLegacyJobs(db, file);
+    expect(report.imported).toEqual([good]);
+    expect(report.rejected).toEqual([
+      { key: nul, reason: 'current_step: contains a NUL character (U+0000), which PostgreSQL cannot store' },
+      { key: surrogate, reason: 'metadata.notes.1: contains a lone UTF-16 surrogate (not a character), which cannot be stored as given' },
+      { key, reason: 'metadata: key "cycle\\udc00" contains a lone UTF-16 surrogate (not a character), which cannot be stored as given' },
+    ]);
+    expect(formatImportReport(report)).toContain(`  ${nul}: current_step: contains a NUL character`);
+    const stored = await db.selectFrom('jobs').select('id').where('id', 'in', [good, nul, surrogate, key]).execute();
+    expect(stored.map((row) => row.id)).toEqual([good]);
+  });
+});
+
 describe('resubmitting an interrupted legacy job', () => {
   const defaults = { dataSourceId: 'demo_credit_card_accounts', owner: '1' };
-  const limits = { JOB_DEFAULT_LLM_CONCURRENCY: 10, JOB_MAX_LLM_CONCURRENCY: 200, JOB_MAX_ATTRIBUTES: 20_000 };
+  const limits = { JOB_DEFAULT_LLM_CONCURRENCY: 10, JOB_MAX_LLM_CONCURRENCY: 200, JOB_MAX_ATTRIBUTES: 20_000, JOB_START_COUNT_TIMEOUT_MS: 10_000 };
 
   it('turns a data_profiling job into a valid start request keeping its metadata and legacy job id', () => {
     const metadata = { cycle_id: 4, report_id: 10, user_id: 1 };
@@ -200,7 +241,7 @@ describe('resubmitting an interrupted legacy job', () => {
       metadata: { ...metadata, legacy_job_id: RUNNING_JOB },
       idempotencyKey: `legacy-resubmit:${RUNNING_JOB}`,
     });
-    expect(() => parseCommonRequest(request, { JOB_DEFAULT_USE_LLM_CACHE: true })).not.toThrow();
+    expect(() => parseCommonRequest(request, { JOB_DEFAULT_USE_LLM_CACHE: true, JOB_MAX_METADATA_BYTES: 16_384, JOB_MAX_METADATA_DEPTH: 8 })).not.toThrow();
     expect(profilingParamsSchema(limits).safeParse(request).success).toBe(true);
   });
 

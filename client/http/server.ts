@@ -13,7 +13,7 @@ import { createAuthenticator } from './auth';
 import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
 import { createApiMetrics, type ApiMetrics, type Readiness } from './metrics';
 
-type ApiConfig = Pick<Config, 'API_MAX_BODY_BYTES' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'API_METRICS_TOKEN'>;
+type ApiConfig = Pick<Config, 'API_MAX_BODY_BYTES' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'JWT_MAX_LIFETIME_S' | 'API_METRICS_TOKEN'>;
 
 /** Metrics (a registry of its own unless given) and, when given, the readiness check behind /readyz. */
 export interface ApiOperations {

@@ -7,7 +7,7 @@ import type { Config } from '../../config';
 import type { Database } from '../../db/database';
 import type { CommonStartRequest } from '../job-requests';
 
-export type JobLimits = Pick<Config, 'JOB_DEFAULT_LLM_CONCURRENCY' | 'JOB_MAX_LLM_CONCURRENCY' | 'JOB_MAX_ATTRIBUTES'>;
+export type JobLimits = Pick<Config, 'JOB_DEFAULT_LLM_CONCURRENCY' | 'JOB_MAX_LLM_CONCURRENCY' | 'JOB_MAX_ATTRIBUTES' | 'JOB_START_COUNT_TIMEOUT_MS'>;
 
 export interface PreparedJob {
   /** The family's own workflow input fields; the client adds jobId, owner, priority and the other common ones. */

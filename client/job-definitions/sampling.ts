@@ -40,15 +40,17 @@ type SamplingParams = z.output<typeof samplingParamsSchema>;
 
 export const samplingJobs: JobDefinition = {
   workflowTypes: { [JobType.IntelligentSampling]: 'intelligentSampling' },
-  async prepare(db, request, body) {
+  async prepare(db, request, body, limits) {
     const params = parseOrReject(samplingParamsSchema, body);
-    const rowsAtStart = await checkDataSource(db, params.dataSourceId);
+    const table = await dataSourceTable(db, params.dataSourceId);
     const types = await catalogueTypes(db, params.dataSourceId);
     checkColumns('strataColumns', params.strataColumns, types);
     checkColumns('edgeCaseColumns', params.edgeCaseColumns, types);
     checkNeyman(params, types);
     // The rules to cover must come from a completed job that stored rules for the same data source.
     if (params.rulesFromJobId) await completedJob(db, 'rulesFromJobId', params.rulesFromJobId, JOBS_WITH_RULES, params.dataSourceId);
+    // The one read of the table itself, last: after every other check here and the owner's quota (JobsClient.startJob).
+    const rowsAtStart = await countRecords(db, params.dataSourceId, table, limits.JOB_START_COUNT_TIMEOUT_MS);
     const seed = params.seed ?? randomInt(MAX_SEED);
     const strata = params.strataColumns.length ? `strata ${params.strataColumns.join(', ')} (${params.allocation})` : 'no strata';
     return {
@@ -62,14 +64,50 @@ export const samplingJobs: JobDefinition = {
   },
 };
 
-/** The data source must exist and hold records; returns how many (the progress total). */
-async function checkDataSource(db: Kysely<Database>, dataSourceId: string): Promise<number> {
+/** The data source's table; the data source must exist. */
+async function dataSourceTable(db: Kysely<Database>, dataSourceId: string): Promise<string> {
   const source = await db.selectFrom('data_sources').select(['table_name']).where('id', '=', dataSourceId).executeTakeFirst();
   if (!source) throw new InvalidJobRequestError('dataSourceId', `unknown data source "${dataSourceId}"`);
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(source.table_name)}`.execute(db);
-  const count = rows[0]?.n ?? 0;
+  return source.table_name;
+}
+
+/**
+ * How many records the data source holds (the progress total); it must hold some. The count runs under a
+ * statement timeout, so a huge or locked table cannot hold a start request for long: past it, PostgreSQL's
+ * estimate from its last ANALYZE stands in (the job counts every row itself when it scans).
+ */
+async function countRecords(db: Kysely<Database>, dataSourceId: string, table: string, timeoutMs: number): Promise<number> {
+  let count: number;
+  try {
+    count = await db.transaction().execute(async (trx) => {
+      await sql`set local statement_timeout = ${sql.lit(timeoutMs)}`.execute(trx);
+      const { rows } = await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(trx);
+      return Number(rows[0]?.n ?? 0);
+    });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== QUERY_CANCELED) throw error;
+    count = await estimatedRows(db, table);
+    if (count <= 0) throw new InvalidJobRequestError('dataSourceId', `counting the records of "${dataSourceId}" took over ${timeoutMs} ms (JOB_START_COUNT_TIMEOUT_MS), and PostgreSQL has no row estimate for it: ANALYZE its table`);
+  }
   if (count === 0) throw new InvalidJobRequestError('dataSourceId', `data source "${dataSourceId}" has no records to sample`);
   return count;
+}
+
+/** SQLSTATE of a statement cancelled by statement_timeout. */
+const QUERY_CANCELED = '57014';
+
+/** The planner's row count of `table` (`schema.table` or a table on the search path); 0 or less when it has none. */
+async function estimatedRows(db: Kysely<Database>, table: string): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select reltuples::float8 as n from pg_class where oid = to_regclass(${quotedName(table)})`.execute(db);
+  return Math.round(rows[0]?.n ?? -1);
+}
+
+/** `schema.table` quoted part by part, as `sql.table` names it, for to_regclass. */
+function quotedName(table: string): string {
+  return table
+    .split('.')
+    .map((part) => `"${part.replaceAll('"', '""')}"`)
+    .join('.');
 }
 
 async function catalogueTypes(db: Kysely<Database>, dataSourceId: string): Promise<Map<string, string>> {

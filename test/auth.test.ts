@@ -1,0 +1,119 @@
+// The bearer-token rules on their own: one subject that is both owner and ownership key (refused when it
+// would need normalising), a string subject, a required and bounded expiry, one admin claim, and key sets
+// fetched from a JWKS endpoint (served here, locally) with issuer and audience checked.
+
+import http from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type KeyLike } from 'jose';
+import { createAuthenticator } from '../client/http/auth';
+import { listen } from '../client/http/server';
+import { TEST_JWT_SECRET } from './support/harness';
+
+const HOUR = 3_600;
+const settings = { JWT_SECRET: TEST_JWT_SECRET, JWT_JWKS_URL: undefined, JWT_ISSUER: undefined, JWT_AUDIENCE: undefined, JWT_ADMIN_ROLE: 'admin', JWT_MAX_LIFETIME_S: 24 * HOUR };
+const now = () => Math.floor(Date.now() / 1_000);
+
+/** An HS256 token with exactly these claims (no defaults added, so a test can leave out `exp` or `iat`). */
+const hs256 = (claims: JWTPayload) => new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(TEST_JWT_SECRET));
+const bearer = (token: string) => `Bearer ${token}`;
+
+describe('bearer tokens signed with the shared secret', () => {
+  const authenticate = createAuthenticator(settings);
+  const valid = (extra: JWTPayload = {}) => hs256({ sub: 'alice', iat: now(), exp: now() + HOUR, ...extra });
+
+  it('takes the subject as the owner and the ownership key, unchanged', async () => {
+    await expect(authenticate(bearer(await valid()))).resolves.toEqual({ subject: 'alice', admin: false });
+  });
+
+  it.each([
+    ['trailing whitespace', 'victim '],
+    ['leading whitespace', ' victim'],
+    ['a control character', 'vic\ttim'],
+    ['a NUL character', 'victim\u0000'],
+    ['a lone surrogate', 'victim\ud800'],
+    ['nothing but spaces', '   '],
+    ['more than 200 characters', 'v'.repeat(201)],
+  ])('refuses a subject with %s rather than normalising it into another owner', async (_name, sub) => {
+    await expect(authenticate(bearer(await valid({ sub })))).rejects.toMatchObject({ httpStatus: 401, message: expect.stringContaining('bearer token subject cannot own jobs') });
+  });
+
+  it.each([
+    ['a number', 42],
+    ['an object', { id: 'alice' }],
+  ])('refuses a subject that is %s with 401', async (_name, sub) => {
+    await expect(authenticate(bearer(await valid({ sub: sub as never })))).rejects.toMatchObject({ httpStatus: 401, message: 'bearer token subject must be a string' });
+  });
+
+  it('refuses a token without a subject', async () => {
+    await expect(authenticate(bearer(await hs256({ iat: now(), exp: now() + HOUR })))).rejects.toMatchObject({ httpStatus: 401, message: 'bearer token has no subject' });
+  });
+
+  it('refuses a token without an expiry, which would never expire', async () => {
+    await expect(authenticate(bearer(await hs256({ sub: 'alice', iat: now() })))).rejects.toMatchObject({ httpStatus: 401, message: expect.stringMatching(/exp/) });
+  });
+
+  it('refuses a token living longer than JWT_MAX_LIFETIME_S, counted from iat or, without iat, from now', async () => {
+    const longLived = await hs256({ sub: 'alice', iat: now(), exp: now() + 30 * 24 * HOUR });
+    await expect(authenticate(bearer(longLived))).rejects.toMatchObject({ httpStatus: 401, message: expect.stringContaining('JWT_MAX_LIFETIME_S') });
+    const withoutIat = await hs256({ sub: 'alice', exp: now() + 30 * 24 * HOUR });
+    await expect(authenticate(bearer(withoutIat))).rejects.toMatchObject({ httpStatus: 401 });
+    // An issue time in the future does not shorten how long the token is good for.
+    const futureIat = await hs256({ sub: 'alice', iat: now() + 29 * 24 * HOUR, exp: now() + 30 * 24 * HOUR });
+    await expect(authenticate(bearer(futureIat))).rejects.toMatchObject({ httpStatus: 401 });
+    await expect(authenticate(bearer(await hs256({ sub: 'alice', exp: now() + 23 * HOUR })))).resolves.toMatchObject({ subject: 'alice' });
+  });
+
+  it('refuses an expired token', async () => {
+    await expect(authenticate(bearer(await hs256({ sub: 'alice', iat: now() - 2 * HOUR, exp: now() - HOUR })))).rejects.toMatchObject({ httpStatus: 401 });
+  });
+
+  it('grants admin only through the documented `roles` array', async () => {
+    await expect(authenticate(bearer(await valid({ roles: ['reader', 'admin'] })))).resolves.toEqual({ subject: 'alice', admin: true });
+    await expect(authenticate(bearer(await valid({ role: 'admin' })))).resolves.toEqual({ subject: 'alice', admin: false });
+    await expect(authenticate(bearer(await valid({ roles: 'admin' })))).resolves.toEqual({ subject: 'alice', admin: false });
+  });
+});
+
+describe('bearer tokens verified against a key set served at JWT_JWKS_URL', () => {
+  let server: http.Server;
+  let jwksUrl: string;
+  let signingKey: KeyLike;
+  let strangerKey: KeyLike;
+  const issuer = 'https://idp.example.test/';
+  const audience = 'synapse-jobs';
+
+  beforeAll(async () => {
+    const [pair, stranger] = await Promise.all([generateKeyPair('RS256'), generateKeyPair('RS256')]);
+    [signingKey, strangerKey] = [pair.privateKey, stranger.privateKey];
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+    server = http.createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ keys: [jwk] }));
+    });
+    jwksUrl = `${await listen(server, 0)}/.well-known/jwks.json`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+
+  const rs256 = (claims: JWTPayload, key = signingKey) => new SignJWT({ sub: 'carol', iat: now(), exp: now() + HOUR, iss: issuer, aud: audience, ...claims }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(key);
+  const authenticator = () => createAuthenticator({ ...settings, JWT_SECRET: undefined, JWT_JWKS_URL: jwksUrl, JWT_ISSUER: issuer, JWT_AUDIENCE: audience });
+
+  it('accepts a token signed by a key of the set, from the configured issuer for the configured audience', async () => {
+    await expect(authenticator()(bearer(await rs256({ roles: ['admin'] })))).resolves.toEqual({ subject: 'carol', admin: true });
+  });
+
+  it.each([
+    ['another issuer', { iss: 'https://elsewhere.example.test/' }],
+    ['another audience', { aud: 'some-other-api' }],
+  ])('refuses a token from %s', async (_name, claims) => {
+    await expect(authenticator()(bearer(await rs256(claims)))).rejects.toMatchObject({ httpStatus: 401 });
+  });
+
+  it('refuses a token signed by a key outside the set, and an HS256 token made with a guessed secret', async () => {
+    await expect(authenticator()(bearer(await rs256({}, strangerKey)))).rejects.toMatchObject({ httpStatus: 401 });
+    await expect(authenticator()(bearer(await hs256({ sub: 'carol', iat: now(), exp: now() + HOUR, iss: issuer, aud: audience })))).rejects.toMatchObject({ httpStatus: 401 });
+  });
+
+  it('holds key-set tokens to the same subject and lifetime rules', async () => {
+    await expect(authenticator()(bearer(await rs256({ sub: 'carol ' })))).rejects.toMatchObject({ httpStatus: 401 });
+    await expect(authenticator()(bearer(await rs256({ exp: now() + 30 * 24 * HOUR })))).rejects.toMatchObject({ httpStatus: 401 });
+  });
+});
