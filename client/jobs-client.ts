@@ -101,7 +101,7 @@ export class JobsClient {
     this.reconcileDeps = { db, temporal, calls: this.calls, startBoundMs: config.JOB_START_BOUND_MS, actor: 'synapse-reconciler' };
   }
 
-  /** Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError or QuotaExceededError. */
+  /** Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError, QuotaExceededError or DependencyUnavailableError. */
   async startJob(body: StartJobRequest, actor = String((body as { owner?: unknown }).owner ?? 'unknown')): Promise<StartedJob> {
     return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: (body as { jobType?: unknown }).jobType } }, async () => {
       const request = parseCommonRequest(body, this.config);
