@@ -53,6 +53,7 @@ it('answers within 3 s while Temporal is stopped (status from the snapshot, star
     const rowsBefore = await rowsOf();
 
     await server.kill('SIGKILL');
+    const answeredMs: string[] = [];
     for (const [method, path, body] of [
       ['POST', `/api/v1/jobs/${jobId}/pause`, undefined],
       ['POST', `/api/v1/jobs/${jobId}/cancel`, undefined],
@@ -61,12 +62,14 @@ it('answers within 3 s while Temporal is stopped (status from the snapshot, star
       const refused = await timed(method, path, body);
       expect({ path, status: refused.status, code: refused.body.error?.code, retryAfter: Number(refused.retryAfter) > 0 }).toEqual({ path, status: 503, code: 'dependency_unavailable', retryAfter: true });
       expect(refused.ms).toBeLessThan(ANSWER_BOUND_MS);
+      answeredMs.push(`${method} ${path.replace(jobId, ':id')} ${refused.ms} ms`);
     }
     // After a control request (which never answers from the cache), so no live answer from before the stop is served.
     const status = await timed('GET', `/api/v1/jobs/${jobId}/status`);
     expect(status).toMatchObject({ status: 200, body: { job_id: jobId, status: 'running', progress_source: 'snapshot' } });
     expect(status.ms).toBeLessThan(ANSWER_BOUND_MS);
     expect(await rowsOf()).toEqual(rowsBefore);
+    console.info(`temporal outage: answered ${[...answeredMs, `GET status ${status.ms} ms`].join(', ')}`);
 
     await server.start();
     const paused = await waitFor(() => timed('POST', `/api/v1/jobs/${jobId}/pause`), (r) => r.status !== 503, 60_000, 'pause to be accepted once Temporal is back');
