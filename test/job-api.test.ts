@@ -306,6 +306,7 @@ describe('status shows what is going on', () => {
       const paused = await lonelyApi.request('lonely', 'POST', `/api/v1/jobs/${jobId}/pause`);
       expect(paused).toMatchObject({ status: 202, body: { status: 'running', requested_action: 'pause', requested_at: expect.any(String) } });
       expect((await lonelyApi.request('lonely', 'GET', `/api/v1/jobs/${jobId}/status`)).body).toMatchObject({ status: 'running', requested_action: 'pause' });
+      expect((await lonelyApi.request('lonely', 'GET', '/api/v1/jobs')).body.jobs).toEqual([expect.objectContaining({ job_id: jobId, requested_action: 'pause' })]);
       const resumed = await lonelyApi.request('lonely', 'POST', `/api/v1/jobs/${jobId}/resume`);
       expect(resumed.status).toBe(202);
 
