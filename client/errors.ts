@@ -1,6 +1,8 @@
 // The closed set of errors the client raises, each with the HTTP status the API answers it with, so
 // the API, the CLI and backend services all report a refusal the same way.
 
+import { isLostConnection } from '../db/connection';
+
 export abstract class JobsError extends Error {
   abstract readonly httpStatus: number;
   abstract readonly code: string;
@@ -38,4 +40,32 @@ export class QuotaExceededError extends JobsError {
   override readonly name = 'QuotaExceededError';
   readonly httpStatus = 429;
   readonly code = 'quota_exceeded';
+}
+
+export type Dependency = 'temporal' | 'database';
+
+/**
+ * A dependency did not answer (Temporal unreachable or past its deadline, a PostgreSQL connection refused or
+ * cut off): nothing is wrong with the request, and the same request may work after `retryAfterSeconds`.
+ */
+export class DependencyUnavailableError extends JobsError {
+  override readonly name = 'DependencyUnavailableError';
+  readonly httpStatus = 503;
+  readonly code = 'dependency_unavailable';
+  constructor(
+    readonly dependency: Dependency,
+    message: string,
+    /** What the API sends as `Retry-After`: about how long a reachability probe takes to notice a recovery. */
+    readonly retryAfterSeconds = 2,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The failure as a 503 when a dependency is what failed (a lost PostgreSQL connection); undefined otherwise. */
+export function asDependencyFailure(error: unknown): DependencyUnavailableError | undefined {
+  if (error instanceof DependencyUnavailableError) return error;
+  if (isLostConnection(error)) return new DependencyUnavailableError('database', `PostgreSQL did not answer: ${(error as Error).message}`, 1, { cause: error });
+  return undefined;
 }

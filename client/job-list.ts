@@ -55,7 +55,7 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
   const [withResult, wholeMetadata] = [f.include.includes('result'), f.include.includes('metadata')];
   let page = db
     .selectFrom('jobs')
-    .select(['id', 'type', 'owner', 'status', 'workflow_id', 'progress', 'error', 'metadata', 'created_at', 'started_at', 'completed_at', 'updated_at', 'priority', 'idempotency_key', 'source'])
+    .select(['id', 'type', 'owner', 'status', 'workflow_id', 'progress', 'error', 'metadata', 'created_at', 'started_at', 'completed_at', 'updated_at', 'priority', 'idempotency_key', 'source', 'task_queue', 'requested_action', 'requested_at'])
     .$if(withResult, (query) => query.select('result'));
   if (f.owner) page = page.where('owner', '=', f.owner);
   if (f.type) page = page.where('type', '=', f.type);
@@ -75,7 +75,7 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
       order by key limit ${sql.lit(SUMMARY_MAX_KEYS)}) kept)`;
   const metadata = wholeMetadata ? sql`j.metadata` : sql`case when size.metadata_bytes <= ${sql.lit(LIST_METADATA_MAX_BYTES)} then j.metadata else ${summary} end`;
   const { rows } = await sql<ListedRow>`
-    select j.id, j.type, j.owner, j.status, j.workflow_id, j.progress, j.created_at, j.started_at, j.completed_at, j.updated_at, j.priority, j.idempotency_key, j.source,
+    select j.id, j.type, j.owner, j.status, j.workflow_id, j.progress, j.created_at, j.started_at, j.completed_at, j.updated_at, j.priority, j.idempotency_key, j.source, j.task_queue, j.requested_action, j.requested_at,
       case when char_length(j.error) > ${sql.lit(LIST_ERROR_MAX_CHARS)} then left(j.error, ${sql.lit(LIST_ERROR_MAX_CHARS)}) || '…' else j.error end as error,
       ${metadata} as metadata, size.metadata_bytes${withResult ? sql`, j.result` : sql``}
     from (${page}) as j cross join lateral (select octet_length(j.metadata::text) as metadata_bytes offset 0) as size

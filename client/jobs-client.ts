@@ -3,7 +3,7 @@
 // Every start and control action is checked against the caller's ownership and audited.
 
 import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { sql, type Kysely } from 'kysely';
 import { ACTIVE_STATUSES, CONTROLLABLE_FROM, FINAL_STATUSES, type JobInputBase, type JobStatus } from '../common/jobs';
@@ -13,10 +13,13 @@ import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control';
 import { audited } from './audit';
-import { InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededError } from './errors';
+import { DependencyUnavailableError, InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededError } from './errors';
 import { definitionOf, type PreparedJob } from './job-definitions';
 import { parseCommonRequest, prioritySchema, type CommonStartRequest, type StartJobRequest } from './job-requests';
-import { toLegacyStatus, type JobRow, type LegacyJobStatus } from './job-status';
+import { pendingRequest, REQUESTED_STATUS, toLegacyStatus, troubleOf, type JobRow, type LegacyJobStatus, type RequestedAction } from './job-status';
+import { reconcileJob, workflowStateOf, type ReconcileDeps, type WorkflowState } from './job-reconciliation';
+import { SharedAnswers } from './shared-answers';
+import { isUnanswered, TemporalCalls } from './temporal-calls';
 import { listJobs, type JobFilter, type JobListEntry } from './job-list';
 import { llmUsageOf } from './llm-usage';
 import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
@@ -36,6 +39,8 @@ export type JobsClientConfig = Pick<
   | 'JOB_HISTORY_EVENT_BUDGET'
   | 'STATUS_QUERY_TIMEOUT_MS'
   | 'STATUS_LIVE_CACHE_MS'
+  | 'TEMPORAL_RPC_TIMEOUT_MS'
+  | 'JOB_START_BOUND_MS'
   | 'LLM_PRICES'
   | 'LLM_RPM_LIMIT'
   | 'LLM_TPM_LIMIT'
@@ -69,27 +74,34 @@ export interface StartedJob {
  */
 const SILENT_WORKERS_MAX_MS = 60_000;
 
-/** gRPC DEADLINE_EXCEEDED (code 4), as the client surfaces it from `withDeadline`. */
-function isDeadlineExceeded(error: unknown): boolean {
-  const code = (error as { code?: unknown; cause?: { code?: unknown } })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code;
-  return code === 4 || (error instanceof Error && /deadline/i.test(error.message));
-}
+/** The action names control audits, and the request each one records for status. */
+const REQUEST_OF: Partial<Record<string, RequestedAction>> = { pause: 'pause', 'pause-now': 'pause', resume: 'resume', cancel: 'cancel' };
 
 export class JobsClient {
   private pollerCheck: { at: number; polling: boolean } | undefined;
   /** When a progress query last went unanswered; cleared by the next answer. Meanwhile status answers from snapshots. */
   private workersSilentSince: number | undefined;
   private probe: Promise<unknown> | undefined;
-  /** Live progress per job, shared by every status request within STATUS_LIVE_CACHE_MS (one query in flight per job). */
-  private readonly liveProgress = new Map<string, { at: number; answer: Promise<JobProgress | undefined>; last?: JobProgress; refreshing: boolean }>();
+  /** Every Temporal call but the progress query: bounded, and refused at once while Temporal is known unreachable. */
+  private readonly calls: TemporalCalls;
+  /** Live progress per job, shared by every status request (one query in flight per job). */
+  private readonly liveProgress: SharedAnswers<JobProgress>;
+  /** Describe of each job's workflow for status (trouble, and whether it ended), shared the same way. */
+  private readonly workflowStates: SharedAnswers<WorkflowState>;
+  private readonly reconcileDeps: ReconcileDeps;
 
   constructor(
     private readonly temporal: Client,
     private readonly db: Kysely<Database>,
     private readonly config: JobsClientConfig,
-  ) {}
+  ) {
+    this.calls = new TemporalCalls(temporal, config.TEMPORAL_RPC_TIMEOUT_MS);
+    this.liveProgress = new SharedAnswers((jobId) => this.queryProgress(jobId), config.STATUS_LIVE_CACHE_MS, config.STATUS_QUERY_TIMEOUT_MS);
+    this.workflowStates = new SharedAnswers((jobId) => workflowStateOf(this.reconcileDeps, jobId).catch(() => undefined), config.STATUS_LIVE_CACHE_MS, config.TEMPORAL_RPC_TIMEOUT_MS);
+    this.reconcileDeps = { db, temporal, calls: this.calls, startBoundMs: config.JOB_START_BOUND_MS, actor: 'synapse-reconciler' };
+  }
 
-  /** Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError or QuotaExceededError. */
+  /** Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError, QuotaExceededError or DependencyUnavailableError. */
   async startJob(body: StartJobRequest, actor = String((body as { owner?: unknown }).owner ?? 'unknown')): Promise<StartedJob> {
     return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: (body as { jobType?: unknown }).jobType } }, async () => {
       const request = parseCommonRequest(body, this.config);
@@ -98,6 +110,8 @@ export class JobsClient {
       // Before the family's checks, some of which read the data source (a sampling start counts its records).
       await this.checkQuota(this.db, request.owner);
       const job = await this.prepareJob(request, body);
+      // Temporal known to be down: refuse before a row is written that no workflow could follow.
+      if (this.calls.isUnreachable()) throw new DependencyUnavailableError('temporal', 'Temporal is unreachable; the job was not recorded or started');
       const recorded = await this.recordNewJob(job);
       if (!recorded.created) return recorded;
       await this.startWorkflow(job);
@@ -113,8 +127,18 @@ export class JobsClient {
 
   async status(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
     const row = await this.getJob(principal, jobId);
-    const [{ progress, source }, llmUsage, llmBudget] = await Promise.all([this.progressOf(row), llmUsageOf(this.db, jobId, this.config.LLM_PRICES), jobBudgetStatus(this.db, jobId)]);
-    return { ...toLegacyStatus(row, progress, source), llm_usage: llmUsage, ...(llmBudget ? { llm_budget: llmBudget } : {}) };
+    const active = row.source === 'synapse' && ACTIVE_STATUSES.includes(row.status as JobStatus);
+    const [{ progress, source }, workflow, llmUsage, llmBudget] = await Promise.all([
+      this.progressOf(row),
+      active && !this.calls.isUnreachable() ? this.workflowStates.get(jobId) : undefined,
+      llmUsageOf(this.db, jobId, this.config.LLM_PRICES),
+      jobBudgetStatus(this.db, jobId),
+    ]);
+    // The workflow ended without writing its row (terminated, timed out, never started): status tells the truth at once
+    // (or, if Temporal stops answering meanwhile, leaves it to the reconciler and answers with what it has).
+    if (workflow && workflow.kind !== 'running' && (await this.reconcile(row, workflow).catch(() => undefined))) return this.status(principal, jobId);
+    const trouble = workflow?.kind === 'running' ? troubleOf(workflow.description) : null;
+    return { ...toLegacyStatus(row, progress, source), trouble, llm_usage: llmUsage, ...(llmBudget ? { llm_budget: llmBudget } : {}) };
   }
 
   async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {
@@ -153,7 +177,7 @@ export class JobsClient {
 
   /** Admin: pause, resume or cancel every active job matching `filter` ({ owner?, jobType?, status? }), each audited. */
   async bulkControl(principal: Principal, filter: unknown, action: BulkAction): Promise<BulkOutcome> {
-    return bulkControl(this.temporal, this.db, principal, filter, action);
+    return bulkControl(this.temporal, this.calls, this.db, principal, filter, action);
   }
 
   /** Admin: the fleet-wide LLM budget per model (limits, usage, waiting calls per owner, recent 429s). */
@@ -191,47 +215,15 @@ export class JobsClient {
   private async progressOf(row: JobRow): Promise<{ progress: JobProgress | undefined; source: 'live' | 'snapshot' }> {
     const stored = row.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
     if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
-    if (!(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };
+    // Temporal down: the snapshot at once, rather than a query that can only wait out its deadline.
+    if (this.calls.isUnreachable() || !(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };
     if (this.workersSilentSince !== undefined && Date.now() - this.workersSilentSince < SILENT_WORKERS_MAX_MS) {
       // Workers stopped answering: one query at a time, in the background, finds out when they are back.
       this.probe ??= this.queryProgress(row.id).finally(() => (this.probe = undefined));
       return { progress: stored, source: 'snapshot' };
     }
-    const live = await this.sharedLiveProgress(row.id);
+    const live = await this.liveProgress.get(row.id);
     return live ? { progress: live, source: 'live' } : { progress: stored, source: 'snapshot' };
-  }
-
-  /**
-   * A frontend polling a job from many tabs (or many analysts watching one job) would otherwise send the
-   * workflow one query per request. Within STATUS_LIVE_CACHE_MS requests share one answer; after that
-   * the last answer is served while one query refreshes it, so only a job's first request ever waits.
-   */
-  private sharedLiveProgress(jobId: string): Promise<JobProgress | undefined> {
-    const now = Date.now();
-    const entry = this.liveProgress.get(jobId);
-    if (entry && now - entry.at < this.config.STATUS_LIVE_CACHE_MS) return entry.answer;
-    if (entry?.last !== undefined && now - entry.at < this.config.STATUS_LIVE_CACHE_MS + this.config.STATUS_QUERY_TIMEOUT_MS) {
-      if (!entry.refreshing) {
-        entry.refreshing = true;
-        void this.queryProgress(jobId).then((answer) => this.rememberLive(jobId, Date.now(), Promise.resolve(answer), answer));
-      }
-      return Promise.resolve(entry.last);
-    }
-    const answer = this.queryProgress(jobId);
-    this.rememberLive(jobId, now, answer);
-    void answer.then((value) => {
-      const current = this.liveProgress.get(jobId);
-      if (current?.answer === answer) current.last = value;
-    });
-    return answer;
-  }
-
-  private rememberLive(jobId: string, at: number, answer: Promise<JobProgress | undefined>, last?: JobProgress): void {
-    this.liveProgress.set(jobId, { at, answer, last, refreshing: false });
-    // Bounded: entries past any use are dropped once there are many.
-    if (this.liveProgress.size > 1_000) {
-      for (const [id, entry] of this.liveProgress) if (at - entry.at >= this.config.STATUS_LIVE_CACHE_MS + this.config.STATUS_QUERY_TIMEOUT_MS) this.liveProgress.delete(id);
-    }
   }
 
   /**
@@ -242,12 +234,11 @@ export class JobsClient {
    */
   private async queryProgress(jobId: string): Promise<JobProgress | undefined> {
     try {
-      const deadline = Date.now() + this.config.STATUS_QUERY_TIMEOUT_MS;
-      const live = await this.temporal.connection.withDeadline(deadline, () => this.handle(jobId).query(progressQuery));
+      const live = await this.calls.bounded(() => this.handle(jobId).query(progressQuery), this.config.STATUS_QUERY_TIMEOUT_MS);
       this.workersSilentSince = undefined;
       return live;
     } catch (error) {
-      if (isDeadlineExceeded(error)) this.workersSilentSince ??= Date.now();
+      if (isUnanswered(error)) this.workersSilentSince ??= Date.now();
       // No worker answered in time, or the workflow is gone: the stored snapshot is the best answer.
       return undefined;
     }
@@ -263,32 +254,82 @@ export class JobsClient {
     if (this.pollerCheck && Date.now() - this.pollerCheck.at < 2_000) return this.pollerCheck.polling;
     let polling = true;
     try {
-      const { pollers } = await this.temporal.workflowService.describeTaskQueue({
-        namespace: this.temporal.options.namespace,
-        taskQueue: { name: this.config.TEMPORAL_TASK_QUEUE },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      });
+      const { pollers } = await this.calls.run('list the pollers of the task queue', () =>
+        this.temporal.workflowService.describeTaskQueue({
+          namespace: this.temporal.options.namespace,
+          taskQueue: { name: this.config.TEMPORAL_TASK_QUEUE },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        }),
+      );
       polling = (pollers ?? []).length > 0;
-    } catch {
-      // Cannot tell: let the query and its deadline decide.
+    } catch (error) {
+      // Temporal unreachable: no worker could answer through it either. Anything else: let the query and its deadline decide.
+      if (error instanceof DependencyUnavailableError) return false;
     }
     this.pollerCheck = { at: Date.now(), polling };
     return polling;
   }
 
+  /**
+   * Checks the action against the job's state in Temporal now (describe: needs no worker), sends it, and
+   * records it as requested until the workflow applies it. A workflow that has ended (terminated, failed,
+   * or ending as the request arrives) answers 409 naming the state it ended in, written into the row first.
+   */
   private async control(principal: Principal, jobId: string, action: string, allowedFrom: readonly JobStatus[], send: (handle: WorkflowHandle) => Promise<void>): Promise<LegacyJobStatus> {
     return audited(this.db, { actor: principal.subject, action, jobId }, async () => {
       const row = await this.getJob(principal, jobId);
-      // A control decision needs the job's state now, not the answer shared with pollers a moment ago.
-      this.liveProgress.delete(jobId);
-      const { progress } = await this.progressOf(row);
-      const current = progress?.status ?? (row.status as JobStatus);
       if (row.source !== 'synapse') throw new JobStateError(`job ${jobId} was imported from the legacy job manager; nothing of it is running`);
-      if (!allowedFrom.includes(current)) throw new JobStateError(`cannot ${action} job ${jobId}: it is ${current} (${action} applies to ${allowedFrom.join(', ')} jobs)`);
-      await send(this.handle(jobId));
-      this.liveProgress.delete(jobId);
+      if (FINAL_STATUSES.includes(row.status as JobStatus)) throw this.refusal(action, row);
+      // A control decision needs the job's state now, not the answer shared with pollers a moment ago.
+      this.forgetShared(jobId);
+      const state = await workflowStateOf(this.reconcileDeps, jobId);
+      if (state.kind !== 'running') throw await this.refuseEnded(action, row, state);
+      const current = state.jobStatus ?? (row.status as JobStatus);
+      // A pause sent while no worker runs counts as done for what may follow it (resume, cancel), as the workflow will see it.
+      const requested = pendingRequest(row, current);
+      const effective = requested ? REQUESTED_STATUS[requested] : current;
+      if (!allowedFrom.includes(effective)) {
+        throw new JobStateError(`cannot ${action} job ${jobId}: it is ${effective}${requested ? ` (${requested} requested, not applied yet)` : ''} (${action} applies to ${allowedFrom.join(', ')} jobs)`);
+      }
+      const request = REQUEST_OF[action];
+      // Recorded before sending, so the workflow's write that applies it is sure to come after and clear it.
+      const requestedAt = new Date();
+      if (request) await this.db.updateTable('jobs').set({ requested_action: request, requested_at: requestedAt }).where('id', '=', jobId).execute();
+      try {
+        await this.calls.run(`${action} job ${jobId}`, () => send(this.handle(jobId)));
+        // Temporal accepts a cancel of a workflow that has just ended, silently: look again.
+        const after = action === 'cancel' ? await workflowStateOf(this.reconcileDeps, jobId) : state;
+        if (after.kind === 'closed' && after.description.status.name !== 'CANCELLED') throw await this.refuseEnded(action, row, after);
+      } catch (error) {
+        if (request) await this.db.updateTable('jobs').set({ requested_action: row.requested_action, requested_at: row.requested_at }).where('id', '=', jobId).where('requested_at', '=', requestedAt).execute();
+        // A signal to a workflow that ended meanwhile: the race with completion is a 409 too.
+        if (error instanceof WorkflowNotFoundError) throw await this.refuseEnded(action, row, await workflowStateOf(this.reconcileDeps, jobId));
+        throw error;
+      }
+      this.forgetShared(jobId);
       return this.status(principal, jobId);
     });
+  }
+
+  private refusal(action: string, row: JobRow): JobStateError {
+    return new JobStateError(`cannot ${action} job ${row.id}: it is ${row.status}${row.error ? ` (${row.error})` : ''}`);
+  }
+
+  /** The 409 for a job whose workflow has ended or does not exist, after writing what Temporal says into its row. */
+  private async refuseEnded(action: string, row: JobRow, state: WorkflowState): Promise<JobStateError> {
+    const ended = (await this.reconcile(row, state)) ?? (await this.job(row.id)) ?? row;
+    if (ACTIVE_STATUSES.includes(ended.status as JobStatus)) return new JobStateError(`cannot ${action} job ${row.id}: its workflow has not started yet; try again in a moment`);
+    return this.refusal(action, ended);
+  }
+
+  private reconcile(row: JobRow, state: WorkflowState): Promise<JobRow | undefined> {
+    this.forgetShared(row.id);
+    return reconcileJob(this.reconcileDeps, row, state);
+  }
+
+  private forgetShared(jobId: string): void {
+    this.liveProgress.forget(jobId);
+    this.workflowStates.forget(jobId);
   }
 
   private async jobByIdempotencyKey(owner: string, key: string): Promise<string | undefined> {
@@ -320,7 +361,7 @@ export class JobsClient {
       await this.checkQuota(trx, request.owner);
       await trx
         .insertInto('jobs')
-        .values({ id: input.jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: input.jobId, metadata: JSON.stringify(metadata), updated_at: new Date(), priority: request.priority, idempotency_key: request.idempotencyKey ?? null })
+        .values({ id: input.jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: input.jobId, metadata: JSON.stringify(metadata), updated_at: new Date(), priority: request.priority, idempotency_key: request.idempotencyKey ?? null, task_queue: this.config.TEMPORAL_TASK_QUEUE })
         .execute();
       return { jobId: input.jobId, workflowId: input.jobId, created: true };
     });
@@ -334,10 +375,17 @@ export class JobsClient {
     }
   }
 
+  /**
+   * Starts the job's workflow after its row is written: the row holds the owner's quota slot under the
+   * quota lock, which a workflow started first could not. A start Temporal refuses deletes the row (nothing
+   * started). A start Temporal does not answer within TEMPORAL_RPC_TIMEOUT_MS may still have happened, so
+   * the row stays pending: its workflow writes it if it exists, and the reconciler fails it as never
+   * started once JOB_START_BOUND_MS has passed without one (also what happens if this process dies here).
+   */
   private async startWorkflow({ request, workflowType, input, prepared }: NewJob): Promise<void> {
     const { metadata } = request;
     try {
-      await this.temporal.workflow.start(workflowType, {
+      await this.calls.run(`start job ${input.jobId}`, () => this.temporal.workflow.start(workflowType, {
         workflowId: input.jobId,
         taskQueue: this.config.TEMPORAL_TASK_QUEUE,
         args: [input],
@@ -352,9 +400,13 @@ export class JobsClient {
         ],
         staticSummary: prepared.summary,
         staticDetails: prepared.details,
-      });
+      }));
     } catch (error) {
-      // Nothing started, so nothing should claim it did.
+      if (error instanceof DependencyUnavailableError) {
+        const bound = this.config.JOB_START_BOUND_MS / 1_000;
+        throw new DependencyUnavailableError('temporal', `${error.message}. Job ${input.jobId} is recorded as pending; unless its workflow started after all, it is failed as never started within ${bound} s (a retry with the same idempotency key returns it until then)`, error.retryAfterSeconds, { cause: error });
+      }
+      // Temporal refused the start: nothing started, so nothing should claim it did.
       await this.db.deleteFrom('jobs').where('id', '=', input.jobId).execute();
       throw error;
     }

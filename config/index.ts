@@ -80,6 +80,15 @@ const schema = z.object({
   STATUS_QUERY_TIMEOUT_MS: integer(1_500, 100),
   /** How long one live progress answer serves every status request for that job (0: query every time). */
   STATUS_LIVE_CACHE_MS: integer(1_000, 0),
+  /**
+   * Deadline of every other call the client makes to Temporal (start, signal, cancel, describe): the API
+   * answers 503 within about this when Temporal does not answer, instead of the client's ~20 s of retries.
+   */
+  TEMPORAL_RPC_TIMEOUT_MS: integer(2_000, 100),
+  /** How often a worker's reconciler (one active per task queue) looks for jobs whose workflow ended without writing their row; 0 turns it off. */
+  JOB_RECONCILE_INTERVAL_MS: integer(2_000, 0),
+  /** A pending job whose workflow still does not exist this long after its row was written is failed as never started. */
+  JOB_START_BOUND_MS: integer(30_000, 1_000),
   API_PORT: integer(8080, 0),
   API_MAX_BODY_BYTES: integer(1_000_000, 1_000),
   /** When set, GET /metrics needs `Authorization: Bearer <this>`; unset, /metrics is open (keep the API on an internal network). */
@@ -97,6 +106,13 @@ const schema = z.object({
 
 export type Config = z.infer<typeof schema>;
 
+/** Settings that are valid alone but not together. */
+function contradictionIn(config: Config): string | undefined {
+  // The reconciler must not fail a job whose start is still waiting for Temporal's answer.
+  if (config.JOB_START_BOUND_MS <= config.TEMPORAL_RPC_TIMEOUT_MS) return `JOB_START_BOUND_MS: must be longer than TEMPORAL_RPC_TIMEOUT_MS (${config.TEMPORAL_RPC_TIMEOUT_MS})`;
+  return undefined;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Address and namespace follow the standard Temporal profile and variables (config/temporal-connection.ts).
   let temporal: ReturnType<typeof loadTemporalSettings>;
@@ -110,5 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
+  const contradiction = contradictionIn(parsed.data);
+  if (contradiction) throw new Error(`Invalid configuration:\n  ${contradiction}`);
   return parsed.data;
 }

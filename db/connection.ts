@@ -13,6 +13,7 @@ import * as scoping from './migrations/0006_scoping';
 import * as sampling from './migrations/0007_sampling';
 import * as testExecution from './migrations/0008_test_execution';
 import * as llmBudget from './migrations/0009_llm_budget';
+import * as jobReconciliation from './migrations/0010_job_reconciliation';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -29,16 +30,47 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_sampling': sampling,
   '0008_test_execution': testExecution,
   '0009_llm_budget': llmBudget,
+  '0010_job_reconciliation': jobReconciliation,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
+/** PostgreSQL SQLSTATE classes and codes that mean the connection, not the statement, failed. */
+const LOST_CONNECTION_SQLSTATES = /^(08|57P0[1-3]|53300)/;
+/** Node's socket errors on the way to PostgreSQL. */
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/**
+ * True when a database error says the connection was lost or could not be made (terminated by an operator or
+ * a failover, server restarting, refused, too many connections) rather than that the statement was wrong.
+ */
+export function isLostConnection(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (LOST_CONNECTION_SQLSTATES.test(code) || SOCKET_ERRORS.has(code))) return true;
+  // pg's own wording when the socket closes under a query or a connect attempt times out.
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(message);
+}
+
 export function openDatabase(databaseUrl: string, maxConnections = 10): Kysely<Database> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
-  // A connection that dies while checked out (database restart, pg_terminate_backend) emits 'error' with
-  // no listener (pg-pool only listens to idle ones) and would crash the process; the query in progress
-  // still rejects, which is what the activity's retry needs.
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    // A connection that dies while checked out (database restart, pg_terminate_backend) emits 'error' with
+    // no listener (pg-pool only listens to idle ones) and would crash the process; the query in progress
+    // still rejects, which is what the activity's retry needs.
+    client.on('error', () => undefined);
+    // The statement learns of a terminated session before the client sees its socket close, and pg-pool would
+    // hand the dead client out again (a retry would fail on it too): marked unusable, it is dropped on release.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      const result = query(...args);
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => {
+          if (isLostConnection(error)) (client as unknown as { _queryable: boolean })._queryable = false;
+        });
+      }
+      return result;
+    }) as typeof client.query;
+  });
   // An idle connection's error is already handled by pg-pool, which drops it; listening keeps it quiet.
   pool.on('error', () => undefined);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

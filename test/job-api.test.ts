@@ -7,7 +7,7 @@ import { SignJWT, type JWTPayload } from 'jose';
 import { CycleIdKey } from '../common/search-attributes';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, TEST_JWT_SECRET, type Harness, type RunningApi } from './support/harness';
-import { sleep } from './support/waiting';
+import { sleep, waitFor } from './support/waiting';
 
 let harness: Harness;
 let api: RunningApi;
@@ -267,6 +267,56 @@ describe('status without workers', () => {
       expect(Date.now() - before).toBeLessThan(idle.config.STATUS_QUERY_TIMEOUT_MS);
     } finally {
       await idle.close();
+    }
+  });
+});
+
+describe('status shows what is going on', () => {
+  it('shows an item being retried, its attempt and the last error class', async () => {
+    const flaky = await createHarness({ faults: { rules: [{ kind: 'server_error', items: [`${DEMO_DATA_SOURCE_ID}.credit_score`], firstCallsPerItem: 1, status: 503 }] } });
+    // The retry (the stand-in's second call) waits at the gate, so the job is caught mid-retry whatever the machine's speed.
+    const gate = flaky.standin.gate({ items: [`${DEMO_DATA_SOURCE_ID}.credit_score`], fromCall: 2 });
+    try {
+      await flaky.startWorker();
+      const flakyApi = await flaky.startApi();
+      const jobId = (await flakyApi.request('retrier', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score'] }))).body.job_id;
+      await gate.waitUntilHeld(1);
+      const { body } = await waitFor(() => flakyApi.request('retrier', 'GET', `/api/v1/jobs/${jobId}/status`), (r) => r.body.trouble !== null && r.body.trouble !== undefined, 10_000, 'status to show the retry');
+      expect(body).toMatchObject({ status: 'running', trouble: { items_retrying: 1, last_error_type: 'LlmUnavailable', last_error: expect.stringMatching(/503/) } });
+      expect(body.trouble.items).toEqual([expect.objectContaining({ item: 'credit_score', attempt: 2, waiting_for: 'llm', last_error_type: 'LlmUnavailable' })]);
+      gate.open();
+      expect((await flaky.jobs.waitForJob(jobId))?.status).toBe('completed');
+      expect((await flakyApi.request('retrier', 'GET', `/api/v1/jobs/${jobId}/status`)).body.trouble).toBeNull();
+    } finally {
+      gate.open();
+      await flaky.close();
+    }
+  });
+
+  it('accepts a pause while no worker runs as a request it shows, accepts resume after it, and applies both once a worker is back', async () => {
+    const lonely = await createHarness();
+    const gate = lonely.standin.gate({ items: [`${DEMO_DATA_SOURCE_ID}.credit_score`] });
+    try {
+      const worker = await lonely.startWorker();
+      const lonelyApi = await lonely.startApi();
+      const jobId = (await lonelyApi.request('lonely', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score', 'apr_rate'] }))).body.job_id;
+      await gate.waitUntilHeld(1);
+      await worker.stop();
+
+      const paused = await lonelyApi.request('lonely', 'POST', `/api/v1/jobs/${jobId}/pause`);
+      expect(paused).toMatchObject({ status: 202, body: { status: 'running', requested_action: 'pause', requested_at: expect.any(String) } });
+      expect((await lonelyApi.request('lonely', 'GET', `/api/v1/jobs/${jobId}/status`)).body).toMatchObject({ status: 'running', requested_action: 'pause' });
+      expect((await lonelyApi.request('lonely', 'GET', '/api/v1/jobs')).body.jobs).toEqual([expect.objectContaining({ job_id: jobId, requested_action: 'pause' })]);
+      const resumed = await lonelyApi.request('lonely', 'POST', `/api/v1/jobs/${jobId}/resume`);
+      expect(resumed.status).toBe(202);
+
+      gate.open();
+      await lonely.startWorker();
+      expect((await lonely.jobs.waitForJob(jobId))?.status).toBe('completed');
+      expect((await lonelyApi.request('lonely', 'GET', `/api/v1/jobs/${jobId}/status`)).body).toMatchObject({ status: 'completed', requested_action: null });
+    } finally {
+      gate.open();
+      await lonely.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 // Builds a worker for the jobs task queue from configuration: real dependencies (database pool, openai
-// client) injected into the activities, workflow code from a prebuilt bundle when one is given.
+// client) injected into the activities, workflow code from a prebuilt bundle when one is given, and the
+// job reconciler (workers/reconciler.ts) running beside it until close().
 
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
@@ -11,12 +12,13 @@ import { temporalConnectionOptions } from '../config/temporal-connection';
 import type { Database } from '../db/database';
 import { openDatabase } from '../db/connection';
 import { countActivityRetries } from './metrics';
+import { startReconciler } from './reconciler';
 
 export interface JobsWorker {
   worker: Worker;
   db: Kysely<Database>;
   connection: NativeConnection;
-  /** Closes what the worker opened (pool, connection); call after `worker.run()` has returned. */
+  /** Stops the reconciler and closes what the worker opened (pool, connection); call after `worker.run()` has returned. */
   close(): Promise<void>;
 }
 
@@ -69,11 +71,13 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     interceptors: { activity: [countActivityRetries] },
     ...overrides,
   });
+  const reconciler = config.JOB_RECONCILE_INTERVAL_MS > 0 ? startReconciler(config, db, connection) : undefined;
   return {
     worker,
     db,
     connection,
     async close() {
+      await reconciler?.stop();
       await budget?.close();
       await db.destroy();
       await connection.close();

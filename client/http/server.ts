@@ -1,11 +1,13 @@
 // The HTTP API (`/api/v1/jobs…`) over the jobs client: bearer-token auth, JSON in and out, and every
-// refusal as JSON with the status its error class names (400, 401, 404, 409, 413, 429).
+// refusal as JSON with the status its error class names (400, 401, 404, 409, 413, 429, and 503 with
+// Retry-After when Temporal or PostgreSQL does not answer).
 
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config';
-import { InvalidJobRequestError, JobsError } from '../errors';
+import { isLostConnection } from '../../db/connection';
+import { asDependencyFailure, DependencyUnavailableError, InvalidJobRequestError, JobsError } from '../errors';
 import { parseOrReject } from '../job-requests';
 import { jobFilterSchema } from '../job-list';
 import type { JobsClient, Principal } from '../jobs-client';
@@ -112,19 +114,21 @@ export function routeTemplate(pathname: string): string {
   return ROUTES.find((route) => route.pattern.test(pathname))?.template ?? 'other';
 }
 
-function send(response: http.ServerResponse, status: number, body: unknown): void {
+function send(response: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
   response.end(text);
 }
 
-function errorBody(error: unknown): [number, unknown] {
-  if (error instanceof JobsError) {
-    const field = error instanceof InvalidJobRequestError ? { field: error.field } : {};
-    return [error.httpStatus, { error: { code: error.code, message: error.message, ...field } }];
+function errorAnswer(error: unknown): [number, unknown, http.OutgoingHttpHeaders] {
+  const known = error instanceof JobsError ? error : asDependencyFailure(error);
+  if (known) {
+    const field = known instanceof InvalidJobRequestError ? { field: known.field } : {};
+    const headers = known instanceof DependencyUnavailableError ? { 'retry-after': String(known.retryAfterSeconds) } : {};
+    return [known.httpStatus, { error: { code: known.code, message: known.message, ...field } }, headers];
   }
   console.error('unexpected API error', error);
-  return [500, { error: { code: 'internal', message: 'internal error; see the server log' } }];
+  return [500, { error: { code: 'internal', message: 'internal error; see the server log' } }, {}];
 }
 
 export function createApiServer(jobs: JobsClient, config: ApiConfig, operations: ApiOperations = {}): http.Server {
@@ -151,12 +155,18 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
       if (!chosen) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${url.pathname}`);
       const principal = await authenticate(request.headers.authorization);
       const body = request.method === 'GET' ? {} : await readJson(request, config.API_MAX_BODY_BYTES);
-      const [status, result] = await chosen.route.handle(jobs, { principal, jobId: chosen.match![1] ?? '', body, query: url.searchParams, headers: request.headers });
+      const handle = () => chosen.route.handle(jobs, { principal, jobId: chosen.match![1] ?? '', body, query: url.searchParams, headers: request.headers });
+      // A read whose pooled connection was cut off (an operator's pg_terminate_backend, a failover) is asked
+      // again once, on a fresh connection; a write is not, since part of it may have happened: it gets a 503.
+      const [status, result] = await handle().catch((error: unknown) => {
+        if (request.method === 'GET' && isLostConnection(error)) return handle();
+        throw error;
+      });
       metrics.countStatusAnswer(result);
       send(response, status, result);
     } catch (error) {
-      const [status, body] = errorBody(error);
-      if (!response.headersSent) send(response, status, body);
+      const [status, body, headers] = errorAnswer(error);
+      if (!response.headersSent) send(response, status, body, headers);
     }
   });
 }

@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
 import { sleep, waitFor } from '../support/waiting';
@@ -64,6 +65,40 @@ it('completes a job whose workers lose their PostgreSQL connections every second
   // A lost connection is a failed query, not a dead worker: both processes are still up.
   expect(workers.map((w) => w.process.exitCode)).toEqual([null, null]);
   console.info(`postgres figures: ${terminated} worker backends terminated over ${rounds} rounds; job ${job.status}`);
+});
+
+it("retries a read whose pooled connection is terminated mid-request, and answers a control so cut off with 503 and Retry-After", async () => {
+  // Its own queue with no worker: the job stays pending, and nothing but the API touches its row.
+  const idle = await createHarness();
+  const api = await idle.startApi();
+  const jobId = (await api.request('pg-cut', 'POST', '/api/v1/jobs', { jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score'] })).body.job_id;
+  const locker = new pg.Client({ connectionString: harness.config.DATABASE_URL });
+  await locker.connect();
+  try {
+    /** Sends `request` while the jobs table is locked, terminates the API backend that waits on the lock, then unlocks. */
+    const cutMidRequest = async <T>(request: () => Promise<T>): Promise<T> => {
+      await locker.query('begin');
+      await locker.query('lock table jobs in access exclusive mode');
+      const answer = request();
+      const { rows } = await waitFor(
+        () => sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%"jobs"%'`.execute(harness.db),
+        (r) => r.rows.length === 1,
+        10_000,
+        "the API's read of the jobs table to wait on the lock",
+      );
+      await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(harness.db);
+      await locker.query('rollback');
+      return answer;
+    };
+    const read = await cutMidRequest(() => api.request('pg-cut', 'GET', `/api/v1/jobs/${jobId}/status`));
+    expect(read).toMatchObject({ status: 200, body: { job_id: jobId, status: 'pending' } });
+    const token = await api.tokenFor('pg-cut');
+    const control = await cutMidRequest(() => fetch(`${api.url}/api/v1/jobs/${jobId}/pause`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }));
+    expect({ status: control.status, code: ((await control.json()) as any).error.code, retryAfter: Number(control.headers.get('retry-after')) > 0 }).toEqual({ status: 503, code: 'dependency_unavailable', retryAfter: true });
+  } finally {
+    await locker.end();
+    await idle.close();
+  }
 });
 
 const restartIt = process.env.FAULTS_PG_RESTART === '1' ? it : it.skip;

@@ -1,5 +1,6 @@
 // A TCP forwarder in the test process: makes a service that listens on 127.0.0.1 reachable on another
-// address (a veth's, for a worker in its own network namespace), and can cut every connection through it.
+// address (a veth's, for a worker in its own network namespace), can cut every connection through it, and
+// can hold them: bytes stop flowing both ways while the connections stay open, as behind a hung link.
 
 import net from 'node:net';
 
@@ -12,24 +13,41 @@ export interface TcpProxy {
   upstreamPorts(): number[];
   /** Destroys every open connection (both sides); new ones are still accepted. */
   cutAll(): number;
+  /** From now on nothing is forwarded either way (open and new connections alike); what arrives is kept. */
+  hold(): void;
+  /** Forwards what was held, in order, and everything after. */
+  release(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(listenHost: string, target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<[net.Socket, net.Socket]>();
+  let held = false;
+  const flushes = new Set<() => void>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     const end = () => {
       pairs.delete(pair);
+      flushes.delete(flush);
       client.destroy();
       upstream.destroy();
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Forwarded by hand rather than piped, so that a hold can keep what arrives instead of passing it on.
+    const pending: [net.Socket, Buffer][] = [];
+    const forward = (to: net.Socket) => (chunk: Buffer) => {
+      if (held) pending.push([to, chunk]);
+      else to.write(chunk);
+    };
+    const flush = () => {
+      for (const [to, chunk] of pending.splice(0)) to.write(chunk);
+    };
+    flushes.add(flush);
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -51,6 +69,13 @@ export async function startTcpProxy(listenHost: string, target: { host: string; 
     openConnections: () => pairs.size,
     upstreamPorts: () => [...pairs].map(([, upstream]) => upstream.localPort).filter((p): p is number => p !== undefined),
     cutAll,
+    hold: () => {
+      held = true;
+    },
+    release: () => {
+      held = false;
+      for (const flush of flushes) flush();
+    },
     close: () => {
       cutAll();
       return new Promise((resolve) => server.close(() => resolve()));
