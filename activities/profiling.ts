@@ -9,8 +9,8 @@ import type { LlmCallContext } from '../common/llm';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database } from '../db/database';
 import { profileColumn } from './column-profile';
+import { onDataSource } from './data-source-sql';
 import { sourceTable } from './data-sources';
-import { whileHeartbeating } from './heartbeat';
 import { completeStructured, type LlmDeps } from './llm';
 import { validationRulesPrompt } from './prompts';
 import { countViolationsPerRule, invalidPatterns, type RuleToRun } from './rule-sql';
@@ -51,7 +51,9 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     log.info('generating validation rules', { jobId, attribute: attribute.name, attempt: Context.current().info.attempt });
     const { table } = await sourceTable(db, dataSourceId);
     // The LLM activity's heartbeat timeout is 10 s; a profile of a large table or on a busy database can take longer.
-    const profile = await whileHeartbeating(() => profileColumn(db, table, attribute, { sampleRows: profileSampleRows }), { profiling: attribute.name }, 1_000);
+    const profile = await onDataSource(db, { table, label: `column_profile:${jobId}:${attribute.name}`, details: () => ({ profiling: attribute.name }) }, (conn) =>
+      profileColumn(conn, table, attribute, { sampleRows: profileSampleRows }),
+    );
     const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile), schema: proposedRulesSchema }, call);
     const usable = answer.ok ? answer.value.rules.filter((r) => ruleProblem(attribute, r.rule) === undefined) : [];
     const reason = answer.ok ? undefined : answer.reason;
@@ -96,12 +98,14 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     const patternProblems = await invalidPatterns(db, rules);
     const runnable = rules.filter((r) => r.rule.kind !== 'pattern' || !patternProblems.has(r.rule.regex));
     const { table } = await sourceTable(db, input.dataSourceId);
-    const scan = await whileHeartbeating(() => countViolationsPerRule(db, table, runnable, ruleStatementTimeoutMs), { scanning: runnable.length }, 5_000);
+    const scan = await onDataSource(db, { table, label: `rule_execution:${input.jobId}:${Context.current().info.attempt}`, details: () => ({ scanning: runnable.length }) }, (conn) =>
+      countViolationsPerRule(conn, table, runnable, ruleStatementTimeoutMs),
+    );
 
     const failedByRule = new Map(scan.counts.map((c) => [`${c.attribute}#${c.ruleIndex}`, c.failedRows]));
     const rows = rules.map((r) => {
       const failed = failedByRule.get(`${r.attribute.name}#${r.ruleIndex}`);
-      const problem = r.rule.kind === 'pattern' ? patternProblems.get(r.rule.regex) : undefined;
+      const problem = r.rule.kind === 'pattern' ? patternProblems.get(r.rule.regex)?.reason : undefined;
       return {
         job_id: input.jobId,
         rules_job_id: input.rulesJobId,
