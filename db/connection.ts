@@ -13,6 +13,7 @@ import * as scoping from './migrations/0006_scoping';
 import * as sampling from './migrations/0007_sampling';
 import * as testExecution from './migrations/0008_test_execution';
 import * as llmBudget from './migrations/0009_llm_budget';
+import * as ruleResultsSqlstate from './migrations/0010_rule_results_sqlstate';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_sampling': sampling,
   '0008_test_execution': testExecution,
   '0009_llm_budget': llmBudget,
+  '0010_rule_results_sqlstate': ruleResultsSqlstate,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
