@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
+import { recordHistoryIfAsked } from './support/histories';
 import { waitFor } from './support/waiting';
 
 let harness: Harness;
@@ -128,6 +129,7 @@ it('does not complete while paused when its last batch finishes during the pause
 
     await harness.jobs.resume(principal, jobId);
     expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'completed', result: { rulesTotal, rulesExecuted: rulesTotal } });
+    recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, 'data-profiling-paused-until-resumed');
   } finally {
     await locker.end();
   }

@@ -1,5 +1,6 @@
 // A data source that changes under a job or never matched its catalogue: its table dropped while the rules
-// run, a column stored as text where the catalogue says numeric, a catalogue column the table lacks. Each
+// run, a column stored as text where the catalogue says numeric, a catalogue column the table lacks, the data
+// source unregistered while its rules run. Each
 // job ends with the truth: the items that could not get their result fail at once (no retries) with the
 // SQLSTATE, the other rules still run, the pass rate is over what ran, and no job calls itself completed
 // with rules that never ran. Each scenario uses its own copy of the demo table, so other tests are unaffected.
@@ -8,6 +9,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
+import { recordHistoryIfAsked } from '../support/histories';
 import { waitFor } from '../support/waiting';
 import { expectEachItemStoredOnce, waitUntilFinal } from './support/evidence';
 
@@ -89,6 +91,8 @@ it('type-mismatched column: its rules that cannot run fail their attribute at on
   const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner, dataSourceId: table, attributeIds: attributes, llmConcurrency: 3 });
   const job = await waitUntilFinal(harness, jobId);
   const result = job.result as unknown as ProfilingResult;
+  expect(job.status).toBe('completed');
+  expect(job.error).toMatch(/^2 of \d+ rules could not run; 2 of 6 attributes failed: apr_rate \(rule \d \(range\) could not run: operator does not exist: text < numeric .*SQLSTATE 42883\)\); credit_score/);
 
   const rules = await harness.db
     .selectFrom('rule_results as rr')
@@ -108,8 +112,6 @@ it('type-mismatched column: its rules that cannot run fail their attribute at on
   const ran = rules.filter((r) => r.error === null);
   expect(ran.every((r) => r.checked_rows === 500)).toBe(true);
 
-  expect(job.status).toBe('completed');
-  expect(job.error).toMatch(/^2 of \d+ rules could not run; 2 of 6 attributes failed: apr_rate \(rule \d \(range\) could not run: operator does not exist: text < numeric .*SQLSTATE 42883\)\); credit_score/);
   const failedRows = ran.reduce((sum, r) => sum + r.failed_rows, 0);
   expect(result).toMatchObject({
     attributesFailed: 2,
@@ -144,4 +146,41 @@ it('a catalogue column the table lacks fails its attribute at once with 42703 an
   // Every LLM activity ended on its first attempt, and the two broken columns never reached the LLM.
   expect(await attemptsOf(jobId, 'generateValidationRules')).toEqual([1, 1, 1]);
   expect(harness.standin.calls().filter((c) => c.jobId === jobId).map((c) => c.itemKey)).toEqual([`${table}.account_status`]);
+}, 120_000);
+
+it('data source unregistered mid-job: the batches that could not start are recorded as rules not run, and the pass rate is over the batches that ran', async () => {
+  const table = 'fault_unregistered_source';
+  await copyOfDemo(table);
+  const attributes = ['credit_score', 'apr_rate', 'account_status', 'email_address', 'billing_zip', 'annual_income'];
+  const generation = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: table, attributeIds: attributes });
+  expect(await harness.jobs.waitForJob(generation.jobId)).toMatchObject({ status: 'completed' });
+  const rulesTotal = (await harness.db.selectFrom('profiling_rules').select('rule_index').where('job_id', '=', generation.jobId).execute()).length;
+
+  // The first two batches (two scans at once) wait on the table while the data source is unregistered; the third cannot start.
+  const locker = new pg.Client({ connectionString: harness.config.DATABASE_URL });
+  await locker.connect();
+  try {
+    await locker.query(`begin; lock table ${table} in access exclusive mode`);
+    const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_rule_execution', owner, dataSourceId: table, rulesFromJobId: generation.jobId, attributeIds: attributes, ruleBatchSize: 2 });
+    const waiting = async () => (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like ${`%${table}%`} and pid <> pg_backend_pid()`.execute(harness.db)).rows[0]!.n;
+    await waitFor(waiting, (n) => n === 2, 30_000, 'the first two rule scans waiting on the table');
+    await harness.db.deleteFrom('data_sources').where('id', '=', table).execute();
+    await locker.query('rollback');
+
+    const job = await waitUntilFinal(harness, jobId);
+    const result = job.result as unknown as ProfilingResult;
+    const lastBatch = attributes.slice(4);
+    const ran = await harness.db.selectFrom('rule_results').select(['attribute', 'checked_rows', 'failed_rows']).where('job_id', '=', jobId).where('error', 'is', null).execute();
+    expect([...new Set(ran.map((r) => r.attribute))].sort()).toEqual(attributes.slice(0, 4).sort());
+    const failedRows = ran.reduce((sum, r) => sum + r.failed_rows, 0);
+    expect(job.status).toBe('completed');
+    expect(result).toMatchObject({ attributesFailed: 2, rulesTotal, rulesExecuted: ran.length, rowsChecked: ran.length * 500, overallPassRate: 1 - failedRows / (ran.length * 500), passRateScope: `${ran.length} of ${rulesTotal} rules (${rulesTotal - ran.length} could not run)` });
+    expect(new Set(result.rulesNotRun.map((r) => r.attribute))).toEqual(new Set(lastBatch));
+    for (const rule of result.rulesNotRun) expect(rule).toMatchObject({ reason: `unknown data source ${table}`, sqlstate: null });
+    expect(result.failedAttributes.map((f) => f.attribute)).toEqual([...lastBatch].sort());
+    expect(job.error).toMatch(new RegExp(`^${rulesTotal - ran.length} of ${rulesTotal} rules could not run; 2 of 6 attributes failed: `));
+    recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, 'data-profiling-rule-batch-failed');
+  } finally {
+    await locker.end();
+  }
 }, 120_000);
