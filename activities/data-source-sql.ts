@@ -50,6 +50,8 @@ export async function onDataSource<T>(db: Kysely<Database>, options: DataSourceW
       repeat ??= setInterval(cancel, CANCEL_REPEAT_MS);
     };
     ctx.cancellationSignal.addEventListener('abort', onCancelled);
+    // Cancelled while the connection was being set up: the event has fired already.
+    if (ctx.cancellationSignal.aborted) onCancelled();
     const heartbeat = setInterval(() => ctx.heartbeat(options.details?.()), HEARTBEAT_EVERY_MS);
     try {
       return await work(conn);
