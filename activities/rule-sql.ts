@@ -1,11 +1,12 @@
 // Compiles validation rules (data) into parameterised aggregate queries, so every rule of a batch is
 // evaluated in one scan of the table (two when it has `unique` rules). Column names come from the
 // catalogue and are quoted identifiers; every value a rule carries is a bind parameter. Runs read-only
-// under a statement timeout.
+// under a statement timeout; a rule the database refuses for good is isolated so the others still run.
 
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database } from '../db/database';
+import { sqlRefusal, type SqlRefusal } from './sql-errors';
 
 export interface RuleToRun {
   attribute: AttributeDescriptor;
@@ -52,18 +53,65 @@ function violations(rule: ValidationRule, column: string): RawBuilder<number> {
   return sql<number>`count(*) filter (where ${violationPredicate(rule, column, '')})`;
 }
 
-/** PostgreSQL's regex dialect differs from JavaScript's, so ask PostgreSQL itself which patterns compile. */
-export async function invalidPatterns(db: Kysely<Database>, rules: RuleToRun[]): Promise<Map<string, string>> {
-  const problems = new Map<string, string>();
+/**
+ * PostgreSQL's regex dialect differs from JavaScript's, so ask PostgreSQL itself which patterns compile: the
+ * reason (SQLSTATE 2201B) per pattern that does not. Any other error (the connection) is thrown, for a retry.
+ */
+export async function invalidPatterns(db: Kysely<Database>, rules: RuleToRun[]): Promise<Map<string, SqlRefusal>> {
+  const problems = new Map<string, SqlRefusal>();
   for (const { rule } of rules) {
     if (rule.kind !== 'pattern' || problems.has(rule.regex)) continue;
     try {
       await sql`select '' ~ ${rule.regex}`.execute(db);
     } catch (error) {
-      problems.set(rule.regex, `invalid regular expression: ${(error as Error).message}`);
+      const refusal = sqlRefusal(error);
+      if (!refusal) throw error;
+      problems.set(rule.regex, refusal);
     }
   }
   return problems;
+}
+
+/** A rule the database refused for good, with the reason and SQLSTATE. */
+export interface RefusedRule {
+  refused: SqlRefusal;
+}
+
+/**
+ * Runs `rules` through `scan` (one result per rule, in order) in as few scans as it can. When the database
+ * refuses a scan for good (activities/sql-errors.ts), the rules are halved — by attribute while they span
+ * several, then rule by rule — and each half scanned again, so one rule that cannot run costs about
+ * 2·log2(n) scans and every other rule still gets its result. A missing relation refuses every part at once.
+ * Errors that may pass are thrown, for the activity's retry policy.
+ */
+export async function isolatingRefusals<T>(rules: RuleToRun[], scan: (part: RuleToRun[]) => Promise<T[]>, table?: string): Promise<(T | RefusedRule)[]> {
+  const results: (T | RefusedRule)[] = new Array(rules.length);
+  const run = async (part: number[]): Promise<void> => {
+    try {
+      const found = await scan(part.map((i) => rules[i]!));
+      part.forEach((i, k) => (results[i] = found[k]!));
+    } catch (error) {
+      const refused = sqlRefusal(error, table);
+      if (!refused) throw error;
+      if (part.length === 1 || refused.wholeRelation) return part.forEach((i) => (results[i] = { refused }));
+      for (const half of halves(part, rules)) await run(half);
+    }
+  };
+  if (rules.length > 0) await run(rules.map((_, i) => i));
+  return results;
+}
+
+export const isRefused = <T>(result: T | RefusedRule): result is RefusedRule => typeof result === 'object' && result !== null && 'refused' in result;
+
+/** Two halves of `part`: by attribute while it spans several (an attribute's rules stay together), else by rule. */
+function halves(part: number[], rules: RuleToRun[]): [number[], number[]] {
+  const attributes = [...new Set(part.map((i) => rules[i]!.attribute.name))];
+  if (attributes.length > 1) {
+    const first = new Set(attributes.slice(0, Math.ceil(attributes.length / 2)));
+    return [part.filter((i) => first.has(rules[i]!.attribute.name)), part.filter((i) => !first.has(rules[i]!.attribute.name))];
+  }
+  const middle = Math.ceil(part.length / 2);
+  return [part.slice(0, middle), part.slice(middle)];
 }
 
 /**
@@ -119,13 +167,12 @@ export interface RuleFindings {
  * one scan. A violation is violationPredicate's, so `unique` fails every record sharing its value with
  * another record of the table (profiling's count, by contrast, counts only the extra copies). The ids
  * are collected per rule and then sliced: memory grows with a rule's violators, bounded by the scope.
- * `label` becomes the scan's application_name, so pg_stat_activity shows which job is scanning.
  */
 export async function findViolationsInOneScan(
   db: Kysely<Database>,
   scope: RecordScope,
   rules: RuleToRun[],
-  options: { statementTimeoutMs: number; maxFailingIds: number; label?: string },
+  options: { statementTimeoutMs: number; maxFailingIds: number },
 ): Promise<{ checkedRecords: number; findings: RuleFindings[] }> {
   const id = sql.id(scope.recordIdColumn);
   const aggregates = rules.flatMap((r, i) => {
@@ -141,7 +188,6 @@ export async function findViolationsInOneScan(
   const row = await db.transaction().execute(async (trx) => {
     await sql`set transaction read only`.execute(trx);
     await sql`select set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
-    if (options.label) await sql`select set_config('application_name', ${options.label.slice(0, 63)}, true)`.execute(trx);
     const { rows } = await query.execute(trx);
     return rows[0];
   });

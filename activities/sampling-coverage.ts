@@ -2,11 +2,11 @@
 // of each edge column, and one violating record per rule a profiling job stored that the data violates.
 // A case some sampled record already shows adds nothing; otherwise the lowest row id showing it is added.
 
-import { Context } from '@temporalio/activity';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database } from '../db/database';
 import { invalidPatterns, violationPredicate, type RuleToRun } from './rule-sql';
+import { onDataSource } from './data-source-sql';
 import { sourceTable, type DataSourceTable } from './data-sources';
 import { stratumKey } from './sampling-state';
 
@@ -60,7 +60,7 @@ export function createSamplingCoverageActivities(db: Kysely<Database>, statement
     for (const { attribute, ruleIndex, rule } of rules) {
       const reason = `edge:rule:${attribute.name}#${ruleIndex}`;
       const problem = rule.kind === 'pattern' ? badPatterns.get(rule.regex) : undefined;
-      if (problem) skipped.push({ reason, why: problem });
+      if (problem) skipped.push({ reason, why: problem.reason });
       else cases.push({ reason, where: violationPredicate(rule, attribute.name, source.table) });
     }
     return cases;
@@ -71,19 +71,23 @@ export function createSamplingCoverageActivities(db: Kysely<Database>, statement
     const source = await sourceTable(db, input.dataSourceId, [...input.strataColumns, ...input.edgeCaseColumns]);
     const outcome: CoverageOutcome = { added: [], alreadyCovered: [], absent: [], skipped: [] };
     const cases = await edgeCases(input, source, outcome.skipped);
-    await db.transaction().execute(async (trx) => {
-      await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
-      for (const edge of cases) {
-        Context.current().heartbeat(edge.reason); // each case is one query; the heartbeat also carries a cancel
-        const found = await findRecord(trx, source, input, edge);
-        if (!found) outcome.absent.push(edge.reason);
-        else if (found.sampled) outcome.alreadyCovered.push(edge.reason);
-        else {
-          await trx.insertInto('sample_records').values({ job_id: input.jobId, row_id: found.rowId, stratum: found.stratum, reason: edge.reason }).execute();
-          outcome.added.push({ reason: edge.reason, rowId: found.rowId });
+    let current = '';
+    // Each case is one query that may read the whole table: heartbeats carry a cancel to it.
+    await onDataSource(db, { table: source.table, label: `sampling_edges:${input.jobId}`, details: () => current }, (conn) =>
+      conn.transaction().execute(async (trx) => {
+        await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
+        for (const edge of cases) {
+          current = edge.reason;
+          const found = await findRecord(trx, source, input, edge);
+          if (!found) outcome.absent.push(edge.reason);
+          else if (found.sampled) outcome.alreadyCovered.push(edge.reason);
+          else {
+            await trx.insertInto('sample_records').values({ job_id: input.jobId, row_id: found.rowId, stratum: found.stratum, reason: edge.reason }).execute();
+            outcome.added.push({ reason: edge.reason, rowId: found.rowId });
+          }
         }
-      }
-    });
+      }),
+    );
     return outcome;
   }
 

@@ -5,6 +5,7 @@
 import { Context, log } from '@temporalio/activity';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/database';
+import { onDataSource } from './data-source-sql';
 import { sourceTable, type DataSourceTable } from './data-sources';
 import { addRow, bottomK, emptyMoments, stratumKey, type StratumMoments } from './sampling-state';
 
@@ -49,10 +50,13 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
   async function planSamplingScan(input: { dataSourceId: string; rowsPerUnit: number }): Promise<ScanUnit[]> {
     const { table, recordId } = await sourceTable(db, input.dataSourceId);
     const id = sql.id(recordId);
-    const { rows } = await sql<{ unit: number; first: number; last: number; n: number }>`
-      with bounds as (select min(${id}) as low from ${sql.table(table)})
-      select ((${id} - bounds.low) / ${input.rowsPerUnit})::int as unit, min(${id}) as first, max(${id}) as last, count(*)::int as n
-      from ${sql.table(table)}, bounds group by 1 order by 1`.execute(db);
+    // A whole-table read: heartbeats carry a cancel to it, and a record-id column the table lacks fails at once.
+    const { rows } = await onDataSource(db, { table, label: `sampling_plan:${input.dataSourceId}` }, (conn) =>
+      sql<{ unit: number; first: number; last: number; n: number }>`
+        with bounds as (select min(${id}) as low from ${sql.table(table)})
+        select ((${id} - bounds.low) / ${input.rowsPerUnit})::int as unit, min(${id}) as first, max(${id}) as last, count(*)::int as n
+        from ${sql.table(table)}, bounds group by 1 order by 1`.execute(conn),
+    );
     return rows.map((r, index) => ({ index, firstRowId: Number(r.first), lastRowId: Number(r.last), rows: r.n }));
   }
 
@@ -86,9 +90,12 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
 
     const startedAt = Date.now();
     let scanned = 0;
+    // Each chunk on its own lent connection (a throttled unit must not hold one for its whole length); a slow
+    // chunk heartbeats the last checkpoint, and a cancel stops the chunk's statement.
+    const chunkWork = { table: source.table, label: `sampling_scan:${jobId}:${pass}:${unit.index}`, details: (): ScanCheckpoint => ({ lastRowId: after, partialState: state }) };
     for (;;) {
       if (ctx.cancellationSignal.aborted) await ctx.cancelled;
-      const rows = await readChunk(source, input, after, unit.lastRowId);
+      const rows = await onDataSource(db, chunkWork, (conn) => readChunk(conn, source, input, after, unit.lastRowId));
       if (rows.length === 0) break;
       foldChunk(state, rows, input, allocation);
       after = rows[rows.length - 1]!.row_id;
@@ -111,13 +118,13 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
     [stratum: `s${number}`]: string | null;
   }
 
-  async function readChunk({ table, recordId }: DataSourceTable, spec: ScanSpec, after: number, last: number): Promise<ChunkRow[]> {
+  async function readChunk(conn: Kysely<Database>, { table, recordId }: DataSourceTable, spec: ScanSpec, after: number, last: number): Promise<ChunkRow[]> {
     const id = sql.id(recordId);
     const strata = spec.strataColumns.map((c, i) => sql`, ${sql.id(c)}::text as ${sql.id(`s${i}`)}`);
     const value = spec.neymanColumn ? sql`${sql.id(spec.neymanColumn)}::float8` : sql`null::float8`;
     const { rows } = await sql<ChunkRow>`
       select ${id} as row_id, ${value} as v ${sql.join(strata, sql``)}
-      from ${sql.table(table)} where ${id} > ${after} and ${id} <= ${last} order by ${id} limit ${spec.chunkSize}`.execute(db);
+      from ${sql.table(table)} where ${id} > ${after} and ${id} <= ${last} order by ${id} limit ${spec.chunkSize}`.execute(conn);
     return rows.map((r) => ({ ...r, row_id: Number(r.row_id) }));
   }
 

@@ -1,15 +1,15 @@
 // test_execution side effects: evaluate a batch of test cases (rules) over the records under test in one
 // scan and store each result once, record a batch that failed for good, and carry a re-run's passing
-// results over. Transient database errors are thrown for Temporal to retry; a rule that cannot run is its
-// test case's `error`, never the batch's.
+// results over. Transient database errors are thrown for Temporal to retry; a rule the database refuses for
+// good (activities/sql-errors.ts) is its test case's `error`, never the batch's.
 
 import { Context, log } from '@temporalio/activity';
 import type { Insertable, Kysely } from 'kysely';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import type { Database, TestCaseResultsTable } from '../db/database';
+import { onDataSource } from './data-source-sql';
 import { sourceTable } from './data-sources';
-import { whileHeartbeating } from './heartbeat';
-import { findViolationsInOneScan, invalidPatterns, type RecordScope, type RuleFindings, type RuleToRun } from './rule-sql';
+import { findViolationsInOneScan, invalidPatterns, isolatingRefusals, isRefused, type RecordScope, type RuleFindings, type RuleToRun } from './rule-sql';
 
 /** One rule checked against the records under test. */
 export interface TestCase {
@@ -38,15 +38,6 @@ export interface TestBatchOutcome {
 
 type ResultRow = Insertable<TestCaseResultsTable>;
 
-/** SQLSTATE classes worth retrying: connection, transaction rollback, resources, lock/in-use, operator intervention (incl. statement timeout), system. */
-const TRANSIENT_SQLSTATE_CLASSES = new Set(['08', '40', '53', '55', '57', '58', 'XX']);
-
-/** An error without a SQLSTATE is the connection itself failing (reset, terminated): worth retrying too. */
-export function isTransientDatabaseError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code !== 'string' || code.length !== 5 || TRANSIENT_SQLSTATE_CLASSES.has(code.slice(0, 2));
-}
-
 type Evaluation = (RuleFindings & { checkedRecords: number }) | { error: string };
 
 export function createTestExecutionActivities(db: Kysely<Database>, statementTimeoutMs: number) {
@@ -57,20 +48,17 @@ export function createTestExecutionActivities(db: Kysely<Database>, statementTim
     return { scope: { table, recordIdColumn: recordId, sampleJobId: input.samplingJobId }, catalogue };
   }
 
-  /** Evaluates `rules` in one scan; when the database refuses one of them, evaluates each alone to find which. */
-  async function evaluate(scope: RecordScope, rules: RuleToRun[], options: { maxFailingIds: number; label: string }): Promise<Evaluation[]> {
-    if (rules.length === 0) return [];
-    try {
-      const scan = await findViolationsInOneScan(db, scope, rules, { statementTimeoutMs, ...options });
-      return scan.findings.map((f) => ({ ...f, checkedRecords: scan.checkedRecords }));
-    } catch (error) {
-      if (isTransientDatabaseError(error)) throw error;
-      if (rules.length === 1) return [{ error: `cannot run: ${(error as Error).message}` }];
-      log.warn('a rule of the batch cannot run; evaluating each alone', { error: (error as Error).message });
-      const alone: Evaluation[] = [];
-      for (const rule of rules) alone.push(...(await evaluate(scope, [rule], options)));
-      return alone;
-    }
+  /** Evaluates `rules` in one scan; when the database refuses it for good, isolates the rules it refuses. */
+  async function evaluate(conn: Kysely<Database>, scope: RecordScope, rules: RuleToRun[], maxFailingIds: number): Promise<Evaluation[]> {
+    const results = await isolatingRefusals(
+      rules,
+      async (part) => {
+        const scan = await findViolationsInOneScan(conn, scope, part, { statementTimeoutMs, maxFailingIds });
+        return scan.findings.map((f) => ({ ...f, checkedRecords: scan.checkedRecords }));
+      },
+      scope.table,
+    );
+    return results.map((r) => (isRefused(r) ? { error: `cannot run: ${r.refused.reason}` } : r));
   }
 
   /** Evaluates the batch's test cases not stored yet and stores their results (first write wins). */
@@ -91,10 +79,12 @@ export function createTestExecutionActivities(db: Kysely<Database>, statementTim
     const badPatterns = await invalidPatterns(db, candidates);
     const problemOf = (r: RuleToRun) => (r.rule.kind === 'pattern' ? badPatterns.get(r.rule.regex) : undefined);
     const runnable = candidates.filter((r) => !problemOf(r));
-    for (const r of candidates) if (problemOf(r)) rows.push(errorRow(input.jobId, known[r.ruleIndex]!, problemOf(r)!, attempt));
+    for (const r of candidates) if (problemOf(r)) rows.push(errorRow(input.jobId, known[r.ruleIndex]!, problemOf(r)!.reason, attempt));
 
     log.info('executing test cases', { jobId: input.jobId, testCases: runnable.length, attempt });
-    const evaluations = await whileHeartbeating(() => evaluate(scope, runnable, { maxFailingIds: input.maxFailingIds, label: `test_execution:${input.jobId}:${attempt}` }), { scanning: runnable.length }, 5_000);
+    // The label lets pg_stat_activity show which job's attempt is scanning.
+    const label = `test_execution:${input.jobId}:${attempt}`;
+    const evaluations = await onDataSource(db, { table: scope.table, label, details: () => ({ scanning: runnable.length }) }, (conn) => evaluate(conn, scope, runnable, input.maxFailingIds));
     runnable.forEach((r, i) => rows.push(resultRow(input.jobId, known[r.ruleIndex]!, evaluations[i]!, attempt)));
     await db.insertInto('test_case_results').values(rows).onConflict((oc) => oc.columns(['job_id', 'test_case_id']).doNothing()).execute();
     return { executed: todo.length, reused: stored.size };

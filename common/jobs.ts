@@ -85,11 +85,20 @@ export const PRIORITY_BY_NAME = { high: 1, normal: 3, low: 5 } as const;
 
 export interface ProfilingJobResult {
   attributesTotal: number;
+  /** Attributes with rules generated (when the job generates) and every one of their rules run (when it executes). */
   attributesProfiled: number;
   attributesFailed: number;
   rulesGenerated: number;
+  /** Rules the job had to run: executed or not (0 for a generation-only job). */
+  rulesTotal: number;
+  /** Rules that ran; `overallPassRate` and `rowsChecked` are over these only. */
   rulesExecuted: number;
+  /** Rules that could not run, with the database's reason and SQLSTATE (null when the whole batch failed without one). */
+  rulesNotRun: { attribute: string; ruleIndex: number; reason: string; sqlstate: string | null }[];
   rowsChecked: number;
   overallPassRate: number | null;
+  /** What `overallPassRate` is over, in words: "12 of 14 rules (2 could not run)". */
+  passRateScope: string;
+  /** Every attribute that did not get its full result, with the reason: its rules not generated, or not all run. */
   failedAttributes: { attribute: string; reason: string }[];
 }

@@ -14,6 +14,7 @@ import * as sampling from './migrations/0007_sampling';
 import * as testExecution from './migrations/0008_test_execution';
 import * as llmBudget from './migrations/0009_llm_budget';
 import * as jobReconciliation from './migrations/0010_job_reconciliation';
+import * as ruleResultsSqlstate from './migrations/0011_rule_results_sqlstate';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_test_execution': testExecution,
   '0009_llm_budget': llmBudget,
   '0010_job_reconciliation': jobReconciliation,
+  '0011_rule_results_sqlstate': ruleResultsSqlstate,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -89,6 +89,8 @@ export interface RuleResultsTable {
   /** Null when the rule could not run (see `error`). */
   pass_rate: number | null;
   error: string | null;
+  /** The SQLSTATE of the database's refusal when the rule could not run (e.g. 42883), else null. */
+  sqlstate: string | null;
   executed_at: Generated<Date>;
 }
 

@@ -84,8 +84,8 @@ function printSummary(status: JobStatus, result: ProfilingJobResult | null, erro
     const passRate = result.overallPassRate === null ? 'n/a' : `${(result.overallPassRate * 100).toFixed(2)} %`;
     console.log(`  attributes profiled  ${result.attributesProfiled} of ${result.attributesTotal} (${result.attributesFailed} failed)`);
     console.log(`  rules generated      ${result.rulesGenerated}`);
-    console.log(`  rules executed       ${result.rulesExecuted} over ${result.rowsChecked.toLocaleString('en')} row checks`);
-    console.log(`  overall pass rate    ${passRate}`);
+    console.log(`  rules executed       ${result.rulesExecuted} of ${result.rulesTotal} over ${result.rowsChecked.toLocaleString('en')} row checks`);
+    console.log(`  overall pass rate    ${passRate} (over ${result.passRateScope})`);
   }
   if (error) console.log(`  error                ${error}`);
 }

@@ -1,8 +1,10 @@
 // The rule compiler on the real demo table: each rule kind counts exactly what a hand-written query
-// counts, and values from the LLM stay values however hostile they are.
+// counts, values from the LLM stay values however hostile they are, a rule the database refuses is
+// isolated while the others still count, and which database errors are taken to never heal.
 
 import { sql } from 'kysely';
-import { invalidPatterns, countViolationsPerRule, type RuleToRun } from '../activities/rule-sql';
+import { invalidPatterns, countViolationsPerRule, isolatingRefusals, type RuleToRun } from '../activities/rule-sql';
+import { sqlRefusal } from '../activities/sql-errors';
 import type { AttributeDescriptor, ValidationRule } from '../common/rules';
 import { openDatabase } from '../db/connection';
 import { DEMO_TABLE } from '../db/demo-data';
@@ -52,6 +54,53 @@ describe('rule compilation', () => {
     ];
     const problems = await invalidPatterns(db, rules);
     expect([...problems.keys()]).toEqual(['(?<=a)b[']);
-    expect(problems.get('(?<=a)b[')).toMatch(/invalid regular expression/);
+    expect(problems.get('(?<=a)b[')).toMatchObject({ reason: expect.stringMatching(/^invalid regular expression: .*\(SQLSTATE 2201B\)$/), sqlstate: '2201B' });
+  });
+});
+
+describe('rules the database refuses', () => {
+  /** Scans through countViolationsPerRule on `table`, counting the scans tried. */
+  const scanner = (table: string) => {
+    const scans: string[][] = [];
+    const scan = async (part: RuleToRun[]) => {
+      scans.push(part.map((r) => `${r.attribute.name}#${r.ruleIndex}`));
+      return (await countViolationsPerRule(db, table, part, 30_000)).counts.map((c) => c.failedRows);
+    };
+    return { scans, scan };
+  };
+
+  it('isolates the rules that cannot run, with reason and SQLSTATE, and counts every other rule as a batch of its own would', async () => {
+    const rules: RuleToRun[] = [
+      ...cases.slice(0, 4).map(([, attribute, rule], ruleIndex) => ({ attribute, rule, ruleIndex })),
+      // The catalogue says numeric, the table stores text: no `<` between text and numeric.
+      { attribute: column('account_status', 'numeric'), ruleIndex: 4, rule: { kind: 'range', min: 0, max: 1 } },
+      { attribute: column('account_status', 'numeric'), ruleIndex: 5, rule: { kind: 'not_null' } },
+      // In the catalogue, not in the table.
+      { attribute: column('no_such_column', 'text'), ruleIndex: 6, rule: { kind: 'not_null' } },
+      ...cases.slice(4, 6).map(([, attribute, rule], i) => ({ attribute, rule, ruleIndex: 7 + i })),
+    ];
+    const { scan } = scanner(DEMO_TABLE);
+    const results = await isolatingRefusals(rules, scan, DEMO_TABLE);
+    expect(results[4]).toEqual({ refused: { reason: `operator does not exist: text < numeric (table ${DEMO_TABLE}, SQLSTATE 42883)`, sqlstate: '42883', wholeRelation: false } });
+    expect(results[6]).toEqual({ refused: { reason: `column "no_such_column" of ${DEMO_TABLE} does not exist (SQLSTATE 42703)`, sqlstate: '42703', wholeRelation: false } });
+    // Every other rule ran, the not_null of the mistyped column included, and counts what it counts alone.
+    for (const i of [0, 1, 2, 3, 5, 7, 8]) {
+      expect({ i, failed: results[i] }).toEqual({ i, failed: (await scan([rules[i]!]))[0] });
+    }
+  });
+
+  it('refuses every rule after one scan when the table itself is gone', async () => {
+    const rules: RuleToRun[] = cases.map(([, attribute, rule], ruleIndex) => ({ attribute, rule, ruleIndex }));
+    const { scans, scan } = scanner('no_such_table');
+    const results = await isolatingRefusals(rules, scan, 'no_such_table');
+    expect(scans).toHaveLength(1);
+    expect(new Set(results.map((r) => JSON.stringify(r)))).toEqual(new Set([JSON.stringify({ refused: { reason: 'relation "no_such_table" does not exist (SQLSTATE 42P01)', sqlstate: '42P01', wholeRelation: true } })]));
+  });
+
+  it('takes SQLSTATE classes 22 and 42 to never heal, and retries connection loss, timeouts, cancels, deadlocks and anything without a SQLSTATE', () => {
+    const failure = (code?: string) => Object.assign(new Error(`failure ${code}`), { code });
+    for (const code of ['42703', '42P01', '42883', '42804', '42846', '42501', '22P02', '22003', '22008', '2201B']) expect(sqlRefusal(failure(code), 't')?.sqlstate).toBe(code);
+    for (const code of [undefined, '08006', '57014', '57P01', '40001', '40P01', '53300', '55P03', 'XX000', '58030']) expect(sqlRefusal(failure(code), 't')).toBeUndefined();
+    expect(sqlRefusal(new Error('Connection terminated unexpectedly'))).toBeUndefined();
   });
 });

@@ -174,3 +174,25 @@ describe('sampling job control', () => {
     expect(await sampleOf(jobId)).toEqual([]);
   });
 });
+
+describe('a data source whose stored values do not fit its catalogue', () => {
+  it('fails at once, naming the SQLSTATE, when the Neyman column holds a value that is not a number', async () => {
+    const table = 'sampling_mistyped_rate';
+    await sql`create table ${sql.table(table)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= 500`.execute(harness.db);
+    // The catalogue still says numeric.
+    await sql`alter table ${sql.table(table)} alter column apr_rate type text`.execute(harness.db);
+    await sql`update ${sql.table(table)} set apr_rate = 'n/a' where row_id = 250`.execute(harness.db);
+    await harness.db.insertInto('data_sources').values({ id: table, table_name: table, description: 'apr_rate stored as text', record_id_column: 'row_id' }).execute();
+    await sql`insert into data_source_attributes (data_source_id, name, data_type, description, position)
+      select ${table}, name, data_type, description, position from data_source_attributes where data_source_id = ${DEMO_DATA_SOURCE_ID}`.execute(harness.db);
+
+    const { jobId } = await harness.jobs.startJob({ ...base, dataSourceId: table, strataColumns: ['product_type'], allocation: 'neyman', neymanColumn: 'apr_rate' });
+    expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'failed', error: `invalid input syntax for type double precision: "n/a" (table ${table}, SQLSTATE 22P02)` });
+    // The scan unit that met the value failed on its first attempt: the same rows give the same error every time.
+    const { events } = await harness.jobs.handle(jobId).fetchHistory();
+    const failedScans = (events ?? []).filter((e) => e.activityTaskFailedEventAttributes?.failure?.applicationFailureInfo?.type === 'DataSourceError');
+    expect(failedScans).toHaveLength(1);
+    const started = (events ?? []).find((e) => String(e.eventId) === String(failedScans[0]!.activityTaskFailedEventAttributes!.startedEventId));
+    expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(1);
+  }, 60_000);
+});

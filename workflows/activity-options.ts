@@ -11,8 +11,9 @@ import { FailureType } from '../common/failures';
  *   so a killed worker's item is handed to another worker within 10 s instead of waiting out the full
  *   start-to-close, with room for a heartbeat or two delayed on a busy machine.
  * - retries: 429s wait the provider's Retry-After (nextRetryDelay overrides the backoff); 5xx and timeouts
- *   back off 2 s → 60 s; a request the provider rejects fails at once. Ten attempts ride out a long
- *   outage of a few minutes; after that the attribute is recorded as failed and the job goes on.
+ *   back off 2 s → 60 s; a request the provider rejects fails at once, and so does a column profile the data
+ *   source can never answer (DataSourceError: the column is missing, its type is not the catalogue's). Ten
+ *   attempts ride out a long outage of a few minutes; after that the attribute is recorded as failed and the job goes on.
  * - WAIT_CANCELLATION_COMPLETED: on cancel or pause-now the workflow waits until the activity has
  *   actually stopped (its HTTP request aborted), so "cancelled" never hides work still running.
  */
@@ -25,20 +26,22 @@ export const LLM_ACTIVITY: ActivityOptions = {
     backoffCoefficient: 2,
     maximumInterval: '60 seconds',
     maximumAttempts: 10,
-    nonRetryableErrorTypes: [FailureType.LlmRejectedRequest, FailureType.InvalidJobInput],
+    nonRetryableErrorTypes: [FailureType.LlmRejectedRequest, FailureType.InvalidJobInput, FailureType.DataSourceError],
   },
 };
 
 /**
  * One scan of the data source evaluating a batch of rules. The statement itself is capped by
- * RULE_STATEMENT_TIMEOUT_MS (2 min default); start-to-close leaves room for a few of them, the
- * heartbeat (every 5 s during the scan) catches a dead worker, and five attempts cover a database restart.
+ * RULE_STATEMENT_TIMEOUT_MS (2 min default); start-to-close leaves room for a few of them (a batch with a
+ * rule the database refuses is split into smaller scans), the heartbeat (every second during the scan, which
+ * also carries cancel and pause-now to it: the statement is cancelled) catches a dead worker, and five
+ * attempts cover a database restart. A statement that can never succeed (DataSourceError) is not retried.
  */
 export const RULE_EXECUTION_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.InvalidJobInput] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.InvalidJobInput, FailureType.DataSourceError] },
 };
 
 /**
@@ -48,20 +51,25 @@ export const RULE_EXECUTION_ACTIVITY: ActivityOptions = {
  *   from the last heartbeat's checkpoint, so a short timeout costs little and gets the scan moving again soon.
  * - startToClose 2 h: a throttled unit may legitimately take long (20 000 rows at 10 rows/s is 33 min);
  *   heartbeats, not this, catch dead workers.
- * - retries: 1 s → 30 s, ten attempts ride out a database restart; bad input fails at once.
- * - WAIT_CANCELLATION_COMPLETED: cancel or pause-now returns once the scan has actually stopped reading.
+ * - retries: 1 s → 30 s, ten attempts ride out a database restart; bad input, and a chunk the data source can
+ *   never answer (DataSourceError: a strata column gone, text where the catalogue says numeric), fail at once.
+ * - WAIT_CANCELLATION_COMPLETED: cancel or pause-now returns once the scan has actually stopped reading (the
+ *   chunk's statement is cancelled).
  */
 export const SAMPLING_SCAN_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [FailureType.InvalidJobInput] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [FailureType.InvalidJobInput, FailureType.DataSourceError] },
 };
 
-/** Short database reads and writes (summaries, failure records): quick, and retried until the database is back. */
+/**
+ * Short database reads and writes (summaries, failure records, sampling's scan plan): quick, and retried
+ * until the database is back; a data-source statement that can never succeed (DataSourceError) fails at once.
+ */
 export const DATABASE_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [FailureType.DataSourceError] },
 };
 
 /**

@@ -11,6 +11,7 @@ import {
   defineSignal,
   isCancellation,
   metricMeter,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -47,6 +48,12 @@ const { recordJobState } = proxyLocalActivities<Activities>(JOB_RECORD_ACTIVITY)
 
 /** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
 const SNAPSHOTS_PER_JOB = 50;
+
+/**
+ * From this version on, a paused job does not end until it is resumed (or cancelled), even when its last units
+ * finish while it is paused (a plain pause lets units in flight finish). Older histories ended regardless.
+ */
+const PAUSED_JOB_WAITS_FOR_RESUME = 'paused-job-waits-for-resume';
 
 /** Used when an input predates `historyEventBudget`: well under the server's 10 240-event warning. */
 const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
@@ -130,12 +137,16 @@ export class JobControl {
     let outcome: JobOutcome;
     try {
       outcome = await body();
+      if (this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME)) await condition(() => !this.paused);
     } catch (error) {
       // The job goes on in a fresh run: nothing has ended.
       if (error instanceof ContinueAsNew) throw error;
-      const cancelled = isCancellation(error);
-      await CancellationScope.nonCancellable(() => this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled by request' : describeError(error)));
-      throw error;
+      let ending = error;
+      // A job that broke while paused says so once it is resumed; a cancel meanwhile ends it cancelled.
+      if (!isCancellation(error) && this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME)) ending = await condition(() => !this.paused).then(() => error, (cancel: unknown) => cancel);
+      const cancelled = isCancellation(ending);
+      await CancellationScope.nonCancellable(() => this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled by request' : describeError(ending)));
+      throw ending;
     }
     await this.finish(outcome.status, outcome.error, outcome.result);
     // A failed job also fails its workflow, so the Web UI and `temporal workflow list` agree with the API.

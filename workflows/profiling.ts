@@ -1,7 +1,8 @@
 // The data-profiling jobs: LLM rule generation per attribute (bounded fan-out), then rule execution in
 // batches, each batch one scan of the table. The three legacy job types are the two phases, alone or together.
 
-import { continueAsNew, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/common';
+import { continueAsNew, isCancellation, patched } from '@temporalio/workflow';
 import type { ProfilingJobInput, ProfilingJobResult } from '../common/jobs';
 import type { AttributeDescriptor } from '../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from './activity-options';
@@ -10,6 +11,12 @@ import { describeError, failureSummary, JobControl, type JobOutcome } from './co
 const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
 const rules = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
 const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+
+/**
+ * From this version on, a rule batch that failed for good is recorded rule by rule (it counts as rules not
+ * run instead of vanishing), and a job whose rules existed but none ran ends failed. Older histories did neither.
+ */
+const TRUTHFUL_RULE_EXECUTION = 'profiling-rules-not-run-recorded';
 
 type Phase = 'generate_rules' | 'execute_rules';
 
@@ -93,6 +100,10 @@ async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobI
         return true;
       } catch (error) {
         if (isCancellation(error)) throw error;
+        // Retries are exhausted or the batch can never run: its rules did not run, and the result must say so.
+        if (patched(TRUTHFUL_RULE_EXECUTION)) {
+          await database(control).recordRuleBatchFailure({ jobId: input.jobId, rulesJobId, attributes: batch, reason: describeError(error), sqlstate: sqlStateOf(error) });
+        }
         return false;
       }
     },
@@ -100,11 +111,28 @@ async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobI
   return left.flat();
 }
 
+/**
+ * Failed when every attribute failed, or (recorded jobs aside) when rules existed and not one of them ran;
+ * otherwise completed, with `error` naming the rules that could not run and every failed attribute's reason.
+ */
 function outcomeOf(summary: ProfilingJobResult): JobOutcome {
   const { attributesFailed, attributesTotal, failedAttributes } = summary;
-  return {
-    status: attributesTotal > 0 && attributesFailed === attributesTotal ? 'failed' : 'completed',
-    error: failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`)),
-    result: summary as unknown as Record<string, unknown>,
-  };
+  const attributes = failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`));
+  const result = summary as unknown as Record<string, unknown>;
+  const allFailed = attributesTotal > 0 && attributesFailed === attributesTotal;
+  // A summary from an activity older than rulesTotal has nothing more to say.
+  if (summary.rulesTotal === undefined || !patched(TRUTHFUL_RULE_EXECUTION)) return { status: allFailed ? 'failed' : 'completed', error: attributes, result };
+  const { rulesTotal, rulesExecuted, rulesNotRun } = summary;
+  const rules = rulesNotRun.length > 0 ? `${rulesNotRun.length} of ${rulesTotal} rules could not run` : null;
+  const noneRan = rulesTotal > 0 && rulesExecuted === 0;
+  return { status: allFailed || noneRan ? 'failed' : 'completed', error: [rules, attributes].filter((part) => part !== null).join('; ') || null, result };
+}
+
+/** The SQLSTATE a DataSourceError carries in its details, if the failure is one. */
+function sqlStateOf(error: unknown): string | null {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const sqlstate = current instanceof ApplicationFailure ? (current.details?.[0] as { sqlstate?: unknown } | undefined)?.sqlstate : undefined;
+    if (typeof sqlstate === 'string') return sqlstate;
+  }
+  return null;
 }

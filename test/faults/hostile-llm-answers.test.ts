@@ -1,7 +1,7 @@
 // A hostile or broken LLM: answers carrying SQL and prompt-injection text in rule values, regexes
 // PostgreSQL cannot compile, rules that do not fit their column, and answers over the schema's limits,
 // through a whole data_profiling job. What the LLM says stays data: nothing it wrote runs as SQL, every
-// table is intact, each bad rule is dropped or recorded with its reason, and the job still ends.
+// table is intact, each bad rule is dropped or recorded with its reason (failing its attribute), and the job still ends.
 
 import { sql } from 'kysely';
 import { VALIDATION_RULES_TASK } from '../../activities/prompts';
@@ -57,12 +57,14 @@ it('keeps every hostile answer as data: bad rules dropped or recorded with their
   expect(after.tables).toEqual(before.tables);
   expect(after.rows).toEqual({ ...before.rows, jobs: before.rows.jobs! + 1, profiling_rules: after.rows.profiling_rules });
 
-  // The two answers that never fit the schema fail their attributes, with the reason; the job goes on.
+  // The two answers that never fit the schema fail their attributes, with the reason; so does the attribute
+  // whose regex PostgreSQL refused (one of its rules could not run); the job goes on.
   expect(job?.status).toBe('completed');
-  expect(job?.result).toMatchObject({ attributesTotal: 5, attributesProfiled: 3, attributesFailed: 2 });
+  expect(job?.result).toMatchObject({ attributesTotal: 5, attributesProfiled: 2, attributesFailed: 3, rulesNotRun: [{ attribute: 'account_status', ruleIndex: 1, sqlstate: '2201B' }] });
   const failures = (job?.result as { failedAttributes: { attribute: string; reason: string }[] }).failedAttributes;
-  expect(failures.map((f) => f.attribute)).toEqual(['billing_zip', 'email_address']);
-  for (const failure of failures) expect(failure.reason).toMatch(/^invalid LLM output after \d+ attempts/);
+  expect(failures.map((f) => f.attribute)).toEqual(['account_status', 'billing_zip', 'email_address']);
+  expect(failures[0]!.reason).toMatch(/^rule 1 \(pattern\) could not run: invalid regular expression: .*\(SQLSTATE 2201B\)$/);
+  for (const failure of failures.slice(1)) expect(failure.reason).toMatch(/^invalid LLM output after \d+ attempts/);
   expect(harness.standin.callCount(itemKey('billing_zip'))).toBe(harness.config.LLM_INVALID_OUTPUT_ATTEMPTS);
 
   const results = await harness.db
