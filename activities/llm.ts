@@ -13,12 +13,15 @@ import type { Database } from '../db/database';
 import { cachedAnswer, promptCacheKey, storeAnswer } from './llm-cache';
 import { unlimitedBudget, type LlmBudget } from './llm-budget';
 import { classifyLlmError } from './llm-errors';
+import { fitPrompt, type PromptText } from './prompt-budget';
 
 export interface LlmSettings {
   model: string;
   maxOutputTokens: number;
   invalidOutputAttempts: number;
   heartbeatIntervalMs: number;
+  /** LLM_MAX_PROMPT_TOKENS: the family's prompt builder fits its prompt; a prompt still over is cut here. */
+  maxPromptTokens: number;
 }
 
 export interface LlmDeps {
@@ -28,9 +31,7 @@ export interface LlmDeps {
   budget?: LlmBudget;
 }
 
-export interface StructuredPrompt<T> {
-  system: string;
-  user: string;
+export interface StructuredPrompt<T> extends PromptText {
   schema: z.ZodType<T>;
 }
 
@@ -51,13 +52,14 @@ export function createOpenAiClient(options: { apiKey: string; baseURL?: string; 
   return new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
 }
 
-export async function completeStructured<T>(deps: LlmDeps, prompt: StructuredPrompt<T>, call: LlmCall): Promise<StructuredAnswer<T>> {
+export async function completeStructured<T>(deps: LlmDeps, structured: StructuredPrompt<T>, call: LlmCall): Promise<StructuredAnswer<T>> {
   const { settings } = deps;
+  const prompt = fitPrompt([() => structured], settings.maxPromptTokens);
   const usage: Usage = { calls: 0, cachedCalls: 0, promptTokens: 0, completionTokens: 0 };
   const cacheKey = promptCacheKey(settings.model, settings.maxOutputTokens, prompt);
   if (call.useCache) {
     const cached = await cachedAnswer(deps.db, cacheKey);
-    const parsed = cached === undefined ? undefined : parseAnswer(cached, prompt.schema);
+    const parsed = cached === undefined ? undefined : parseAnswer(cached, structured.schema);
     if (parsed?.ok) {
       usage.cachedCalls++;
       countLlm('synapse_llm_cache_hits', 1, settings.model);
@@ -68,7 +70,7 @@ export async function completeStructured<T>(deps: LlmDeps, prompt: StructuredPro
   let lastProblem = '';
   for (let attempt = 1; attempt <= settings.invalidOutputAttempts; attempt++) {
     const answer = await chatOnce(deps, prompt, call, usage);
-    const parsed = parseAnswer(answer.content, prompt.schema);
+    const parsed = parseAnswer(answer.content, structured.schema);
     if (parsed.ok) {
       await storeAnswer(deps.db, { key: cacheKey, model: settings.model, content: answer.content, promptTokens: answer.promptTokens, completionTokens: answer.completionTokens });
       return { ok: true, value: parsed.value, ...usage };
@@ -85,7 +87,7 @@ export function estimateTokens(prompt: { system: string; user: string }, maxOutp
   return Math.ceil((prompt.system.length + prompt.user.length) / 4) + maxOutputTokens;
 }
 
-async function chatOnce<T>(deps: LlmDeps, prompt: StructuredPrompt<T>, call: LlmCall, usage: Usage): Promise<{ content: string; promptTokens: number; completionTokens: number }> {
+async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, usage: Usage): Promise<{ content: string; promptTokens: number; completionTokens: number }> {
   const context = Context.current();
   const { settings } = deps;
   const beat = (details: Record<string, unknown>) => context.heartbeat({ ...details, item: call.item, calls: usage.calls });

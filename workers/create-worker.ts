@@ -41,6 +41,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
         maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS,
         invalidOutputAttempts: config.LLM_INVALID_OUTPUT_ATTEMPTS,
         heartbeatIntervalMs: LLM_HEARTBEAT_INTERVAL_MS,
+        maxPromptTokens: config.LLM_MAX_PROMPT_TOKENS,
       },
     },
     ruleStatementTimeoutMs: config.RULE_STATEMENT_TIMEOUT_MS,
