@@ -1,8 +1,9 @@
 // One structured LLM call as an activity step: answers from the cache when the same prompt was answered
 // before, waits for the shared budget, heartbeats while it waits on the provider, aborts the HTTP request
 // when Temporal cancels the activity, validates the answer against a schema and re-asks a bounded number
-// of times when it is invalid. Every call is recorded with its tokens; errors leave already classified.
+// of times when it is invalid. Every paid answer is recorded by its call id before anything is stored from it.
 
+import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
@@ -11,9 +12,10 @@ import type { z } from 'zod';
 import type { LlmCallContext } from '../common/llm';
 import type { Database } from '../db/database';
 import { cachedAnswer, promptCacheKey, storeAnswer } from './llm-cache';
-import { unlimitedBudget, type LlmBudget } from './llm-budget';
+import { unlimitedBudget, type BudgetGrant, type BudgetSettlement, type LlmBudget } from './llm-budget';
 import { classifyLlmError } from './llm-errors';
 import { fitPrompt, type PromptText } from './prompt-budget';
+import { sqlRefusal } from './sql-errors';
 
 export interface LlmSettings {
   model: string;
@@ -47,6 +49,10 @@ interface Usage {
 
 export type StructuredAnswer<T> = ({ ok: true; value: T } | { ok: false; reason: string }) & Usage;
 
+/** A failed write of a paid answer's records is tried again after 100 ms, doubling up to 5 s, for as long as the activity lives. */
+const WRITE_RETRY_FIRST_MS = 100;
+const WRITE_RETRY_MAX_MS = 5_000;
+
 export function createOpenAiClient(options: { apiKey: string; baseURL?: string; timeoutMs: number }): OpenAI {
   // Temporal owns retries (with heartbeats and visibility), so the client's own retry loop is off.
   return new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
@@ -63,7 +69,7 @@ export async function completeStructured<T>(deps: LlmDeps, structured: Structure
     if (parsed?.ok) {
       usage.cachedCalls++;
       countLlm('synapse_llm_cache_hits', 1, settings.model);
-      await recordCall(deps, call, { promptTokens: 0, completionTokens: 0, cached: true, durationMs: 0 });
+      await recordCall(deps, call, usage, { callId: randomUUID(), promptTokens: 0, completionTokens: 0, cached: true, durationMs: 0 });
       return { ok: true, value: parsed.value, ...usage };
     }
   }
@@ -72,7 +78,9 @@ export async function completeStructured<T>(deps: LlmDeps, structured: Structure
     const answer = await chatOnce(deps, prompt, call, usage);
     const parsed = parseAnswer(answer.content, structured.schema);
     if (parsed.ok) {
-      await storeAnswer(deps.db, { key: cacheKey, model: settings.model, content: answer.content, promptTokens: answer.promptTokens, completionTokens: answer.completionTokens });
+      const stored = { key: cacheKey, model: settings.model, content: answer.content, promptTokens: answer.promptTokens, completionTokens: answer.completionTokens };
+      // A paid answer is not thrown away for a lost connection: asking again would pay twice.
+      await untilWritten(deps, 'llm_cache', () => storeAnswer(deps.db, stored), call, usage);
       return { ok: true, value: parsed.value, ...usage };
     }
     lastProblem = parsed.problem;
@@ -100,9 +108,11 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, usage:
   beat({ waitingFor: 'llm' });
   usage.calls++;
   countLlm('synapse_llm_requests', 1, settings.model);
+  const callId = randomUUID();
   const startedAt = Date.now();
+  let answered: { completion: OpenAI.ChatCompletion; response: Response };
   try {
-    const { data: completion, response } = await deps.openai.chat.completions
+    answered = await deps.openai.chat.completions
       .create(
         {
           model: settings.model,
@@ -114,21 +124,13 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, usage:
           max_completion_tokens: settings.maxOutputTokens,
           temperature: 0,
         },
-        // The job id header lets a provider proxy (and the stand-in's gates) tell jobs apart; providers ignore it.
-        { signal: context.cancellationSignal, headers: { 'x-synapse-job-id': call.jobId } },
+        // The job and call ids let a provider proxy (and the stand-in's gates and call log) tell calls apart; providers ignore them.
+        { signal: context.cancellationSignal, headers: { 'x-synapse-job-id': call.jobId, 'x-synapse-call-id': callId } },
       )
-      .withResponse();
-    const promptTokens = completion.usage?.prompt_tokens ?? 0;
-    const completionTokens = completion.usage?.completion_tokens ?? 0;
-    usage.promptTokens += promptTokens;
-    usage.completionTokens += completionTokens;
-    countLlm('synapse_llm_prompt_tokens', promptTokens, settings.model);
-    countLlm('synapse_llm_completion_tokens', completionTokens, settings.model);
-    await grant.settle({ usedTokens: promptTokens + completionTokens, headers: response.headers, status: response.status });
-    await recordCall(deps, call, { promptTokens, completionTokens, cached: false, durationMs: Date.now() - startedAt });
-    return { content: completion.choices[0]?.message?.content ?? '', promptTokens, completionTokens };
+      .withResponse()
+      .then(({ data, response }) => ({ completion: data, response }));
   } catch (error) {
-    await grant.settle(error instanceof OpenAI.APIError ? { headers: error.headers, status: error.status } : {});
+    await settle(grant, error instanceof OpenAI.APIError ? { headers: error.headers, status: error.status } : {});
     // A cancelled activity must surface as cancellation, not as an LLM failure to retry.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
     const failure = classifyLlmError(error);
@@ -137,13 +139,67 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, usage:
   } finally {
     clearInterval(heartbeat);
   }
+  const { completion, response } = answered;
+  const promptTokens = completion.usage?.prompt_tokens ?? 0;
+  const completionTokens = completion.usage?.completion_tokens ?? 0;
+  usage.promptTokens += promptTokens;
+  usage.completionTokens += completionTokens;
+  countLlm('synapse_llm_prompt_tokens', promptTokens, settings.model);
+  countLlm('synapse_llm_completion_tokens', completionTokens, settings.model);
+  // Paid for: recorded first, so nothing later (the budget's bookkeeping, the caller's writes) can lose it.
+  await recordCall(deps, call, usage, { callId, promptTokens, completionTokens, cached: false, durationMs: Date.now() - startedAt });
+  await settle(grant, { usedTokens: promptTokens + completionTokens, headers: response.headers, status: response.status });
+  return { content: completion.choices[0]?.message?.content ?? '', promptTokens, completionTokens };
 }
 
-async function recordCall(deps: LlmDeps, call: LlmCall, used: { promptTokens: number; completionTokens: number; cached: boolean; durationMs: number }): Promise<void> {
-  await deps.db
-    .insertInto('llm_calls')
-    .values({ job_id: call.jobId, item: call.item, model: deps.settings.model, prompt_tokens: used.promptTokens, completion_tokens: used.completionTokens, cached: used.cached, duration_ms: used.durationMs })
-    .execute();
+/**
+ * The budget's bookkeeping is best effort: a failed settle must not fail a paid answer or hide the provider's
+ * error. The ledger lets an unsettled call go after the request timeout, and the next 429 pauses the model again.
+ */
+async function settle(grant: BudgetGrant, outcome: BudgetSettlement): Promise<void> {
+  try {
+    await grant.settle(outcome);
+  } catch (error) {
+    Context.current().log.warn('LLM budget settle failed', { error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+async function recordCall(deps: LlmDeps, call: LlmCall, usage: Usage, used: { callId: string; promptTokens: number; completionTokens: number; cached: boolean; durationMs: number }): Promise<void> {
+  const row = { call_id: used.callId, job_id: call.jobId, item: call.item, model: deps.settings.model, prompt_tokens: used.promptTokens, completion_tokens: used.completionTokens, cached: used.cached, duration_ms: used.durationMs };
+  // A write whose connection died may have committed: the call id makes the retried one a no-op then.
+  await untilWritten(deps, 'llm_calls', () => deps.db.insertInto('llm_calls').values(row).onConflict((oc) => oc.column('call_id').doNothing()).execute(), call, usage);
+}
+
+/**
+ * Writes until the database takes it. Failures that may heal are retried (a lost connection, a restart: all
+ * but what sql-errors.ts reads as refused for good); the activity heartbeats while it waits, so cancel and
+ * pause-now still reach it.
+ */
+async function untilWritten(deps: LlmDeps, table: string, write: () => Promise<unknown>, call: LlmCall, usage: Usage): Promise<void> {
+  const context = Context.current();
+  for (let failures = 0; ; failures++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      if (sqlRefusal(error) !== undefined || context.cancellationSignal.aborted) throw error;
+      const delayMs = Math.min(WRITE_RETRY_MAX_MS, WRITE_RETRY_FIRST_MS * 2 ** failures);
+      context.log.warn('writing an LLM answer failed, retrying', { jobId: call.jobId, item: call.item, table, failures: failures + 1, error: error instanceof Error ? error.message : String(error) });
+      await sleepHeartbeating(delayMs, { item: call.item, calls: usage.calls, writing: table }, deps.settings.heartbeatIntervalMs);
+    }
+  }
+}
+
+/** Waits `ms` (ending at once on cancellation), heartbeating `details` now and every `everyMs`: a wait is not a dead worker. */
+async function sleepHeartbeating(ms: number, details: Record<string, unknown>, everyMs: number): Promise<void> {
+  const context = Context.current();
+  context.heartbeat(details);
+  const timer = setInterval(() => context.heartbeat(details), everyMs);
+  try {
+    await context.sleep(ms);
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** One of the worker's LLM counters (README, Operations); labels stay few (model, failure type), never the job. */
