@@ -1,7 +1,7 @@
 // What the provider's answer says about the account's quota: a 429's Retry-After, exhausted
 // x-ratelimit-remaining-* with their reset times, and its x-ratelimit-limit-*. Pure, so it is unit-tested.
 
-import { retryAfterMs } from './llm-errors';
+import { parseResetDuration, retryAfterMs } from './llm-errors';
 
 export interface ProviderSignals {
   /** Pause every worker's calls for this long (a 429, or a quota the provider reports as used up). */
@@ -15,21 +15,6 @@ export interface ProviderSignals {
 
 /** A 429 that names no wait still means "not now": wait this long rather than hammer the provider. */
 const DEFAULT_RATE_LIMIT_PAUSE_MS = 1_000;
-
-/** OpenAI writes reset times as Go durations (`20ms`, `1.5s`, `6m0s`, `1h2m3s`); plain numbers are seconds. */
-export function parseResetDuration(text: string | null | undefined): number | undefined {
-  if (!text) return undefined;
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
-  let total = 0;
-  let matched = '';
-  for (const part of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)) {
-    total += Number(part[1]) * units[part[2]!]!;
-    matched += part[0];
-  }
-  return matched === trimmed && matched !== '' ? total : undefined;
-}
 
 const headerNumber = (headers: Headers, name: string): number | undefined => {
   const value = headers.get(name);

@@ -73,7 +73,7 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
       .where('document_id', '=', chunk.documentId)
       .where('chunk_index', '=', chunk.chunkIndex)
       .executeTakeFirstOrThrow();
-    const prompt = attributeExtractionPrompt({ planId, document: row.name, chunkIndex: chunk.chunkIndex, content: row.content });
+    const prompt = attributeExtractionPrompt({ planId, document: row.name, chunkIndex: chunk.chunkIndex, content: row.content }, llm.settings.maxPromptTokens);
     const item = chunkItemKey(planId, row.name, chunk.chunkIndex);
     log.info('extracting attributes', { jobId, item });
     const answer = await completeStructured(llm, { ...prompt, schema: extractedAttributesSchema }, { ...input.llm, item });

@@ -90,7 +90,7 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
     log.info('mapping plan data element', { jobId, pdeId, offered: offered.length });
     const answer = await completeStructured(
       llm,
-      { ...pdeMappingPrompt(planId, descriptor, offered), schema: pdeMappingSchema(offered.map((c) => c.name)) },
+      { ...pdeMappingPrompt(planId, descriptor, offered, llm.settings.maxPromptTokens), schema: pdeMappingSchema(offered.map((c) => c.name)) },
       { ...input.llm, item: pdeItemKey(planId, pdeId) },
     );
     if (!answer.ok) return storeOutcome(db, jobId, { pdeId, outcome: 'failed', reason: answer.reason, reused: false });

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import type { CatalogueColumn } from './planning-candidates';
+import { CHARS_PER_TOKEN, DESCRIPTION_MAX_CHARS, fitPrompt, NAME_MAX_CHARS, promptTokens, truncateText, truncationMarker, type PromptText } from './prompt-budget';
 
 export const ATTRIBUTE_EXTRACTION_TASK = 'extract_plan_attributes';
 export const PDE_MAPPING_TASK = 'map_plan_data_element';
@@ -34,17 +35,27 @@ allowed values in constraints. List only fields the excerpt defines; an excerpt 
 /** Collapses whitespace so a name can never break the one-line ITEM contract. */
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 
-export function attributeExtractionPrompt(chunk: { planId: string; document: string; chunkIndex: number; content: string }) {
-  const user = [
-    `TASK: ${ATTRIBUTE_EXTRACTION_TASK}`,
-    `ITEM: ${chunkItemKey(chunk.planId, chunk.document, chunk.chunkIndex)}`,
-    `Document: ${oneLine(chunk.document)}, chunk ${chunk.chunkIndex}`,
-    'Text:',
-    '<<<',
-    chunk.content,
-    '>>>',
-  ].join('\n');
-  return { system: EXTRACTION_SYSTEM_PROMPT, user };
+/**
+ * One chunk of a document, within `maxTokens`. Chunks are at most 20 000 characters (the job's `chunkSize`
+ * limit), so only a budget set below that cuts one: the text is then cut at the end, marked, and the
+ * delimiters stay.
+ */
+export function attributeExtractionPrompt(chunk: { planId: string; document: string; chunkIndex: number; content: string }, maxTokens: number): PromptText {
+  const render = (content: string) => {
+    const user = [
+      `TASK: ${ATTRIBUTE_EXTRACTION_TASK}`,
+      `ITEM: ${chunkItemKey(chunk.planId, chunk.document, chunk.chunkIndex)}`,
+      `Document: ${documentName(chunk.document)}, chunk ${chunk.chunkIndex}`,
+      'Text:',
+      '<<<',
+      content,
+      '>>>',
+    ].join('\n');
+    return { system: EXTRACTION_SYSTEM_PROMPT, user };
+  };
+  const frame = render('');
+  const room = (maxTokens - promptTokens(frame)) * CHARS_PER_TOKEN - truncationMarker(chunk.content.length).length;
+  return fitPrompt([() => render(chunk.content), () => render(truncateText(chunk.content, Math.max(0, room)))], maxTokens);
 }
 
 /** The answer must name only offered columns: anything else is invalid output and is asked again. */
@@ -73,18 +84,27 @@ export interface PdeForPrompt {
   dataType: string;
 }
 
-export function pdeMappingPrompt(planId: string, pde: PdeForPrompt, candidates: readonly CatalogueColumn[]) {
-  const user = [
-    `TASK: ${PDE_MAPPING_TASK}`,
-    `ITEM: ${pdeItemKey(planId, pde.pdeId)}`,
-    `PDE: ${JSON.stringify({ name: pde.name, description: pde.description, dataType: pde.dataType })}`,
-    `CANDIDATES: ${JSON.stringify(candidates.map((c) => ({ name: c.name, dataType: c.dataType, description: c.description })))}`,
-  ].join('\n');
-  return { system: MAPPING_SYSTEM_PROMPT, user };
+/**
+ * The PDE and its candidate columns, within `maxTokens`. Every candidate stays (the answer may name only
+ * them); over budget their descriptions are shortened, then dropped, then the PDE's own description is shortened.
+ */
+export function pdeMappingPrompt(planId: string, pde: PdeForPrompt, candidates: readonly CatalogueColumn[], maxTokens: number): PromptText {
+  const render = (candidateChars: number, pdeChars: number) => {
+    const user = [
+      `TASK: ${PDE_MAPPING_TASK}`,
+      `ITEM: ${pdeItemKey(planId, pde.pdeId)}`,
+      `PDE: ${JSON.stringify({ name: truncateText(pde.name, NAME_MAX_CHARS), description: truncateText(pde.description, pdeChars), dataType: pde.dataType })}`,
+      `CANDIDATES: ${JSON.stringify(candidates.map((c) => ({ name: c.name, dataType: c.dataType, description: truncateText(c.description, candidateChars) })))}`,
+    ].join('\n');
+    return { system: MAPPING_SYSTEM_PROMPT, user };
+  };
+  return fitPrompt([() => render(DESCRIPTION_MAX_CHARS, DESCRIPTION_MAX_CHARS), () => render(200, DESCRIPTION_MAX_CHARS), () => render(0, DESCRIPTION_MAX_CHARS), () => render(0, 200)], maxTokens);
 }
 
 /** The ITEM key of a PDE's mapping call, as the stand-in counts it and llm_calls records it. */
 export const pdeItemKey = (planId: string, pdeId: number) => `${oneLine(planId)}/pde-${pdeId}`;
 
-/** The ITEM key of a chunk's extraction call: plan, document name and chunk index. */
-export const chunkItemKey = (planId: string, document: string, chunkIndex: number) => `${oneLine(planId)}/${oneLine(document)}#${chunkIndex}`;
+/** The ITEM key of a chunk's extraction call: plan, document name (cut, as in the prompt) and chunk index. */
+export const chunkItemKey = (planId: string, document: string, chunkIndex: number) => `${oneLine(planId)}/${documentName(document)}#${chunkIndex}`;
+
+const documentName = (document: string) => truncateText(oneLine(document), NAME_MAX_CHARS);

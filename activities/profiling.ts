@@ -55,7 +55,7 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     const profile = await onDataSource(db, { table, label: `column_profile:${jobId}:${attribute.name}`, details: () => ({ profiling: attribute.name }) }, (conn) =>
       profileColumn(conn, table, attribute, { sampleRows: profileSampleRows }),
     );
-    const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile), schema: proposedRulesSchema }, call);
+    const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile, llm.settings.maxPromptTokens), schema: proposedRulesSchema }, call);
     const usable = answer.ok ? answer.value.rules.filter((r) => ruleProblem(attribute, r.rule) === undefined) : [];
     const reason = answer.ok ? undefined : answer.reason;
 

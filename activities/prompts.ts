@@ -3,6 +3,7 @@
 
 import type { AttributeDescriptor } from '../common/rules';
 import type { ColumnProfile } from './column-profile';
+import { DESCRIPTION_MAX_CHARS, fitPrompt, truncateText, type PromptText } from './prompt-budget';
 
 export const VALIDATION_RULES_TASK = 'generate_validation_rules';
 
@@ -14,12 +15,25 @@ RULE is one of:
 | {"kind":"unique"} | {"kind":"freshness","maxAgeDays":int} | {"kind":"date_range","notBefore"?:"YYYY-MM-DD","notAfter"?:"YYYY-MM-DD"}
 Use only what the column's description and profile support. Never write SQL.`;
 
-export function validationRulesPrompt(dataSourceId: string, attribute: AttributeDescriptor, profile: ColumnProfile) {
-  const user = [
-    `TASK: ${VALIDATION_RULES_TASK}`,
-    `ITEM: ${dataSourceId}.${attribute.name}`,
-    'Column:',
-    JSON.stringify({ name: attribute.name, dataType: attribute.dataType, description: attribute.description, profile }, null, 2),
-  ].join('\n');
-  return { system: RULES_SYSTEM_PROMPT, user };
+/**
+ * The column and its profile, within `maxTokens`. Values in the profile are already cut to a bounded length
+ * (column-profile.ts); an over-budget prompt drops, in this order, most common values beyond the first three,
+ * then the rest of them, then the extremes, and shortens the description.
+ */
+export function validationRulesPrompt(dataSourceId: string, attribute: AttributeDescriptor, profile: ColumnProfile, maxTokens: number): PromptText {
+  const render = (topValues: number, extremes: boolean, descriptionChars: number) => {
+    const shown = { ...profile, topValues: profile.topValues.slice(0, topValues), ...(extremes ? {} : { min: null, max: null }) };
+    const column = { name: attribute.name, dataType: attribute.dataType, description: truncateText(attribute.description, descriptionChars), profile: shown };
+    const user = [`TASK: ${VALIDATION_RULES_TASK}`, `ITEM: ${dataSourceId}.${attribute.name}`, 'Column:', JSON.stringify(column, null, 2)].join('\n');
+    return { system: RULES_SYSTEM_PROMPT, user };
+  };
+  return fitPrompt(
+    [
+      () => render(Infinity, true, DESCRIPTION_MAX_CHARS),
+      () => render(3, true, DESCRIPTION_MAX_CHARS),
+      () => render(0, true, DESCRIPTION_MAX_CHARS),
+      () => render(0, false, 200),
+    ],
+    maxTokens,
+  );
 }

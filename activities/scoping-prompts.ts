@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import type { AttributeDescriptor } from '../common/rules';
+import { DESCRIPTION_MAX_CHARS, fitPrompt, truncateText, type PromptText } from './prompt-budget';
 import type { ProfiledRule } from './risk-score';
 import { RISK_LEVELS, TEST_COSTS, TEST_KINDS } from './scoping-catalogue';
 
@@ -36,21 +37,32 @@ export interface ProfilingForPrompt {
   rules: ProfiledRule[];
 }
 
-export function scopingPrompt(dataSourceId: string, attribute: AttributeDescriptor, profiling: ProfilingForPrompt | null) {
-  const lines = [
-    `TASK: ${SCOPING_TASK}`,
-    `ITEM: ${scopingItemKey(dataSourceId, attribute.name)}`,
-    `ATTRIBUTE: ${JSON.stringify({ name: attribute.name, dataType: attribute.dataType, description: attribute.description })}`,
-  ];
-  if (profiling) {
-    const rules = profiling.rules.map((r) => ({ kind: r.kind, severity: r.severity, passRate: r.passRate === null ? null : round4(r.passRate), failedRows: r.failedRows, checkedRows: r.checkedRows }));
-    lines.push(`PROFILING: ${JSON.stringify({ job: profiling.profilingJobId, rules })}`);
-  } else {
-    lines.push('PROFILING: none');
-  }
-  return { system: SCOPING_SYSTEM_PROMPT, user: lines.join('\n') };
+/**
+ * The attribute and its profiling results, within `maxTokens`. Over budget, the rules go first, those that
+ * passed best before those that failed most (20 kept, then none, their number still said), then most of the
+ * description.
+ */
+export function scopingPrompt(dataSourceId: string, attribute: AttributeDescriptor, profiling: ProfilingForPrompt | null, maxTokens: number): PromptText {
+  const render = (maxRules: number, descriptionChars: number) => {
+    const lines = [
+      `TASK: ${SCOPING_TASK}`,
+      `ITEM: ${scopingItemKey(dataSourceId, attribute.name)}`,
+      `ATTRIBUTE: ${JSON.stringify({ name: attribute.name, dataType: attribute.dataType, description: truncateText(attribute.description, descriptionChars) })}`,
+    ];
+    if (profiling) {
+      const kept = maxRules >= profiling.rules.length ? profiling.rules : [...profiling.rules].sort(failingFirst).slice(0, maxRules);
+      const rules = kept.map((r) => ({ kind: truncateText(r.kind, 50), severity: r.severity, passRate: r.passRate === null ? null : round4(r.passRate), failedRows: r.failedRows, checkedRows: r.checkedRows }));
+      const omitted = profiling.rules.length - rules.length;
+      lines.push(`PROFILING: ${JSON.stringify({ job: profiling.profilingJobId, rules, ...(omitted > 0 ? { rulesOmitted: omitted } : {}) })}`);
+    } else {
+      lines.push('PROFILING: none');
+    }
+    return { system: SCOPING_SYSTEM_PROMPT, user: lines.join('\n') };
+  };
+  return fitPrompt([() => render(Infinity, DESCRIPTION_MAX_CHARS), () => render(20, DESCRIPTION_MAX_CHARS), () => render(0, DESCRIPTION_MAX_CHARS), () => render(0, 200)], maxTokens);
 }
 
+const failingFirst = (a: ProfiledRule, b: ProfiledRule) => (a.passRate ?? 2) - (b.passRate ?? 2);
 const round4 = (n: number) => Math.round(n * 10_000) / 10_000;
 
 /** The ITEM key of an attribute's scoping call, as the stand-in counts it and llm_calls records it. */

@@ -72,7 +72,7 @@ export function createScopingActivities({ db, llm }: { db: Kysely<Database>; llm
     const profilingRules = profilingJobId ? await profiledRulesOf(db, profilingJobId, attribute.name) : undefined;
     const profiling = profilingJobId ? { profilingJobId, rules: profilingRules! } : null;
     log.info('assessing attribute scope', { jobId, attribute: attribute.name, profilingRules: profilingRules?.length ?? null });
-    const answer = await completeStructured(llm, { ...scopingPrompt(dataSourceId, attribute, profiling), schema: scopingAnswerSchema }, { ...input.llm, item: scopingItemKey(dataSourceId, attribute.name) });
+    const answer = await completeStructured(llm, { ...scopingPrompt(dataSourceId, attribute, profiling, llm.settings.maxPromptTokens), schema: scopingAnswerSchema }, { ...input.llm, item: scopingItemKey(dataSourceId, attribute.name) });
     const base = { job_id: jobId, attribute: attribute.name, llm_attempts: answer.calls, profiling: profiling ? JSON.stringify(profiling) : null, recommended_tests: '[]' };
     if (!answer.ok) {
       await insertAssessment({ ...base, status: 'failed', failure_reason: answer.reason });

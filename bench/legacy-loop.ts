@@ -19,6 +19,8 @@ export interface LegacyRun {
   model: string;
   /** The workers' PROFILE_SAMPLE_ROWS, so both ways profile alike. */
   profileSampleRows: number;
+  /** The workers' LLM_MAX_PROMPT_TOKENS, so both ways send the same prompts. */
+  maxPromptTokens: number;
   /** Where progress goes after every item, as jobs_storage.json did. */
   storagePath: string;
 }
@@ -28,7 +30,7 @@ export async function runLegacyProfiling(db: Kysely<Database>, openai: OpenAI, r
   let failed = 0;
   for (const [index, attribute] of run.attributes.entries()) {
     const profile = await profileColumn(db, run.table, attribute, { sampleRows: run.profileSampleRows });
-    const { system, user } = validationRulesPrompt(run.dataSourceId, attribute, profile);
+    const { system, user } = validationRulesPrompt(run.dataSourceId, attribute, profile, run.maxPromptTokens);
     const answer = await openai.chat.completions.create({ model: run.model, messages: [{ role: 'system', content: system }, { role: 'user', content: user }], response_format: { type: 'json_object' } });
     const parsed = proposedRulesSchema.safeParse(safeJson(answer.choices[0]?.message.content ?? ''));
     const rules = parsed.success ? parsed.data.rules : [];

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     log(`legacy loop: ${attributes.length} attributes one at a time, L = ${latencyMs} ms`);
     const openai = createOpenAiClient({ apiKey: env.config.OPENAI_API_KEY, baseURL: env.config.OPENAI_BASE_URL, timeoutMs: env.config.LLM_REQUEST_TIMEOUT_MS });
     const legacyStarted = performance.now();
-    const legacy = await runLegacyProfiling(env.db, openai, { jobId: 'legacy-bench', dataSourceId: DEMO_DATA_SOURCE_ID, table: DEMO_TABLE, attributes, model: env.config.OPENAI_MODEL, profileSampleRows: env.config.PROFILE_SAMPLE_ROWS, storagePath });
+    const legacy = await runLegacyProfiling(env.db, openai, { jobId: 'legacy-bench', dataSourceId: DEMO_DATA_SOURCE_ID, table: DEMO_TABLE, attributes, model: env.config.OPENAI_MODEL, profileSampleRows: env.config.PROFILE_SAMPLE_ROWS, maxPromptTokens: env.config.LLM_MAX_PROMPT_TOKENS, storagePath });
     const legacySeconds = (performance.now() - legacyStarted) / 1_000;
 
     const worker = await env.startWorker();

@@ -1,5 +1,8 @@
 // What an LLM activity needs to know about the job it calls for: whose budget and priority the call is
-// granted under, where its token usage is recorded, and whether a stored answer may be reused.
+// granted under, where its token usage is recorded, and whether a stored answer may be reused; and what its
+// heartbeats say while it waits.
+
+import type { FailureType } from './failures';
 
 export interface LlmCallContext {
   jobId: string;
@@ -18,4 +21,23 @@ export interface LlmUsage {
   completionTokens: number;
   /** In US dollars at the configured price table; null when the model has no price configured. */
   costUsd: number | null;
+}
+
+/**
+ * An LLM activity's heartbeat details (Temporal's pending activity `heartbeatDetails`), for status to show
+ * what a running item is doing. Sent at least every second while it waits.
+ */
+export interface LlmActivityHeartbeat {
+  /** The item (attribute, chunk, PDE…) the activity works on. */
+  item: string;
+  /** Requests this attempt has sent to the provider. */
+  calls: number;
+  /** For the shared budget, for the provider's answer, or out a 429's Retry-After / a backoff before retrying. */
+  waitingFor?: 'budget' | 'llm' | 'retry';
+  /** Rate limits and unavailability met so far by this activity (across its attempts); absent when none. */
+  retries?: number;
+  /** The class of the last of them: `LlmRateLimited` or `LlmUnavailable`. */
+  lastErrorType?: FailureType;
+  /** Its message, at most 200 characters. */
+  lastError?: string;
 }

@@ -21,6 +21,14 @@ const schema = z.object({
   LLM_REQUEST_TIMEOUT_MS: integer(60_000, 100),
   LLM_MAX_OUTPUT_TOKENS: integer(1_500, 16),
   LLM_INVALID_OUTPUT_ATTEMPTS: integer(3, 1),
+  /**
+   * How long an LLM activity keeps retrying rate limits (429) and unavailability (5xx, connection errors, timeouts),
+   * counted from when it was first scheduled; then the item fails naming the error class. Providers' storms last minutes.
+   */
+  // At most 6 h: LLM_ACTIVITY's attempts (1 h start-to-close each, ten of them) must outlast the span.
+  LLM_RETRY_SPAN_MS: z.coerce.number().int().min(1_000).max(21_600_000).default(1_800_000),
+  /** The most one prompt may hold (system and user messages, at about four characters a token); the least important parts are trimmed first. */
+  LLM_MAX_PROMPT_TOKENS: integer(16_000, 500),
   /** One LLM budget shared by every worker (activities/llm-budget-postgres.ts); off, each call goes out at once. */
   LLM_BUDGET_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** A model's requests and tokens per window when the budget first sees it; change them at run time with `synapse-jobs budget set`. */

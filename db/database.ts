@@ -96,6 +96,8 @@ export interface RuleResultsTable {
 
 export interface LlmCallsTable {
   id: Generated<string>;
+  /** Given by the activity before the call is sent (and sent as `x-synapse-call-id`): a retried write records it once. */
+  call_id: string;
   job_id: string;
   item: string;
   model: string;

@@ -8,6 +8,8 @@ export interface CallRecord {
   task?: string;
   /** The job the call was made for (the `x-synapse-job-id` header), when the caller said. */
   jobId?: string;
+  /** The caller's id for this call (the `x-synapse-call-id` header), when it gave one. */
+  callId?: string;
   /** 1-based arrival number over every call the stand-in received. */
   callNumber: number;
   /** True when a gate held the call before it was answered. */
@@ -29,12 +31,13 @@ export class CallLog {
   private callsWithoutItem = 0;
 
   /** Logs an arriving request; returns its record and its 0-based index among its item's calls. */
-  open(call: { itemKey?: string; task?: string; jobId?: string; promptTokens: number }, outcome: CallOutcome): { record: CallRecord; callIndex: number } {
+  open(call: { itemKey?: string; task?: string; jobId?: string; callId?: string; promptTokens: number }, outcome: CallOutcome): { record: CallRecord; callIndex: number } {
     const callIndex = this.nextIndex(call.itemKey);
     const record: CallRecord = {
       ...(call.itemKey !== undefined ? { itemKey: call.itemKey } : {}),
       ...(call.task !== undefined ? { task: call.task } : {}),
       ...(call.jobId !== undefined ? { jobId: call.jobId } : {}),
+      ...(call.callId !== undefined ? { callId: call.callId } : {}),
       callNumber: this.records.length + 1,
       receivedAt: Date.now(),
       outcome,

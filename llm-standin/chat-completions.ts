@@ -31,17 +31,18 @@ interface Plan {
   promptTokens: number;
 }
 
-export async function answerChatCompletion(ctx: ChatContext, exchange: Exchange, body: string, jobId?: string): Promise<void> {
+/** `caller` holds what the request's headers say: the job (`x-synapse-job-id`) and the call (`x-synapse-call-id`). */
+export async function answerChatCompletion(ctx: ChatContext, exchange: Exchange, body: string, caller: { jobId?: string; callId?: string } = {}): Promise<void> {
   let request: StandinRequest;
   try {
-    request = { ...parseChatRequest(body), ...(jobId ? { jobId } : {}) };
+    request = { ...parseChatRequest(body), ...(caller.jobId ? { jobId: caller.jobId } : {}), ...(caller.callId ? { callId: caller.callId } : {}) };
   } catch (error) {
     if (!(error instanceof BadRequest)) throw error;
     exchange.record = ctx.log.open({ promptTokens: 0 }, 'server_error').record;
     return exchange.sendJson(400, errorBody(error.message, 'invalid_request_error'));
   }
   const promptTokens = promptTokensOf(request);
-  const { record, callIndex } = ctx.log.open({ itemKey: request.itemKey, task: request.task, jobId: request.jobId, promptTokens }, 'ok');
+  const { record, callIndex } = ctx.log.open({ itemKey: request.itemKey, task: request.task, jobId: request.jobId, callId: request.callId, promptTokens }, 'ok');
   exchange.record = record;
   const responder = request.task !== undefined && Object.hasOwn(ctx.responders, request.task) ? ctx.responders[request.task] : undefined;
   if (!responder) {

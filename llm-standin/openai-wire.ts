@@ -13,6 +13,8 @@ export interface StandinRequest {
   task?: string;
   /** The job the call is made for, from the `x-synapse-job-id` header the LLM activity sends. */
   jobId?: string;
+  /** The call's own id, from the `x-synapse-call-id` header: the key its usage is recorded under in `llm_calls`. */
+  callId?: string;
 }
 
 export interface OpenAiErrorBody {

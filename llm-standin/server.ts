@@ -131,8 +131,8 @@ async function route(req: IncomingMessage, exchange: Exchange, chat: ChatContext
   const endpoint = `${req.method} ${path}`;
   if (endpoint === 'POST /v1/chat/completions') {
     const body = await readBodyOrLogAbort(req, chat);
-    const jobId = req.headers['x-synapse-job-id'];
-    if (body !== undefined) await answerChatCompletion(chat, exchange, body, typeof jobId === 'string' ? jobId : undefined);
+    const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+    if (body !== undefined) await answerChatCompletion(chat, exchange, body, { jobId: header('x-synapse-job-id'), callId: header('x-synapse-call-id') });
     return;
   }
   if (endpoint === 'GET /v1/models') return exchange.sendJson(200, modelList(control.model));

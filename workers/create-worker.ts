@@ -22,7 +22,7 @@ export interface JobsWorker {
   close(): Promise<void>;
 }
 
-/** Heartbeat cadence while waiting on the LLM: well inside LLM_ACTIVITY's 20 s heartbeat timeout. */
+/** Heartbeat cadence while waiting on the LLM: well inside LLM_ACTIVITY's 10 s heartbeat timeout. */
 const LLM_HEARTBEAT_INTERVAL_MS = 1_000;
 
 export async function createJobsWorker(config: Config, overrides: Partial<WorkerOptions> = {}): Promise<JobsWorker> {
@@ -41,6 +41,9 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
         maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS,
         invalidOutputAttempts: config.LLM_INVALID_OUTPUT_ATTEMPTS,
         heartbeatIntervalMs: LLM_HEARTBEAT_INTERVAL_MS,
+        requestTimeoutMs: config.LLM_REQUEST_TIMEOUT_MS,
+        retrySpanMs: config.LLM_RETRY_SPAN_MS,
+        maxPromptTokens: config.LLM_MAX_PROMPT_TOKENS,
       },
     },
     ruleStatementTimeoutMs: config.RULE_STATEMENT_TIMEOUT_MS,

@@ -5,20 +5,23 @@ import { FailureType } from '../common/failures';
 
 /**
  * One attribute's LLM work: a column profile query plus up to LLM_INVALID_OUTPUT_ATTEMPTS chat calls.
- * - startToClose 10 min: three calls at the 60 s request timeout with room to spare; a slow model is
- *   not a dead worker, and heartbeats, not this timeout, are how we notice dead workers.
- * - heartbeat 10 s: the activity heartbeats every second while it waits (for the budget or the provider),
- *   so a killed worker's item is handed to another worker within 10 s instead of waiting out the full
- *   start-to-close, with room for a heartbeat or two delayed on a busy machine.
- * - retries: 429s wait the provider's Retry-After (nextRetryDelay overrides the backoff); 5xx and timeouts
- *   back off 2 s → 60 s; a request the provider rejects fails at once, and so does a column profile the data
- *   source can never answer (DataSourceError: the column is missing, its type is not the catalogue's). Ten
- *   attempts ride out a long outage of a few minutes; after that the attribute is recorded as failed and the job goes on.
+ * - startToClose 1 h: rate limits and unavailability are waited out inside the attempt (activities/llm.ts)
+ *   for LLM_RETRY_SPAN_MS, 30 min by default, plus the calls themselves; a storm is not a dead worker, and
+ *   heartbeats, not this timeout, are how we notice dead workers. A longer span goes on in the next attempt.
+ * - heartbeat 10 s: the activity heartbeats every second while it waits (for the budget, the provider, or
+ *   a Retry-After), so a killed worker's item is handed to another worker within 10 s instead of waiting out
+ *   the full start-to-close, with room for a heartbeat or two delayed on a busy machine.
+ * - retries: the activity itself retries 429s (after Retry-After) and 5xx/timeouts (2 s → 60 s) by time,
+ *   then fails non-retryably naming the class, so attempts are spent only on what it cannot wait out: a lost
+ *   worker, a database error, an attempt reaching start-to-close. Those back off 2 s → 60 s (a 429's
+ *   nextRetryDelay overrides); ten attempts ride out several minutes of them and cover a 6 h span (the most
+ *   LLM_RETRY_SPAN_MS allows) at 1 h each. A request the provider rejects fails at once, and so does a column
+ *   profile the data source can never answer (DataSourceError: the column is missing, its type is not the catalogue's).
  * - WAIT_CANCELLATION_COMPLETED: on cancel or pause-now the workflow waits until the activity has
  *   actually stopped (its HTTP request aborted), so "cancelled" never hides work still running.
  */
 export const LLM_ACTIVITY: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
+  startToCloseTimeout: '1 hour',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {

@@ -1,11 +1,15 @@
 // LLM storms across whole jobs: half of all calls answered 429 with Retry-After, 5xx bursts, hung requests
-// and garbage mixed together. Every job ends — completed, or with each failed attribute and its reason —
-// and never hangs (the Jest timeout is that bound). Nothing is stored twice or asked again once stored.
+// and garbage mixed together, and every call answered 429 for minutes (with and without the fleet budget).
+// Every job ends — completed, or with each failed attribute and its reason — and never hangs (the Jest timeout
+// is that bound). Nothing is stored twice or asked again once stored.
 
 import type { FaultPlan } from '../../llm-standin/server';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import type { Config } from '../../config';
 import { createHarness, type Harness } from '../support/harness';
+import { waitFor } from '../support/waiting';
 import { demoAttributes, expectEachItemStoredOnce, itemKey, slowIt, waitUntilFinal } from './support/evidence';
+import { activityRunsFor } from './support/history';
 
 let harness: Harness;
 beforeAll(async () => {
@@ -83,3 +87,56 @@ slowIt('ends a 100-attribute job through the same storm, every attribute stored 
   await expectEveryItemEndedOnce(run);
   console.info(`big storm: calls ${JSON.stringify(run.outcomes)}`);
 }, 900_000);
+
+/**
+ * Every call answered 429 (Retry-After 1 s) for `stormMs`, then the provider is back. Before transient failures
+ * were retried by time, a storm longer than ten Retry-Afters failed every attribute; the default
+ * LLM_RETRY_SPAN_MS (30 min) rides it out on each activity's first attempt. The storm's length is read from the
+ * stand-in's log (its first 429 to now), and the job must still be running when the storm ends.
+ */
+describe.each([
+  ['without a budget', {}],
+  ['with the fleet budget', { LLM_BUDGET_ENABLED: true, OPENAI_MODEL: 'storm-budget-model', LLM_RPM_LIMIT: 1_000, LLM_TPM_LIMIT: 10_000_000 }],
+] as [string, Partial<Config>][])('a storm of nothing but 429s (%s)', (label, budget) => {
+  let stormHarness: Harness;
+  beforeAll(async () => {
+    stormHarness = await createHarness({ config: { ...budget, LLM_REQUEST_TIMEOUT_MS: 1_500 } });
+    await stormHarness.startWorker();
+  });
+  afterAll(() => stormHarness.close());
+
+  async function surviveStorm(stormMs: number) {
+    const attributes = await demoAttributes(stormHarness, 10);
+    stormHarness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'rate_limit', retryAfterSeconds: 1 }] });
+    const { jobId } = await stormHarness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'llm-429-storm', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 10 });
+    const firstRateLimit = () => stormHarness.standin.calls().find((c) => c.outcome === 'rate_limited')?.receivedAt;
+    const stormStarted = (await waitFor(async () => firstRateLimit(), (at) => at !== undefined, 30_000, "the storm's first 429"))!;
+    const during = await waitFor(
+      async () => ({ lasted: Date.now() - stormStarted, status: (await stormHarness.jobs.job(jobId))?.status }),
+      (s) => s.lasted >= stormMs || s.status !== 'running',
+      stormMs + 30_000,
+      `a ${stormMs / 1_000} s storm (or the job ending in it)`,
+    );
+    expect(during.status).toBe('running');
+    stormHarness.standin.setFaults({ latencyMs: 20 });
+    const job = await waitUntilFinal(stormHarness, jobId);
+    const lastRateLimit = Math.max(...stormHarness.standin.calls().filter((c) => c.outcome === 'rate_limited').map((c) => c.receivedAt));
+
+    expect(job).toMatchObject({ status: 'completed', error: null, result: expect.objectContaining({ attributesProfiled: attributes.length, attributesFailed: 0 }) });
+    await expectEachItemStoredOnce(stormHarness, jobId, attributes);
+    for (const attribute of attributes) {
+      const outcomes = stormHarness.standin.calls().filter((c) => c.itemKey === itemKey(attribute)).map((c) => c.outcome);
+      // About one 429 a second per attribute for the whole storm, then exactly one answer.
+      expect(outcomes.filter((o) => o === 'rate_limited').length).toBeGreaterThan(stormMs / 2_000);
+      expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
+      const runs = await activityRunsFor(stormHarness.temporal, jobId, attribute);
+      expect(runs.map((r) => r.attempt)).toEqual([1]);
+    }
+    stormHarness.standin.reset();
+    console.info(`429 storm (${label}): survived ${((lastRateLimit - stormStarted) / 1_000).toFixed(1)} s of 429s on every call; job ${job.status}`);
+  }
+
+  it('completes every attribute once through a 20 s storm, twice the old ten-attempt window', () => surviveStorm(20_000), 120_000);
+
+  slowIt('completes every attribute once through a 2-minute storm', () => surviveStorm(120_000), 300_000);
+});
