@@ -33,6 +33,9 @@ export function heldAtGate(gate: StandinGate): Hold {
   };
 }
 
+/** Sends the control request (by default through the jobs client; a test of the HTTP API or CLI sends its own). */
+type Send = () => Promise<unknown>;
+
 const isSignal = (name: string) => (fact: HistoryFact) => fact.kind === 'signal' && fact.signal === name;
 
 /** The facts after the job's first pause signal, up to (not including) the next resume signal. */
@@ -49,9 +52,9 @@ const scheduledIn = (facts: HistoryFact[]) => facts.filter((f) => f.kind === 'sc
  * finish while the job stays paused and, from the history, that nothing at all was scheduled after the pause
  * signal. Returns the history at that point.
  */
-export async function pauseWhileHeld(harness: Harness, principal: Principal, jobId: string, hold: Hold, count: number, activity: string): Promise<HistoryFact[]> {
+export async function pauseWhileHeld(harness: Harness, principal: Principal, jobId: string, hold: Hold, count: number, activity: string, send: Send = () => harness.jobs.pause(principal, jobId)): Promise<HistoryFact[]> {
   await hold.waitUntilHeld(jobId, count);
-  await harness.jobs.pause(principal, jobId);
+  await send();
   await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.status === 'paused', 30_000, `job ${jobId} paused`);
   await hold.release();
   await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.in_flight === 0, 30_000, `the ${count} held units of ${jobId} finished while paused`);
@@ -67,9 +70,9 @@ export async function pauseWhileHeld(harness: Harness, principal: Principal, job
  * acknowledged in the history, and gone where they were held), nothing is scheduled after the pause signal,
  * and the job is paused with nothing in flight. Returns the history at that point.
  */
-export async function pauseNowWhileHeld(harness: Harness, principal: Principal, jobId: string, hold: Hold, count: number, activity: string): Promise<HistoryFact[]> {
+export async function pauseNowWhileHeld(harness: Harness, principal: Principal, jobId: string, hold: Hold, count: number, activity: string, send: Send = () => harness.jobs.pause(principal, jobId, { now: true })): Promise<HistoryFact[]> {
   await hold.waitUntilHeld(jobId, count);
-  await harness.jobs.pause(principal, jobId, { now: true });
+  await send();
   await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.status === 'paused' && s.in_flight === 0, 30_000, `job ${jobId} paused with nothing in flight`);
   await hold.waitUntilInterrupted(jobId, count);
   const facts = await waitFor(() => jobHistory(harness.temporal, jobId), (f) => (activityCounts(whilePaused(f), activity).canceled ?? 0) >= count, 30_000, `${count} ${activity} cancelled after the pause`);
@@ -87,9 +90,18 @@ export async function pauseNowWhileHeld(harness: Harness, principal: Principal, 
  * `heartbeatTimeoutMs` of its cancel request on the server's clock — cancellation reaches an activity in the
  * answer to a heartbeat — and nothing scheduled after the cancel request. Returns the history.
  */
-export async function cancelWhileHeld(harness: Harness, principal: Principal, jobId: string, hold: Hold, count: number, activity: string, heartbeatTimeoutMs: number): Promise<HistoryFact[]> {
+export async function cancelWhileHeld(
+  harness: Harness,
+  principal: Principal,
+  jobId: string,
+  hold: Hold,
+  count: number,
+  activity: string,
+  heartbeatTimeoutMs: number,
+  send: Send = () => harness.jobs.cancel(principal, jobId),
+): Promise<HistoryFact[]> {
   await hold.waitUntilHeld(jobId, count);
-  await harness.jobs.cancel(principal, jobId);
+  await send();
   const job = await waitFor(() => harness.jobs.job(jobId), (j) => j?.status === 'cancelled', 30_000, `job ${jobId} cancelled`);
   expect(job).toMatchObject({ status: 'cancelled', error: 'Cancelled by request' });
   await hold.waitUntilInterrupted(jobId, count);
