@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { LLM_ACTIVITY } from '../workflows/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseNowWhileHeld, pauseWhileHeld } from './support/control-checks';
@@ -39,6 +40,17 @@ async function startJob(count: number, concurrency: number, extra: Record<string
   const { status, body } = await api.request(owner, 'POST', '/api/v1/jobs', { jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes.slice(0, count), llmConcurrency: concurrency, ...extra });
   expect(status).toBe(201);
   return body.job_id;
+}
+
+/** Activity tasks waiting in the harness's task queue, by priority key, as the matching service counts them. */
+async function backlogByPriority(of: Harness): Promise<Record<number, number>> {
+  const { statsByPriorityKey } = await of.temporal.workflowService.describeTaskQueue({
+    namespace: of.config.TEMPORAL_NAMESPACE,
+    taskQueue: { name: of.config.TEMPORAL_TASK_QUEUE },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    reportStats: true,
+  });
+  return Object.fromEntries(Object.entries(statsByPriorityKey ?? {}).map(([key, stats]) => [Number(key), Number(stats.approximateBacklogCount ?? 0)]));
 }
 
 const status = (jobId: string) => api.request(owner, 'GET', `/api/v1/jobs/${jobId}/status`).then((r) => r.body);
@@ -136,15 +148,20 @@ describe('priority', () => {
       const gate = saturated.standin.gate({});
       const low = await start(20, 0, 'low');
       await gate.waitUntilHeld(2, 30_000);
-      await waitFor(async () => activityCounts(await jobHistory(saturated.temporal, low.jobId), GENERATE).scheduled ?? 0, (n) => n === 20, 30_000, 'the low job\'s 20 activities scheduled');
       const high = await start(6, 20, 'high');
-      await waitFor(async () => activityCounts(await jobHistory(saturated.temporal, high.jobId), GENERATE).scheduled ?? 0, (n) => n === 6, 30_000, 'the high job\'s 6 activities scheduled');
+      await waitFor(() => backlogByPriority(saturated), (b) => (b[1] ?? 0) >= 6 && (b[5] ?? 0) >= 18, 30_000, 'six high (1) and eighteen low (5) activity tasks in the queue');
+      // One slot frees at a time, and the next call is waited for before the next is freed: the stand-in sees
+      // the calls in the order the queue dispatched them.
+      for (let dispatched = 0; dispatched < 6; dispatched++) {
+        const seen = gate.heldTotal();
+        gate.release(1);
+        await waitFor(async () => gate.heldTotal(), (n) => n > seen, 30_000, 'the next activity dispatched to the freed slot');
+      }
+      const isHigh = (key?: string) => attributes.slice(20, 26).some((a) => key === item(a));
+      expect(saturated.standin.calls().map((c) => (isHigh(c.itemKey) ? 'high' : 'low'))).toEqual([...Array(2).fill('low'), ...Array(6).fill('high')]);
       gate.open();
       expect((await saturated.jobs.waitForJob(high.jobId))?.status).toBe('completed');
       expect((await saturated.jobs.waitForJob(low.jobId))?.status).toBe('completed');
-      // Once the two held calls are answered, the six high-priority activities go before the eighteen waiting.
-      const isHigh = (key?: string) => attributes.slice(20, 26).some((a) => key === item(a));
-      expect(saturated.standin.calls().map((c) => (isHigh(c.itemKey) ? 'high' : 'low'))).toEqual([...Array(2).fill('low'), ...Array(6).fill('high'), ...Array(18).fill('low')]);
     } finally {
       await saturated.close();
     }
