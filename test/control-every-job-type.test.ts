@@ -1,13 +1,14 @@
 // Pause, pause-now and cancel for every one of the ten job types, one table, one harness: each test holds the
 // job's units in flight (LLM calls at a stand-in gate, SQL scans on an advisory lock), acts, and asserts order
-// and counts from the workflow history, the stand-in and the stored rows; never how long anything took.
+// and counts from the workflow history, the stand-in and the stored rows; the one time bound is the contract's
+// own (a cancel acknowledged within the activity's heartbeat timeout, on the server's clock).
 
 import type { Duration } from '@temporalio/common';
 import { sql } from 'kysely';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { chunkItemKey, pdeItemKey } from '../activities/planning-prompts';
 import { scopingItemKey } from '../activities/scoping-prompts';
-import { JobType } from '../common/jobs';
+import { FINAL_STATUSES, JobType, type JobStatus } from '../common/jobs';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from '../workflows/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseNowWhileHeld, pauseWhileHeld, type Hold } from './support/control-checks';
@@ -58,7 +59,7 @@ afterEach(async () => {
   // Whatever happened, nothing stays held and no job of this test runs on into the next.
   await running?.hold.open();
   const row = running && (await harness.jobs.job(running.jobId));
-  if (row && !['completed', 'failed', 'cancelled'].includes(row.status)) await harness.jobs.handle(row.id).terminate('test cleanup');
+  if (row && !FINAL_STATUSES.includes(row.status as JobStatus)) await harness.jobs.handle(row.id).terminate('test cleanup');
   running = undefined;
 });
 

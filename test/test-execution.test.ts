@@ -251,7 +251,8 @@ describe('test_execution under trouble and control', () => {
       waitUntilHeld: (jobId, count) => waitFor(() => blockedScans(jobId), (attempts) => attempts.length === count, 30_000, `${count} scans waiting on the lock`).then(() => undefined),
       release: () => lock.release(),
       open: () => lock.release(),
-      waitUntilInterrupted: () => Promise.reject(new Error('not used: a plain pause lets the scans finish')),
+      // With the lock still held, a scan gone from pg_stat_activity was cancelled.
+      waitUntilInterrupted: (jobId) => waitFor(() => blockedScans(jobId), (attempts) => attempts.length === 0, 30_000, 'the held scans cancelled').then(() => undefined),
     };
     const many = Array.from({ length: 6 }, (_, i) => fixtureChecks[i % fixtureChecks.length]!);
     const { jobId } = await harness.jobs.startJob({ jobType: 'test_execution', owner, dataSourceId: FIXTURE, checks: many, batchSize: 1 });
