@@ -3,11 +3,13 @@
 // pause/resume, cancel, the answer cache and continue-as-new. RECORD_HISTORIES=1 saves replay histories.
 
 import { randomUUID } from 'node:crypto';
+import { msToNumber } from '@temporalio/common/lib/time';
 import { topCandidateColumns } from '../activities/planning-candidates';
 import { JobsClient } from '../client/jobs-client';
 import { InvalidJobRequestError } from '../client/errors';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { pauseAndExpectNoNewLlmCalls } from './support/control-checks';
+import { LLM_ACTIVITY } from '../workflows/activity-options';
+import { cancelWhileHeld, heldAtGate, pauseWhileHeld } from './support/control-checks';
 import { createHarness, type Harness } from './support/harness';
 import { recordHistoryIfAsked } from './support/histories';
 import { waitFor } from './support/waiting';
@@ -202,11 +204,13 @@ describe('mapping job control', () => {
   const manyPdes = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => ({ ...PDES[i % PDES.length]!, name: `${prefix} ${PDES[i % PDES.length]!.name} ${i}` }));
 
   it('pauses without starting new PDEs and resumes with every PDE mapped exactly once', async () => {
-    // 10 items left after the first two take 3 s at 600 ms and 2 at a time: time for the pause to land on a busy machine.
-    harness.standin.setFaults({ latencyMs: 600 });
+    // The first two PDEs go through; the pause lands while the next two are held.
+    const gate = harness.standin.gate({ fromCall: 3 });
     const jobId = await startMapping(owner, 'plan-pause', { pdes: manyPdes('P', 12), llmConcurrency: 2 });
-    await pauseAndExpectNoNewLlmCalls(harness, principal, jobId);
+    await pauseWhileHeld(harness, principal, jobId, heldAtGate(gate), 2, 'mapPlanDataElement');
+    expect(harness.standin.calls()).toHaveLength(4);
 
+    gate.open();
     await harness.jobs.resume(principal, jobId);
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed' });
@@ -216,16 +220,14 @@ describe('mapping job control', () => {
   });
 
   it('cancels a running mapping job, keeping the mappings made so far', async () => {
-    // As for pause: 12 PDEs at 600 ms, 2 at a time, leave the cancel seconds to land.
-    harness.standin.setFaults({ latencyMs: 600 });
+    // The first two PDEs go through; the cancel lands while the next two are held.
+    const gate = harness.standin.gate({ fromCall: 3 });
     const jobId = await startMapping(owner, 'plan-cancel', { pdes: manyPdes('C', 12), llmConcurrency: 2 });
-    await waitFor(() => harness.jobs.status(principal, jobId), (s) => (s.completed_steps ?? 0) >= 2);
-    await harness.jobs.cancel(principal, jobId);
-    expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled' });
+    await cancelWhileHeld(harness, principal, jobId, heldAtGate(gate), 2, 'mapPlanDataElement', msToNumber(LLM_ACTIVITY.heartbeatTimeout!));
+    const ids = [...(await pdeIdsOf('plan-cancel')).values()].sort((a, b) => a - b);
     const mapped = await harness.db.selectFrom('pde_mapping_outcomes').select('pde_id').where('job_id', '=', jobId).execute();
-    expect(mapped.length).toBeGreaterThanOrEqual(2);
-    expect(mapped.length).toBeLessThan(12);
-    expect((await mappingsOf('plan-cancel')).length).toBe(mapped.length);
+    expect(mapped.map((m) => Number(m.pde_id)).sort((a, b) => a - b)).toEqual(ids.slice(0, 2));
+    expect((await mappingsOf('plan-cancel')).map((m) => Number(m.pde_id))).toEqual(ids.slice(0, 2));
   });
 });
 
@@ -258,7 +260,7 @@ describe('a mapping job larger than its history budget', () => {
       return runs;
     };
     // Visibility lags a little behind the runs themselves.
-    const runs = await waitFor(listRuns, (r) => r.includes('COMPLETED'));
+    const runs = await waitFor(listRuns, (r) => r.includes('COMPLETED'), 30_000, 'visibility to list the completed run');
     expect(runs.length).toBeGreaterThan(2);
     expect(runs.filter((r) => r === 'CONTINUED_AS_NEW')).toHaveLength(runs.length - 1);
 

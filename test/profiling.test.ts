@@ -3,6 +3,7 @@
 
 import { sql } from 'kysely';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
+import { progressQuery } from '../workflows/control';
 import { createHarness, type Harness } from './support/harness';
 import { recordHistoryIfAsked } from './support/histories';
 
@@ -66,8 +67,10 @@ describe('data_profiling job', () => {
   });
 
   it('reports full progress through the query and the stored snapshot alike', async () => {
-    const progress = await harness.jobs.progress(jobId);
-    expect(progress).toMatchObject({ status: 'completed', progressPercentage: 100, completedSteps: attributeCount * 2, totalSteps: attributeCount * 2, failedSteps: 0 });
+    const full = { status: 'completed', progressPercentage: 100, completedSteps: attributeCount * 2, totalSteps: attributeCount * 2, failedSteps: 0, inFlight: 0 };
+    // The workflow's own answer (a closed workflow is replayed to answer it) and the jobs row's snapshot.
+    expect(await harness.jobs.handle(jobId).query(progressQuery)).toMatchObject(full);
+    expect((await harness.jobs.job(jobId))?.progress).toMatchObject(full);
   });
 });
 

@@ -3,9 +3,11 @@
 // uncovered), per-attribute failures, pause/resume, cancel, the answer cache and continue-as-new.
 // RECORD_HISTORIES=1 saves replay histories.
 
+import { msToNumber } from '@temporalio/common/lib/time';
 import { scopingItemKey } from '../activities/scoping-prompts';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { pauseAndExpectNoNewLlmCalls } from './support/control-checks';
+import { LLM_ACTIVITY } from '../workflows/activity-options';
+import { cancelWhileHeld, heldAtGate, pauseWhileHeld } from './support/control-checks';
 import { createHarness, type Harness } from './support/harness';
 import { waitFor } from './support/waiting';
 import { recordHistoryIfAsked } from './support/histories';
@@ -106,7 +108,7 @@ describe('generate_scoping_recommendations', () => {
       return runs;
     };
     // Visibility lags a little behind the runs themselves.
-    await waitFor(listRuns, (r) => r.includes('COMPLETED'));
+    await waitFor(listRuns, (r) => r.includes('COMPLETED'), 30_000, 'visibility to list the completed run');
     expect(runs.length).toBeGreaterThan(1);
     expect(runs.filter((r) => r === 'CONTINUED_AS_NEW')).toHaveLength(runs.length - 1);
     recordHistory(jobId, 'scoping-generate');
@@ -198,12 +200,14 @@ describe('scoping job control', () => {
   const principal = { subject: owner, admin: false };
 
   it('pauses without starting new assessments and resumes with every attribute assessed exactly once', async () => {
-    // 10 items left after the first two take 3 s at 600 ms and 2 at a time: time for the pause to land on a busy machine.
-    harness.standin.setFaults({ latencyMs: 600 });
     const attributeIds = firstTwenty.slice(0, 12);
+    // The first two assessments go through; the pause lands while the next two are held.
+    const gate = harness.standin.gate({ fromCall: 3 });
     const jobId = await startScoping('scoping_recommendations', owner, { attributeIds, llmConcurrency: 2 });
-    await pauseAndExpectNoNewLlmCalls(harness, principal, jobId);
+    await pauseWhileHeld(harness, principal, jobId, heldAtGate(gate), 2, 'assessAttributeScope');
+    expect(harness.standin.calls()).toHaveLength(4);
 
+    gate.open();
     await harness.jobs.resume(principal, jobId);
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', result: { attributesAssessed: 12, selection: { uncoveredCount: 0 } } });
@@ -212,15 +216,12 @@ describe('scoping job control', () => {
   });
 
   it('cancels a running scoping job, keeping the assessments made so far and choosing no tests', async () => {
-    // At 600 ms, 2 at a time, the 20th assessment is 6 s away when the cancel is sent.
-    harness.standin.setFaults({ latencyMs: 600 });
+    // The first two assessments go through; the cancel lands while the next two are held.
+    const gate = harness.standin.gate({ fromCall: 3 });
     const jobId = await startScoping('scoping_recommendations', owner, { llmConcurrency: 2 });
-    await waitFor(() => harness.jobs.status(principal, jobId), (s) => (s.completed_steps ?? 0) >= 2);
-    await harness.jobs.cancel(principal, jobId);
-    expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled' });
+    await cancelWhileHeld(harness, principal, jobId, heldAtGate(gate), 2, 'assessAttributeScope', msToNumber(LLM_ACTIVITY.heartbeatTimeout!));
     const assessed = await harness.db.selectFrom('scoping_assessments').select('attribute').where('job_id', '=', jobId).execute();
-    expect(assessed.length).toBeGreaterThanOrEqual(2);
-    expect(assessed.length).toBeLessThan(20);
+    expect(assessed.map((a) => a.attribute).sort()).toEqual(firstTwenty.slice(0, 2).sort());
     expect(await selectionOf(jobId)).toEqual([]);
   });
 });

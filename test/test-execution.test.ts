@@ -10,9 +10,11 @@ import { JobsClient } from '../client/jobs-client';
 import { InvalidJobRequestError, type StartJobRequest } from '../client/job-requests';
 import type { ValidationRule } from '../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
+import { pauseWhileHeld, type Hold } from './support/control-checks';
 import { createHarness, type Harness } from './support/harness';
+import { activityCounts, factsAfter, jobHistory } from './support/job-history';
 import { recordHistoryIfAsked } from './support/histories';
-import { sleep, waitFor } from './support/waiting';
+import { waitFor } from './support/waiting';
 
 let harness: Harness;
 let rulesJobId: string;
@@ -211,8 +213,8 @@ describe('test_execution under trouble and control', () => {
     const lock = await lockFixture();
     try {
       const { jobId } = await impatient.jobs.startJob({ jobType: 'test_execution', owner, dataSourceId: FIXTURE, checks: fixtureChecks, batchSize: 10 });
-      await waitFor(() => blockedScans(jobId), (attempts) => attempts.includes(1));
-      await waitFor(() => blockedScans(jobId), (attempts) => attempts.includes(2));
+      await waitFor(() => blockedScans(jobId), (attempts) => attempts.includes(1), 30_000, 'the first attempt waiting on the lock');
+      await waitFor(() => blockedScans(jobId), (attempts) => attempts.includes(2), 30_000, 'the retry after the statement timeout waiting on the lock');
       await lock.release();
       expect(await impatient.jobs.waitForJob(jobId)).toMatchObject({ status: 'completed', error: null });
       const rows = await resultsOf(jobId);
@@ -242,21 +244,23 @@ describe('test_execution under trouble and control', () => {
     expect(result.testCases).toMatchObject({ tests: 3, pass: 1, fail: 1, error: 1 });
   });
 
-  /** Starts a job of one-check batches whose first two scans wait on the lock, then pauses it and lets them finish. */
+  /** Starts a job of one-check batches whose first two scans wait on the lock, pauses it and lets them finish: nothing else starts. */
   async function startPausedWithTwoDone(): Promise<string> {
     const lock = await lockFixture();
+    const hold: Hold = {
+      waitUntilHeld: (jobId, count) => waitFor(() => blockedScans(jobId), (attempts) => attempts.length === count, 30_000, `${count} scans waiting on the lock`).then(() => undefined),
+      release: () => lock.release(),
+      open: () => lock.release(),
+      // With the lock still held, a scan gone from pg_stat_activity was cancelled.
+      waitUntilInterrupted: (jobId) => waitFor(() => blockedScans(jobId), (attempts) => attempts.length === 0, 30_000, 'the held scans cancelled').then(() => undefined),
+    };
     const many = Array.from({ length: 6 }, (_, i) => fixtureChecks[i % fixtureChecks.length]!);
     const { jobId } = await harness.jobs.startJob({ jobType: 'test_execution', owner, dataSourceId: FIXTURE, checks: many, batchSize: 1 });
     try {
-      await waitFor(() => blockedScans(jobId), (attempts) => attempts.length === 2);
-      await harness.jobs.pause(principal, jobId);
-      await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.status === 'paused');
+      await pauseWhileHeld(harness, principal, jobId, hold, 2, 'executeTestBatch');
     } finally {
       await lock.release();
     }
-    await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.in_flight === 0);
-    expect(await stored(jobId)).toBe(2);
-    await sleep(1_000);
     expect(await stored(jobId)).toBe(2);
     return jobId;
   }
@@ -274,7 +278,9 @@ describe('test_execution under trouble and control', () => {
     const jobId = await startPausedWithTwoDone();
     await harness.jobs.cancel(principal, jobId);
     expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled' });
-    await sleep(500);
+    const facts = await jobHistory(harness.temporal, jobId);
+    expect(factsAfter(facts, (f) => f.kind === 'cancel-requested').filter((f) => f.kind === 'scheduled')).toEqual([]);
+    expect(activityCounts(facts, 'executeTestBatch')).toEqual({ scheduled: 2, completed: 2 });
     expect(await stored(jobId)).toBe(2);
   });
 
@@ -288,7 +294,7 @@ describe('test_execution under trouble and control', () => {
       const found = [];
       for await (const r of harness.temporal.workflow.list({ query: `WorkflowId = "${jobId}"` })) found.push(r.status.name);
       return found;
-    }, (r) => r.includes('COMPLETED'));
+    }, (r) => r.includes('COMPLETED'), 30_000, 'visibility to list the completed run');
     expect(runs.filter((r) => r === 'CONTINUED_AS_NEW').length).toBeGreaterThan(0);
   });
 });

@@ -1,0 +1,78 @@
+// How long pause and cancel take to reach an LLM-bound job (the figures job-control.test.ts used to print and
+// assert): a data_profiling_llm_generation job against the stand-in answering in `--latency-ms`, paused once
+// `--concurrency` items are stored, then cancelled with its calls held at a gate; timed from the request.
+
+import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { log, startBenchEnvironment } from './support/environment';
+import { numberArg, round, runBench, sleep, writeResult } from './support/report';
+
+const OWNER = 'bench';
+const principal = { subject: OWNER, admin: false };
+
+async function main(): Promise<void> {
+  const items = numberArg('n', 24);
+  const concurrency = numberArg('concurrency', 3);
+  const latencyMs = numberArg('latency-ms', 300);
+  const repeats = numberArg('repeats', 3);
+  const env = await startBenchEnvironment('control-latency', { faults: { latencyMs } });
+  try {
+    await env.startWorker();
+    const catalogue = await env.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+    const attributeIds = catalogue.slice(0, items).map((a) => a.name);
+    const start = async () => (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: OWNER, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: concurrency } as never)).jobId;
+    const stored = async (jobId: string) => (await env.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()).length;
+    const until = async (done: () => Promise<boolean>) => {
+      while (!(await done())) await sleep(10);
+    };
+
+    const pausedAfter: number[] = [];
+    const lastCallAfter: number[] = [];
+    const abortedAfter: number[] = [];
+    const cancelledAfter: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      env.standin.reset();
+      const paused = await start();
+      await until(async () => (await stored(paused)) >= concurrency);
+      const pauseAt = Date.now();
+      await env.jobs.pause(principal, paused);
+      await until(async () => (await env.jobs.status(principal, paused)).status === 'paused');
+      pausedAfter.push(Date.now() - pauseAt);
+      await until(async () => (await env.jobs.status(principal, paused)).in_flight === 0);
+      lastCallAfter.push(Math.max(0, ...env.standin.calls().map((c) => c.receivedAt - pauseAt)));
+      await env.jobs.cancel(principal, paused);
+      await env.jobs.waitForJob(paused);
+
+      env.standin.reset();
+      const gate = env.standin.gate({});
+      const cancelled = await start();
+      await gate.waitUntilHeld(concurrency);
+      const cancelAt = Date.now();
+      await env.jobs.cancel(principal, cancelled);
+      await until(async () => gate.aborted() === concurrency);
+      abortedAfter.push(Date.now() - cancelAt);
+      await until(async () => (await env.jobs.job(cancelled))?.status === 'cancelled');
+      cancelledAfter.push(Date.now() - cancelAt);
+      log(`run ${i + 1}: paused after ${pausedAfter.at(-1)} ms, cancel aborted the held calls after ${abortedAfter.at(-1)} ms`);
+    }
+
+    writeResult(
+      'control-latency',
+      { items, concurrency, latencyMs, repeats },
+      {
+        'status paused after pause ms (each run)': pausedAfter,
+        'last LLM call started after pause ms (each run)': lastCallAfter,
+        'held calls aborted after cancel ms (each run)': abortedAfter,
+        'job row cancelled after cancel ms (each run)': cancelledAfter,
+        'longest, held calls aborted s': round(Math.max(...abortedAfter) / 1_000, 2),
+      },
+      [
+        'Timed from JobsClient.pause/cancel returning, polling every 10 ms; "last LLM call" is 0 when no call started after the pause request.',
+        'Cancel reaches an LLM activity in the answer to a heartbeat (every second, WORKER_HEARTBEAT_THROTTLE_MS), so about 1-2 s.',
+      ],
+    );
+  } finally {
+    await env.close();
+  }
+}
+
+runBench(main);
