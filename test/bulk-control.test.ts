@@ -26,10 +26,13 @@ const start = async (owner: string) =>
 const statusOf = async (jobId: string) => (await harness.jobs.status(admin, jobId)).status;
 const reach = (jobId: string, status: string) => waitFor(() => statusOf(jobId), (s) => s === status, 30_000, `job ${jobId} ${status}`);
 
+/** A CLI process still running after this is killed (SIGTERM), so a hung one fails its test instead of outliving the suite. */
+const CLI_TIMEOUT_MS = 120_000;
+
 async function cli(...args: string[]): Promise<{ code: number; stdout: string }> {
   const env = { ...process.env, DATABASE_URL: harness.config.DATABASE_URL, TEMPORAL_ADDRESS: harness.config.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: harness.config.TEMPORAL_TASK_QUEUE };
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, [path.resolve(__dirname, '../bin/synapse-jobs.js'), ...args], { env });
+    const { stdout } = await promisify(execFile)(process.execPath, [path.resolve(__dirname, '../bin/synapse-jobs.js'), ...args], { env, timeout: CLI_TIMEOUT_MS });
     return { code: 0, stdout };
   } catch (error) {
     const failed = error as { code: number; stdout: string };

@@ -20,12 +20,15 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
+/** A CLI process still running after this is killed (SIGTERM), so a hung one fails its test instead of outliving the suite. */
+const CLI_TIMEOUT_MS = 120_000;
+
 /** Asynchronously, so the in-process worker keeps running while the CLI waits on it. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   // The cache off as in the harness: earlier suites' stored answers would otherwise finish these jobs at once.
   const env = { ...process.env, DATABASE_URL: harness.config.DATABASE_URL, TEMPORAL_ADDRESS: harness.config.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: harness.config.TEMPORAL_TASK_QUEUE, JOB_DEFAULT_USE_LLM_CACHE: 'false' };
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.resolve(__dirname, '../bin/synapse-jobs.js'), ...args, '--as', 'cli-user'], { env });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.resolve(__dirname, '../bin/synapse-jobs.js'), ...args, '--as', 'cli-user'], { env, timeout: CLI_TIMEOUT_MS });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
