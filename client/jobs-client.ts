@@ -101,10 +101,18 @@ export class JobsClient {
     this.reconcileDeps = { db, temporal, calls: this.calls, startBoundMs: config.JOB_START_BOUND_MS, actor: 'synapse-reconciler' };
   }
 
-  /** Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError, QuotaExceededError or DependencyUnavailableError. */
-  async startJob(body: StartJobRequest, actor = String((body as { owner?: unknown }).owner ?? 'unknown')): Promise<StartedJob> {
+  /**
+   * Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError, QuotaExceededError or DependencyUnavailableError.
+   * `options.idempotencyKeyHeader` is the HTTP `Idempotency-Key` header: the key when the body gives none, and
+   * refused when the body gives another (either could be the one a retry means to match).
+   */
+  async startJob(body: StartJobRequest, actor = String((body as { owner?: unknown }).owner ?? 'unknown'), options: { idempotencyKeyHeader?: string } = {}): Promise<StartedJob> {
     return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: (body as { jobType?: unknown }).jobType } }, async () => {
-      const request = parseCommonRequest(body, this.config);
+      const header = options.idempotencyKeyHeader;
+      if (header !== undefined && body.idempotencyKey !== undefined && body.idempotencyKey !== header) {
+        throw new InvalidJobRequestError('idempotencyKey', 'differs from the Idempotency-Key header; give the key once, or the same in both');
+      }
+      const request = parseCommonRequest(header !== undefined && body.idempotencyKey === undefined ? { ...body, idempotencyKey: header } : body, this.config);
       const earlier = request.idempotencyKey ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey) : undefined;
       if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
       // Before the family's checks, some of which read the data source (a sampling start counts its records).

@@ -1,9 +1,14 @@
 // Bad job input is refused before anything happens: the error names the field, no job row is written
 // and no workflow is started. A sampling start reads its table only after every other check, and briefly.
+// Input that turns invalid after the start (its data source unregistered before the job runs) fails the job
+// at once inside its first activity, as `InvalidJobInput`, never retried.
 
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../common/failures';
 import { InvalidJobRequestError, type StartJobRequest } from '../client/job-requests';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
 import { createHarness, type Harness } from './support/harness';
@@ -134,5 +139,57 @@ describe('an intelligent_sampling start', () => {
     const row = await harness.jobs.job(started.jobId);
     expect(row?.metadata.rows_at_start).toBe(300);
     await harness.jobs.handle(started.jobId).cancel();
+  });
+});
+
+describe('input found invalid inside an activity', () => {
+  /** A data source of its own (a 50-row copy of the demo table), which the test unregisters under a started job. */
+  const VANISHING = `vanishing_source_${process.pid}`;
+  beforeAll(async () => {
+    await sql`create table ${sql.table(VANISHING)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= 50`.execute(harness.db);
+    await harness.db.insertInto('data_sources').values({ id: VANISHING, table_name: VANISHING, description: 'unregistered by a test', record_id_column: 'row_id' }).execute();
+    await sql`insert into data_source_attributes (data_source_id, name, data_type, description, position)
+      select ${VANISHING}, name, data_type, description, position from data_source_attributes where data_source_id = ${DEMO_DATA_SOURCE_ID}`.execute(harness.db);
+  });
+  afterAll(async () => {
+    await harness.db.deleteFrom('data_sources').where('id', '=', VANISHING).execute();
+    await sql`drop table if exists ${sql.table(VANISHING)}`.execute(harness.db);
+  });
+
+  it('fails a job whose data source was unregistered between start and run with InvalidJobInput, on the first attempt', async () => {
+    // No worker yet: the start's checks pass, and the job waits, pending, while its data source goes away.
+    const { jobId } = await harness.jobs.startJob({ jobType: 'intelligent_sampling', owner: `vanishing-${Date.now()}`, dataSourceId: VANISHING, confidenceLevel: 0.95, marginOfError: 0.05, seed: 1 } as StartJobRequest);
+    await harness.db.deleteFrom('data_sources').where('id', '=', VANISHING).execute();
+    const worker = await harness.startWorker();
+    try {
+      // It should end within a second or two; 60 s bounds it even on a busy machine (a retried failure never ends it).
+      await waitFor(async () => (await harness.jobs.job(jobId))?.status, (status) => status === 'failed' || status === 'completed' || status === 'cancelled', 60_000, `job ${jobId} to end`);
+      const ended = await harness.jobs.handle(jobId).result().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // The workflow fails with the activity's own failure as its cause: type, non-retryable, and the reason.
+      expect(ended).toBeInstanceOf(WorkflowFailedError);
+      const activityFailure = (ended as WorkflowFailedError).cause;
+      expect(activityFailure).toBeInstanceOf(ActivityFailure);
+      expect((activityFailure as ActivityFailure).activityType).toBe('planSamplingScan');
+      expect(activityFailure?.cause).toBeInstanceOf(ApplicationFailure);
+      expect(activityFailure?.cause).toMatchObject({ type: FailureType.InvalidJobInput, nonRetryable: true, message: `unknown data source ${VANISHING}` });
+
+      const row = await harness.jobs.job(jobId);
+      expect(row).toMatchObject({ status: 'failed', error: `unknown data source ${VANISHING}` });
+
+      // From the history: the activity was scheduled once, ran once (attempt 1), failed as InvalidJobInput, and
+      // nothing else was scheduled after it (no retry, no further step).
+      const events = (await harness.jobs.handle(jobId).fetchHistory()).events ?? [];
+      const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType?.name);
+      expect(scheduled).toEqual(['planSamplingScan']);
+      const started = events.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(started).toEqual([1]);
+      const failed = events.filter((e) => e.activityTaskFailedEventAttributes).map((e) => e.activityTaskFailedEventAttributes!.failure?.cause?.applicationFailureInfo ?? e.activityTaskFailedEventAttributes!.failure?.applicationFailureInfo);
+      expect(failed).toEqual([expect.objectContaining({ type: FailureType.InvalidJobInput, nonRetryable: true })]);
+    } finally {
+      await worker.stop();
+    }
   });
 });

@@ -1,13 +1,18 @@
 // The jobs page in headless Chromium (Debian's package, driven by playwright-core) against a real API,
-// worker and slowed LLM stand-in: live bars, pause/resume/cancel by click, owner isolation, hostile text.
-// The tests run in order on one page and one job, as a user would click through them.
+// worker and LLM stand-in: live bars, pause/resume/cancel by click, owner isolation, hostile text.
+// The tests run in order on one page and one job, as a user would click through them. That job's LLM calls
+// wait at a stand-in gate and go on only when a test releases them, so the bar moves when and as far as the
+// test decides, and the job is mid-work whenever a button is clicked, however fast or busy the machine.
 
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { createHarness, type Harness, type RunningApi } from './support/harness';
-import { sleep, waitFor } from './support/waiting';
+import type { StandinGate } from '../llm-standin/server';
+import { whilePaused } from './support/control-checks';
+import { jobHistory } from './support/job-history';
+import { waitFor } from './support/waiting';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const HOSTILE = '<img src=x onerror=alert(1)>';
@@ -20,6 +25,7 @@ let page: Page;
 let jobId: string;
 let hostileJobId: string;
 let otherJobId: string;
+let gate: StandinGate;
 const dialogs: string[] = [];
 const pageErrors: string[] = [];
 
@@ -45,8 +51,7 @@ async function shown(id: string): Promise<Shown> {
 }
 
 beforeAll(async () => {
-  harness = await createHarness({ faults: { latencyMs: 700 } });
-  await harness.startWorker();
+  harness = await createHarness();
   api = await harness.startApi();
   const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').limit(40).execute();
   const attributeIds = catalogue.map((a) => a.name);
@@ -56,6 +61,9 @@ beforeAll(async () => {
   // Job ids are the server's UUIDs, but metadata is free text from whoever started the job, and the page shows it.
   hostileJobId = await start('page-user', attributeIds.slice(0, 1), { note: HOSTILE, [HOSTILE]: HOSTILE });
   jobId = await start('page-user', attributeIds);
+  // The gate is in place before any worker runs, so every call of the clicked-through job waits at it.
+  gate = harness.standin.gate({ jobId });
+  await harness.startWorker();
 
   mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
@@ -75,6 +83,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  gate?.open();
   await browser?.close();
   await harness?.close();
 });
@@ -89,32 +98,42 @@ describe('the jobs page', () => {
 
   it("shows the user's job with a progress bar whose value grows", async () => {
     expect(await row(jobId).locator('[data-role=progress]').getAttribute('role')).toBe('progressbar');
-    const first = await waitFor(() => shown(jobId), (s) => s.value > 0);
+    // Two items at once (llmConcurrency 2): let both finish, then one more, and watch the bar follow.
+    await gate.waitUntilHeld(2, 30_000);
+    gate.release(2);
+    const first = await waitFor(() => shown(jobId), (s) => s.value > 0 && s.completed > 0, 15_000, 'the bar to show the first items done');
     expect(first.status).toBe('running');
-    await waitFor(() => shown(jobId), (s) => s.value > first.value && s.completed > first.completed);
+    await gate.waitUntilHeld(1, 30_000);
+    gate.release(1);
+    await waitFor(() => shown(jobId), (s) => s.value > first.value && s.completed > first.completed, 15_000, 'the bar to grow past the first items');
     expect(await button(jobId, 'pause').isEnabled()).toBe(true);
     expect(await button(jobId, 'resume').isEnabled()).toBe(false);
     expect(await button(jobId, 'cancel').isEnabled()).toBe(true);
   });
 
-  it('Pause turns the row paused, and then the completed-steps count stops changing', async () => {
-    await button(jobId, 'pause').click();
-    await waitFor(() => shown(jobId), (s) => s.status === 'paused', 15_000);
-    // Items in flight at the pause still finish: wait until the count has held for 1.5 s before measuring,
-    // plus the time one live answer may be shared with pollers before it is refreshed.
-    const holdMs = 1_500 + 2 * harness.config.STATUS_LIVE_CACHE_MS;
-    let last = await shown(jobId);
-    let since = Date.now();
-    while (Date.now() - since < holdMs) {
-      await sleep(200);
-      const now = await shown(jobId);
-      if (now.completed !== last.completed || now.status !== 'paused') since = Date.now();
-      last = now;
+  /** Resolves after `rounds` more answers to the page's list request: each round renders before the next begins. */
+  const pageRounds = async (rounds: number) => {
+    for (let i = 0; i < rounds; i++) {
+      // The page asks again a second after each round; 10 s bounds one round even on a busy machine.
+      await page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/jobs', { timeout: 10_000 });
     }
-    const samples: Shown[] = [];
-    for (const end = Date.now() + 3_000; Date.now() < end; await sleep(250)) samples.push(await shown(jobId));
-    expect(samples.length).toBeGreaterThan(8);
-    expect(samples.every((s) => s.status === 'paused' && s.completed === last.completed && s.value === last.value)).toBe(true);
+  };
+
+  it('Pause turns the row paused, and then the completed-steps count stops changing', async () => {
+    await gate.waitUntilHeld(2, 30_000);
+    const heldBeforePause = gate.heldTotal();
+    await button(jobId, 'pause').click();
+    await waitFor(() => shown(jobId), (s) => s.status === 'paused', 15_000, 'the row to show paused');
+    // The two items in flight at the pause still finish; nothing else may start.
+    gate.release();
+    const settled = await waitFor(() => harness.jobs.progress(jobId), (p) => p?.status === 'paused' && p.inFlight === 0, 15_000, 'the items in flight at the pause to finish');
+    const last = await waitFor(() => shown(jobId), (s) => s.status === 'paused' && s.completed === settled!.completedSteps, 15_000, `the page to show the ${settled!.completedSteps} steps done at the pause`);
+    // No item started after the pause: none reached the gate, and the history schedules nothing after the signal.
+    expect(gate.heldTotal()).toBe(heldBeforePause);
+    expect(whilePaused(await jobHistory(harness.temporal, jobId)).filter((fact) => fact.kind === 'scheduled')).toEqual([]);
+    // The page keeps polling and keeps showing the same: two more rounds rendered, nothing moved.
+    await pageRounds(2);
+    expect(await shown(jobId)).toEqual(last);
     expect(last.value).toBeLessThan(100);
     expect(await button(jobId, 'pause').isEnabled()).toBe(false);
     expect(await button(jobId, 'resume').isEnabled()).toBe(true);
@@ -125,19 +144,24 @@ describe('the jobs page', () => {
   it('Resume makes the bar move again', async () => {
     const paused = await shown(jobId);
     await button(jobId, 'resume').click();
-    const resumed = await waitFor(() => shown(jobId), (s) => s.status === 'running' && s.value > paused.value, 15_000);
+    // Resumed, the job starts items again: they reach the gate; one is let through.
+    await gate.waitUntilHeld(1, 30_000);
+    gate.release(1);
+    const resumed = await waitFor(() => shown(jobId), (s) => s.status === 'running' && s.value > paused.value, 15_000, 'the bar to move after resume');
     expect(resumed.completed).toBeGreaterThan(paused.completed);
   });
 
   it('Cancel ends the job cancelled, with every button disabled', async () => {
+    // Its items are still held at the gate: the job is mid-work when the cancel lands.
+    expect(gate.held()).toBeGreaterThan(0);
     await button(jobId, 'cancel').click();
-    await waitFor(() => shown(jobId), (s) => s.status === 'cancelled');
+    await waitFor(() => shown(jobId), (s) => s.status === 'cancelled', 15_000, 'the row to show cancelled');
     expect((await harness.jobs.waitForJob(jobId))?.status).toBe('cancelled');
     for (const action of ['pause', 'resume', 'cancel'] as const) expect(await button(jobId, action).isEnabled()).toBe(false);
   });
 
   it("shows the API's error in the message area when an action is refused", async () => {
-    await waitFor(() => shown(hostileJobId), (s) => s.status === 'completed');
+    await waitFor(() => shown(hostileJobId), (s) => s.status === 'completed', 30_000, 'the one-attribute job to show completed');
     // The page offers no refused action, so force the button on and click it as a stale page would.
     await page.evaluate(`(() => { const b = document.querySelector('[data-job-id="${hostileJobId}"] button[data-action=cancel]'); b.disabled = false; b.click(); })()`);
     const notice = page.locator('[data-role=notice]');

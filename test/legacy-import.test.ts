@@ -1,5 +1,6 @@
 // The legacy import against the shared, deliberately damaged jobs_storage.json: exact counts, readable
-// rejections, the rows it stores, a second run that changes nothing, and resubmitting interrupted jobs.
+// rejections, the rows it stores, a second run that changes nothing, and resubmitting interrupted jobs;
+// through the HTTP API, imported jobs listed with their statuses and every control on them refused (409).
 
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { toLegacyStatus } from '../client/job-status';
 import { formatImportReport, importLegacyJobs, legacyResubmitRequest, type LegacyImportReport } from '../client/legacy-import';
 import type { JobProgress } from '../common/progress';
 import { openDatabase } from '../db/connection';
+import { createHarness, type Harness, type RunningApi } from './support/harness';
 
 // A copy of the shared /work/shared/legacy/jobs_storage.json, so the suite reads nothing outside the repository.
 const SAMPLE = path.resolve(__dirname, 'fixtures/legacy/jobs_storage.json');
@@ -192,6 +194,56 @@ describe('importing the shared damaged jobs_storage.json', () => {
     expect(text).toMatch(/rejected\s+5\n/);
     expect(text).toContain('  not-a-uuid: job_id: must be a UUID, got "not-a-uuid"; created_at: is missing');
     expect(text).toContain(`${RUNNING_JOB}  data_profiling  was running, 91/145 steps, owner 1`);
+  });
+});
+
+describe('imported jobs through the HTTP API', () => {
+  const CANCELLED_JOB = '5b06258e-7e26-436a-8483-f8b8332dd331'; // data_profiling_llm_generation, user 4, "Cancelled by user"
+  const FAILED_JOB = '34b9b5df-9e77-49b1-8f42-05b4907a70c3'; // generate_scoping_recommendations, user 4, "connection to database lost"
+  let harness: Harness;
+  let api: RunningApi;
+  beforeAll(async () => {
+    harness = await createHarness();
+    api = await harness.startApi();
+    // Already imported by the suite above when run with it; importing again changes nothing.
+    await importLegacyJobs(db, SAMPLE);
+  });
+  afterAll(() => harness.close());
+
+  const listedAs = async (subject: string, query: string, roles: string[] = []) => {
+    const response = await api.request(subject, 'GET', `/api/v1/jobs?${query}&limit=500`, undefined, roles);
+    expect(response.status).toBe(200);
+    return response.body.jobs as Record<string, any>[];
+  };
+
+  it('lists imported jobs, to their owner and to an admin, with the status the file gave them (interrupted ones failed)', async () => {
+    const ownJobs = await listedAs('4', 'type=data_profiling_llm_generation');
+    expect(ownJobs.find((j) => j.job_id === CANCELLED_JOB)).toMatchObject({ status: 'cancelled', source: 'legacy', owner: '4', error: 'Cancelled by user' });
+    const byStatus = await listedAs('root', 'owner=4&status=failed', ['admin']);
+    expect(byStatus.find((j) => j.job_id === FAILED_JOB)).toMatchObject({ status: 'failed', source: 'legacy', job_type: 'generate_scoping_recommendations', error: 'connection to database lost' });
+    const completed = await listedAs('root', 'owner=2&status=completed', ['admin']);
+    expect(completed.find((j) => j.job_id === COMPLETED_JOB)).toMatchObject({ status: 'completed', source: 'legacy', progress_percentage: 100, completed_steps: 142, created_at: '2025-01-10T14:48:00.000Z' });
+    const interrupted = await listedAs('1', 'status=failed');
+    expect(interrupted.find((j) => j.job_id === RUNNING_JOB)).toMatchObject({ status: 'failed', source: 'legacy', completed_steps: 91, error: expect.stringMatching(/^Interrupted: the legacy job manager stopped while this job was running/) });
+    // Another owner's imported job is not theirs to see.
+    expect((await listedAs('1', 'owner=2')).some((j) => j.job_id === COMPLETED_JOB)).toBe(false);
+  });
+
+  it.each([
+    ['pause', 'pause', undefined],
+    ['pause now', 'pause', { now: true }],
+    ['resume', 'resume', undefined],
+    ['cancel', 'cancel', undefined],
+    ['a priority change', 'priority', { priority: 'high' }],
+  ])('refuses %s of an imported job with 409, changing nothing and starting nothing', async (_name, action, body) => {
+    for (const [jobId, owner] of [[COMPLETED_JOB, '2'], [RUNNING_JOB, '1'], [CANCELLED_JOB, '4']] as const) {
+      const before = await storedJob(jobId);
+      const refused = await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/${action}`, body);
+      expect(refused).toEqual({ status: 409, body: { error: { code: 'wrong_state', message: `job ${jobId} was imported from the legacy job manager; nothing of it is running` } } });
+      expect(await storedJob(jobId)).toEqual(before);
+      // Nothing of it runs in Temporal, before or after.
+      await expect(harness.jobs.handle(jobId).describe()).rejects.toThrow(/not found/i);
+    }
   });
 });
 

@@ -49,8 +49,9 @@ const ROUTES: Route[] = [
     handle: async (jobs, { principal, body, headers }) => {
       // The token's subject owns the job; only an admin may start one on someone else's behalf.
       const owner = principal.admin && typeof body.owner === 'string' ? body.owner : principal.subject;
-      const idempotencyKey = body.idempotencyKey ?? headers['idempotency-key'];
-      const started = await jobs.startJob({ ...body, owner, idempotencyKey } as never, principal.subject);
+      // The Idempotency-Key header is the key when the body has none; the client refuses two different keys.
+      const header = headers['idempotency-key'];
+      const started = await jobs.startJob({ ...body, owner } as never, principal.subject, { idempotencyKeyHeader: Array.isArray(header) ? header.join(', ') : header });
       return [started.created ? 201 : 200, { ...(await jobs.status(principal, started.jobId)), created: started.created }];
     },
   },
