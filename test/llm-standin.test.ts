@@ -399,17 +399,26 @@ describe('HTTP control surface', () => {
 describe('shutdown', () => {
   it('closes promptly while a request hangs, cutting that request off', async () => {
     const own = await startLlmStandin({ responders, faults: { rules: [{ kind: 'hang' }] } });
+    let closeHung = false;
     try {
       const client = new OpenAI({ apiKey: 'test', baseURL: own.url, maxRetries: 0 });
       const call = failureOf(ask('ds1.a', 'echo', client));
       await waitFor(() => own.callCount('ds1.a') === 1, 'the hanging request to arrive');
       // server.close() alone resolves only once every connection ends, and a hung request never ends by itself
-      // (the client's own timeout is 10 minutes): close resolving, with the call cut off, is the proof.
-      await own.close();
+      // (the client's own timeout is 10 minutes): close resolving, with the call cut off, is the proof. The 10 s
+      // bound only turns a hang into a failure that says so, well before Jest's timeout.
+      let guard: NodeJS.Timeout | undefined;
+      const hung = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('close() still waiting after 10 s: the hung connection kept it open')), 10_000)));
+      await Promise.race([own.close(), hung])
+        .catch((error) => {
+          closeHung = true;
+          throw error;
+        })
+        .finally(() => clearTimeout(guard));
       expect(await call).toBeInstanceOf(OpenAI.APIConnectionError);
       expect(own.calls()[0]?.outcome).toBe('hung');
     } finally {
-      await own.close();
+      if (!closeHung) await own.close();
     }
   });
 });
