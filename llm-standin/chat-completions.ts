@@ -111,7 +111,9 @@ async function answer(ctx: ChatContext, exchange: Exchange, faultPlan: FaultPlan
   }
   const completion = completionBody(ctx.nextCompletionId(), plan.request.model, content, plan.promptTokens);
   ctx.window.addTokens(admission.usage, completion.usage.completion_tokens);
-  exchange.sendJson(200, completion, ctx.window.headers(faultPlan.limits, Date.now()));
+  // quota_spent: the provider answered, and says this was the last request its quota allows until the reset.
+  const spent = fault?.kind === 'quota_spent' ? { retryAfterMs: (fault.retryAfterSeconds ?? 1) * 1000 } : undefined;
+  exchange.sendJson(200, completion, ctx.window.headers(faultPlan.limits, Date.now(), spent));
 }
 
 async function contentFor(fault: FaultRule | undefined, request: StandinRequest, responder: StandinResponder): Promise<string> {

@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 
-export type FaultKind = 'rate_limit' | 'server_error' | 'hang' | 'malformed' | 'wrong_shape' | 'latency';
+export type FaultKind = 'rate_limit' | 'quota_spent' | 'server_error' | 'hang' | 'malformed' | 'wrong_shape' | 'latency';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -15,7 +15,10 @@ export interface FaultRule {
   firstCallsPerItem?: number;
   /** 0..1: share of matching calls hit, chosen by hash(item key, call index). */
   fraction?: number;
-  /** rate_limit: sent as Retry-After (integer seconds) and retry-after-ms. */
+  /**
+   * rate_limit: sent as Retry-After (integer seconds) and retry-after-ms. quota_spent: the answer is a normal
+   * 200 whose headers say the request quota is used up (x-ratelimit-remaining-requests 0) until this reset.
+   */
   retryAfterSeconds?: number;
   /** server_error: HTTP status, default 503. */
   status?: number;
@@ -42,7 +45,7 @@ export interface CallSubject {
 const nonNegative = z.number().finite().nonnegative();
 
 const faultRuleSchema = z.strictObject({
-  kind: z.enum(['rate_limit', 'server_error', 'hang', 'malformed', 'wrong_shape', 'latency']),
+  kind: z.enum(['rate_limit', 'quota_spent', 'server_error', 'hang', 'malformed', 'wrong_shape', 'latency']),
   items: z.array(z.string()).optional(),
   itemPattern: z
     .string()

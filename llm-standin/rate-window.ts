@@ -58,7 +58,7 @@ export class RateWindow {
     this.admissions = [];
   }
 
-  /** Headers describing the window at `now`; a 429 from a fault rule can force the request budget to zero. */
+  /** Headers describing the window at `now`; a fault rule (a 429, or a spent quota) can force the request budget to zero. */
   headers(limits: RateLimits | undefined, now: number, forced?: { retryAfterMs: number }): Record<string, string> {
     const windowMs = windowOf(limits);
     this.forgetBefore(now - windowMs);

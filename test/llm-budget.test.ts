@@ -1,6 +1,8 @@
 // The fleet-wide LLM budget with two real worker processes, real PostgreSQL and a stand-in that enforces its
-// own quota: no 429s at close to the full limit, fairness across owners, priority, the provider's Retry-After
-// pausing every worker, limits changed at run time, and cancel/pause reaching calls that wait for budget.
+// own quota: no 429s, and never more than the limit (requests or tokens) in a window yet the window filled
+// whenever calls wait, read round by round from the ledger's journal on PostgreSQL's clock; fairness across
+// owners, priority, the provider's Retry-After and spent quota pausing every worker, limits changed at run
+// time, and cancel/pause reaching calls that wait for budget. Paces and latencies: bench/llm-budget-signals.ts.
 
 import type { Config } from '../config';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
@@ -9,9 +11,10 @@ import { planGrants } from '../activities/llm-budget-plan';
 import { readProviderSignals } from '../activities/llm-budget-provider';
 import { parseResetDuration } from '../activities/llm-errors';
 import type { CallRecord } from '../llm-standin/server';
+import { clearBudgetJournal, grantRounds, installBudgetJournal, pausesOf, readBudgetJournal, removeBudgetJournal, type GrantRound, type JournalPause } from './support/budget-journal';
 import { createHarness, type Harness } from './support/harness';
 import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process';
-import { sleep, waitFor } from './support/waiting';
+import { waitFor } from './support/waiting';
 
 const MODEL = 'budget-test-model';
 const admin = { subject: 'ops', admin: true };
@@ -26,6 +29,7 @@ beforeAll(async () => {
   });
   const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
   attributes = catalogue.map((a) => a.name);
+  await installBudgetJournal(harness.db);
   // The worker's environment is strings: the price table travels as the JSON it was read from.
   const env = { ...harness.config, LLM_PRICES: JSON.stringify(harness.config.LLM_PRICES) } as unknown as Config;
   workers = [spawnWorkerProcess(env), spawnWorkerProcess(env)];
@@ -34,6 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+  await removeBudgetJournal(harness.db);
   await harness.close();
 });
 
@@ -45,6 +50,42 @@ async function limitsEverywhere(budget: { rpm: number; tpm: number; windowMs: nu
   const quota = standin ?? { rpm: budget.rpm, tpm: budget.tpm };
   harness.standin.setFaults({ latencyMs: 20, limits: { requestsPerMinute: quota.rpm, tokensPerMinute: quota.tpm, windowMs: budget.windowMs } });
   harness.standin.reset();
+  await clearBudgetJournal(harness.db, MODEL);
+}
+
+const journal = () => readBudgetJournal(harness.db, MODEL);
+const iso = (ms: number) => new Date(ms).toISOString();
+const describeRound = (r: GrantRound) => `round at ${iso(r.at)} (granted ${r.granted.length}, rpm ${r.rpm}, tpm ${r.tpm}): ${r.requests} requests and ${r.tokens.least}-${r.tokens.most} tokens in the window, ${r.leftWaiting.length} left waiting`;
+
+/**
+ * Every grant round kept within the limits it read, and filled the window whenever calls were left waiting:
+ * the requests limit reached, or (tokens) the next call in line would not have fitted. One failing round fails
+ * the test with its figures.
+ */
+function expectRoundsAtTheLimit(rounds: GrantRound[], bound: 'requests' | 'tokens'): void {
+  expect(rounds.length).toBeGreaterThan(0);
+  for (const round of rounds) {
+    const problems: string[] = [];
+    if (round.requests > round.rpm) problems.push('over the requests limit');
+    if (round.tokens.least > round.tpm) problems.push('over the tokens limit');
+    if (round.leftWaiting.length > 0) {
+      // One owner and one priority per test that reads tokens: the next in line is the oldest left waiting.
+      const next = round.leftWaiting.reduce((a, b) => (a.id < b.id ? a : b));
+      const full = bound === 'requests' ? round.requests >= round.rpm : round.requests >= round.rpm || round.tokens.most + next.estimate > round.tpm;
+      if (!full) problems.push('calls left waiting while the window had room');
+    }
+    expect({ round: describeRound(round), problems }).toEqual({ round: describeRound(round), problems: [] });
+  }
+}
+
+/** No grant round between a pause being set and its end; and a grant at or after the end of each pause. */
+function expectNothingGrantedWhilePaused(rounds: GrantRound[], pauses: JournalPause[]): void {
+  for (const pause of pauses) {
+    const inside = rounds.filter((r) => r.at > pause.setAt && r.at < pause.endedAt).map(describeRound);
+    const span = `${iso(pause.setAt)} to ${iso(pause.endedAt)}`;
+    expect({ pause: span, inside }).toEqual({ pause: span, inside: [] });
+    expect(rounds.some((r) => r.at >= pause.endedAt)).toBe(true);
+  }
 }
 
 const waitingCalls = async (jobId: string) =>
@@ -116,24 +157,27 @@ describe('granting order and provider signals (pure)', () => {
 });
 
 describe('one budget for two worker processes', () => {
-  it('runs three jobs of different owners at the limit with zero 429s from the provider', async () => {
+  it('grants three owners on two workers never more than the limit per window, yet fills every window while calls wait, with zero 429s', async () => {
     const R = 12;
-    const W = 3_000;
-    await limitsEverywhere({ rpm: R, tpm: 1_000_000, windowMs: W });
-    // Everything queues while the budget is held, so the measurement starts with every job waiting.
-    await harness.db.updateTable('llm_budget_limits').set({ paused_until: new Date(Date.now() + 2_000) }).where('model', '=', MODEL).execute();
+    await limitsEverywhere({ rpm: R, tpm: 1_000_000, windowMs: 3_000 });
     const sets = [takeAttributes(24), takeAttributes(16), takeAttributes(8)];
-    const jobIds = await Promise.all([start('alice', sets[0]!, { llmConcurrency: 8 }), start('bob', sets[1]!, { llmConcurrency: 8 }), start('carol', sets[2]!, { llmConcurrency: 8 })]);
+    // Every call queues while the budget is held, so the rounds under test all start with calls waiting.
+    const { result: jobIds } = await whileBudgetHeld(async () => {
+      const started = await Promise.all([start('alice', sets[0]!), start('bob', sets[1]!), start('carol', sets[2]!)]);
+      await waitFor(async () => (await Promise.all(started.map(waitingCalls))).reduce((a, b) => a + b, 0), (n) => n === 48, 60_000, 'all 48 calls waiting for budget');
+      return started;
+    });
     for (const jobId of jobIds) await finished(jobId);
 
-    const calls = harness.standin.calls().sort((a, b) => a.receivedAt - b.receivedAt);
+    const calls = harness.standin.calls();
     expect(calls.filter((c) => c.outcome === 'rate_limited')).toEqual([]);
     expect(calls).toHaveLength(48);
-    // 48 calls at 12 per window take four windows at best; the fraction of that pace achieved:
-    const span = calls.at(-1)!.receivedAt - calls[0]!.receivedAt + W;
-    const achieved = (calls.length / span) * (W / R);
-    expect(achieved).toBeGreaterThanOrEqual(0.9);
-    expect(achieved).toBeLessThanOrEqual(1);
+    const { calls: ledger } = await journal();
+    expect(ledger.filter((c) => c.grantedAt !== null)).toHaveLength(48);
+    const rounds = grantRounds(await journal());
+    // 48 calls at 12 a window: the first round grants a full window, and no round more or less than the limit allows.
+    expect(rounds[0]!.requests).toBe(R);
+    expectRoundsAtTheLimit(rounds, 'requests');
   });
 
   it('grants the small job of one owner long before the large job another owner started first', async () => {
@@ -179,36 +223,97 @@ describe('one budget for two worker processes', () => {
     expect(others.filter((c) => c.receivedAt > lastUrgent).length).toBeGreaterThanOrEqual(12);
   });
 
-  it("stops every worker's calls until the reset after one worker sees a 429 with Retry-After", async () => {
+  it("stops every worker's grants until the reset after one worker sees a 429 with Retry-After, then grants again", async () => {
     await limitsEverywhere({ rpm: 1_000, tpm: 1_000_000, windowMs: 3_000 });
     const set = takeAttributes(16);
-    harness.standin.setFaults({ latencyMs: 100, rules: [{ kind: 'rate_limit', items: [`${DEMO_DATA_SOURCE_ID}.${set[5]}`], firstCallsPerItem: 1, retryAfterSeconds: 2 }] });
+    harness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'rate_limit', items: [`${DEMO_DATA_SOURCE_ID}.${set[5]}`], firstCallsPerItem: 1, retryAfterSeconds: 2 }] });
     const jobId = await start('dave', set, { llmConcurrency: 4 });
     await finished(jobId);
     const calls = callsFor(set);
-    const limited = calls.filter((c) => c.outcome === 'rate_limited');
-    expect(limited).toHaveLength(1);
-    const seenAt = limited[0]!.finishedAt!;
-    // Calls already on the wire when the 429 came back may still land just after it; nothing new is sent until the reset.
-    expect(calls.filter((c) => c.receivedAt > seenAt + 300 && c.receivedAt < seenAt + 1_900)).toEqual([]);
-    expect(calls.filter((c) => c.receivedAt >= seenAt + 1_900).length).toBeGreaterThan(0);
+    expect(calls.filter((c) => c.outcome === 'rate_limited')).toHaveLength(1);
+    const recorded = await journal();
+    // Every call the stand-in saw was granted once (the 429'd one too), and nothing else was sent.
+    expect(recorded.calls.filter((c) => c.grantedAt !== null)).toHaveLength(calls.length);
+    expect(calls).toHaveLength(17);
+    // The 429's Retry-After became one pause of 2 s on PostgreSQL's clock, set after the 429'd call's grant.
+    const pauses = pausesOf(recorded);
+    expect(pauses).toHaveLength(1);
+    expect(pauses[0]!.until - pauses[0]!.setAt).toBeLessThanOrEqual(2_000);
+    const limitedCall = recorded.calls.find((c) => c.deletedState === 'granted' && c.settledAt === null)!;
+    expect(limitedCall.grantedAt!).toBeLessThan(pauses[0]!.setAt);
+    // Calls granted before it may still land after the 429; no round grants anything until the pause ends, then rounds go on.
+    const rounds = grantRounds(recorded);
+    expectNothingGrantedWhilePaused(rounds, pauses);
+    expect(rounds.filter((r) => r.at >= pauses[0]!.endedAt).flatMap((r) => r.granted).length).toBeGreaterThanOrEqual(1);
     const [budget] = (await harness.jobs.llmBudget(admin)).filter((m) => m.model === MODEL);
     expect(budget!.recent_rate_limits[0]).toMatchObject({ job_id: jobId, status: 429, pause_ms: 2_000, reason: '429 Retry-After' });
   });
 
-  it('follows a limit changed while jobs run within seconds', async () => {
+  it('stops every worker\'s grants until the reset when an answer says the request quota is spent (x-ratelimit-remaining-requests 0)', async () => {
+    await limitsEverywhere({ rpm: 1_000, tpm: 1_000_000, windowMs: 3_000 }, { rpm: 1_000, tpm: 10_000_000 });
+    const set = takeAttributes(10);
+    // A normal answer for the third item whose headers say the quota is spent for 2 s; nothing else limits.
+    harness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'quota_spent', items: [`${DEMO_DATA_SOURCE_ID}.${set[2]}`], firstCallsPerItem: 1, retryAfterSeconds: 2 }] });
+    const jobId = await start('gina', set, { llmConcurrency: 2 });
+    await finished(jobId);
+    const calls = callsFor(set);
+    expect(calls.map((c) => c.outcome)).toEqual(calls.map(() => 'ok'));
+    expect(calls).toHaveLength(10);
+    const recorded = await journal();
+    const pauses = pausesOf(recorded);
+    expect(pauses).toHaveLength(1);
+    expect(pauses[0]!.until - pauses[0]!.setAt).toBeLessThanOrEqual(2_000);
+    const rounds = grantRounds(recorded);
+    expectNothingGrantedWhilePaused(rounds, pauses);
+    // The pause came from an answer, not a 429: it is not listed among the recent 429s.
+    const [budget] = (await harness.jobs.llmBudget(admin)).filter((m) => m.model === MODEL);
+    expect(budget!.recent_rate_limits.filter((r: { job_id: string }) => r.job_id === jobId)).toEqual([]);
+  });
+
+  it('follows a limit changed while jobs run: the first round after the change fills the window to the new limit', async () => {
     await limitsEverywhere({ rpm: 4, tpm: 1_000_000, windowMs: 2_000 }, { rpm: 1_000, tpm: 10_000_000 });
     const set = takeAttributes(40);
     const jobId = await start('erin', set);
-    await waitFor(async () => callsFor(set).length, (n) => n >= 8);
+    await waitFor(async () => callsFor(set).length, (n) => n >= 8, 60_000, 'two windows of calls at the old limit');
     const status = await harness.jobs.status(admin, jobId);
     expect(status.llm_budget).toEqual({ waiting_calls: expect.any(Number), reason: 'waiting for requests-per-minute budget' });
     const changed = await harness.jobs.setLlmBudget(admin, MODEL, { rpm: 20 });
     expect(changed.limits).toEqual({ rpm: 20, tpm: 1_000_000, window_ms: 2_000 });
-    const changedAt = Date.now();
     await finished(jobId);
-    // The old limit allowed 4 calls in any 2 s; the first 2 s after the change saw far more.
-    expect(callsFor(set).filter((c) => c.receivedAt >= changedAt && c.receivedAt < changedAt + 2_000).length).toBeGreaterThanOrEqual(10);
+
+    const recorded = await journal();
+    const change = recorded.limits.find((l) => l.rpm === 20)!;
+    const rounds = grantRounds(recorded);
+    const before = rounds.filter((r) => r.at < change.at);
+    const after = rounds.filter((r) => r.at > change.at);
+    expect(before.map((r) => r.rpm)).toEqual(before.map(() => 4));
+    expect(after.map((r) => r.rpm)).toEqual(after.map(() => 20));
+    // The old limit's windows held 4; the first round after the change (32 or more calls still waiting) filled it to 20.
+    expect(before.at(-1)!.requests).toBe(4);
+    expect(after[0]!.requests).toBe(20);
+    expectRoundsAtTheLimit(rounds, 'requests');
+  });
+
+  it('grants a tokens-bound window never more than its tokens, and as many calls as fit, before the requests limit binds', async () => {
+    await limitsEverywhere({ rpm: 1_000, tpm: 1_000_000, windowMs: 3_000 });
+    const set = takeAttributes(12);
+    // The calls' estimates are read from the ledger while the budget is held, and the tokens limit set to about
+    // three and a half of them (on both sides), so tokens bind long before the 1 000 requests do.
+    const { result: jobId } = await whileBudgetHeld(async () => {
+      const job = await start('hank', set);
+      await waitFor(async () => waitingCalls(job), (n) => n === 12, 60_000, 'all 12 calls waiting for budget');
+      const estimates = await harness.db.selectFrom('llm_budget_calls').select('tokens').where('job_id', '=', job).execute();
+      const tpm = Math.floor((3.5 * estimates.reduce((sum, e) => sum + e.tokens, 0)) / estimates.length);
+      await harness.jobs.setLlmBudget(admin, MODEL, { tpm });
+      harness.standin.setFaults({ latencyMs: 20, limits: { requestsPerMinute: 1_000, tokensPerMinute: tpm, windowMs: 3_000 } });
+      return job;
+    });
+    await finished(jobId);
+    expect(callsFor(set).filter((c) => c.outcome === 'rate_limited')).toEqual([]);
+    expect(callsFor(set)).toHaveLength(12);
+    const rounds = grantRounds(await journal()).filter((r) => r.tpm < 1_000_000);
+    expect(rounds.length).toBeGreaterThanOrEqual(3);
+    expectRoundsAtTheLimit(rounds, 'tokens');
   });
 
   it('takes calls waiting for budget off the queue on pause-now and on cancel', async () => {
@@ -230,8 +335,12 @@ describe('one budget for two worker processes', () => {
     await harness.jobs.cancel({ subject: owner, admin: false }, jobId);
     expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled' });
     expect(await waiting()).toBe(0);
-    // Only the two calls the budget granted ever reached the provider.
-    await sleep(200);
+    // The ledger granted two calls in all, and every other call left it while still waiting; so only those two
+    // can ever reach the provider, and they did.
+    const ledger = (await journal()).calls.filter((c) => c.jobId === jobId);
+    expect(ledger.filter((c) => c.grantedAt !== null)).toHaveLength(2);
+    expect(ledger.filter((c) => c.grantedAt === null).map((c) => c.deletedState)).toEqual(ledger.filter((c) => c.grantedAt === null).map(() => 'waiting'));
+    await waitFor(async () => callsFor(set).length, (n) => n >= 2, 10_000, 'the two granted calls at the stand-in');
     expect(callsFor(set)).toHaveLength(2);
   });
 });

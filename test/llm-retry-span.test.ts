@@ -69,7 +69,9 @@ describe.each([
     for (const { attempt, details } of pending) {
       expect(attempt).toBe(1);
       expect(details).toMatchObject({ item: expect.any(String), calls: expect.any(Number), waitingFor: expect.stringMatching(/^(budget|llm|retry)$/), retries: expect.any(Number), lastErrorType: 'LlmRateLimited', lastError: expect.stringMatching(/^LLM rate limited \(429\)/) });
+      // Each retry the heartbeat counts is a 429 the stand-in sent that item (read after the heartbeat, so at least as many).
       expect(details!.retries).toBeGreaterThanOrEqual(OLD_ATTEMPTS);
+      expect(details!.retries).toBeLessThanOrEqual(rateLimitedCalls(details!.item.split('.').at(-1)!));
     }
     harness.standin.setFaults({});
 
@@ -96,9 +98,42 @@ describe.each([
     const reason = (attribute: string) => results.find((r) => r.attribute === attribute)?.failure_reason;
     expect(reason(limited)).toMatch(/^LlmRateLimited for \d+ s, past the 8 s retry span \(LLM_RETRY_SPAN_MS\), after \d+ transient failures; last: LLM rate limited \(429\)/);
     expect(reason(unavailable)).toMatch(/^LlmUnavailable for \d+ s, past the 8 s retry span \(LLM_RETRY_SPAN_MS\), after \d+ transient failures; last: LLM server error 503/);
-    // A 429 every second for eight seconds; 503s back off 2 s, then 4 s, and the next 8 s would end past the span.
+    // The failures the reason counts are exactly the failed calls the stand-in answered for that item: a 429 every
+    // second or so for eight seconds; 503s back off 2 s, then 4 s, and the next 8 s would end past the span.
+    const counted = (attribute: string) => Number(/after (\d+) transient failures/.exec(reason(attribute) ?? '')?.[1]);
+    expect(counted(limited)).toBe(rateLimitedCalls(limited));
     expect(rateLimitedCalls(limited)).toBeGreaterThanOrEqual(5);
     expect(harness.standin.calls().filter((c) => c.itemKey === itemKey(unavailable)).map((c) => c.outcome)).toEqual(['server_error', 'server_error', 'server_error']);
+    expect(counted(unavailable)).toBe(3);
     await expectEveryRunOnItsFirstAttempt(jobId, [limited, unavailable]);
+  }, 120_000);
+});
+
+describe('a run of 5xx answers', () => {
+  /**
+   * LlmUnavailable backs off 2 s, then 4 s, then 8 s (activities/llm-errors.ts): with a 10 s LLM_RETRY_SPAN_MS the
+   * third failure, about 6 s in, would retry past the span (6 + 8 > 10), so an item whose provider keeps failing is
+   * asked exactly three times; 10 s sits in the middle of the 6–14 s gap, so a busy machine moves no boundary.
+   */
+  it('is retried with backoff exactly as many times as fit LLM_RETRY_SPAN_MS, then fails the item as LlmUnavailable; a shorter burst recovers', async () => {
+    worker = await harness.startWorker({ LLM_RETRY_SPAN_MS: 10_000 });
+    const [down, burst] = (await demoAttributes(harness, 8)).slice(6) as [string, string];
+    harness.standin.setFaults({ rules: [{ kind: 'server_error', items: [itemKey(down)], status: 502 }, { kind: 'server_error', items: [itemKey(burst)], firstCallsPerItem: 2, status: 503 }] });
+    const jobId = await startProfiling([down, burst]);
+
+    const job = await harness.jobs.waitForJob(jobId);
+    expect(job).toMatchObject({ status: 'completed', error: expect.stringMatching(/^1 of 2 attributes failed: /) });
+    const results = await harness.db.selectFrom('attribute_results').select(['attribute', 'status', 'failure_reason']).where('job_id', '=', jobId).execute();
+    expect(results.find((r) => r.attribute === down)).toMatchObject({ status: 'failed', failure_reason: expect.stringMatching(/^LlmUnavailable for \d+ s, past the 10 s retry span \(LLM_RETRY_SPAN_MS\), after 3 transient failures; last: LLM server error 502/) });
+    expect(results.find((r) => r.attribute === burst)).toMatchObject({ status: 'completed' });
+    const callsOf = (attribute: string) => harness.standin.calls().filter((c) => c.itemKey === itemKey(attribute));
+    expect(callsOf(down).map((c) => c.status)).toEqual([502, 502, 502]);
+    expect(callsOf(burst).map((c) => c.status)).toEqual([503, 503, 200]);
+    // The backoff is waited, never shortened: 2 s before the second call, 4 s before the third (lower bounds only;
+    // 10 ms for a timer that fires on the millisecond it was due, rounded down).
+    const gaps = callsOf(down).slice(1).map((c, i) => c.receivedAt - callsOf(down)[i]!.finishedAt!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(1_990);
+    expect(gaps[1]).toBeGreaterThanOrEqual(3_990);
+    await expectEveryRunOnItsFirstAttempt(jobId, [down, burst]);
   }, 120_000);
 });
