@@ -18,14 +18,20 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const temporal = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer();
-  if (temporal) process.env.TEMPORAL_ADDRESS = temporal.address;
+  try {
+    if (temporal) process.env.TEMPORAL_ADDRESS = temporal.address;
 
-  const databaseUrl = await createTestDatabase();
-  process.env.DATABASE_URL = databaseUrl;
+    const databaseUrl = await createTestDatabase();
+    process.env.DATABASE_URL = databaseUrl;
 
-  const bundlePath = await bundleWorkflows();
-  process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
-  globalThis.synapseTestEnvironment = { temporal, databaseUrl, bundlePath };
+    const bundlePath = await bundleWorkflows();
+    process.env.WORKFLOW_BUNDLE_PATH = bundlePath;
+    globalThis.synapseTestEnvironment = { temporal, databaseUrl, bundlePath };
+  } catch (error) {
+    // Jest runs no global teardown when setup fails: the dev server (a child process) would keep it alive.
+    await temporal?.teardown().catch(() => undefined);
+    throw error;
+  }
 }
 
 async function startDevServer(): Promise<TestWorkflowEnvironment> {

@@ -60,7 +60,9 @@ describe('a job larger than its history budget', () => {
 
     // Calls go through one at a time until the current run's history has reached its budget while a call is held:
     // from then on that run starts nothing new, and it continues as new once the calls it holds have finished.
-    for (;;) {
+    // Bounded by the job's own size, so the loop ends even if no run ever filled.
+    for (let released = 0; ; released++) {
+      if (released > attributes.length) throw new Error(`released all ${attributes.length} calls one at a time and no run reached its history budget`);
       await gate.waitUntilHeld(1, 30_000);
       if ((await currentRunEvents()) >= BUDGET) break;
       const seen = gate.heldTotal();

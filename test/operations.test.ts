@@ -71,16 +71,18 @@ describe('a worker', () => {
     health = await startWorkerHealthServer({ ...jobsWorker, namespace: harness.config.TEMPORAL_NAMESPACE }, 0);
   });
 
+  // Each part closed even when beforeAll stopped half-way or another part fails to close, so none is left open.
   afterAll(async () => {
-    if (jobsWorker.worker.getState() === 'RUNNING') jobsWorker.worker.shutdown();
-    await running;
-    await health.close();
-    await jobsWorker.close();
+    if (jobsWorker?.worker.getState() === 'RUNNING') jobsWorker.worker.shutdown();
+    const results = await Promise.allSettled([running, health?.close()]);
+    await jobsWorker?.close();
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
   });
 
   test('serves Temporal runtime metrics and job counters that match what the job did', async () => {
     const { jobId } = await harness.jobs.startJob({ jobType: JOB_TYPE, owner: 'ops', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 3 });
-    await waitFor(() => harness.jobs.job(jobId), (job) => job?.status === 'completed');
+    // Three attributes, one call each asked again: done in seconds; 60 s is a job that never finishes.
+    await waitFor(() => harness.jobs.job(jobId), (job) => job?.status === 'completed', 60_000, `the ${JOB_TYPE} job ${jobId} completed`);
     const calls = await harness.db.selectFrom('llm_calls').select(['prompt_tokens', 'completion_tokens']).where('job_id', '=', jobId).execute();
     const standinCalls = attributeIds.reduce((sum, a) => sum + harness.standin.callCount(itemKey(a)), 0);
     expect(standinCalls).toBe(5); // three attributes, one 503 retried, one invalid answer asked again
@@ -94,6 +96,7 @@ describe('a worker', () => {
       () => getText(metricsUrl),
       (m) => sample(m.text, 'synapse_jobs_finished', { job_type: JOB_TYPE }) === 1 && sample(m.text, 'temporal_workflow_completed', sdkLabels) >= 1,
       10_000,
+      'the worker metrics counting the finished job and its completed workflow',
     );
     expect(sample(text, 'synapse_job_steps_done', { ...queue, job_type: JOB_TYPE })).toBe(attributeIds.length);
     expect(sample(text, 'synapse_job_steps_failed', { ...queue, job_type: JOB_TYPE })).toBe(0);

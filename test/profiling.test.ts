@@ -100,9 +100,13 @@ describe('data_profiling_rule_execution job', () => {
   });
 
   it('refuses rules from a job that is not a completed rules job of the same data source, starting nothing', async () => {
+    // A generation job cancelled while its one call is held at the gate, so it cannot complete first.
+    const gate = harness.standin.gate({ items: [`${DEMO_DATA_SOURCE_ID}.credit_score`], limit: 1 });
     const cancelled = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'analyst-2', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score'] });
+    await gate.waitUntilHeld(1, 30_000);
     await harness.jobs.handle(cancelled.jobId).cancel();
     expect(await harness.jobs.waitForJob(cancelled.jobId)).toMatchObject({ status: 'cancelled' });
+    gate.open();
     // The completed generation job's row as if it had profiled another data source.
     const elsewhere = `${generationJobId}-elsewhere`;
     const moved = sql`to_jsonb(j) || jsonb_build_object('id', ${elsewhere}::text, 'workflow_id', ${elsewhere}::text, 'metadata', j.metadata || '{"data_source_id": "another_source"}')`;

@@ -15,6 +15,7 @@ import { openDatabase } from '../../db/connection';
 import { defaultResponders } from '../../llm-standin/responders';
 import { startLlmStandin, type FaultPlan, type LlmStandin, type StandinResponder } from '../../llm-standin/server';
 import { createJobsWorker } from '../../workers/create-worker';
+import { trackUntilClosed } from './leftovers';
 
 export const TEST_JWT_SECRET = 'synapse-test-secret-0123456789';
 
@@ -26,6 +27,7 @@ export interface Harness {
   temporal: Client;
   startWorker(overrides?: Partial<Config>): Promise<RunningWorker>;
   startApi(): Promise<RunningApi>;
+  /** Closes everything the harness opened, each part even when another fails; a second call waits for the first. */
   close(): Promise<void>;
 }
 
@@ -73,14 +75,17 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     WORKER_HEALTH_PORT: 0,
     ...options.config,
   };
-  const connection = await Connection.connect(temporalConnectionOptions(config));
+  const connection = await Connection.connect(temporalConnectionOptions(config)).catch(async (error) => {
+    await standin.close();
+    throw error;
+  });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = openDatabase(config.DATABASE_URL, 4);
   const workers = new Set<RunningWorker>();
   const servers: http.Server[] = [];
   const jobs = new JobsClient(temporal, db, config);
 
-  return {
+  const harness: Harness = {
     config,
     standin,
     jobs,
@@ -119,15 +124,37 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         },
       };
     },
-    async close() {
-      for (const server of servers) {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-      }
-      for (const worker of [...workers]) await worker.stop();
-      await db.destroy();
-      await connection.close();
-      await standin.close();
+    close() {
+      closing ??= closeAll();
+      return closing;
     },
   };
+  // A harness opened inside a test that then times out is never closed by the test's own `finally`: listed here,
+  // test/support/environment.js closes it after the file, so its worker and connections cannot keep Jest alive.
+  const untrack = trackUntilClosed(`the harness on task queue ${config.TEMPORAL_TASK_QUEUE}`, () => harness.close());
+  let closing: Promise<void> | undefined;
+  async function closeAll(): Promise<void> {
+    untrack();
+    const errors: unknown[] = [];
+    const attempt = async (step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    for (const server of servers) {
+      await attempt(async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      });
+    }
+    for (const worker of [...workers]) await attempt(() => worker.stop());
+    await attempt(() => db.destroy());
+    await attempt(() => connection.close());
+    await attempt(() => standin.close());
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `closing the harness failed ${errors.length} times`);
+  }
+  return harness;
 }

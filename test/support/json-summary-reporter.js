@@ -1,5 +1,7 @@
 // A Jest reporter that writes the run's counts to .tmp/jest-results.json, so CI can print its own
-// "N passed, N failed" line from Jest's result while running exactly `npm test`.
+// "N passed, N failed, N skipped" line from Jest's result while running exactly `npm test` (skipped: Jest's
+// pending tests — skip, only elsewhere — plus todo tests). Written when the run completes, before Jest exits, so
+// .ci/run also knows when Jest finished its tests but something kept the process alive.
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -14,6 +16,7 @@ class JsonSummaryReporter {
       numPassedTests: results.numPassedTests,
       numFailedTests: results.numFailedTests,
       numPendingTests: results.numPendingTests,
+      numTodoTests: results.numTodoTests,
       numTotalTests: results.numTotalTests,
       numFailedTestSuites: results.numFailedTestSuites,
       numRuntimeErrorTestSuites: results.numRuntimeErrorTestSuites,

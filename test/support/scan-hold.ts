@@ -8,6 +8,7 @@ import pg from 'pg';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import type { Hold } from './control-checks';
 import type { Harness } from './harness';
+import { trackUntilClosed } from './leftovers';
 import { waitFor } from './waiting';
 
 /** The application_name prefixes of the scans held (activities/data-source-sql.ts callers label their connections so). */
@@ -48,6 +49,8 @@ export async function createScanHold(harness: Harness, name: string, rows: numbe
 
   const holder = new pg.Client({ connectionString: harness.config.DATABASE_URL, application_name: `${name}_holder` });
   await holder.connect();
+  // Its session keeps Jest alive until ended: listed, so a file whose afterAll never ends it still exits.
+  const untrack = trackUntilClosed(`the ${name} scan hold's session`, () => holder.end());
   let closed = false;
   const unlock = async () => {
     if (!closed) return;
@@ -80,6 +83,7 @@ export async function createScanHold(harness: Harness, name: string, rows: numbe
       await waitFor(() => scansOf(jobId), (s) => s.running === 0, 30_000, `the held scans of ${jobId} cancelled`);
     },
     async end() {
+      untrack();
       await unlock().catch(() => undefined);
       await holder.end();
     },

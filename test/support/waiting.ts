@@ -4,9 +4,10 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 /**
  * Reads until `done` holds; after `timeoutMs` fails saying what it waited for (`what`) and the last value read.
- * Give every wait its own bound, well under the test's, so a failure names the state that never came.
+ * Give every wait its own bound, well under the test's, so a failure names the state that never came. (A call
+ * that names neither still fails in 60 s, with the condition's own source as what it waited for.)
  */
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, what = 'a condition'): Promise<T> {
+export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, what = `\`${done.toString()}\``): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
