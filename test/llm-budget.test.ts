@@ -184,10 +184,10 @@ describe('one budget for two worker processes', () => {
     await limitsEverywhere({ rpm: 6, tpm: 1_000_000, windowMs: 2_000 });
     const [large, small] = [takeAttributes(24), takeAttributes(4)];
     const largeJob = await start('alice', large);
-    await waitFor(async () => callsFor(large).length, (n) => n >= 6);
+    await waitFor(async () => callsFor(large).length, (n) => n >= 6, 30_000, "alice's large job to make its first 6 calls");
     const { result: smallJob, releasedAt } = await whileBudgetHeld(async () => {
       const job = await start('bob', small);
-      await waitFor(async () => waitingCalls(job), (n) => n === 4);
+      await waitFor(async () => waitingCalls(job), (n) => n === 4, 30_000, "bob's 4 calls waiting in the held budget");
       return job;
     });
     await finished(smallJob);
@@ -207,10 +207,10 @@ describe('one budget for two worker processes', () => {
     await limitsEverywhere({ rpm: 6, tpm: 1_000_000, windowMs: 2_000 });
     const [first, second, urgent] = [takeAttributes(16), takeAttributes(16), takeAttributes(4)];
     const jobs = [await start('alice', first), await start('bob', second)];
-    await waitFor(async () => callsFor([...first, ...second]).length, (n) => n >= 6);
+    await waitFor(async () => callsFor([...first, ...second]).length, (n) => n >= 6, 30_000, 'the two earlier jobs to make their first 6 calls');
     const { result: urgentJob } = await whileBudgetHeld(async () => {
       const job = await start('carol', urgent, { priority: 'high' });
-      await waitFor(async () => waitingCalls(job), (n) => n === 4);
+      await waitFor(async () => waitingCalls(job), (n) => n === 4, 30_000, "carol's 4 urgent calls waiting in the held budget");
       return job;
     });
     await finished(urgentJob);
@@ -322,16 +322,16 @@ describe('one budget for two worker processes', () => {
     const owner = 'frank';
     const jobId = await start(owner, set);
     const waiting = () => waitingCalls(jobId);
-    await waitFor(waiting, (n) => n === 4);
+    await waitFor(waiting, (n) => n === 4, 30_000, '4 calls waiting for budget');
     const budget = (await harness.jobs.llmBudget(admin)).find((m) => m.model === MODEL)!;
     expect(budget.waiting.by_owner).toEqual({ [owner]: 4 });
     expect(budget.blocked_reason).toBe('waiting for requests-per-minute budget');
 
     await harness.jobs.pause({ subject: owner, admin: false }, jobId, { now: true });
-    await waitFor(async () => (await harness.jobs.status(admin, jobId)).status, (s) => s === 'paused');
-    await waitFor(waiting, (n) => n === 0, 10_000);
+    await waitFor(async () => (await harness.jobs.status(admin, jobId)).status, (s) => s === 'paused', 30_000, 'the job paused now');
+    await waitFor(waiting, (n) => n === 0, 10_000, 'the waiting calls taken off the queue by pause-now');
     await harness.jobs.resume({ subject: owner, admin: false }, jobId);
-    await waitFor(waiting, (n) => n > 0);
+    await waitFor(waiting, (n) => n > 0, 30_000, 'calls waiting for budget again after resume');
     await harness.jobs.cancel({ subject: owner, admin: false }, jobId);
     expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled' });
     expect(await waiting()).toBe(0);
