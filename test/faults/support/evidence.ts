@@ -7,7 +7,7 @@ import type { JobRow } from '../../../client/job-status';
 import { DEMO_DATA_SOURCE_ID } from '../../../db/demo-data';
 import type { CallRecord } from '../../../llm-standin/server';
 import type { Harness } from '../../support/harness';
-import { sleep } from '../../support/waiting';
+import { waitFor } from '../../support/waiting';
 import { llmExecutionsByItem, type ItemExecutions } from './history';
 
 /** `npm run faults` sets FAULTS_SLOW=1; `npm test` (CI) runs only the fast scenarios. */
@@ -31,14 +31,17 @@ const FINAL = ['completed', 'failed', 'cancelled'];
 
 /**
  * Polls the job row until it is final. Unlike JobsClient.waitForJob this needs no Temporal connection,
- * so it keeps waiting through a restart of the server. The caller's Jest timeout is the "never hangs" bound.
+ * so it keeps waiting through a restart of the server. Bounded by `timeoutMs` (give the scenario's own
+ * bound; the default only stops a lost job from hanging until Jest's timeout), naming the last status seen.
  */
-export async function waitUntilFinal(harness: Harness, jobId: string): Promise<JobRow> {
-  for (;;) {
-    const row = await harness.jobs.job(jobId).catch(() => undefined);
-    if (row && FINAL.includes(row.status)) return row;
-    await sleep(250);
-  }
+export async function waitUntilFinal(harness: Harness, jobId: string, timeoutMs = 600_000): Promise<JobRow> {
+  const row = await waitFor(
+    () => harness.jobs.job(jobId).catch(() => undefined),
+    (r) => r !== undefined && FINAL.includes(r.status),
+    timeoutMs,
+    `job ${jobId} to end (completed, failed or cancelled)`,
+  );
+  return row!;
 }
 
 /** One stored result: the item key its LLM calls carry, and when its row was last written (PostgreSQL's clock). */
