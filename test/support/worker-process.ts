@@ -22,6 +22,20 @@ export interface WorkerProcess {
 const spawned = new Set<WorkerProcess>();
 
 /**
+ * Also listed where the test environment looks for what a file left open once its last afterAll ran (main's
+ * test/support/leftovers.ts registry: a Set under this symbol on the file's global), so a worker spawned by a
+ * test that timed out, never reaching its afterEach, is still ended. Kept by symbol, not by import, so this file
+ * works with or without that registry.
+ */
+const LEFTOVERS = Symbol.for('synapse.test.leftovers');
+function listAsLeftover(what: string, close: () => Promise<void>): () => void {
+  const holder = globalThis as unknown as Record<symbol, Set<{ what: string; close: () => Promise<void> }> | undefined>;
+  const entry = { what, close };
+  (holder[LEFTOVERS] ??= new Set()).add(entry);
+  return () => void holder[LEFTOVERS]?.delete(entry);
+}
+
+/**
  * SIGKILLs every worker process this test process spawned that is still running, and waits for each to exit.
  * Safe to call any time, any number of times; returns how many it had to end.
  */
@@ -76,6 +90,10 @@ export function spawnWorkerProcess(config: Config, options: WorkerProcessOptions
     },
   };
   spawned.add(worker);
-  void exited.then(() => spawned.delete(worker));
+  const unlist = listAsLeftover(`worker process ${child.pid ?? '(not started)'}`, () => worker.kill('SIGKILL'));
+  void exited.then(() => {
+    spawned.delete(worker);
+    unlist();
+  });
   return worker;
 }
