@@ -2,9 +2,10 @@
 // each kill: the job completes, every attribute is stored once, and no attribute is answered twice or asked
 // again once stored. CI kills 3 times; `npm run faults` (FAULTS_SLOW=1) kills 20 times.
 //
-// No race with the stand-in's speed: every LLM call waits at a gate, so each round waits until all the job's
-// in-flight calls are held (an observable state), lets a seeded random number of them go and waits until those
-// items are stored, then SIGKILLs a seeded random worker among those running a held call. The kill therefore
+// No race with the stand-in's speed: every LLM call waits at a gate, so each round waits until every LLM
+// activity started on a live worker is a held call (an observable state), lets a seeded random number of them
+// go (keeping one) and waits until those items are stored, then SIGKILLs a seeded random worker among those
+// running a held call. The kill therefore
 // always lands mid-job and cuts calls in flight; the calls it cut are counted at the gate (aborted) and are the
 // only ones asked again. Random choices print their seed: replay a failure with TEST_SEED=<seed>.
 
@@ -49,14 +50,14 @@ interface Storm {
 /** The SDK's default worker identity, as the server records it on the activities a worker runs. */
 const identityOf = (worker: WorkerProcess) => `${worker.process.pid}@${hostname()}`;
 
-/** The identities of the workers running the job's LLM activities now (started, not waiting for a retry). */
-async function workersRunningCalls(jobId: string): Promise<Set<string>> {
+/** The identity of the worker of each of the job's LLM activities started on a worker still alive (one entry per activity). */
+async function startedOnLiveWorkers(jobId: string): Promise<string[]> {
+  const live = new Set([...alive].map(identityOf));
   const { raw } = await harness.jobs.handle(jobId).describe();
-  return new Set(
-    (raw.pendingActivities ?? [])
-      .filter((a) => a.activityType?.name === 'generateValidationRules' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)
-      .map((a) => a.lastWorkerIdentity ?? ''),
-  );
+  return (raw.pendingActivities ?? [])
+    .filter((a) => a.activityType?.name === 'generateValidationRules' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)
+    .map((a) => a.lastWorkerIdentity ?? '')
+    .filter((identity) => live.has(identity));
 }
 
 interface Kill {
@@ -73,21 +74,35 @@ async function profileThroughKills(storm: Storm, random: SeededRandom) {
   const gate: StandinGate = harness.standin.gate({});
   const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'kill-storm', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: storm.llmConcurrency });
 
+  /**
+   * Waits until every LLM activity started on a live worker is a call held at the gate (none still reading its
+   * column profile), with at least one held. Bound: an item a kill cut waits its heartbeat timeout (10 s) and a
+   * retry back-off that doubles up to 60 s when the same item is cut again and again, plus a busy machine.
+   */
+  const allStartedHeld = async (what: string) => {
+    const state = await waitFor(
+      async () => {
+        const running = await startedOnLiveWorkers(jobId);
+        return { held: gate.held(), started: running.length, workers: new Set(running) };
+      },
+      (s) => s.held >= 1 && s.held === s.started,
+      100_000,
+      `every started LLM activity of ${jobId} held at the gate (${what})`,
+    );
+    return state;
+  };
+
   const kills: Kill[] = [];
   for (let k = 0; k < storm.kills; k++) {
-    // All the job's in-flight calls held: up to 10 s heartbeat timeout + 2 s retry back-off for items a kill cut, plus a busy machine.
-    await gate.waitUntilHeld(storm.llmConcurrency, 60_000);
+    const before = await allStartedHeld(`before release ${k + 1}`);
     const storedBefore = await storedCount(harness, jobId);
-    // Let some go (never so many that fewer than llmConcurrency items are left to hold) and see them stored.
-    const room = storm.attributes - storedBefore - storm.llmConcurrency;
-    const released = room > 0 ? 1 + random.int(Math.min(room, storm.llmConcurrency - 1)) : 0;
+    // Let some go (always keeping one held, so the kill cuts a call in flight) and see them stored.
+    const released = before.held > 1 ? 1 + random.int(before.held - 1) : 0;
     gate.release(released);
     await waitFor(() => storedCount(harness, jobId), (n) => n >= storedBefore + released, 30_000, `${released} released items of ${jobId} stored`);
-    // Their successors are held too, so every started LLM activity is a held call (for 60 s as above).
-    await gate.waitUntilHeld(storm.llmConcurrency, 60_000);
-    const running = await workersRunningCalls(jobId);
-    const candidates = [...alive].filter((w) => running.has(identityOf(w)));
+    const { workers: running } = await allStartedHeld(`before kill ${k + 1}`);
     expect((await harness.jobs.job(jobId))?.status).toBe('running');
+    const candidates = [...alive].filter((w) => running.has(identityOf(w)));
     if (candidates.length === 0) throw new Error(`no live worker runs a held call of ${jobId}; running: ${[...running].join(', ')}`);
     const victim = random.pick(candidates);
     const abortedBefore = gate.aborted();
