@@ -1,6 +1,11 @@
 // PostgreSQL pulling the rug: the backends serving the workers are terminated again and again in the middle
 // of a job (pg_terminate_backend, as an operator or a failover would), and under FAULTS_PG_RESTART=1 the
 // server itself restarts. Activities retry on fresh connections; the job completes with each item once.
+//
+// The cuts land mid-job by construction: the job's LLM calls wait at a gate, and each round cuts the workers'
+// backends while its in-flight calls are held, then lets a few calls go and waits until those items are stored
+// (over freshly opened connections) before the next cut. After the gated rounds the cuts go on every second,
+// as before, through the rest of the job (its rule scans included).
 
 import { execFileSync } from 'node:child_process';
 import { sql } from 'kysely';
@@ -8,7 +13,7 @@ import pg from 'pg';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
 import { sleep, waitFor } from '../support/waiting';
-import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { endAllSpawnedWorkers, spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { demoAttributes, expectEachItemStoredOnce, storedCount, waitUntilFinal } from './support/evidence';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
@@ -16,16 +21,20 @@ let harness: Harness;
 let proxy: TcpProxy;
 const workers: WorkerProcess[] = [];
 beforeAll(async () => {
-  harness = await createHarness({ faults: { latencyMs: 200 } });
+  harness = await createHarness();
   const database = new URL(harness.config.DATABASE_URL);
   // The workers reach PostgreSQL through a forwarder, so their backends (and only theirs) can be told apart.
   proxy = await startTcpProxy('127.0.0.1', { host: database.hostname, port: Number(database.port || 5432) });
 });
 afterAll(async () => {
-  for (const worker of workers) await worker.kill('SIGKILL');
-  await proxy.close();
-  await harness.close();
+  await endAllSpawnedWorkers();
+  await proxy?.close();
+  await harness?.close();
 });
+
+/** Cuts made while the job's calls are held, and how many items each round lets through between cuts. */
+const GATED_ROUNDS = 4;
+const RELEASED_PER_ROUND = 3;
 
 function workerConfig() {
   const database = new URL(harness.config.DATABASE_URL);
@@ -43,28 +52,42 @@ async function terminateWorkerBackends(): Promise<number> {
   return rows.length;
 }
 
-it('completes a job whose workers lose their PostgreSQL connections every second, storing each attribute once', async () => {
+it('completes a job whose workers lose their PostgreSQL connections again and again mid-job, storing each attribute once', async () => {
   for (let i = 0; i < 2; i++) workers.push(spawnWorkerProcess(workerConfig()));
   await Promise.all(workers.map((w) => w.ready));
   const attributes = await demoAttributes(harness, 40);
+  const gate = harness.standin.gate({});
   const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'pg-fault', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 6 });
 
+  const cutWhileHeld: number[] = [];
+  for (let round = 0; round < GATED_ROUNDS; round++) {
+    // All six in-flight calls held: the job is mid-way, each worker's pool holds the connections it stored with.
+    // A cut item's activity may need one retry (back-off 2 s) to reach the gate again; 60 s allows a busy machine.
+    await gate.waitUntilHeld(6, 60_000);
+    cutWhileHeld.push(await terminateWorkerBackends());
+    const stored = await storedCount(harness, jobId);
+    gate.release(RELEASED_PER_ROUND);
+    await waitFor(() => storedCount(harness, jobId), (n) => n >= stored + RELEASED_PER_ROUND, 60_000, `${RELEASED_PER_ROUND} items stored over fresh connections after round ${round + 1}`);
+  }
+  gate.open();
   let rounds = 0;
-  let terminated = 0;
-  while ((await harness.jobs.job(jobId))?.status === 'running' || rounds === 0) {
+  let terminated = cutWhileHeld.reduce((a, b) => a + b, 0);
+  // The rest of the job, cut every second: a cadence of faults, not a wait for anything.
+  while ((await harness.jobs.job(jobId))?.status === 'running') {
     await sleep(1_000);
     terminated += await terminateWorkerBackends();
     rounds++;
   }
   const job = await waitUntilFinal(harness, jobId);
 
-  expect(terminated).toBeGreaterThan(0);
+  // Every gated round found worker backends to cut: the pools kept the connections their stores had used.
+  expect(cutWhileHeld.filter((n) => n === 0)).toEqual([]);
   expect(job.status).toBe('completed');
   expect(job.result).toMatchObject({ attributesProfiled: attributes.length, attributesFailed: 0 });
   await expectEachItemStoredOnce(harness, jobId, attributes);
   // A lost connection is a failed query, not a dead worker: both processes are still up.
   expect(workers.map((w) => w.process.exitCode)).toEqual([null, null]);
-  console.info(`postgres figures: ${terminated} worker backends terminated over ${rounds} rounds; job ${job.status}`);
+  console.info(`postgres figures: ${cutWhileHeld.join('/')} worker backends cut in the ${GATED_ROUNDS} gated rounds, ${terminated} in all over ${GATED_ROUNDS + rounds} rounds; job ${job.status}`);
 });
 
 it("retries a read whose pooled connection is terminated mid-request, and answers a control so cut off with 503 and Retry-After", async () => {
@@ -112,15 +135,19 @@ restartIt('completes a job across a restart of the PostgreSQL server', async () 
   workers.push(worker);
   await worker.ready;
   const attributes = await demoAttributes(harness, 30);
+  // Mid-job by construction: three calls pass, the next six wait at a gate until the server is back.
+  const gate = harness.standin.gate({ fromCall: harness.standin.calls().length + 4 });
   const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'pg-restart', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 6 });
-  await waitFor(() => storedCount(harness, jobId), (n) => n >= 3);
+  await gate.waitUntilHeld(6, 60_000);
+  await waitFor(() => storedCount(harness, jobId), (n) => n === 3, 30_000, 'the three items whose calls passed the gate stored');
   const version = execFileSync('ls', ['/etc/postgresql'], { encoding: 'utf8' }).trim().split('\n')[0]!;
   const restartedAt = Date.now();
   execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
   // The test's own pooled connections died too: the first reads after the restart may fail.
-  const storedAtRestart = (await waitFor(() => storedCount(harness, jobId).catch(() => undefined), (n) => n !== undefined))!;
-  const job = await waitUntilFinal(harness, jobId);
-  expect(storedAtRestart).toBeLessThan(attributes.length);
+  const storedAtRestart = (await waitFor(() => storedCount(harness, jobId).catch(() => undefined), (n) => n !== undefined, 60_000, 'PostgreSQL answering the test again'))!;
+  gate.open();
+  const job = await waitUntilFinal(harness, jobId, 240_000);
+  expect(storedAtRestart).toBe(3);
   expect(job.status).toBe('completed');
   await expectEachItemStoredOnce(harness, jobId, attributes);
   expect(worker.process.exitCode).toBeNull();

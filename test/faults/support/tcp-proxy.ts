@@ -9,6 +9,8 @@ export interface TcpProxy {
   port: number;
   /** Connections currently open through the proxy. */
   openConnections(): number;
+  /** Bytes received from clients so far (forwarded or held): how a test sees a client talking again after a partition. */
+  bytesFromClients(): number;
   /** Local ports of the proxy's connections to the target (e.g. to find their PostgreSQL backends). */
   upstreamPorts(): number[];
   /** Destroys every open connection (both sides); new ones are still accepted. */
@@ -23,6 +25,7 @@ export interface TcpProxy {
 export async function startTcpProxy(listenHost: string, target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<[net.Socket, net.Socket]>();
   let held = false;
+  let fromClients = 0;
   const flushes = new Set<() => void>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);
@@ -46,6 +49,7 @@ export async function startTcpProxy(listenHost: string, target: { host: string; 
       for (const [to, chunk] of pending.splice(0)) to.write(chunk);
     };
     flushes.add(flush);
+    client.on('data', (chunk: Buffer) => (fromClients += chunk.length));
     client.on('data', forward(upstream));
     upstream.on('data', forward(client));
   });
@@ -67,6 +71,7 @@ export async function startTcpProxy(listenHost: string, target: { host: string; 
     host: listenHost,
     port,
     openConnections: () => pairs.size,
+    bytesFromClients: () => fromClients,
     upstreamPorts: () => [...pairs].map(([, upstream]) => upstream.localPort).filter((p): p is number => p !== undefined),
     cutAll,
     hold: () => {
