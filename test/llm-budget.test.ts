@@ -13,7 +13,7 @@ import { parseResetDuration } from '../activities/llm-errors';
 import type { CallRecord } from '../llm-standin/server';
 import { clearBudgetJournal, grantRounds, installBudgetJournal, pausesOf, readBudgetJournal, removeBudgetJournal, type GrantRound, type JournalPause } from './support/budget-journal';
 import { createHarness, type Harness } from './support/harness';
-import { spawnWorkerProcess, type WorkerProcess } from './support/worker-process';
+import { endAllSpawnedWorkers, spawnWorkerProcess, type WorkerProcess } from './support/worker-process';
 import { waitFor } from './support/waiting';
 
 const MODEL = 'budget-test-model';
@@ -37,9 +37,17 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(workers.map((w) => w.kill('SIGTERM')));
-  await removeBudgetJournal(harness.db);
-  await harness.close();
+  // SIGTERM lets the workers drain; whatever a half-finished beforeAll spawned is SIGKILLed after it, so a
+  // failed setup never leaves a worker process behind.
+  try {
+    await Promise.all((workers ?? []).map((w) => w.kill('SIGTERM')));
+  } finally {
+    await endAllSpawnedWorkers();
+    if (harness) {
+      await removeBudgetJournal(harness.db);
+      await harness.close();
+    }
+  }
 });
 
 /** A fresh budget and stand-in quota for each test: the same limits on both sides, nothing left in the window. */
