@@ -2,6 +2,8 @@
 // small PRNG (mulberry32) whose seed is printed, so a failing run can be replayed with TEST_SEED=<seed>.
 // Without TEST_SEED each run picks a fresh seed (from the clock and pid) and says which one it picked.
 
+import { seededRandom as mulberry32 } from '../../db/demo-data';
+
 export interface SeededRandom {
   readonly seed: number;
   /** A float in [0, 1). */
@@ -14,18 +16,6 @@ export interface SeededRandom {
   pick<T>(items: readonly T[]): T;
   /** `message` followed by how to replay this run: for failure messages. */
   describe(message: string): string;
-}
-
-/** mulberry32: 32 bits of state, good enough spread for test choices, and identical on every platform. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** The seed from TEST_SEED (a non-negative integer), or a fresh one; throws on a TEST_SEED that is not one. */
@@ -43,6 +33,7 @@ export function testSeed(env: NodeJS.ProcessEnv = process.env): number {
  * the test later hangs or the process dies. Failure messages should go through `describe`.
  */
 export function seededRandom(label: string, seed: number = testSeed()): SeededRandom {
+  // The demo table's generator: one mulberry32 in the codebase, identical on every platform.
   const next = mulberry32(seed);
   console.info(`${label}: random seed ${seed} (replay with TEST_SEED=${seed})`);
   const random: SeededRandom = {
