@@ -154,9 +154,20 @@ async function endingOf(deps: Pick<ReconcileDeps, 'temporal' | 'calls'>, descrip
  * The stored progress snapshot gets the final status too, so lists (which read only the snapshot) agree.
  */
 async function writeEnding(deps: ReconcileDeps, row: JobRow, ending: Ending, options: { olderThanMs?: number; releaseIdempotencyKey?: boolean } = {}): Promise<JobRow | undefined> {
+  // One transaction: whoever sees the ending sees its audit entry (and a failed audit write leaves the row active
+  // for the next pass rather than ended without a trace).
+  return deps.db.transaction().execute(async (trx) => {
+    const written = await endingUpdate(trx, row, ending, options).returningAll().executeTakeFirst();
+    if (written) await recordAudit(trx, { actor: deps.actor, action: 'reconcile', jobId: row.id, outcome: 'ok', detail: { status: ending.status, error: ending.error, ...ending.detail } });
+    return written;
+  });
+}
+
+/** The update that ends a row still active (and, with `olderThanMs`, old enough on PostgreSQL's clock). */
+function endingUpdate(db: Kysely<Database>, row: JobRow, ending: Ending, options: { olderThanMs?: number; releaseIdempotencyKey?: boolean }) {
   const now = new Date();
   const snapshot = { status: ending.status, message: ending.message, inFlight: 0, etaSeconds: null, updatedAt: now.toISOString() };
-  let update = deps.db
+  let update = db
     .updateTable('jobs')
     .set({
       status: ending.status,
@@ -172,7 +183,5 @@ async function writeEnding(deps: ReconcileDeps, row: JobRow, ending: Ending, opt
     .where('id', '=', row.id)
     .where('status', 'in', ACTIVE_STATUSES);
   if (options.olderThanMs !== undefined) update = update.where(sql<boolean>`created_at < now() - make_interval(secs => ${options.olderThanMs / 1_000})`);
-  const written = await update.returningAll().executeTakeFirst();
-  if (written) await recordAudit(deps.db, { actor: deps.actor, action: 'reconcile', jobId: row.id, outcome: 'ok', detail: { status: ending.status, error: ending.error, ...ending.detail } });
-  return written;
+  return update;
 }
