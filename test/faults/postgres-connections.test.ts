@@ -90,9 +90,15 @@ it('completes a job whose workers lose their PostgreSQL connections again and ag
   console.info(`postgres figures: ${cutWhileHeld.join('/')} worker backends cut in the ${GATED_ROUNDS} gated rounds, ${terminated} in all over ${GATED_ROUNDS + rounds} rounds; job ${job.status}`);
 });
 
+const API_APPLICATION_NAME = 'synapse-test-api-pg-cut';
+
 it("retries a read whose pooled connection is terminated mid-request, and answers a control so cut off with 503 and Retry-After", async () => {
-  // Its own queue with no worker: the job stays pending, and nothing but the API touches its row.
-  const idle = await createHarness();
+  // Its own queue with no worker: the job stays pending, and nothing but the API touches its row. Its connections
+  // carry their own application_name, so the backend to cut is the API's and never another waiter on the lock
+  // (the running worker's reconciler reads the jobs table every 2 s and can queue on the same lock).
+  const apiDatabaseUrl = new URL(harness.config.DATABASE_URL);
+  apiDatabaseUrl.searchParams.set('application_name', API_APPLICATION_NAME);
+  const idle = await createHarness({ config: { DATABASE_URL: apiDatabaseUrl.toString() } });
   const api = await idle.startApi();
   const jobId = (await api.request('pg-cut', 'POST', '/api/v1/jobs', { jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score'] })).body.job_id;
   const locker = new pg.Client({ connectionString: harness.config.DATABASE_URL });
@@ -104,7 +110,7 @@ it("retries a read whose pooled connection is terminated mid-request, and answer
       await locker.query('lock table jobs in access exclusive mode');
       const answer = request();
       const { rows } = await waitFor(
-        () => sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%"jobs"%'`.execute(harness.db),
+        () => sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database() and application_name = ${API_APPLICATION_NAME} and wait_event_type = 'Lock' and query ilike '%"jobs"%'`.execute(harness.db),
         (r) => r.rows.length === 1,
         10_000,
         "the API's read of the jobs table to wait on the lock",
