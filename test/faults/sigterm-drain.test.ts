@@ -48,13 +48,19 @@ async function expectCleanExit(worker: WorkerProcess) {
   expect(worker.output()).toContain('synapse-jobs worker: stopped');
 }
 
-it('finishes its in-flight activities within the grace period, takes no new work, and exits cleanly', async () => {
-  const attributes = await demoAttributes(harness, 8);
-  const { worker, health } = await drainingWorker(60_000);
+/** A job whose first `concurrency` calls are held at a gate, all running on a fresh worker with `graceMs` of shutdown grace. */
+async function jobHeldOnDrainingWorker(options: { attributes: number; graceMs: number; concurrency: number; owner: string }) {
+  const attributes = await demoAttributes(harness, options.attributes);
+  const { worker, health } = await drainingWorker(options.graceMs);
   const gate = harness.standin.gate({});
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'sigterm-drain', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 4 });
-  await gate.waitUntilHeld(4, 30_000);
-  const held = harness.standin.calls().filter((c) => c.held).map((c) => c.itemKey);
+  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: options.owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: options.concurrency });
+  await gate.waitUntilHeld(options.concurrency, 30_000);
+  const held = harness.standin.calls().filter((c) => c.held).map((c) => c.itemKey!);
+  return { attributes, worker, health, gate, jobId, held };
+}
+
+it('finishes its in-flight activities within the grace period, takes no new work, and exits cleanly', async () => {
+  const { attributes, worker, health, gate, jobId, held } = await jobHeldOnDrainingWorker({ attributes: 8, graceMs: 60_000, concurrency: 4, owner: 'sigterm-drain' });
 
   worker.process.kill('SIGTERM');
   // Polling stopped: the SDK leaves RUNNING at once (10 s bound for a busy machine).
@@ -80,12 +86,7 @@ it('finishes its in-flight activities within the grace period, takes no new work
 }, 120_000);
 
 it('hands back the activities that outlast the grace period: cancelled, retried elsewhere at once, and the worker exits cleanly', async () => {
-  const attributes = await demoAttributes(harness, 6);
-  const { worker, health } = await drainingWorker(1_000);
-  const gate = harness.standin.gate({});
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'sigterm-handback', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 3 });
-  await gate.waitUntilHeld(3, 30_000);
-  const held = harness.standin.calls().filter((c) => c.held).map((c) => c.itemKey!);
+  const { attributes, worker, health, gate, jobId, held } = await jobHeldOnDrainingWorker({ attributes: 6, graceMs: 1_000, concurrency: 3, owner: 'sigterm-handback' });
 
   worker.process.kill('SIGTERM');
   await waitFor(() => workerState(health), (state) => state !== 'RUNNING', 10_000, 'the worker to leave RUNNING after SIGTERM');
