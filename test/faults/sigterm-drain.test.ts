@@ -59,6 +59,16 @@ async function jobHeldOnDrainingWorker(options: { attributes: number; graceMs: n
   return { attributes, worker, health, gate, jobId, held };
 }
 
+/** Opens the gate and lets a fresh in-process worker finish the job: completed, each item stored once. */
+async function finishOnAnotherWorker(gate: { open(): void }, jobId: string, attributes: string[]) {
+  gate.open();
+  const rescuer = await harness.startWorker();
+  const job = await waitUntilFinal(harness, jobId, 120_000);
+  await rescuer.stop();
+  expect(job.status).toBe('completed');
+  await expectEachItemStoredOnce(harness, jobId, attributes);
+}
+
 it('finishes its in-flight activities within the grace period, takes no new work, and exits cleanly', async () => {
   const { attributes, worker, health, gate, jobId, held } = await jobHeldOnDrainingWorker({ attributes: 8, graceMs: 60_000, concurrency: 4, owner: 'sigterm-drain' });
 
@@ -76,12 +86,7 @@ it('finishes its in-flight activities within the grace period, takes no new work
     expect(await activityRunsFor(harness.temporal, jobId, attribute)).toEqual([expect.objectContaining({ attempt: 1, completed: true, identity: `${worker.process.pid}@${hostname()}` })]);
   }
 
-  gate.open();
-  const rescuer = await harness.startWorker();
-  const job = await waitUntilFinal(harness, jobId, 120_000);
-  await rescuer.stop();
-  expect(job.status).toBe('completed');
-  await expectEachItemStoredOnce(harness, jobId, attributes);
+  await finishOnAnotherWorker(gate, jobId, attributes);
   expect(attributes.map((a) => harness.standin.callCount(itemKey(a)))).toEqual(attributes.map(() => 1));
 }, 120_000);
 
@@ -95,12 +100,7 @@ it('hands back the activities that outlast the grace period: cancelled, retried 
   await expectCleanExit(worker);
   expect(await storedCount(harness, jobId)).toBe(0);
 
-  gate.open();
-  const rescuer = await harness.startWorker();
-  const job = await waitUntilFinal(harness, jobId, 120_000);
-  await rescuer.stop();
-  expect(job.status).toBe('completed');
-  await expectEachItemStoredOnce(harness, jobId, attributes);
+  await finishOnAnotherWorker(gate, jobId, attributes);
   for (const item of held) {
     const attribute = item.slice(DEMO_DATA_SOURCE_ID.length + 1);
     // Handed back, not timed out: the retry's previous attempt failed (worker shutdown), it did not miss heartbeats.
