@@ -3,16 +3,16 @@
 
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
-import { createJobActivities } from './jobs';
-import type { LlmDeps } from './llm';
-import { createPlanningActivities } from './planning';
-import { createProfilingActivities } from './profiling';
-import { createSamplingScanActivities } from './sampling';
-import { createSamplingCoverageActivities } from './sampling-coverage';
-import { createSamplingPlanActivities } from './sampling-plan';
-import { createScopingActivities } from './scoping';
-import { createTestExecutionActivities } from './test-execution';
-import { createTestExecutionSummaryActivities } from './test-execution-summary';
+import { createJobActivities } from './jobs/jobs';
+import type { LlmDeps } from './llm/llm';
+import { createPlanningActivities } from './planning/planning';
+import { createProfilingActivities } from './profiling/profiling';
+import { createSamplingScanActivities } from './sampling/sampling';
+import { createSamplingCoverageActivities } from './sampling/sampling-coverage';
+import { createSamplingPlanActivities } from './sampling/sampling-plan';
+import { createScopingActivities } from './scoping/scoping';
+import { createTestExecutionActivities } from './test-execution/test-execution';
+import { createTestExecutionSummaryActivities } from './test-execution/test-execution-summary';
 
 export interface ActivityDeps {
   db: Kysely<Database>;

@@ -1,7 +1,7 @@
 // Benchmark 1, efficiency against the limit: N attributes profiled at LLM concurrency C with a stand-in
 // answering in exactly L: how close the LLM phase comes to N·L/C, and to N/R under a task-queue rate limit R.
 
-import { profileColumn } from '../activities/column-profile';
+import { profileColumn } from '../activities/profiling/column-profile';
 import { DEMO_COLUMNS } from '../db/demo-columns';
 import { startBenchEnvironment, log } from './support/environment';
 import { createWideDataSource } from './support/data-sources';

@@ -5,9 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type OpenAI from 'openai';
-import { profileColumn } from '../activities/column-profile';
-import { validationRulesPrompt } from '../activities/prompts';
-import { proposedRulesSchema } from '../activities/rule-schema';
+import { profileColumn } from '../activities/profiling/column-profile';
+import { validationRulesPrompt } from '../activities/profiling/profiling-prompts';
+import { proposedRulesSchema } from '../activities/rules/rule-schema';
 import type { AttributeDescriptor } from '../common/rules';
 import type { Database } from '../db/database';
 

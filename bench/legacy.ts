@@ -4,8 +4,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
-import { createOpenAiClient } from '../activities/llm';
-import { resolveAttributes } from '../client/job-definitions/profiling';
+import { createOpenAiClient } from '../activities/llm/llm';
+import { resolveAttributes } from '../client/profiling/profiling-definition';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
 import { runLegacyProfiling } from './legacy-loop';
 import { log, startBenchEnvironment } from './support/environment';

@@ -1,4 +1,4 @@
-// How fast the fleet LLM budget follows its signals (the figures test/llm-budget.test.ts used to assert): the
+// How fast the fleet LLM budget follows its signals (the figures test/llm/llm-budget.test.ts used to assert): the
 // pace achieved against the requests limit with every call queued, the time from a limit change at run time to
 // the window filled at the new limit, and from a provider's pause (a 429 with Retry-After, a spent quota) to
 // the next grant. Two worker processes, grant times from a journal of the ledger on PostgreSQL's clock.
@@ -6,7 +6,7 @@
 
 import type { Config } from '../config';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { notifyBudgetChanged } from '../activities/llm-budget-ledger';
+import { notifyBudgetChanged } from '../activities/llm/budget/llm-budget-ledger';
 import { clearBudgetJournal, grantRounds, installBudgetJournal, pausesOf, readBudgetJournal } from '../test/support/budget-journal';
 import { log, startBenchEnvironment, type BenchEnvironment } from './support/environment';
 import { numberArg, round, runBench, sleep, writeResult } from './support/report';

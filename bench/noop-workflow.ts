@@ -3,7 +3,7 @@
 
 import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { JobInputBase } from '../common/jobs';
-import { JobControl } from '../workflows/control';
+import { JobControl } from '../workflows/control/control';
 
 export interface NoopJobInput extends JobInputBase {
   items: number[];

@@ -3,7 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
-import { createJobActivities } from '../activities/jobs';
+import { createJobActivities } from '../activities/jobs/jobs';
 import { openDatabase } from '../db/connection';
 import type { NoopJobInput } from './noop-workflow';
 import { log, startBenchEnvironment, type BenchEnvironment } from './support/environment';

@@ -2,7 +2,7 @@
 // job makes progress again and how many items were done twice (LLM calls per item at the stand-in).
 
 import { sql } from 'kysely';
-import { resolveAttributes } from '../client/job-definitions/profiling';
+import { resolveAttributes } from '../client/profiling/profiling-definition';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { log, startBenchEnvironment, type BenchEnvironment } from './support/environment';
 import { numberArg, percentile, round, runBench, sleep, writeResult } from './support/report';

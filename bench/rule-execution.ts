@@ -51,7 +51,7 @@ async function main(): Promise<void> {
         'ratio wall / whole-row scan': round(run.seconds / rowReadSeconds, 2),
         'table build s (not measured)': round(buildSeconds, 1),
       },
-      ['wall = JobsClient.startJob until the workflow result; two batches scan at once (workflows/profiling.ts) on a 2-core machine.', `RULE_STATEMENT_TIMEOUT_MS set to ${statementTimeoutMs} for the bench so a slow batch is measured rather than aborted (default 120 000).`, 'count(*) reads no column values; the whole-row scan reads and formats every column: the rule cost sits between what these two show.'],
+      ['wall = JobsClient.startJob until the workflow result; two batches scan at once (workflows/profiling/profiling.ts) on a 2-core machine.', `RULE_STATEMENT_TIMEOUT_MS set to ${statementTimeoutMs} for the bench so a slow batch is measured rather than aborted (default 120 000).`, 'count(*) reads no column values; the whole-row scan reads and formats every column: the rule cost sits between what these two show.'],
     );
   } finally {
     await env.close();

@@ -7,7 +7,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { CONTROLLABLE_FROM } from '../common/jobs';
 import type { Database } from '../db/database';
-import { pauseSignal, resumeSignal } from '../workflows/control';
+import { pauseSignal, resumeSignal } from '../workflows/control/control';
 import { audited, recordAudit } from './audit';
 import { DependencyUnavailableError, InvalidJobRequestError } from './errors';
 import { parseOrReject, storableString } from './job-requests';

@@ -122,7 +122,7 @@ export function toLegacyStatus(row: JobRow, progress: JobProgress | undefined, p
   };
 }
 
-/** What LLM activities heartbeat (activities/llm.ts); other activities heartbeat other shapes, read as far as they match. */
+/** What LLM activities heartbeat (activities/llm/llm.ts); other activities heartbeat other shapes, read as far as they match. */
 interface HeartbeatDetails {
   item?: unknown;
   waitingFor?: unknown;

@@ -11,7 +11,7 @@ import type { JobProgress } from '../common/progress';
 import { CycleIdKey, JobOwnerKey, JobPriorityKey, JobStatusKey, JobTypeKey, ReportIdKey } from '../common/search-attributes';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control';
+import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control/control';
 import { audited } from './audit';
 import { DependencyUnavailableError, InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededError } from './errors';
 import { definitionOf, type PreparedJob } from './job-definitions';

@@ -4,7 +4,7 @@
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database';
-import { notifyBudgetChanged } from '../activities/llm-budget-ledger';
+import { notifyBudgetChanged } from '../activities/llm/budget/llm-budget-ledger';
 import { audited } from './audit';
 import { InvalidJobRequestError, JobsError } from './errors';
 import { parseOrReject } from './job-requests';

@@ -1,8 +1,8 @@
-// A job's LLM token usage and cost: the recorded usage per model (activities/llm-usage.ts), priced from
+// A job's LLM token usage and cost: the recorded usage per model (activities/llm/llm-usage.ts), priced from
 // LLM_PRICES.
 
 import type { Kysely } from 'kysely';
-import { llmUsageByModel, totalUsage } from '../activities/llm-usage';
+import { llmUsageByModel, totalUsage } from '../activities/llm/llm-usage';
 import type { LlmUsage } from '../common/llm';
 import type { Config } from '../config';
 import type { Database } from '../db/database';

@@ -15,7 +15,7 @@ export const FailureType = {
   /**
    * A statement against a data source that can never succeed (SQLSTATE class 42 or 22: missing table or
    * column, no operator for the stored type, bad data for a cast, invalid regex, no privilege; see
-   * activities/sql-errors.ts). The message names the SQLSTATE; details carry `{ sqlstate }`.
+   * activities/data-sources/sql-errors.ts). The message names the SQLSTATE; details carry `{ sqlstate }`.
    */
   DataSourceError: 'DataSourceError',
   /** The job ran to the end but produced nothing usable (e.g. every attribute failed). */

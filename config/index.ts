@@ -29,7 +29,7 @@ const schema = z.object({
   LLM_RETRY_SPAN_MS: z.coerce.number().int().min(1_000).max(21_600_000).default(1_800_000),
   /** The most one prompt may hold (system and user messages, at about four characters a token); the least important parts are trimmed first. */
   LLM_MAX_PROMPT_TOKENS: integer(16_000, 500),
-  /** One LLM budget shared by every worker (activities/llm-budget-postgres.ts); off, each call goes out at once. */
+  /** One LLM budget shared by every worker (activities/llm/budget/llm-budget-postgres.ts); off, each call goes out at once. */
   LLM_BUDGET_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** A model's requests and tokens per window when the budget first sees it; change them at run time with `synapse-jobs budget set`. */
   LLM_RPM_LIMIT: integer(500, 1),

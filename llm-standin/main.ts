@@ -2,7 +2,7 @@
 // to point OPENAI_BASE_URL at and drive through the /_standin control endpoints.
 
 import { parseArgs } from 'node:util';
-import { defaultResponders } from './responders';
+import { defaultResponders } from './responders/index';
 import { startLlmStandin } from './server';
 
 function nonNegativeInteger(name: string, value: string | undefined, fallback: number): number {

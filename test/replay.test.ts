@@ -7,7 +7,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { pauseSignal, resumeSignal, setPrioritySignal } from '../workflows/control';
+import { pauseSignal, resumeSignal, setPrioritySignal } from '../workflows/control/control';
 import { createHarness } from './support/harness';
 import { HISTORY_DIR, saveHistory } from './support/histories';
 import { activityCounts, factsAfter, jobHistory, type HistoryFact } from './support/job-history';

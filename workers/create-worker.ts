@@ -5,8 +5,8 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { createActivities } from '../activities';
-import { createOpenAiClient } from '../activities/llm';
-import { PostgresLlmBudget } from '../activities/llm-budget-postgres';
+import { createOpenAiClient } from '../activities/llm/llm';
+import { PostgresLlmBudget } from '../activities/llm/budget/llm-budget-postgres';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import type { Database } from '../db/database';

@@ -12,7 +12,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../../common/search-attributes';
 import { loadConfig, type Config } from '../../config';
 import { dropDatabase, ensureDatabaseExists, migrateToLatest, openDatabase } from '../../db/connection';
 import { seedDemoData } from '../../db/demo-data';
-import { defaultResponders } from '../../llm-standin/responders';
+import { defaultResponders } from '../../llm-standin/responders/index';
 import { startLlmStandin, type FaultPlan, type LlmStandin } from '../../llm-standin/server';
 import { temporalCliPath } from '../../test/support/temporal-cli';
 import { spawnWorkerProcess, type WorkerProcess } from '../../test/support/worker-process';

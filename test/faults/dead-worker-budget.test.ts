@@ -8,7 +8,7 @@
 // observably, as rows in the ledger when the kill comes; every wait has its own bound.
 
 import { hostname } from 'node:os';
-import { notifyBudgetChanged } from '../../activities/llm-budget-ledger';
+import { notifyBudgetChanged } from '../../activities/llm/budget/llm-budget-ledger';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/waiting';

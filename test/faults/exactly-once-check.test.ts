@@ -3,8 +3,8 @@
 // execution's call, sent to the real stand-in with the job's id while the first execution's call is held at
 // a gate) — the double call a primary key on the stored row can never show.
 
-import { createOpenAiClient } from '../../activities/llm';
-import { VALIDATION_RULES_TASK } from '../../activities/prompts';
+import { createOpenAiClient } from '../../activities/llm/llm';
+import { VALIDATION_RULES_TASK } from '../../activities/profiling/profiling-prompts';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import type { CallRecord } from '../../llm-standin/server';
 import { createHarness, type Harness, type RunningWorker } from '../support/harness';

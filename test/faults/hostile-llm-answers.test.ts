@@ -4,10 +4,10 @@
 // table is intact, each bad rule is dropped or recorded with its reason (failing its attribute), and the job still ends.
 
 import { sql } from 'kysely';
-import { VALIDATION_RULES_TASK } from '../../activities/prompts';
+import { VALIDATION_RULES_TASK } from '../../activities/profiling/profiling-prompts';
 import type { ProposedRule } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
-import { defaultResponders } from '../../llm-standin/responders';
+import { defaultResponders } from '../../llm-standin/responders/index';
 import type { StandinRequest } from '../../llm-standin/server';
 import { createHarness, type Harness } from '../support/harness';
 import { itemKey, tableCensus } from './support/evidence';

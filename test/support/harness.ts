@@ -12,7 +12,7 @@ import { JobsClient } from '../../client/jobs-client';
 import { loadConfig, type Config } from '../../config';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
-import { defaultResponders } from '../../llm-standin/responders';
+import { defaultResponders } from '../../llm-standin/responders/index';
 import { startLlmStandin, type FaultPlan, type LlmStandin, type StandinResponder } from '../../llm-standin/server';
 import { createJobsWorker } from '../../workers/create-worker';
 import { trackUntilClosed } from './leftovers';

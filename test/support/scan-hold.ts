@@ -11,7 +11,7 @@ import type { Harness } from './harness';
 import { trackUntilClosed } from './leftovers';
 import { waitFor } from './waiting';
 
-/** The application_name prefixes of the scans held (activities/data-source-sql.ts callers label their connections so). */
+/** The application_name prefixes of the scans held (activities/data-sources/data-source-sql.ts callers label their connections so). */
 const HELD_SCANS = '^(rule_execution|test_execution|sampling_scan):';
 /** A two-key advisory lock (its own key space, apart from one-key locks such as the reconciler's). */
 const LOCK = [15, 4_242] as const;

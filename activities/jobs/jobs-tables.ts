@@ -1,0 +1,46 @@
+// The jobs table (each job's current state, as every reader sees it) and the audit trail of who did what to which job.
+// Composed with the other families' tables into the one `Database` in db/database.ts.
+
+import type { ColumnType, Generated } from 'kysely';
+import type { Timestamp, Json } from '../../db/column-types';
+
+export interface JobsTable {
+  id: string;
+  type: string;
+  owner: string;
+  status: string;
+  workflow_id: string;
+  metadata: Json;
+  progress: Json | null;
+  result: Json | null;
+  error: string | null;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  started_at: Timestamp | null;
+  completed_at: Timestamp | null;
+  updated_at: Timestamp;
+  /** 1 (highest) to 5 (lowest). */
+  priority: Generated<number>;
+  idempotency_key: string | null;
+  /** `synapse` for jobs started here, `legacy` for jobs imported from jobs_storage.json. */
+  source: Generated<string>;
+  /** The task queue the job was started on; its reconciler answers for it. Null on rows from before it was kept. */
+  task_queue: string | null;
+  /** A control request sent to the workflow (`pause`, `resume`, `cancel`) and when; it is pending until the workflow's next write. */
+  requested_action: string | null;
+  requested_at: Timestamp | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: Generated<Date>;
+  actor: string;
+  action: string;
+  job_id: string | null;
+  outcome: string;
+  detail: Json;
+}
+
+export interface JobTables {
+  jobs: JobsTable;
+  audit_log: AuditLogTable;
+}

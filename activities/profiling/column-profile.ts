@@ -1,0 +1,97 @@
+// Basic statistics of one column, computed in one query, that give the LLM something concrete to reason
+// about (nulls, distinct values, extremes, most common values, each cut to a bounded length) instead of the
+// name alone. A table larger than `sampleRows` (by PostgreSQL's estimate) is profiled from a page sample of
+// about that many rows, so profiling costs the same on a billion-row table as on a million-row one.
+
+import { sql, type Kysely } from 'kysely';
+import type { AttributeDescriptor } from '../../common/rules';
+import type { Database } from '../../db/database';
+import { truncationMarker } from '../llm/prompt-budget';
+
+export interface ColumnProfile {
+  rows: number;
+  nulls: number;
+  distinct: number;
+  min: string | null;
+  max: string | null;
+  /** Values longer than PROFILE_VALUE_MAX_CHARS are cut there and end with `…[truncated, N characters]`, as are min and max. */
+  topValues: { value: string; count: number }[];
+  /** Set when the table was sampled: the rows it holds by PostgreSQL's estimate. The counts above describe the sample. */
+  sampledFromEstimatedRows?: number;
+}
+
+/**
+ * The most of one value (extreme or common value) a profile carries: enough to show a value's shape to the
+ * LLM, while a column of 1 MB documents cannot turn one prompt into millions of tokens.
+ */
+export const PROFILE_VALUE_MAX_CHARS = 200;
+
+export interface ProfileOptions {
+  /** Tables estimated larger than this are profiled from a sample of about this many rows. */
+  sampleRows: number;
+}
+
+export async function profileColumn(db: Kysely<Database>, table: string, attribute: AttributeDescriptor, options: ProfileOptions): Promise<ColumnProfile> {
+  const col = sql.id(attribute.name);
+  const estimatedRows = await sampleableRowEstimate(db, table);
+  const sampled = estimatedRows !== undefined && estimatedRows > options.sampleRows;
+  // SYSTEM sampling reads whole pages, about `percent` of them; REPEATABLE picks the same pages every time,
+  // so a retried or repeated profile (and the prompt built from it, and its cache key) stays the same.
+  const source = sampled
+    ? sql`${sql.table(table)} tablesample system (${sql.lit((100 * options.sampleRows) / estimatedRows)}) repeatable (0)`
+    : sql.table(table);
+  // PostgreSQL has no min/max over booleans; the top values say all there is to say about them.
+  const extreme = (fn: 'min' | 'max') => (attribute.dataType === 'boolean' ? sql`null` : sql`${sql.raw(fn)}(v)::text`);
+  const limit = sql.lit(PROFILE_VALUE_MAX_CHARS);
+  // One scan of the table: the column is read once into a materialised CTE, and both the statistics and
+  // the most common values are computed from that. On wide tables the scan, not the aggregates, is the cost.
+  // Values leave the database already cut to PROFILE_VALUE_MAX_CHARS, with their real length beside them.
+  const { rows } = await sql<ProfileRow>`
+    with column_values as materialized (select ${col} as v from ${source}),
+    top as (select v::text as value, count(*)::int as count from column_values where v is not null group by 1 order by 2 desc, 1 limit 8),
+    stats as (select count(*)::int as rows, (count(*) - count(v))::int as nulls, count(distinct v)::int as distinct,
+                     ${extreme('min')} as min, ${extreme('max')} as max from column_values)
+    select rows, nulls, "distinct",
+           left(min, ${limit}) as min, length(min) as min_length, left(max, ${limit}) as max, length(max) as max_length,
+           (select json_agg(json_build_object('value', left(value, ${limit}), 'length', length(value), 'count', count) order by count desc, value) from top) as top_values
+    from stats`.execute(db);
+  const [first] = rows;
+  if (!first) throw new Error(`no statistics for ${table}.${attribute.name}`);
+  return {
+    rows: first.rows,
+    nulls: first.nulls,
+    distinct: first.distinct,
+    min: bounded(first.min, first.min_length),
+    max: bounded(first.max, first.max_length),
+    topValues: (first.top_values ?? []).map((t) => ({ value: bounded(t.value, t.length)!, count: t.count })),
+    ...(sampled ? { sampledFromEstimatedRows: estimatedRows } : {}),
+  };
+}
+
+interface ProfileRow {
+  rows: number;
+  nulls: number;
+  distinct: number;
+  min: string | null;
+  min_length: number | null;
+  max: string | null;
+  max_length: number | null;
+  top_values: { value: string; length: number; count: number }[] | null;
+}
+
+/** A value as the database cut it, marked as cut when its real length is over the bound. */
+const bounded = (prefix: string | null, length: number | null): string | null =>
+  prefix === null || length === null || length <= PROFILE_VALUE_MAX_CHARS ? prefix : `${prefix}${truncationMarker(length)}`;
+
+/**
+ * PostgreSQL's row estimate for a plain, partitioned or materialised table (kept by ANALYZE and autovacuum);
+ * undefined for a view or a table never analysed, which are then read in full.
+ */
+async function sampleableRowEstimate(db: Kysely<Database>, table: string): Promise<number | undefined> {
+  // Quoted part by part, as sql.table quotes it, so to_regclass finds the same relation.
+  const name = table.split('.').map((part) => `"${part.replace(/"/g, '""')}"`).join('.');
+  const { rows } = await sql<{ estimate: number | null }>`
+    select case when c.relkind in ('r', 'p', 'm') and c.reltuples > 0 then c.reltuples::float8 end as estimate
+    from pg_class c where c.oid = to_regclass(${name})`.execute(db);
+  return rows[0]?.estimate ?? undefined;
+}

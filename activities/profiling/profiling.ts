@@ -1,0 +1,198 @@
+// Data-profiling side effects: ask the LLM for one attribute's validation rules and store them, run
+// stored rules against the data source, and summarise a job from what the database holds.
+// Writes are upserts keyed by job and item, and work already stored is never sent to the LLM again.
+
+import { Context, log } from '@temporalio/activity';
+import type { Insertable, Kysely } from 'kysely';
+import type { ProfilingJobResult } from '../../common/jobs';
+import type { LlmCallContext } from '../../common/llm';
+import type { AttributeDescriptor, ValidationRule } from '../../common/rules';
+import type { Database } from '../../db/database';
+import type { RuleResultsTable } from './profiling-tables';
+import { profileColumn } from './column-profile';
+import { onDataSource } from '../data-sources/data-source-sql';
+import { sourceTable } from '../data-sources/data-sources';
+import { completeStructured, type LlmDeps } from '../llm/llm';
+import { validationRulesPrompt } from './profiling-prompts';
+import { countViolationsPerRule, invalidPatterns, isolatingRefusals, isRefused, type RuleToRun } from '../rules/rule-sql';
+import { proposedRulesSchema, ruleProblem } from '../rules/rule-schema';
+
+export interface ProfilingDeps {
+  db: Kysely<Database>;
+  llm: LlmDeps;
+  ruleStatementTimeoutMs: number;
+  profileSampleRows: number;
+}
+
+export interface AttributeOutcome {
+  attribute: string;
+  status: 'completed' | 'failed';
+  rulesCount: number;
+  reason?: string;
+  /** True when the result was already stored by an earlier attempt and the LLM was not asked again. */
+  reused: boolean;
+}
+
+export interface RuleBatchOutcome {
+  rulesExecuted: number;
+  /** Rules the database refused for good (recorded with their reason and SQLSTATE); the rest of the batch still ran. */
+  rulesNotRun: number;
+}
+
+export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, profileSampleRows }: ProfilingDeps) {
+  async function generateValidationRules(input: { jobId: string; dataSourceId: string; attribute: AttributeDescriptor; llm?: LlmCallContext }): Promise<AttributeOutcome> {
+    const { jobId, dataSourceId, attribute } = input;
+    // Histories recorded before the call context existed carry none: such a job asks without the cache.
+    const call = { ...(input.llm ?? { jobId, owner: 'unknown', priority: 3, useCache: false }), item: attribute.name };
+    const stored = await db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).where('attribute', '=', attribute.name).executeTakeFirst();
+    if (stored) {
+      return { attribute: attribute.name, status: stored.status, rulesCount: stored.rules_count, reason: stored.failure_reason ?? undefined, reused: true };
+    }
+
+    log.info('generating validation rules', { jobId, attribute: attribute.name, attempt: Context.current().info.attempt });
+    const { table } = await sourceTable(db, dataSourceId);
+    // The LLM activity's heartbeat timeout is 10 s; a profile of a large table or on a busy database can take longer.
+    // A column the table lacks, or a type it cannot be read as, fails the attribute at once (DataSourceError).
+    const profile = await onDataSource(db, { table, label: `column_profile:${jobId}:${attribute.name}`, details: () => ({ profiling: attribute.name }) }, (conn) =>
+      profileColumn(conn, table, attribute, { sampleRows: profileSampleRows }),
+    );
+    const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile, llm.settings.maxPromptTokens), schema: proposedRulesSchema }, call);
+    const usable = answer.ok ? answer.value.rules.filter((r) => ruleProblem(attribute, r.rule) === undefined) : [];
+    const reason = answer.ok ? undefined : answer.reason;
+
+    await db.transaction().execute(async (trx) => {
+      if (usable.length > 0) {
+        await trx
+          .insertInto('profiling_rules')
+          .values(usable.map((r, ruleIndex) => ({ job_id: jobId, attribute: attribute.name, rule_index: ruleIndex, rule: JSON.stringify(r.rule), description: r.description, severity: r.severity })))
+          .onConflict((oc) => oc.columns(['job_id', 'attribute', 'rule_index']).doUpdateSet((eb) => ({ rule: eb.ref('excluded.rule'), description: eb.ref('excluded.description'), severity: eb.ref('excluded.severity') })))
+          .execute();
+      }
+      await trx
+        .insertInto('attribute_results')
+        .values({ job_id: jobId, attribute: attribute.name, status: answer.ok ? 'completed' : 'failed', rules_count: usable.length, failure_reason: reason ?? null, llm_attempts: answer.calls, prompt_tokens: answer.promptTokens, completion_tokens: answer.completionTokens })
+        .onConflict((oc) => oc.columns(['job_id', 'attribute']).doNothing())
+        .execute();
+    });
+    return { attribute: attribute.name, status: answer.ok ? 'completed' : 'failed', rulesCount: usable.length, reason, reused: false };
+  }
+
+  /** Records an attribute whose activity failed for good (retries exhausted or a non-retryable error). */
+  async function recordAttributeFailure(input: { jobId: string; attribute: string; reason: string }): Promise<void> {
+    await db
+      .insertInto('attribute_results')
+      .values({ job_id: input.jobId, attribute: input.attribute, status: 'failed', rules_count: 0, failure_reason: input.reason, llm_attempts: 0, prompt_tokens: 0, completion_tokens: 0 })
+      .onConflict((oc) => oc.columns(['job_id', 'attribute']).doNothing())
+      .execute();
+  }
+
+  /**
+   * Runs a batch's stored rules in one scan (two with `unique` rules). A rule the database refuses for good (a
+   * column whose stored type has no such operator, a date that does not exist, a regex PostgreSQL rejects)
+   * is isolated and stored as not run with its reason and SQLSTATE, and the batch's other rules still run.
+   * Results are written once at the end, so a batch interrupted by cancel or pause-now leaves nothing behind.
+   */
+  async function executeRules(input: { jobId: string; rulesJobId: string; dataSourceId: string; attributes: AttributeDescriptor[] }): Promise<RuleBatchOutcome> {
+    const rules = await storedRulesOf(input.rulesJobId, input.attributes);
+    if (rules.length === 0) return { rulesExecuted: 0, rulesNotRun: 0 };
+
+    const { table } = await sourceTable(db, input.dataSourceId);
+    const patternProblems = await invalidPatterns(db, rules);
+    const runnable = rules.filter((r) => r.rule.kind !== 'pattern' || !patternProblems.has(r.rule.regex));
+    const label = `rule_execution:${input.jobId}:${Context.current().info.attempt}`;
+    const results = await onDataSource(db, { table, label, details: () => ({ scanning: runnable.length }) }, (conn) =>
+      isolatingRefusals(
+        runnable,
+        async (part) => {
+          const scan = await countViolationsPerRule(conn, table, part, ruleStatementTimeoutMs);
+          return scan.counts.map((c) => ({ checkedRows: scan.checkedRows, failedRows: c.failedRows }));
+        },
+        table,
+      ),
+    );
+    const resultOf = new Map(runnable.map((r, i) => [r, results[i]!]));
+    const rows = rules.map((r) => {
+      const key = { job_id: input.jobId, rules_job_id: input.rulesJobId, attribute: r.attribute.name, rule_index: r.ruleIndex };
+      // A rule not scanned is one whose regex PostgreSQL refused up front.
+      const outcome = resultOf.get(r) ?? { refused: patternProblems.get((r.rule as { regex: string }).regex)! };
+      if (isRefused(outcome)) return { ...key, checked_rows: 0, failed_rows: 0, pass_rate: null, error: outcome.refused.reason, sqlstate: outcome.refused.sqlstate };
+      const { checkedRows, failedRows } = outcome;
+      return { ...key, checked_rows: checkedRows, failed_rows: failedRows, pass_rate: checkedRows === 0 ? null : 1 - failedRows / checkedRows, error: null, sqlstate: null };
+    });
+    await storeRuleResults(rows);
+    const notRun = rows.filter((r) => r.error !== null).length;
+    return { rulesExecuted: rows.length - notRun, rulesNotRun: notRun };
+  }
+
+  async function storedRulesOf(rulesJobId: string, attributes: AttributeDescriptor[]): Promise<RuleToRun[]> {
+    const byName = new Map(attributes.map((a) => [a.name, a]));
+    if (byName.size === 0) return [];
+    const stored = await db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule']).where('job_id', '=', rulesJobId).where('attribute', 'in', [...byName.keys()]).execute();
+    return stored.map((r) => ({ attribute: byName.get(r.attribute)!, ruleIndex: r.rule_index, rule: r.rule as unknown as ValidationRule }));
+  }
+
+  async function storeRuleResults(rows: Insertable<RuleResultsTable>[], overwrite = true): Promise<void> {
+    if (rows.length === 0) return;
+    await db
+      .insertInto('rule_results')
+      .values(rows)
+      .onConflict((oc) => {
+        const key = oc.columns(['job_id', 'attribute', 'rule_index']);
+        if (!overwrite) return key.doNothing();
+        return key.doUpdateSet((eb) => ({ checked_rows: eb.ref('excluded.checked_rows'), failed_rows: eb.ref('excluded.failed_rows'), pass_rate: eb.ref('excluded.pass_rate'), error: eb.ref('excluded.error'), sqlstate: eb.ref('excluded.sqlstate'), executed_at: new Date() }));
+      })
+      .execute();
+  }
+
+  /**
+   * Records the rules of a batch whose activity failed for good (retries exhausted, or it could never run) as
+   * rules that did not run, with the reason, so the job's result counts them instead of forgetting them.
+   */
+  async function recordRuleBatchFailure(input: { jobId: string; rulesJobId: string; attributes: AttributeDescriptor[]; reason: string; sqlstate: string | null }): Promise<void> {
+    const rules = await storedRulesOf(input.rulesJobId, input.attributes);
+    const row = (r: RuleToRun) => ({ job_id: input.jobId, rules_job_id: input.rulesJobId, attribute: r.attribute.name, rule_index: r.ruleIndex, checked_rows: 0, failed_rows: 0, pass_rate: null, error: input.reason, sqlstate: input.sqlstate });
+    await storeRuleResults(rules.map(row), false);
+  }
+
+  async function summarizeProfiling(input: { jobId: string; rulesJobId: string; attributesTotal: number }): Promise<ProfilingJobResult> {
+    const attributes = await db.selectFrom('attribute_results').select(['attribute', 'status', 'rules_count', 'failure_reason']).where('job_id', '=', input.rulesJobId).orderBy('attribute').execute();
+    const rules = await db
+      .selectFrom('rule_results as rr')
+      .leftJoin('profiling_rules as pr', (join) => join.onRef('pr.job_id', '=', 'rr.rules_job_id').onRef('pr.attribute', '=', 'rr.attribute').onRef('pr.rule_index', '=', 'rr.rule_index'))
+      .select(['rr.attribute', 'rr.rule_index', 'rr.checked_rows', 'rr.failed_rows', 'rr.error', 'rr.sqlstate', 'pr.rule'])
+      .where('rr.job_id', '=', input.jobId)
+      .orderBy('rr.attribute')
+      .orderBy('rr.rule_index')
+      .execute();
+    const ran = rules.filter((r) => r.error === null);
+    const notRun = rules.filter((r) => r.error !== null);
+    const checked = ran.reduce((sum, r) => sum + Number(r.checked_rows), 0);
+    const failedRows = ran.reduce((sum, r) => sum + Number(r.failed_rows), 0);
+    const generationFailures = attributes.filter((a) => a.status === 'failed').map((a) => ({ attribute: a.attribute, reason: a.failure_reason ?? 'unknown' }));
+    const executionFailures = [...new Set(notRun.map((r) => r.attribute))].map((attribute) => {
+      const own = rules.filter((r) => r.attribute === attribute);
+      const missed = own.filter((r) => r.error !== null);
+      const first = missed[0]!;
+      const kind = (first.rule as { kind?: string } | null)?.kind ?? 'unknown';
+      const which = `rule ${first.rule_index} (${kind})`;
+      if (missed.length === 1) return { attribute, reason: `${which} could not run: ${first.error}` };
+      return { attribute, reason: missed.length === own.length ? `none of its ${own.length} rules could run, ${which}: ${first.error}` : `${missed.length} of ${own.length} rules could not run, first ${which}: ${first.error}` };
+    });
+    const failedAttributes = [...generationFailures, ...executionFailures].sort((a, b) => (a.attribute < b.attribute ? -1 : a.attribute > b.attribute ? 1 : 0));
+    return {
+      attributesTotal: input.attributesTotal,
+      attributesProfiled: attributes.length - failedAttributes.length,
+      attributesFailed: failedAttributes.length,
+      rulesGenerated: attributes.reduce((sum, a) => sum + a.rules_count, 0),
+      rulesTotal: rules.length,
+      rulesExecuted: ran.length,
+      rulesNotRun: notRun.map((r) => ({ attribute: r.attribute, ruleIndex: r.rule_index, reason: r.error!, sqlstate: r.sqlstate })),
+      rowsChecked: checked,
+      overallPassRate: checked > 0 ? 1 - failedRows / checked : null,
+      passRateScope: rules.length === 0 ? 'no rules run' : `${ran.length} of ${rules.length} rules${notRun.length > 0 ? ` (${notRun.length} could not run)` : ''}`,
+      failedAttributes,
+    };
+  }
+
+  return { generateValidationRules, recordAttributeFailure, executeRules, recordRuleBatchFailure, summarizeProfiling };
+}

@@ -1,0 +1,200 @@
+// Compiles validation rules (data) into parameterised aggregate queries, so every rule of a batch is
+// evaluated in one scan of the table (two when it has `unique` rules). Column names come from the
+// catalogue and are quoted identifiers; every value a rule carries is a bind parameter. Runs read-only
+// under a statement timeout; a rule the database refuses for good is isolated so the others still run.
+
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { AttributeDescriptor, ValidationRule } from '../../common/rules';
+import type { Database } from '../../db/database';
+import { sqlRefusal, type SqlRefusal } from '../data-sources/sql-errors';
+
+export interface RuleToRun {
+  attribute: AttributeDescriptor;
+  ruleIndex: number;
+  rule: ValidationRule;
+}
+
+export interface RuleCount {
+  attribute: string;
+  ruleIndex: number;
+  failedRows: number;
+}
+
+/**
+ * The condition a violating row meets, for selecting such rows (sampling's edge cases). NULLs only ever
+ * violate `not_null`; a `unique` violation is a row whose value another row of `table` shares.
+ */
+export function violationPredicate(rule: ValidationRule, column: string, table: string): RawBuilder<boolean> {
+  const col = sql.id(column);
+  switch (rule.kind) {
+    case 'not_null':
+      return sql<boolean>`${col} is null`;
+    case 'range':
+      return sql<boolean>`${col} < ${rule.min ?? null}::numeric or ${col} > ${rule.max ?? null}::numeric`;
+    case 'allowed_values':
+      return sql<boolean>`not (${col}::text = any(${rule.values}::text[]))`;
+    case 'pattern':
+      return sql<boolean>`${col}::text !~ ${rule.regex}`;
+    case 'length':
+      return sql<boolean>`length(${col}::text) < ${rule.min ?? null}::int or length(${col}::text) > ${rule.max ?? null}::int`;
+    case 'unique':
+      return sql<boolean>`${col} in (select ${col} from ${sql.table(table)} where ${col} is not null group by ${col} having count(*) > 1)`;
+    case 'freshness':
+      return sql<boolean>`${col} < now() - make_interval(days => ${rule.maxAgeDays}::int)`;
+    case 'date_range':
+      return sql<boolean>`${col} < ${rule.notBefore ?? null}::date or ${col} > ${rule.notAfter ?? null}::date`;
+  }
+}
+
+/** Rows violating the rule, as one aggregate expression (the same conditions as violationPredicate). */
+function violations(rule: ValidationRule, column: string): RawBuilder<number> {
+  // `unique` counts the extra copies instead of a correlated subquery.
+  if (rule.kind === 'unique') return sql<number>`(count(${sql.id(column)}) - count(distinct ${sql.id(column)}))`;
+  return sql<number>`count(*) filter (where ${violationPredicate(rule, column, '')})`;
+}
+
+/**
+ * PostgreSQL's regex dialect differs from JavaScript's, so ask PostgreSQL itself which patterns compile: the
+ * reason (SQLSTATE 2201B) per pattern that does not. Any other error (the connection) is thrown, for a retry.
+ */
+export async function invalidPatterns(db: Kysely<Database>, rules: RuleToRun[]): Promise<Map<string, SqlRefusal>> {
+  const problems = new Map<string, SqlRefusal>();
+  for (const { rule } of rules) {
+    if (rule.kind !== 'pattern' || problems.has(rule.regex)) continue;
+    try {
+      await sql`select '' ~ ${rule.regex}`.execute(db);
+    } catch (error) {
+      const refusal = sqlRefusal(error);
+      if (!refusal) throw error;
+      problems.set(rule.regex, refusal);
+    }
+  }
+  return problems;
+}
+
+/** A rule the database refused for good, with the reason and SQLSTATE. */
+export interface RefusedRule {
+  refused: SqlRefusal;
+}
+
+/**
+ * Runs `rules` through `scan` (one result per rule, in order) in as few scans as it can. When the database
+ * refuses a scan for good (activities/data-sources/sql-errors.ts), the rules are halved — by attribute while they span
+ * several, then rule by rule — and each half scanned again, so one rule that cannot run costs about
+ * 2·log2(n) scans and every other rule still gets its result. A missing relation refuses every part at once.
+ * Errors that may pass are thrown, for the activity's retry policy.
+ */
+export async function isolatingRefusals<T>(rules: RuleToRun[], scan: (part: RuleToRun[]) => Promise<T[]>, table?: string): Promise<(T | RefusedRule)[]> {
+  const results: (T | RefusedRule)[] = new Array(rules.length);
+  const run = async (part: number[]): Promise<void> => {
+    try {
+      const found = await scan(part.map((i) => rules[i]!));
+      part.forEach((i, k) => (results[i] = found[k]!));
+    } catch (error) {
+      const refused = sqlRefusal(error, table);
+      if (!refused) throw error;
+      if (part.length === 1 || refused.wholeRelation) return part.forEach((i) => (results[i] = { refused }));
+      for (const half of halves(part, rules)) await run(half);
+    }
+  };
+  if (rules.length > 0) await run(rules.map((_, i) => i));
+  return results;
+}
+
+export const isRefused = <T>(result: T | RefusedRule): result is RefusedRule => typeof result === 'object' && result !== null && 'refused' in result;
+
+/** Two halves of `part`: by attribute while it spans several (an attribute's rules stay together), else by rule. */
+function halves(part: number[], rules: RuleToRun[]): [number[], number[]] {
+  const attributes = [...new Set(part.map((i) => rules[i]!.attribute.name))];
+  if (attributes.length > 1) {
+    const first = new Set(attributes.slice(0, Math.ceil(attributes.length / 2)));
+    return [part.filter((i) => first.has(rules[i]!.attribute.name)), part.filter((i) => !first.has(rules[i]!.attribute.name))];
+  }
+  const middle = Math.ceil(part.length / 2);
+  return [part.slice(0, middle), part.slice(middle)];
+}
+
+/**
+ * Per rule (in the order given): how many rows of `table` violate it. Every rule is evaluated in one scan,
+ * which PostgreSQL splits across its parallel workers; `unique` rules, whose `count(distinct …)` cannot be
+ * aggregated in parallel, share a second scan of the same snapshot.
+ */
+export async function countViolationsPerRule(
+  db: Kysely<Database>,
+  table: string,
+  rules: RuleToRun[],
+  statementTimeoutMs: number,
+): Promise<{ checkedRows: number; counts: RuleCount[] }> {
+  // One `count(distinct …)` in the main scan would keep PostgreSQL from splitting it across its workers.
+  const numbered = rules.map((rule, i) => ({ rule, column: `v${i}` }));
+  const scanOf = (part: typeof numbered) => {
+    const aggregates = part.map(({ rule, column }) => sql`${violations(rule.rule, rule.attribute.name)}::int as ${sql.id(column)}`);
+    return sql<Record<string, number>>`select ${sql.join([sql`count(*)::int as checked_rows`, ...aggregates])} from ${sql.table(table)}`;
+  };
+  const [filtered, distinct] = [numbered.filter((n) => n.rule.rule.kind !== 'unique'), numbered.filter((n) => n.rule.rule.kind === 'unique')];
+  const row = await db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+    // Both scans read one snapshot, so their counts describe the same rows.
+    await sql`set transaction read only`.execute(trx);
+    await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
+    const [main] = (await scanOf(filtered).execute(trx)).rows;
+    const [unique] = distinct.length > 0 ? (await scanOf(distinct).execute(trx)).rows : [{}];
+    return main && unique ? { ...unique, ...main } : undefined;
+  });
+  if (!row) throw new Error(`no result scanning ${table}`);
+  return {
+    checkedRows: row.checked_rows ?? 0,
+    counts: numbered.map(({ rule, column }) => ({ attribute: rule.attribute.name, ruleIndex: rule.ruleIndex, failedRows: row[column] ?? 0 })),
+  };
+}
+
+/** Which records a scan covers: a data source's table, or only the records a sampling job selected from it. */
+export interface RecordScope {
+  table: string;
+  /** The column naming a record (data_sources.record_id_column). */
+  recordIdColumn: string;
+  /** Only the records this sampling job stored in sample_records; the whole table when absent. */
+  sampleJobId?: string;
+}
+
+export interface RuleFindings {
+  failedRecords: number;
+  /** The lowest ids of violating records, at most `maxFailingIds` of them, ascending. */
+  failingRecordIds: number[];
+}
+
+/**
+ * Per rule (in the order given): how many records in scope violate it and the lowest of their ids, all in
+ * one scan. A violation is violationPredicate's, so `unique` fails every record sharing its value with
+ * another record of the table (profiling's count, by contrast, counts only the extra copies). The ids
+ * are collected per rule and then sliced: memory grows with a rule's violators, bounded by the scope.
+ */
+export async function findViolationsInOneScan(
+  db: Kysely<Database>,
+  scope: RecordScope,
+  rules: RuleToRun[],
+  options: { statementTimeoutMs: number; maxFailingIds: number },
+): Promise<{ checkedRecords: number; findings: RuleFindings[] }> {
+  const id = sql.id(scope.recordIdColumn);
+  const aggregates = rules.flatMap((r, i) => {
+    const violated = violationPredicate(r.rule, r.attribute.name, scope.table);
+    return [
+      sql`(count(*) filter (where ${violated}))::int as ${sql.id(`n${i}`)}`,
+      sql`(array_agg(${id} order by ${id}) filter (where ${violated}))[1:${options.maxFailingIds}::int] as ${sql.id(`ids${i}`)}`,
+    ];
+  });
+  const ruleColumns = aggregates.length ? sql`, ${sql.join(aggregates)}` : sql``;
+  const inScope = scope.sampleJobId === undefined ? sql`true` : sql`${id} in (select row_id from sample_records where job_id = ${scope.sampleJobId})`;
+  const query = sql<Record<string, unknown>>`select count(*)::int as checked_records${ruleColumns} from ${sql.table(scope.table)} where ${inScope}`;
+  const row = await db.transaction().execute(async (trx) => {
+    await sql`set transaction read only`.execute(trx);
+    await sql`select set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
+    const { rows } = await query.execute(trx);
+    return rows[0];
+  });
+  if (!row) throw new Error(`no result scanning ${scope.table}`);
+  return {
+    checkedRecords: Number(row.checked_records ?? 0),
+    // pg hands bigint[] back as strings; record ids fit in doubles.
+    findings: rules.map((_, i) => ({ failedRecords: Number(row[`n${i}`] ?? 0), failingRecordIds: ((row[`ids${i}`] as string[] | null) ?? []).map(Number) })),
+  };
+}

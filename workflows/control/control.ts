@@ -1,0 +1,337 @@
+// The job-control contract every workflow honours, written once: the pause/resume signals, the progress
+// query, the gate checked before each unit of work, progress bookkeeping (query, Web UI current details,
+// the jobs-table snapshot) and the job's final state on success, failure or cancellation.
+
+import {
+  CancellationScope,
+  ContinueAsNew,
+  type ActivityOptions,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  metricMeter,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Activities } from '../../activities';
+import { FailureType } from '../../common/failures';
+import type { CarriedControl, JobInputBase, JobStatus } from '../../common/jobs';
+import type { LlmCallContext } from '../../common/llm';
+import type { JobProgress } from '../../common/progress';
+import { JobPriorityKey, JobStatusKey } from '../../common/search-attributes';
+import { JOB_RECORD_ACTIVITY } from './activity-options';
+import { runEach, type EachOptions } from './run-each';
+
+export interface PauseRequest {
+  /** Also stop the units already in flight (they are redone on resume) instead of letting them finish. */
+  now?: boolean;
+}
+
+export interface PriorityRequest {
+  /** 1 (highest) to 5 (lowest). */
+  priority: number;
+}
+
+export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
+export const resumeSignal = defineSignal('resume');
+export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
+export const progressQuery = defineQuery<JobProgress>('progress');
+
+const { recordJobState } = proxyLocalActivities<Activities>(JOB_RECORD_ACTIVITY);
+
+/** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
+const SNAPSHOTS_PER_JOB = 50;
+
+/**
+ * From this version on, a paused job does not end until it is resumed (or cancelled), even when its last units
+ * finish while it is paused (a plain pause lets units in flight finish). Older histories ended regardless.
+ */
+const PAUSED_JOB_WAITS_FOR_RESUME = 'paused-job-waits-for-resume';
+
+/** Used when an input predates `historyEventBudget`: well under the server's 10 240-event warning. */
+const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
+
+export interface JobOutcome {
+  status: 'completed' | 'failed';
+  error: string | null;
+  result: Record<string, unknown>;
+}
+
+export class JobControl {
+  private status: JobStatus = 'pending';
+  private paused = false;
+  private completed = 0;
+  private failed = 0;
+  private inFlight = 0;
+  private currentStep = 'Waiting to start';
+  private message = '';
+  private startedAt: number | null = null;
+  private activeMs = 0;
+  private activeSince: number | null = null;
+  private readonly pauseNowListeners = new Set<() => void>();
+  private changes = 0;
+  private persistedChanges = 0;
+  private stepsAtLastSnapshot = 0;
+
+  private readonly jobId: string;
+  private readonly jobType: string;
+  private readonly owner: string;
+  private priority: number;
+  private readonly historyEventBudget: number;
+  private readonly useLlmCache: boolean;
+  private readonly carried: CarriedControl | undefined;
+
+  constructor(
+    job: Pick<JobInputBase, 'jobId' | 'jobType' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'>,
+    private totalSteps: number,
+  ) {
+    ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority, carried: this.carried } = job);
+    this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
+    this.useLlmCache = job.useLlmCache ?? true;
+    if (this.carried) {
+      ({ completed: this.completed, failed: this.failed, paused: this.paused, priority: this.priority, activeMs: this.activeMs, currentStep: this.currentStep } = this.carried);
+      this.stepsAtLastSnapshot = this.completed + this.failed;
+    }
+    setHandler(pauseSignal, (request) => this.pause(request ?? {}));
+    setHandler(resumeSignal, () => this.resume());
+    setHandler(setPrioritySignal, (request) => this.setPriority(request));
+    setHandler(progressQuery, () => this.progress());
+  }
+
+  /**
+   * Activity options carrying the job's current priority, and the owner as fairness key so that one
+   * owner's big job cannot starve another owner's small one. Read at scheduling time, so a priority
+   * change applies to every unit not yet scheduled.
+   */
+  activityOptions<T extends ActivityOptions>(base: T): T {
+    return { ...base, priority: { priorityKey: this.priority, fairnessKey: this.owner } };
+  }
+
+  /**
+   * The activities, scheduled with `base` and the job's priority at this moment. Take a fresh proxy for
+   * each call, so a priority change applies to every unit scheduled after it.
+   */
+  activities(base: ActivityOptions): Activities {
+    return proxyActivities<Activities>(this.activityOptions(base));
+  }
+
+  /** What an LLM activity scheduled now needs to know about the job (owner and priority for the budget, cache use). */
+  llmCall(): LlmCallContext {
+    return { jobId: this.jobId, owner: this.owner, priority: this.priority, useCache: this.useLlmCache };
+  }
+
+  /** Runs the job's body and records how it ended; cancellation and failure are recorded, then rethrown. */
+  async run(body: () => Promise<JobOutcome>): Promise<Record<string, unknown>> {
+    this.startedAt = this.carried?.startedAt ?? Date.now();
+    // A pause can arrive before the first step (the job was still pending): honour it from the start.
+    if (!this.paused) this.activeSince = Date.now();
+    this.setStatus(this.paused ? 'paused' : 'running');
+    void CancellationScope.nonCancellable(() => this.keepJobRecordCurrent());
+    let outcome: JobOutcome;
+    try {
+      outcome = await body();
+      if (this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME)) await condition(() => !this.paused);
+    } catch (error) {
+      // The job goes on in a fresh run: nothing has ended.
+      if (error instanceof ContinueAsNew) throw error;
+      let ending = error;
+      // A job that broke while paused says so once it is resumed; a cancel meanwhile ends it cancelled.
+      if (!isCancellation(error) && this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME)) ending = await condition(() => !this.paused).then(() => error, (cancel: unknown) => cancel);
+      const cancelled = isCancellation(ending);
+      await CancellationScope.nonCancellable(() => this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled by request' : describeError(ending)));
+      throw ending;
+    }
+    await this.finish(outcome.status, outcome.error, outcome.result);
+    // A failed job also fails its workflow, so the Web UI and `temporal workflow list` agree with the API.
+    if (outcome.status === 'failed') throw ApplicationFailure.nonRetryable(outcome.error ?? 'job failed', FailureType.JobFailed);
+    return outcome.result;
+  }
+
+  beginPhase(currentStep: string): void {
+    this.currentStep = currentStep;
+    this.touch();
+  }
+
+  /**
+   * Runs `work` for each item, at most `concurrency` at once, waiting at the gate while the job is paused.
+   * Returns the items not started because this run's history is full (empty when all were done): the
+   * caller hands them to `continueAsNew`, which carries on in a fresh run.
+   */
+  async forEach<T>(items: readonly T[], options: Omit<EachOptions<T>, 'gate' | 'onStart' | 'onDone' | 'onPauseNow' | 'shouldYield'>): Promise<T[]> {
+    return runEach(items, {
+      ...options,
+      gate: () => condition(() => !this.paused),
+      shouldYield: () => this.historyIsFull(),
+      onStart: (label) => {
+        this.inFlight++;
+        this.message = `Analyzing ${label}`;
+        this.touch();
+      },
+      onDone: (weight, succeeded) => {
+        this.inFlight--;
+        if (succeeded === undefined) return this.touch(); // interrupted by pause-now: will run again
+        if (succeeded) this.completed += weight;
+        else this.failed += weight;
+        countSteps(this.jobType, succeeded ? 'done' : 'failed', weight);
+        this.touch();
+      },
+      onPauseNow: (listener) => {
+        this.pauseNowListeners.add(listener);
+        return () => this.pauseNowListeners.delete(listener);
+      },
+    });
+  }
+
+  /** True once this run's history should not grow further: the server suggests it, or our own budget is spent. */
+  historyIsFull(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.historyEventBudget;
+  }
+
+  /**
+   * The state a continued run needs to go on seamlessly; pass it as `carried` in the next run's input.
+   * Waits for the jobs-table snapshot under way so rows never go backwards across runs.
+   */
+  async carryOver(): Promise<CarriedControl> {
+    if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
+    this.activeSince = this.paused ? null : Date.now();
+    await condition(() => this.changes === this.persistedChanges);
+    return {
+      completed: this.completed,
+      failed: this.failed,
+      paused: this.paused,
+      priority: this.priority,
+      startedAt: this.startedAt ?? Date.now(),
+      activeMs: this.activeMs,
+      currentStep: this.currentStep,
+      runs: (this.carried?.runs ?? 1) + 1,
+    };
+  }
+
+  /** Sets the job's size once its body has found it out (e.g. how many chunks its documents split into). */
+  setTotalSteps(total: number): void {
+    this.totalSteps = total;
+    this.touch(true);
+  }
+
+  /** Counts steps that need no work (e.g. rule execution for attributes that got no rules). */
+  skipSteps(count: number): void {
+    this.completed += count;
+    countSteps(this.jobType, 'done', count);
+    this.touch();
+  }
+
+  progress(): JobProgress {
+    const done = this.completed + this.failed;
+    const activeMs = this.activeMs + (this.activeSince === null ? 0 : Date.now() - this.activeSince);
+    const rate = done > 0 && activeMs > 0 ? done / activeMs : 0;
+    return {
+      jobId: this.jobId,
+      jobType: this.jobType,
+      status: this.status,
+      progressPercentage: this.totalSteps > 0 ? Math.floor((done / this.totalSteps) * 100) : 0,
+      completedSteps: done,
+      totalSteps: this.totalSteps,
+      failedSteps: this.failed,
+      inFlight: this.inFlight,
+      currentStep: this.status === 'paused' ? `Paused: ${this.currentStep}` : `${this.currentStep}: ${done} of ${this.totalSteps}`,
+      message: this.message,
+      startedAt: this.startedAt === null ? null : new Date(this.startedAt).toISOString(),
+      updatedAt: new Date().toISOString(),
+      etaSeconds: rate > 0 ? Math.round((this.totalSteps - done) / rate / 1000) : null,
+      priority: this.priority,
+    };
+  }
+
+  private pause(request: PauseRequest): void {
+    if (this.status !== 'running' && this.status !== 'pending') return;
+    this.paused = true;
+    if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
+    this.activeSince = null;
+    this.setStatus('paused');
+    if (request.now) for (const interrupt of this.pauseNowListeners) interrupt();
+  }
+
+  private setPriority({ priority }: PriorityRequest): void {
+    if (!Number.isInteger(priority) || priority < 1 || priority > 5) return; // the client validates; ignore garbage from elsewhere
+    this.priority = priority;
+    upsertSearchAttributes([{ key: JobPriorityKey, value: priority }]);
+    this.touch(true);
+  }
+
+  private resume(): void {
+    if (this.status !== 'paused') return;
+    this.paused = false;
+    this.activeSince = Date.now();
+    this.setStatus('running');
+  }
+
+  private setStatus(status: JobStatus): void {
+    this.status = status;
+    upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
+    this.touch(true);
+  }
+
+  /** Marks progress as changed; the jobs-table snapshot follows on status changes and every ~2 % of steps. */
+  private touch(snapshotNow = false): void {
+    const steps = this.completed + this.failed;
+    if (snapshotNow || steps - this.stepsAtLastSnapshot >= Math.max(1, Math.ceil(this.totalSteps / SNAPSHOTS_PER_JOB))) {
+      this.stepsAtLastSnapshot = steps;
+      this.changes++;
+    }
+    const p = this.progress();
+    setCurrentDetails(`**${p.status}** · ${p.currentStep} (${p.progressPercentage}%) · ${p.failedSteps} failed · ${p.message}`);
+  }
+
+  /** One writer, in order: snapshots never overtake each other, and the final state is written last. */
+  private async keepJobRecordCurrent(): Promise<never> {
+    for (;;) {
+      await condition(() => this.changes !== this.persistedChanges);
+      const target = this.changes;
+      await recordJobState({ jobId: this.jobId, status: this.status, progress: this.progress() });
+      this.persistedChanges = target;
+    }
+  }
+
+  private async finish(status: JobStatus, error: string | null, result?: Record<string, unknown>): Promise<void> {
+    if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
+    this.activeSince = null;
+    this.status = status;
+    metricMeter.createCounter('synapse_jobs_finished', 'jobs', 'Jobs that ended, by type and final status').add(1, { job_type: this.jobType, status });
+    // The last "Analyzing …" would read as if the job were still at it.
+    this.message = status === 'completed' ? `Finished: ${this.completed} done, ${this.failed} failed` : status === 'cancelled' ? 'Cancelled' : 'Failed';
+    upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
+    this.touch();
+    // Wait for snapshots already under way so that this final write is the last one.
+    await condition(() => this.changes === this.persistedChanges);
+    this.changes = this.persistedChanges; // nothing further for the background writer
+    await recordJobState({ jobId: this.jobId, status, progress: this.progress(), result, error });
+  }
+}
+
+/**
+ * Steps of work finished, on the worker's metrics endpoint by job type (never job id: one series per job
+ * would swamp Prometheus). The SDK emits nothing while replaying, so a step is counted once.
+ */
+function countSteps(jobType: string, outcome: 'done' | 'failed', count: number): void {
+  metricMeter.createCounter(`synapse_job_steps_${outcome}`, 'steps', `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`).add(count, { job_type: jobType });
+}
+
+/** A job's error line when some of its items failed ("3 of 40 attributes failed: a (why); …", five named); null when none did. */
+export function failureSummary(failed: number, total: number, what: string, named: string[]): string | null {
+  return failed === 0 ? null : `${failed} of ${total} ${what}: ${named.slice(0, 5).join('; ')}${failed > 5 ? '; …' : ''}`;
+}
+
+export function describeError(error: unknown): string {
+  let current: unknown = error;
+  // ActivityFailure wraps the activity's own ApplicationFailure: the cause is what a person needs to read.
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(error);
+}

@@ -1,0 +1,138 @@
+// The data-profiling jobs: LLM rule generation per attribute (bounded fan-out), then rule execution in
+// batches, each batch one scan of the table. The three legacy job types are the two phases, alone or together.
+
+import { ApplicationFailure } from '@temporalio/common';
+import { continueAsNew, isCancellation, patched } from '@temporalio/workflow';
+import type { ProfilingJobInput, ProfilingJobResult } from '../../common/jobs';
+import type { AttributeDescriptor } from '../../common/rules';
+import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
+import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
+
+const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
+const rules = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+
+/**
+ * From this version on, a rule batch that failed for good is recorded rule by rule (it counts as rules not
+ * run instead of vanishing), and a job whose rules existed but none ran ends failed. Older histories did neither.
+ */
+const TRUTHFUL_RULE_EXECUTION = 'profiling-rules-not-run-recorded';
+
+type Phase = 'generate_rules' | 'execute_rules';
+
+/** `data_profiling`: generate rules for every attribute, then run them. */
+export async function dataProfiling(input: ProfilingJobInput): Promise<ProfilingJobResult> {
+  return profile(input, ['generate_rules', 'execute_rules'], dataProfiling);
+}
+
+/** `data_profiling_llm_generation`: generate and store rules only. */
+export async function dataProfilingLlmGeneration(input: ProfilingJobInput): Promise<ProfilingJobResult> {
+  return profile(input, ['generate_rules'], dataProfilingLlmGeneration);
+}
+
+/** `data_profiling_rule_execution`: run the rules an earlier generation job stored (`rulesFromJobId`). */
+export async function dataProfilingRuleExecution(input: ProfilingJobInput): Promise<ProfilingJobResult> {
+  return profile(input, ['execute_rules'], dataProfilingRuleExecution);
+}
+
+type ProfilingWorkflow = (input: ProfilingJobInput) => Promise<ProfilingJobResult>;
+
+async function profile(input: ProfilingJobInput, phases: Phase[], self: ProfilingWorkflow): Promise<ProfilingJobResult> {
+  const control = new JobControl(input, input.attributes.length * phases.length);
+  const rulesJobId = input.rulesFromJobId ?? input.jobId;
+  // A continued run starts in the phase it stopped in, with the attributes that phase had left.
+  const startPhase = input.resumeAt ? phases.indexOf(input.resumeAt.phase) : 0;
+  const failed = new Set(input.resumeAt?.failed ?? []);
+  const result = await control.run(async () => {
+    for (const phase of phases.slice(startPhase)) {
+      const resuming = input.resumeAt?.phase === phase ? new Set(input.resumeAt.remaining) : undefined;
+      const todo = input.attributes.filter((a) => (resuming ? resuming.has(a.name) : !failed.has(a.name)));
+      if (phase === 'execute_rules' && !resuming && phases.includes('generate_rules')) control.skipSteps(failed.size);
+      const left = phase === 'generate_rules' ? await generateRules(control, input, todo, failed) : await runRules(control, input, rulesJobId, todo);
+      if (left.length > 0) {
+        const carried = await control.carryOver();
+        return continueAsNew<ProfilingWorkflow>({ ...input, carried, resumeAt: { phase, remaining: left.map((a) => a.name), failed: [...failed] } });
+      }
+    }
+    return outcomeOf(await database(control).summarizeProfiling({ jobId: input.jobId, rulesJobId, attributesTotal: input.attributes.length }));
+  });
+  return result as unknown as ProfilingJobResult;
+}
+
+/**
+ * Generates rules for `attributes`, adding the ones that failed for good to `failed` (their reason is
+ * stored). Returns the attributes left for a continued run because this run's history is full.
+ */
+async function generateRules(control: JobControl, input: ProfilingJobInput, attributes: AttributeDescriptor[], failed: Set<string>): Promise<AttributeDescriptor[]> {
+  control.beginPhase('Generating validation rules');
+  return control.forEach(attributes, {
+    concurrency: input.llmConcurrency,
+    label: (attribute) => attribute.name,
+    work: async (attribute) => {
+      try {
+        const outcome = await llm(control).generateValidationRules({ jobId: input.jobId, dataSourceId: input.dataSourceId, attribute, llm: control.llmCall() });
+        if (outcome.status === 'failed') failed.add(attribute.name);
+        return outcome.status === 'completed';
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // Retries are exhausted or the request can never succeed: record it and let the job go on.
+        failed.add(attribute.name);
+        await database(control).recordAttributeFailure({ jobId: input.jobId, attribute: attribute.name, reason: describeError(error) });
+        return false;
+      }
+    },
+  });
+}
+
+/** Runs the stored rules of `attributes` in batches; returns the attributes left for a continued run. */
+async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobId: string, attributes: AttributeDescriptor[]): Promise<AttributeDescriptor[]> {
+  control.beginPhase('Executing validation rules');
+  const batches: AttributeDescriptor[][] = [];
+  for (let i = 0; i < attributes.length; i += input.ruleBatchSize) batches.push(attributes.slice(i, i + input.ruleBatchSize));
+  const left = await control.forEach(batches, {
+    // Two scans at once keep a core busy while the other waits on I/O, without crowding the database.
+    concurrency: 2,
+    label: (batch) => `${batch[0]?.name ?? ''} and ${batch.length - 1} more`,
+    weight: (batch) => batch.length,
+    work: async (batch) => {
+      try {
+        await rules(control).executeRules({ jobId: input.jobId, rulesJobId, dataSourceId: input.dataSourceId, attributes: batch });
+        return true;
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // Retries are exhausted or the batch can never run: its rules did not run, and the result must say so.
+        if (patched(TRUTHFUL_RULE_EXECUTION)) {
+          await database(control).recordRuleBatchFailure({ jobId: input.jobId, rulesJobId, attributes: batch, reason: describeError(error), sqlstate: sqlStateOf(error) });
+        }
+        return false;
+      }
+    },
+  });
+  return left.flat();
+}
+
+/**
+ * Failed when every attribute failed, or (recorded jobs aside) when rules existed and not one of them ran;
+ * otherwise completed, with `error` naming the rules that could not run and every failed attribute's reason.
+ */
+function outcomeOf(summary: ProfilingJobResult): JobOutcome {
+  const { attributesFailed, attributesTotal, failedAttributes } = summary;
+  const attributes = failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`));
+  const result = summary as unknown as Record<string, unknown>;
+  const allFailed = attributesTotal > 0 && attributesFailed === attributesTotal;
+  // A summary from an activity older than rulesTotal has nothing more to say.
+  if (summary.rulesTotal === undefined || !patched(TRUTHFUL_RULE_EXECUTION)) return { status: allFailed ? 'failed' : 'completed', error: attributes, result };
+  const { rulesTotal, rulesExecuted, rulesNotRun } = summary;
+  const rules = rulesNotRun.length > 0 ? `${rulesNotRun.length} of ${rulesTotal} rules could not run` : null;
+  const noneRan = rulesTotal > 0 && rulesExecuted === 0;
+  return { status: allFailed || noneRan ? 'failed' : 'completed', error: [rules, attributes].filter((part) => part !== null).join('; ') || null, result };
+}
+
+/** The SQLSTATE a DataSourceError carries in its details, if the failure is one. */
+function sqlStateOf(error: unknown): string | null {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const sqlstate = current instanceof ApplicationFailure ? (current.details?.[0] as { sqlstate?: unknown } | undefined)?.sqlstate : undefined;
+    if (typeof sqlstate === 'string') return sqlstate;
+  }
+  return null;
+}

@@ -1,0 +1,89 @@
+// The intelligent_sampling job: count strata in one chunked scan, size and allocate the sample (Cochran with
+// finite-population correction; proportional, Neyman or per stratum), select records by seeded bottom-k in a
+// second scan, then add edge cases. Scans run as row-id-range units, so progress moves and pause stops them.
+
+import { continueAsNew } from '@temporalio/workflow';
+import type { Allocation } from '../../activities/sampling/sample-size';
+import type { ScanPass, ScanUnit } from '../../activities/sampling/sampling';
+import type { JobInputBase } from '../../common/jobs';
+import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from '../control/activity-options';
+import { JobControl } from '../control/control';
+
+const scans = (control: JobControl) => control.activities(SAMPLING_SCAN_ACTIVITY);
+const queries = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+
+/** What the sampling workflow receives: everything resolved and validated by the client. */
+export interface SamplingJobInput extends JobInputBase {
+  dataSourceId: string;
+  confidenceLevel: number;
+  marginOfError: number;
+  expectedRate: number;
+  strataColumns: string[];
+  allocation: Allocation;
+  neymanColumn?: string;
+  edgeCaseColumns: string[];
+  rulesFromJobId?: string;
+  seed: number;
+  chunkSize: number;
+  /** Chunks per scan unit (one activity); progress moves and pause takes hold at unit boundaries. */
+  chunksPerUnit: number;
+  scanRowsPerSecond?: number;
+  /** Rows when the job was started: the progress total is two scans of them (plus three steps). */
+  rowsAtStart: number;
+  /** On a continued run: the scan plan, the pass it was in and the units that pass had left. */
+  resumeAt?: { units: ScanUnit[]; pass: ScanPass; remaining: number[] };
+}
+
+type SamplingWorkflow = (input: SamplingJobInput) => Promise<Record<string, unknown>>;
+
+/** Steps that are not rows: allocation, merging the selection, covering edge cases. */
+const STEPS_AFTER_SCANS = 3;
+
+/** `intelligent_sampling`: a stratified, seeded, reproducible sample with guaranteed edge cases. */
+export async function intelligentSampling(input: SamplingJobInput): Promise<Record<string, unknown>> {
+  const control = new JobControl(input, 2 * input.rowsAtStart + STEPS_AFTER_SCANS);
+  return control.run(async () => {
+    const units = input.resumeAt?.units ?? (await database(control).planSamplingScan({ dataSourceId: input.dataSourceId, rowsPerUnit: input.chunkSize * input.chunksPerUnit }));
+    const passes: ScanPass[] = input.resumeAt?.pass === 'select' ? ['select'] : ['count', 'select'];
+    for (const pass of passes) {
+      const remaining = input.resumeAt?.pass === pass ? new Set(input.resumeAt.remaining) : undefined;
+      if (pass === 'select') await allocate(control, input);
+      const left = await scan(control, input, pass, remaining ? units.filter((u) => remaining.has(u.index)) : units);
+      if (left.length > 0) return continueAsNew<SamplingWorkflow>({ ...input, carried: await control.carryOver(), resumeAt: { units, pass, remaining: left.map((u) => u.index) } });
+    }
+    control.beginPhase('Selecting records');
+    await database(control).selectSample({ jobId: input.jobId, seed: input.seed });
+    control.skipSteps(1);
+    control.beginPhase('Covering edge cases');
+    const { jobId, dataSourceId, strataColumns, edgeCaseColumns, rulesFromJobId } = input;
+    const coverage = await queries(control).coverEdgeCases({ jobId, dataSourceId, strataColumns, edgeCaseColumns, rulesFromJobId });
+    control.skipSteps(1);
+    const summary = await database(control).summarizeSampling({ jobId });
+    return { status: 'completed', error: null, result: { ...summary, coverage: { alreadyCovered: coverage.alreadyCovered, absent: coverage.absent, skipped: coverage.skipped } } };
+  });
+}
+
+/** Sizes and allocates the sample from the count pass; idempotent, so a continued run may ask again. */
+async function allocate(control: JobControl, input: SamplingJobInput): Promise<void> {
+  control.beginPhase('Allocating sample');
+  const { jobId, allocation, confidenceLevel, marginOfError, expectedRate, seed } = input;
+  await database(control).allocateSample({ jobId, allocation, confidenceLevel, marginOfError, expectedRate, seed });
+  // A continued run re-enters here: count the step once, in the run that first reached this phase.
+  if (input.resumeAt?.pass !== 'select') control.skipSteps(1);
+}
+
+/** Runs one pass over `units`, one at a time (the throttle is per job); returns the units left for a continued run. */
+async function scan(control: JobControl, input: SamplingJobInput, pass: ScanPass, units: ScanUnit[]): Promise<ScanUnit[]> {
+  control.beginPhase(pass === 'count' ? 'Counting strata' : 'Selecting by seeded priority');
+  const { jobId, dataSourceId, strataColumns, neymanColumn, seed, chunkSize, scanRowsPerSecond } = input;
+  return control.forEach(units, {
+    concurrency: 1,
+    label: (unit) => `rows ${unit.firstRowId}–${unit.lastRowId}`,
+    weight: (unit) => unit.rows,
+    work: async (unit) => {
+      await scans(control).scanSamplingUnit({ jobId, dataSourceId, strataColumns, neymanColumn, seed, chunkSize, scanRowsPerSecond, pass, unit });
+      return true;
+    },
+  });
+}

@@ -1,0 +1,88 @@
+// The scoping jobs: per attribute an LLM risk assessment (with its profiling results when a profiling job is
+// named) scored deterministically, then — for `scoping_recommendations` only — scope optimisation choosing
+// the smallest test set covering every high-risk attribute within the budget. Long jobs continue as new.
+
+import { continueAsNew, isCancellation } from '@temporalio/workflow';
+import type { ScopeSelectionResult, ScopingSummary } from '../../activities/scoping/scoping';
+import type { JobInputBase } from '../../common/jobs';
+import type { AttributeDescriptor } from '../../common/rules';
+import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
+import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
+
+const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
+const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+
+/** What both scoping workflows receive: everything resolved and validated by the client. */
+export interface ScopingJobInput extends JobInputBase {
+  dataSourceId: string;
+  attributes: AttributeDescriptor[];
+  /** A completed profiling job whose rule results the prompts and scores use. */
+  profilingJobId?: string;
+  llmConcurrency: number;
+  /** `scoping_recommendations` only: the maximum total cost of the chosen tests; absent for no limit. */
+  testBudget?: number;
+  /** On a continued run: the attributes still to assess. */
+  resumeAt?: { remaining: string[] };
+}
+
+/** `generate_scoping_recommendations`: assess and score every attribute; no test selection. */
+export async function generateScopingRecommendations(input: ScopingJobInput): Promise<Record<string, unknown>> {
+  return scope(input, false);
+}
+
+/** `scoping_recommendations`: assess and score every attribute, then choose the test set. */
+export async function scopingRecommendations(input: ScopingJobInput): Promise<Record<string, unknown>> {
+  return scope(input, true);
+}
+
+type ScopingWorkflow = (input: ScopingJobInput) => Promise<Record<string, unknown>>;
+
+/** continueAsNew continues the workflow type that is running, so both job types share this body. */
+async function scope(input: ScopingJobInput, optimise: boolean): Promise<Record<string, unknown>> {
+  const control = new JobControl(input, input.attributes.length + (optimise ? 1 : 0));
+  return control.run(async () => {
+    const remaining = input.resumeAt ? new Set(input.resumeAt.remaining) : undefined;
+    const left = await assess(control, input, remaining ? input.attributes.filter((a) => remaining.has(a.name)) : input.attributes);
+    if (left.length > 0) return continueAsNew<ScopingWorkflow>({ ...input, carried: await control.carryOver(), resumeAt: { remaining: left.map((a) => a.name) } });
+
+    let selection: ScopeSelectionResult | undefined;
+    if (optimise) {
+      control.beginPhase('Choosing tests');
+      selection = await database(control).chooseScopingTests({ jobId: input.jobId, testBudget: input.testBudget ?? null });
+      control.skipSteps(1);
+    }
+    const { jobId, dataSourceId, profilingJobId } = input;
+    const summary = await database(control).summarizeScoping({ jobId, dataSourceId, profilingJobId: profilingJobId ?? null, attributesTotal: input.attributes.length });
+    return outcomeOf(summary, selection);
+  });
+}
+
+/** Assesses `attributes`, at most llmConcurrency at once; returns those left for a continued run. */
+async function assess(control: JobControl, input: ScopingJobInput, attributes: AttributeDescriptor[]): Promise<AttributeDescriptor[]> {
+  control.beginPhase('Assessing attributes');
+  return control.forEach(attributes, {
+    concurrency: input.llmConcurrency,
+    label: (attribute) => attribute.name,
+    work: async (attribute) => {
+      const { jobId, dataSourceId, profilingJobId } = input;
+      try {
+        const outcome = await llm(control).assessAttributeScope({ jobId, dataSourceId, attribute, profilingJobId, llm: control.llmCall() });
+        return outcome.status === 'completed';
+      } catch (error) {
+        if (isCancellation(error)) throw error;
+        // Retries are exhausted or the request can never succeed: record it and let the job go on.
+        await database(control).recordScopingFailure({ jobId, attribute: attribute.name, reason: describeError(error) });
+        return false;
+      }
+    },
+  });
+}
+
+function outcomeOf(summary: ScopingSummary, selection: ScopeSelectionResult | undefined): JobOutcome {
+  const { attributesFailed, attributesTotal, failedAttributes } = summary;
+  return {
+    status: attributesTotal > 0 && attributesFailed === attributesTotal ? 'failed' : 'completed',
+    error: failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`)),
+    result: { ...summary, ...(selection ? { selection } : {}) } as unknown as Record<string, unknown>,
+  };
+}
