@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       [
         'progress again = the first attribute result stored after the kill (only the new worker can store one).',
         'the workflow task stays on the dead worker’s sticky queue until its schedule-to-start timeout (10 s by default) sends it to the shared queue: that, more than the new process start, is the wait before progress.',
-        'items in flight on the dead worker are handed to another only when their heartbeat times out (LLM_ACTIVITY heartbeatTimeout 20 s): that, not the restart, bounds the job’s completion.',
+        'items in flight on the dead worker are handed to another only when their heartbeat times out (LLM_ACTIVITY heartbeatTimeout 10 s): that, not the restart, bounds the job’s completion.',
       ],
     );
   } finally {

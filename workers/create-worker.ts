@@ -65,7 +65,8 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     // handed back to the server for another worker.
     shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
     // Cancellation reaches an activity only in the answer to a heartbeat, and the SDK would otherwise
-    // batch heartbeats for up to 80 % of the heartbeat timeout (16 s): this bounds cancel latency.
+    // batch heartbeats for up to 80 % of the heartbeat timeout (8 s of LLM_ACTIVITY's 10 s, 24 s of a rule
+    // batch's 30 s): this bounds cancel latency.
     maxHeartbeatThrottleInterval: config.WORKER_HEARTBEAT_THROTTLE_MS,
     defaultHeartbeatThrottleInterval: config.WORKER_HEARTBEAT_THROTTLE_MS,
     // A job's workflow tasks go to the worker that has it cached; when that worker dies, the server

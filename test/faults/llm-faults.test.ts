@@ -1,7 +1,8 @@
-// LLM storms across whole jobs: half of all calls answered 429 with Retry-After, 5xx bursts, hung requests
-// and garbage mixed together, and every call answered 429 for minutes (with and without the fleet budget).
-// Every job ends — completed, or with each failed attribute and its reason — and never hangs (the Jest timeout
-// is that bound). Nothing is stored twice or asked again once stored.
+// The LLM misbehaving: each fault alone (429s with Retry-After, 5xx bursts, hangs, refusals, malformed output),
+// storms across whole jobs (half of all calls answered 429, 5xx, hangs and garbage mixed together), and every call
+// answered 429 for minutes (with and without the fleet budget). Every job ends — completed, or with each failed
+// attribute and its reason — and never hangs (the Jest timeout is that bound). Nothing is stored twice or asked
+// again once stored.
 
 import type { FaultPlan } from '../../llm-standin/server';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
@@ -19,6 +20,79 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 beforeEach(() => harness.standin.reset());
+
+/** A small job of eight attributes through whatever faults the stand-in was given. */
+async function runJob(attributeIds: string[]) {
+  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'faults', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 10 });
+  const job = await harness.jobs.waitForJob(jobId);
+  const results = await harness.db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).orderBy('attribute').execute();
+  return { job, results };
+}
+
+const attributes = ['credit_score', 'apr_rate', 'credit_limit', 'account_status', 'billing_zip', 'email_address', 'phone_number', 'cardholder_age'];
+
+describe('each LLM fault alone', () => {
+  it('waits at least the Retry-After of every 429 before asking again, and completes', async () => {
+    harness.standin.setFaults({ rules: [{ kind: 'rate_limit', firstCallsPerItem: 2, retryAfterSeconds: 2 }] });
+    const { job, results } = await runJob(attributes);
+    expect(job?.status).toBe('completed');
+    expect(results.every((r) => r.status === 'completed')).toBe(true);
+    for (const attribute of attributes) {
+      const calls = harness.standin.calls().filter((c) => c.itemKey === itemKey(attribute));
+      expect(calls.map((c) => c.outcome)).toEqual(['rate_limited', 'rate_limited', 'ok']);
+      for (let i = 1; i < calls.length; i++) expect(calls[i]!.receivedAt - calls[i - 1]!.receivedAt).toBeGreaterThanOrEqual(2_000);
+    }
+  });
+
+  it('rides out 5xx bursts and hung requests', async () => {
+    harness.standin.setFaults({
+      rules: [
+        { kind: 'server_error', items: [itemKey('credit_score'), itemKey('apr_rate')], firstCallsPerItem: 2, status: 503 },
+        { kind: 'hang', items: [itemKey('credit_limit')], firstCallsPerItem: 1 },
+      ],
+    });
+    const { job, results } = await runJob(attributes);
+    expect(job?.status).toBe('completed');
+    expect(results.filter((r) => r.status === 'completed')).toHaveLength(attributes.length);
+    expect(harness.standin.callCount(itemKey('credit_score'))).toBe(3);
+    const hung = harness.standin.calls().filter((c) => c.itemKey === itemKey('credit_limit'));
+    expect(hung.map((c) => c.outcome)).toEqual(['client_aborted', 'ok']);
+  });
+
+  it('records malformed and wrongly shaped output as failed attributes with the reason, and completes the rest', async () => {
+    harness.standin.setFaults({
+      rules: [
+        { kind: 'malformed', items: [itemKey('credit_score')] },
+        { kind: 'wrong_shape', items: [itemKey('apr_rate')] },
+      ],
+    });
+    const { job, results } = await runJob(attributes);
+    expect(job?.status).toBe('completed');
+    expect(job?.error).toMatch(/^2 of 8 attributes failed: /);
+    const failed = results.filter((r) => r.status === 'failed');
+    expect(failed.map((r) => r.attribute)).toEqual(['apr_rate', 'credit_score']);
+    expect(failed.find((r) => r.attribute === 'credit_score')?.failure_reason).toMatch(/invalid LLM output after 3 attempts: not JSON/);
+    expect(failed.find((r) => r.attribute === 'apr_rate')?.failure_reason).toMatch(/invalid LLM output after 3 attempts: does not match the schema \(rules: /);
+    // Re-asking is bounded: three tries, no more.
+    expect(harness.standin.callCount(itemKey('credit_score'))).toBe(3);
+    expect(job?.result).toMatchObject({ attributesFailed: 2, attributesProfiled: 6 });
+  });
+
+  it('does not retry a request the provider rejects, and says why', async () => {
+    harness.standin.setFaults({ rules: [{ kind: 'server_error', items: [itemKey('billing_zip')], status: 400 }] });
+    const { job, results } = await runJob(attributes);
+    expect(job?.status).toBe('completed');
+    expect(harness.standin.callCount(itemKey('billing_zip'))).toBe(1);
+    expect(results.find((r) => r.attribute === 'billing_zip')).toMatchObject({ status: 'failed', failure_reason: expect.stringMatching(/LLM rejected the request \(400\)/) });
+  });
+
+  it('fails the job when every attribute fails, with the reasons', async () => {
+    harness.standin.setFaults({ rules: [{ kind: 'malformed' }] });
+    const { job } = await runJob(['credit_score', 'apr_rate']);
+    expect(job?.status).toBe('failed');
+    expect(job?.error).toMatch(/2 of 2 attributes failed/);
+  });
+});
 
 /**
  * A storm in which every attribute's first call is a 429 with Retry-After (half of all calls when nothing
