@@ -1,5 +1,5 @@
-// Every setting the processes read, parsed and validated once from the environment. README's
-// configuration table mirrors this schema; change both together.
+// Every setting the processes read, parsed and validated once from the environment. The
+// configuration table in docs/operations.md mirrors this schema; change both together.
 
 import { z } from 'zod';
 import { TASK_QUEUE } from '../common/jobs';

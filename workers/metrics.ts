@@ -1,6 +1,6 @@
 // Worker metrics: the Temporal runtime (one per process) installed with its Prometheus exporter, which
 // also serves the counters our activities and workflows emit through the SDK's metric meters, so one
-// scrape of a worker gives both. Counter names are listed in README (Operations).
+// scrape of a worker gives both. Counter names are listed in docs/operations.md (Metrics).
 
 import { DefaultLogger, Runtime, type ActivityInterceptorsFactory, type LogLevel } from '@temporalio/worker';
 import type { Config } from '../config';

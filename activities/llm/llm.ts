@@ -287,7 +287,7 @@ async function sleepHeartbeating(ms: number, details: LlmActivityHeartbeat & Rec
   }
 }
 
-/** One of the worker's LLM counters (README, Operations); labels stay few (model, failure type), never the job. */
+/** One of the worker's LLM counters (docs/operations.md, Metrics); labels stay few (model, failure type), never the job. */
 function countLlm(name: string, value: number, model: string, failureType?: string): void {
   Context.current().metricMeter.createCounter(name).add(value, failureType ? { model, failure_type: failureType } : { model });
 }

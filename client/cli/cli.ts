@@ -19,7 +19,7 @@ const USAGE = `synapse-jobs <command> [options]
 
   start TYPE [--data-source ID] [--attributes a,b,c] [--priority high|normal|low|1-5] [--concurrency N]
         [--rules-from JOB] [--idempotency-key KEY] [--metadata JSON] [--params JSON] [--watch]
-                        --params holds the job type's own fields (README, Job types), e.g.
+                        --params holds the job type's own fields (docs/job-types.md), e.g.
                         start intelligent_sampling --data-source D --params '{"confidenceLevel":0.95,"marginOfError":0.05}'
   status JOB            the legacy status JSON
   watch JOB             a live progress bar until the job ends

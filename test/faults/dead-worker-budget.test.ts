@@ -1,4 +1,4 @@
-// A worker SIGKILLed while its LLM calls wait for the fleet-wide budget (README, LLM budget: "A dead worker's
+// A worker SIGKILLed while its LLM calls wait for the fleet-wide budget (docs/llm.md, the fleet budget: "A dead worker's
 // waiting calls are dropped after 10 s"): its rows in llm_budget_calls do not hold their place forever. Once
 // its activities time out and wait again on another worker, that worker's grant rounds drop the dead worker's
 // rows (not refreshed for staleWaiterMs), while the budget is still held, so they are dropped and not granted;

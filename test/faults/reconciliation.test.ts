@@ -1,7 +1,7 @@
 // Jobs whose workflow ended outside the control contract, or never started: a workflow terminated with the
 // stock `temporal` CLI, and an API process SIGKILLed between writing a job's row and starting its workflow.
 // Each job's row reaches a true final state (never before JOB_START_BOUND_MS for one that never started, on
-// PostgreSQL's clock), control answers 409, and its quota slot is free. How soon: README, Failure handling.
+// PostgreSQL's clock), control answers 409, and its quota slot is free. How soon: docs/failure-handling.md.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';

@@ -1,5 +1,5 @@
-// A worker process sent SIGTERM (a deploy, a scale-down) while its LLM calls are in flight, as the README's
-// Operations section promises: it stops taking work, lets its in-flight activities finish within
+// A worker process sent SIGTERM (a deploy, a scale-down) while its LLM calls are in flight, as docs/operations.md
+// promises (N workers on N machines): it stops taking work, lets its in-flight activities finish within
 // WORKER_SHUTDOWN_GRACE_MS, hands back those that do not (cancelled, retried elsewhere at once, not after a
 // heartbeat timeout), and exits cleanly; another worker completes the job with each item stored once.
 //

@@ -48,7 +48,7 @@ const selectionOf = (jobId: string) => harness.db.selectFrom('scoping_selection'
 
 const row = (attribute: string, risk: string, score: number, tests: string[]) => ({ attribute, inScope: risk !== 'low', risk, score, tests });
 
-/** The stand-in's answers for the first 20 demo columns, scored by activities/scoping/risk-score.ts (see README). */
+/** The stand-in's answers for the first 20 demo columns, scored by activities/scoping/risk-score.ts (see docs/scoping.md). */
 const EXPECTED_FIRST_TWENTY = [
   row('account_id', 'high', 55, ['completeness', 'validity', 'uniqueness']), // 50 + identifier 5
   row('account_open_date', 'medium', 30, ['completeness']),

@@ -142,7 +142,7 @@ export class PostgresLlmBudget implements LlmBudget {
   }
 }
 
-/** Worker metrics through the activity's meter (README, Operations); outside an activity (a bench) there is none. */
+/** Worker metrics through the activity's meter (docs/llm.md, Visible); outside an activity (a bench) there is none. */
 function observe(record: (meter: Context['metricMeter']) => void): void {
   try {
     record(Context.current().metricMeter);
