@@ -38,7 +38,7 @@ async function main(): Promise<void> {
         headers: { authorization: `Bearer ${await api.tokenFor(OWNER)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      const answer = (await response.json()) as any;
+      const answer = (await response.json()) as { job_id?: string; status?: string };
       return { status: response.status, body: answer, ms: Math.round(performance.now() - started) };
     };
     const job = (attributeIds: string[]) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 1 });

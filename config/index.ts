@@ -10,12 +10,12 @@ const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).
 const llmPricesSchema = z.record(z.string(), z.object({ prompt: z.number().min(0), completion: z.number().min(0) }));
 
 const schema = z.object({
-  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/synapse_jobs'),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/synapse_jobs'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
-  TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
-  OPENAI_BASE_URL: z.string().url().optional(),
+  TEMPORAL_UI_URL: z.url().default('http://localhost:8233'),
+  OPENAI_BASE_URL: z.url().optional(),
   OPENAI_API_KEY: z.string().default('synapse-standin'),
   OPENAI_MODEL: z.string().default('gpt-4o-mini'),
   LLM_REQUEST_TIMEOUT_MS: integer(60_000, 100),
@@ -103,7 +103,7 @@ const schema = z.object({
   API_METRICS_TOKEN: z.string().min(16).optional(),
   /** HS256 secret for bearer tokens; or JWT_JWKS_URL for a key set (RS256/ES256). */
   JWT_SECRET: z.string().min(16).optional(),
-  JWT_JWKS_URL: z.string().url().optional(),
+  JWT_JWKS_URL: z.url().optional(),
   JWT_ISSUER: z.string().optional(),
   JWT_AUDIENCE: z.string().optional(),
   /** A token whose `roles` claim (an array) holds this role sees and controls every owner's jobs. */

@@ -1,6 +1,7 @@
 // Opens the kysely database over a pg pool, creates the target database when it does not exist yet
 // (tests and the demo use throwaway databases) and runs the migrations through kysely's Migrator.
 
+import { inspect } from 'node:util';
 import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database';
@@ -82,7 +83,8 @@ export function openDatabase(databaseUrl: string, maxConnections = 10): Kysely<D
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  // A migration may throw anything; a non-Error is shown whole rather than as "[object Object]".
+  if (error) throw error instanceof Error ? error : new Error(inspect(error));
   return (results ?? []).map((r) => `${r.migrationName}: ${r.status}`);
 }
 

@@ -39,7 +39,7 @@ export async function seedDemoData(db: Kysely<Database>, rowCount = DEMO_ROW_COU
     await sql`truncate ${sql.table(DEMO_TABLE)}`.execute(trx);
     for (let start = 0; start < generated.length; start += ROWS_PER_INSERT) {
       // The demo table is not in the typed Database (its columns are generated), hence the dynamic insert.
-      await trx.insertInto(DEMO_TABLE as never).values(generated.slice(start, start + ROWS_PER_INSERT) as never).execute();
+      await trx.insertInto(DEMO_TABLE as never).values(generated.slice(start, start + ROWS_PER_INSERT)).execute();
     }
   });
   return { inserted: generated.length };

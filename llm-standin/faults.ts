@@ -42,7 +42,7 @@ export interface CallSubject {
   callIndex: number;
 }
 
-const nonNegative = z.number().finite().nonnegative();
+const nonNegative = z.number().nonnegative();
 
 const faultRuleSchema = z.strictObject({
   kind: z.enum(['rate_limit', 'quota_spent', 'server_error', 'hang', 'malformed', 'wrong_shape', 'latency']),

@@ -131,7 +131,7 @@ async function route(req: IncomingMessage, exchange: Exchange, chat: ChatContext
   const endpoint = `${req.method} ${path}`;
   if (endpoint === 'POST /v1/chat/completions') {
     const body = await readBodyOrLogAbort(req, chat);
-    const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+    const header = (name: string) => (typeof req.headers[name] === 'string' ? req.headers[name] : undefined);
     if (body !== undefined) await answerChatCompletion(chat, exchange, body, { jobId: header('x-synapse-job-id'), callId: header('x-synapse-call-id') });
     return;
   }

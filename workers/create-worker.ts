@@ -19,7 +19,7 @@ export interface JobsWorker {
   db: Kysely<Database>;
   connection: NativeConnection;
   /** Stops the reconciler and closes what the worker opened (pool, connection); call after `worker.run()` has returned. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** Heartbeat cadence while waiting on the LLM: well inside LLM_ACTIVITY's 10 s heartbeat timeout. */

@@ -26,18 +26,12 @@ export interface WorkerHealthServer {
 const LIVE_STATES = new Set(['INITIALIZED', 'RUNNING', 'STOPPING', 'DRAINING', 'DRAINED']);
 
 export async function startWorkerHealthServer(deps: WorkerHealthDeps, port: number, host = '127.0.0.1'): Promise<WorkerHealthServer> {
-  const server = http.createServer(async (request, response) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (request.method !== 'GET') return reply(response, 405, { error: 'GET only' });
-    if (path === '/healthz') {
-      const state = deps.worker.getState();
-      return reply(response, LIVE_STATES.has(state) ? 200 : 503, { ok: LIVE_STATES.has(state), worker: state });
-    }
-    if (path === '/readyz') {
-      const report = await workerReadiness(deps);
-      return reply(response, report.ok ? 200 : 503, report);
-    }
-    reply(response, 404, { error: `no such endpoint: ${path}` });
+  const server = http.createServer((request, response) => {
+    // The checks answer rather than throw; should one throw all the same, the probe gets a 500 instead of an
+    // unhandled rejection ending the worker process.
+    answer(deps, request, response).catch((error: unknown) =>
+      reply(response, 500, { error: error instanceof Error ? error.message : String(error) }),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -51,6 +45,20 @@ export async function startWorkerHealthServer(deps: WorkerHealthDeps, port: numb
         server.close(() => resolve());
       }),
   };
+}
+
+async function answer(deps: WorkerHealthDeps, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  if (request.method !== 'GET') return reply(response, 405, { error: 'GET only' });
+  if (path === '/healthz') {
+    const state = deps.worker.getState();
+    return reply(response, LIVE_STATES.has(state) ? 200 : 503, { ok: LIVE_STATES.has(state), worker: state });
+  }
+  if (path === '/readyz') {
+    const report = await workerReadiness(deps);
+    return reply(response, report.ok ? 200 : 503, report);
+  }
+  reply(response, 404, { error: `no such endpoint: ${path}` });
 }
 
 /** Ready = polling (RUNNING), PostgreSQL answers, and the Temporal namespace is reachable with our credentials. */

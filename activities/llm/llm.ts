@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
-import OpenAI from 'openai';
+import OpenAI, { type APIError } from 'openai';
 import type { z } from 'zod';
 import type { FailureType } from '../../common/failures';
 import type { LlmActivityHeartbeat, LlmCallContext } from '../../common/llm';
@@ -201,7 +201,9 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
       .withResponse()
       .then(({ data, response }) => ({ completion: data, response }));
   } catch (error) {
-    await settle(grant, error instanceof OpenAI.APIError ? { headers: error.headers, status: error.status } : {});
+    // `instanceof` leaves APIError's type parameters `any`: read it as the plain APIError.
+    const apiError = error instanceof OpenAI.APIError ? (error as APIError) : undefined;
+    await settle(grant, apiError ? { headers: apiError.headers, status: apiError.status } : {});
     // A cancelled activity must surface as cancellation, not as an LLM failure to retry.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
     const failure = classifyLlmError(error);

@@ -85,7 +85,7 @@ export interface RefusedRule {
  * Errors that may pass are thrown, for the activity's retry policy.
  */
 export async function isolatingRefusals<T>(rules: RuleToRun[], scan: (part: RuleToRun[]) => Promise<T[]>, table?: string): Promise<(T | RefusedRule)[]> {
-  const results: (T | RefusedRule)[] = new Array(rules.length);
+  const results = new Array<T | RefusedRule>(rules.length);
   const run = async (part: number[]): Promise<void> => {
     try {
       const found = await scan(part.map((i) => rules[i]!));

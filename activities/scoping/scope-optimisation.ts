@@ -84,7 +84,7 @@ export function chooseTests(problem: SelectionProblem): Selection {
 
 function branchAndBound(useful: Useful[], budget: number): Best {
   // What the candidates from i onwards could still add: the bound that prunes hopeless branches.
-  const reachable: bigint[] = new Array(useful.length + 1).fill(0n);
+  const reachable = new Array<bigint>(useful.length + 1).fill(0n);
   for (let i = useful.length - 1; i >= 0; i--) reachable[i] = reachable[i + 1]! | useful[i]!.mask;
   let best: Best = { chosen: [], mask: 0n, covered: 0, cost: 0 };
 

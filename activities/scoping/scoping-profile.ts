@@ -16,7 +16,8 @@ export async function profiledRulesOf(db: Kysely<Database>, profilingJobId: stri
     .orderBy('rr.rule_index')
     .execute();
   return rows.map((r) => ({
-    kind: String((r.rule as { kind?: unknown }).kind ?? 'unknown'),
+    // Profiling stores only rules that passed its schema (activities/rules/rule-schema.ts): `kind` is a string.
+    kind: (r.rule as { kind?: string }).kind ?? 'unknown',
     severity: r.severity === 'high' || r.severity === 'low' ? r.severity : 'medium',
     passRate: r.pass_rate === null ? null : Number(r.pass_rate),
     failedRows: Number(r.failed_rows),

@@ -16,12 +16,12 @@ export async function spawnApiProcess(config: Config): Promise<ApiProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../client/http/main.ts')], { cwd: path.resolve(__dirname, '../..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /API on (http:\/\/[^\s]+)/.exec(output);
       if (match) resolve(match[1]!);
     });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`API exited (${code}) before listening:\n${output}`)));
   });
   return { url, stop: () => stopProcess(child) };

@@ -158,7 +158,7 @@ describe('input found invalid inside an activity', () => {
 
   it('fails a job whose data source was unregistered between start and run with InvalidJobInput, on the first attempt', async () => {
     // No worker yet: the start's checks pass, and the job waits, pending, while its data source goes away.
-    const { jobId } = await harness.jobs.startJob({ jobType: 'intelligent_sampling', owner: `vanishing-${Date.now()}`, dataSourceId: VANISHING, confidenceLevel: 0.95, marginOfError: 0.05, seed: 1 } as StartJobRequest);
+    const { jobId } = await harness.jobs.startJob({ jobType: 'intelligent_sampling', owner: `vanishing-${Date.now()}`, dataSourceId: VANISHING, confidenceLevel: 0.95, marginOfError: 0.05, seed: 1 });
     await harness.db.deleteFrom('data_sources').where('id', '=', VANISHING).execute();
     const worker = await harness.startWorker();
     try {

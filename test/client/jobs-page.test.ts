@@ -40,14 +40,14 @@ interface Shown {
 
 /** What the page shows of one job, read in one evaluation so the values come from the same render. */
 async function shown(id: string): Promise<Shown> {
-  return (await page.evaluate(`(() => {
+  return page.evaluate<Shown>(`(() => {
     const row = document.querySelector('[data-job-id="' + ${JSON.stringify(id)} + '"]');
     return {
       status: row.getAttribute('data-status'),
       value: Number(row.querySelector('[data-role=progress]').getAttribute('aria-valuenow')),
       completed: Number(row.querySelector('[data-role=completed-steps]').textContent),
     };
-  })()`)) as Shown;
+  })()`);
 }
 
 beforeAll(async () => {
@@ -200,7 +200,7 @@ describe('the jobs page', () => {
   it("never shows another owner's job", async () => {
     // The job is there for whoever may see it, so its absence on the page is the owner filter's doing.
     expect((await api.request('admin', 'GET', '/api/v1/jobs', undefined, ['admin'])).body.jobs.map((j: { job_id: string }) => j.job_id)).toContain(otherJobId);
-    const seen = (await page.evaluate('[...window.__seenJobIds]')) as string[];
+    const seen = await page.evaluate<string[]>('[...window.__seenJobIds]');
     expect(seen.sort()).toEqual([hostileJobId, jobId].sort());
     expect(seen).not.toContain(otherJobId);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

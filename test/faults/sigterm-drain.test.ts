@@ -82,7 +82,7 @@ it('finishes its in-flight activities within the grace period, takes no new work
   expect(await storedCount(harness, jobId)).toBe(4);
   expect(gate.heldTotal()).toBe(4);
   for (const item of held) {
-    const attribute = item!.slice(DEMO_DATA_SOURCE_ID.length + 1);
+    const attribute = item.slice(DEMO_DATA_SOURCE_ID.length + 1);
     expect(await activityRunsFor(harness.temporal, jobId, attribute)).toEqual([expect.objectContaining({ attempt: 1, completed: true, identity: `${worker.process.pid}@${hostname()}` })]);
   }
 

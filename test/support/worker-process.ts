@@ -58,7 +58,7 @@ export interface WorkerProcessOptions {
 export function spawnWorkerProcess(config: Config, options: WorkerProcessOptions = {}): WorkerProcess {
   const env = Object.fromEntries(Object.entries({ ...process.env, ...config }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
   const [command, ...args] = [...(options.wrapper ?? []), process.execPath, '--import', 'tsx', path.resolve(__dirname, '../../workers/main.ts')];
-  const child = spawn(command!, args, {
+  const child = spawn(command, args, {
     cwd: path.resolve(__dirname, '../..'),
     env: { ...env, LOG_LEVEL: options.logLevel ?? 'WARN' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -69,8 +69,8 @@ export function spawnWorkerProcess(config: Config, options: WorkerProcessOptions
       output += chunk.toString();
       if (output.includes('synapse-jobs worker: task queue')) resolve();
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${output}`)));
   });
   ready.catch(() => undefined);

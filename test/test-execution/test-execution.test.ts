@@ -7,7 +7,7 @@ import { sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { violationPredicate } from '../../activities/rules/rule-sql';
 import { JobsClient } from '../../client/jobs-client';
-import { InvalidJobRequestError, type StartJobRequest } from '../../client/job-requests';
+import { InvalidJobRequestError } from '../../client/job-requests';
 import type { ValidationRule } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import { pauseWhileHeld, type Hold } from '../support/control-checks';
@@ -44,7 +44,7 @@ afterAll(() => harness.close());
 const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
 async function run(request: Record<string, unknown>, jobs = harness.jobs) {
-  const { jobId } = await jobs.startJob({ jobType: 'test_execution', owner, ...request } as StartJobRequest);
+  const { jobId } = await jobs.startJob({ jobType: 'test_execution', owner, ...request });
   const job = await harness.jobs.waitForJob(jobId);
   expect(job).toMatchObject({ status: 'completed' });
   return { jobId, job: job!, result: job!.result as Record<string, any> };
@@ -165,7 +165,7 @@ describe('test_execution over a sample', () => {
     ['a batch size of 501', () => ({ dataSourceId: DEMO_DATA_SOURCE_ID, checks, batchSize: 501 }), 'batchSize'],
     ['a data source other than the sample', () => ({ dataSourceId: FIXTURE, samplingJobId, checks }), 'samplingJobId'],
   ])('rejects %s, naming the field', async (_name, extra, field) => {
-    const attempt = harness.jobs.startJob({ jobType: 'test_execution', owner, ...extra() } as StartJobRequest);
+    const attempt = harness.jobs.startJob({ jobType: 'test_execution', owner, ...extra() });
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobRequestError);
     await expect(attempt).rejects.toMatchObject({ field });
   });

@@ -110,7 +110,7 @@ async function windowUsage(trx: Transaction<Database>, model: string): Promise<{
     window.requests += Number(row.requests);
     window.tokens += Number(row.tokens);
     window.byOwner.set(row.owner, Number(row.requests));
-    const settled = row.first_settled as Date | null;
+    const settled = row.first_settled;
     if (settled && (!nextExpiry || settled < nextExpiry)) nextExpiry = settled;
   }
   return { window, nextExpiry };

@@ -53,7 +53,9 @@ export class PostgresLlmBudget implements LlmBudget {
       const onAbort = () => {
         done();
         // Off the queue (or, if granted meanwhile, back into the window) before the activity reports cancelled.
-        releaseCall(db, id, request.model).then(() => reject(signal.reason), () => reject(signal.reason));
+        // Temporal aborts an activity's signal with its CancelledFailure, so the reason is an Error.
+        const cancelled = () => reject(signal.reason as Error);
+        releaseCall(db, id, request.model).then(cancelled, cancelled);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.set(id, { id, model: request.model, granted: () => (done(), resolve()), failed: (error) => (done(), reject(error)) });
