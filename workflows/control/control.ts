@@ -5,6 +5,7 @@
 import {
   CancellationScope,
   ContinueAsNew,
+  type ActivityInterfaceFor,
   type ActivityOptions,
   condition,
   defineQuery,
@@ -20,7 +21,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Activities } from '../../activities';
+import type { JobActivities } from '../../activities';
 import { FailureType } from '../../common/failures';
 import type { CarriedControl, JobInputBase, JobStatus } from '../../common/jobs';
 import type { LlmCallContext } from '../../common/llm';
@@ -44,7 +45,7 @@ export const resumeSignal = defineSignal('resume');
 export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
 
-const { recordJobState } = proxyLocalActivities<Activities>(JOB_RECORD_ACTIVITY);
+const { recordJobState } = proxyLocalActivities<JobActivities>(JOB_RECORD_ACTIVITY);
 
 /** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
 const SNAPSHOTS_PER_JOB = 50;
@@ -115,11 +116,11 @@ export class JobControl {
   }
 
   /**
-   * The activities, scheduled with `base` and the job's priority at this moment. Take a fresh proxy for
-   * each call, so a priority change applies to every unit scheduled after it.
+   * The family's activities `A` (activities/index.ts), scheduled with `base` and the job's priority at this
+   * moment. Take a fresh proxy for each call, so a priority change applies to every unit scheduled after it.
    */
-  activities(base: ActivityOptions): Activities {
-    return proxyActivities<Activities>(this.activityOptions(base));
+  activities<A>(base: ActivityOptions): ActivityInterfaceFor<A> {
+    return proxyActivities<A>(this.activityOptions(base));
   }
 
   /** What an LLM activity scheduled now needs to know about the job (owner and priority for the budget, cache use). */

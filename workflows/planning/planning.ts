@@ -3,15 +3,15 @@
 // (mapping again for chosen PDEs, accepted mappings untouched). Long jobs continue as new with what is left.
 
 import { continueAsNew, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+import type { PlanningActivities } from '../../activities';
 import type { ChunkRef } from '../../activities/planning/planning-generation';
 import type { PdeMappingResult } from '../../activities/planning/planning-mapping';
 import type { JobInputBase } from '../../common/jobs';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const llm = (control: JobControl) => control.activities<PlanningActivities>(LLM_ACTIVITY);
+const database = (control: JobControl) => control.activities<PlanningActivities>(DATABASE_ACTIVITY);
 
 /** What `llm_attribute_generation` receives: the plan and the documents prepare() stored for it. */
 export interface AttributeGenerationJobInput extends JobInputBase {
@@ -88,7 +88,7 @@ const allOf = (chunks: ChunkRef[]) => ({ chunks, totalChunks: chunks.length });
 
 async function chunkDocuments(input: AttributeGenerationJobInput): Promise<ChunkRef[]> {
   const options = { ...DATABASE_ACTIVITY, priority: { priorityKey: input.priority, fairnessKey: input.owner } };
-  return proxyActivities<Activities>(options).chunkPlanningDocuments({ documentIds: input.documentIds, size: input.chunkSize, overlap: input.chunkOverlap });
+  return proxyActivities<PlanningActivities>(options).chunkPlanningDocuments({ documentIds: input.documentIds, size: input.chunkSize, overlap: input.chunkOverlap });
 }
 
 /** `pde_auto_mapping`: suggest a mapping for every PDE given. */

@@ -3,14 +3,15 @@
 
 import { ApplicationFailure } from '@temporalio/common';
 import { continueAsNew, isCancellation, patched } from '@temporalio/workflow';
+import type { ProfilingActivities } from '../../activities';
 import type { ProfilingJobInput, ProfilingJobResult } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
-const rules = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const llm = (control: JobControl) => control.activities<ProfilingActivities>(LLM_ACTIVITY);
+const rules = (control: JobControl) => control.activities<ProfilingActivities>(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities<ProfilingActivities>(DATABASE_ACTIVITY);
 
 /**
  * From this version on, a rule batch that failed for good is recorded rule by rule (it counts as rules not

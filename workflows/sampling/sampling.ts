@@ -3,15 +3,16 @@
 // second scan, then add edge cases. Scans run as row-id-range units, so progress moves and pause stops them.
 
 import { continueAsNew } from '@temporalio/workflow';
+import type { SamplingActivities } from '../../activities';
 import type { Allocation } from '../../activities/sampling/sample-size';
 import type { ScanPass, ScanUnit } from '../../activities/sampling/sampling';
 import type { JobInputBase } from '../../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from '../control/activity-options';
 import { JobControl } from '../control/control';
 
-const scans = (control: JobControl) => control.activities(SAMPLING_SCAN_ACTIVITY);
-const queries = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const scans = (control: JobControl) => control.activities<SamplingActivities>(SAMPLING_SCAN_ACTIVITY);
+const queries = (control: JobControl) => control.activities<SamplingActivities>(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities<SamplingActivities>(DATABASE_ACTIVITY);
 
 /** What the sampling workflow receives: everything resolved and validated by the client. */
 export interface SamplingJobInput extends JobInputBase {

@@ -3,14 +3,15 @@
 // the smallest test set covering every high-risk attribute within the budget. Long jobs continue as new.
 
 import { continueAsNew, isCancellation } from '@temporalio/workflow';
+import type { ScopingActivities } from '../../activities';
 import type { ScopeSelectionResult, ScopingSummary } from '../../activities/scoping/scoping';
 import type { JobInputBase } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const llm = (control: JobControl) => control.activities<ScopingActivities>(LLM_ACTIVITY);
+const database = (control: JobControl) => control.activities<ScopingActivities>(DATABASE_ACTIVITY);
 
 /** What both scoping workflows receive: everything resolved and validated by the client. */
 export interface ScopingJobInput extends JobInputBase {

@@ -4,14 +4,15 @@
 
 import { ActivityFailure, continueAsNew, isCancellation } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
+import type { TestExecutionActivities } from '../../activities';
 import type { TestCase } from '../../activities/test-execution/test-execution';
 import type { TestExecutionSummary } from '../../activities/test-execution/test-execution-summary';
 import type { JobInputBase } from '../../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const scans = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const scans = (control: JobControl) => control.activities<TestExecutionActivities>(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities<TestExecutionActivities>(DATABASE_ACTIVITY);
 
 /** What the test-execution workflow receives: everything resolved and validated by the client. */
 export interface TestExecutionJobInput extends JobInputBase {
