@@ -221,7 +221,7 @@ export class JobsClient {
   }
 
   private async progressOf(row: JobRow): Promise<{ progress: JobProgress | undefined; source: 'live' | 'snapshot' }> {
-    const stored = row.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
+    const stored = row.progress ? { ...row.progress, status: row.status as JobStatus } : undefined;
     if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
     // Temporal down: the snapshot at once, rather than a query that can only wait out its deadline.
     if (this.calls.isUnreachable() || !(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };

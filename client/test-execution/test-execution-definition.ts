@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { TestCase } from '../../activities/test-execution/test-execution';
 import { ruleProblem, validationRuleSchema } from '../../activities/rules/rule-schema';
 import { JobType } from '../../common/jobs';
-import type { AttributeDescriptor, ValidationRule } from '../../common/rules';
+import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject } from '../job-requests';
@@ -96,7 +96,7 @@ async function freshPlan(db: Kysely<Database>, params: Params): Promise<TestPlan
 async function storedRuleCases(db: Kysely<Database>, rulesFromJobId: string | undefined): Promise<TestCase[]> {
   if (!rulesFromJobId) return [];
   const rows = await db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule', 'description']).where('job_id', '=', rulesFromJobId).orderBy('attribute').orderBy('rule_index').execute();
-  return rows.map((r) => ({ id: `${r.attribute}#${r.rule_index}`, attribute: r.attribute, description: r.description, rule: r.rule as unknown as ValidationRule }));
+  return rows.map((r) => ({ id: `${r.attribute}#${r.rule_index}`, attribute: r.attribute, description: r.description, rule: r.rule }));
 }
 
 /** Checks are held to what generated rules are held to: the DSL's schema (parsed above) and the column's type. */
@@ -131,6 +131,6 @@ async function rerunPlan(db: Kysely<Database>, params: Params, rerunOfJobId: str
     maxFailingIdsPerTest: params.maxFailingIdsPerTest ?? (typeof bound === 'number' ? bound : DEFAULT_MAX_FAILING_IDS),
     dataSourceId: String(job.metadata.data_source_id),
     samplingJobId: typeof samplingJobId === 'string' ? samplingJobId : undefined,
-    testCases: rows.map((r) => ({ id: r.test_case_id, attribute: r.attribute, description: r.description, rule: r.rule as unknown as ValidationRule })),
+    testCases: rows.map((r) => ({ id: r.test_case_id, attribute: r.attribute, description: r.description, rule: r.rule })),
   };
 }

@@ -93,7 +93,7 @@ describe('test_execution over a sample', () => {
     expect(rows.map((r) => r.test_case_id)).toEqual(expectedIds);
     expect(sampleSize).toBe(370);
     for (const row of rows.filter((r) => r.status !== 'error')) {
-      const all = await violators(expectedWhere(row.test_case_id, row.attribute, row.rule as unknown as ValidationRule), DEMO_TABLE, samplingJobId);
+      const all = await violators(expectedWhere(row.test_case_id, row.attribute, row.rule), DEMO_TABLE, samplingJobId);
       expect({ id: row.test_case_id, status: row.status, checked: row.checked_records, failed: row.failed_records, ids: row.failing_record_ids.map(Number), attempts: row.attempts }).toEqual({
         id: row.test_case_id, status: all.length === 0 ? 'pass' : 'fail', checked: sampleSize, failed: all.length, ids: all.slice(0, MAX_IDS), attempts: 1,
       });
@@ -113,7 +113,7 @@ describe('test_execution over a sample', () => {
     for (const attribute of ['credit_score', 'billing_zip', 'account_status', 'email_address', 'account_id']) {
       const mine = rows.filter((r) => r.attribute === attribute);
       // The attribute's lowest records failing any of its tests, straight from the data.
-      const anyFailing = sql.join(mine.filter((r) => r.status !== 'error').map((r) => sql`(${expectedWhere(r.test_case_id, attribute, r.rule as unknown as ValidationRule)})`), sql` or `);
+      const anyFailing = sql.join(mine.filter((r) => r.status !== 'error').map((r) => sql`(${expectedWhere(r.test_case_id, attribute, r.rule)})`), sql` or `);
       const ids = (await violators(anyFailing, DEMO_TABLE, samplingJobId)).slice(0, MAX_IDS);
       expect(main.result.byAttribute.find((a: any) => a.attribute === attribute)).toEqual({ attribute, tests: mine.length, pass: count('pass', mine), fail: count('fail', mine), error: count('error', mine), failingRecordIds: ids });
     }

@@ -23,7 +23,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { JobActivities } from '../../activities';
 import { FailureType } from '../../common/failures';
-import type { CarriedControl, JobInputBase, JobStatus } from '../../common/jobs';
+import type { CarriedControl, JobInputBase, JobResult, JobStatus } from '../../common/jobs';
 import type { LlmCallContext } from '../../common/llm';
 import type { JobProgress } from '../../common/progress';
 import { JobPriorityKey, JobStatusKey } from '../../common/search-attributes';
@@ -59,10 +59,11 @@ const PAUSED_JOB_WAITS_FOR_RESUME = 'paused-job-waits-for-resume';
 /** Used when an input predates `historyEventBudget`: well under the server's 10 240-event warning. */
 const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
 
-export interface JobOutcome {
+/** How a job's body ended; `result` is what its workflow returns and its row keeps (e.g. ProfilingJobResult). */
+export interface JobOutcome<R extends JobResult = JobResult> {
   status: 'completed' | 'failed';
   error: string | null;
-  result: Record<string, unknown>;
+  result: R;
 }
 
 export class JobControl {
@@ -129,13 +130,13 @@ export class JobControl {
   }
 
   /** Runs the job's body and records how it ended; cancellation and failure are recorded, then rethrown. */
-  async run(body: () => Promise<JobOutcome>): Promise<Record<string, unknown>> {
+  async run<R extends JobResult>(body: () => Promise<JobOutcome<R>>): Promise<R> {
     this.startedAt = this.carried?.startedAt ?? Date.now();
     // A pause can arrive before the first step (the job was still pending): honour it from the start.
     if (!this.paused) this.activeSince = Date.now();
     this.setStatus(this.paused ? 'paused' : 'running');
     void CancellationScope.nonCancellable(() => this.keepJobRecordCurrent());
-    let outcome: JobOutcome;
+    let outcome: JobOutcome<R>;
     try {
       outcome = await body();
       if (this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME)) await condition(() => !this.paused);
@@ -301,7 +302,7 @@ export class JobControl {
     }
   }
 
-  private async finish(status: JobStatus, error: string | null, result?: Record<string, unknown>): Promise<void> {
+  private async finish(status: JobStatus, error: string | null, result?: JobResult): Promise<void> {
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = null;
     this.status = status;
