@@ -84,7 +84,7 @@ async function fresh(env: BenchEnvironment, budget: { rpm: number; tpm: number; 
 }
 
 const start = async (env: BenchEnvironment, owner: string, attributeIds: string[], llmConcurrency = attributeIds.length) =>
-  (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency } as never)).jobId;
+  (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency })).jobId;
 
 const finished = async (env: BenchEnvironment, jobIds: string[]) => {
   for (const jobId of jobIds) {

@@ -51,7 +51,7 @@ const ROUTES: Route[] = [
       const owner = principal.admin && typeof body.owner === 'string' ? body.owner : principal.subject;
       // The Idempotency-Key header is the key when the body has none; the client refuses two different keys.
       const header = headers['idempotency-key'];
-      const started = await jobs.startJob({ ...body, owner } as never, principal.subject, { idempotencyKeyHeader: Array.isArray(header) ? header.join(', ') : header });
+      const started = await jobs.startJobFromJson({ ...body, owner }, principal.subject, { idempotencyKeyHeader: Array.isArray(header) ? header.join(', ') : header });
       return [started.created ? 201 : 200, { ...(await jobs.status(principal, started.jobId)), created: started.created }];
     },
   },

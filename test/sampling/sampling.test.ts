@@ -5,7 +5,7 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import { sql } from 'kysely';
 import { countViolationsPerRule, violationPredicate, type RuleToRun } from '../../activities/rules/rule-sql';
-import { InvalidJobRequestError, type StartJobRequest } from '../../client/job-requests';
+import { InvalidJobRequestError } from '../../client/job-requests';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import { SAMPLING_SCAN_ACTIVITY } from '../../workflows/control/activity-options';
@@ -135,7 +135,7 @@ describe('intelligent_sampling', () => {
     ['a fractional seed', { seed: 1.5 }, 'seed'],
     ['rules from a missing job', { rulesFromJobId: 'nope' }, 'rulesFromJobId'],
   ])('rejects %s, naming the field', async (_name, extra, field) => {
-    const attempt = harness.jobs.startJob({ ...base, ...extra } as StartJobRequest);
+    const attempt = harness.jobs.startJobFromJson({ ...base, ...extra });
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobRequestError);
     await expect(attempt).rejects.toMatchObject({ field });
   });

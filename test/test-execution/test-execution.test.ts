@@ -7,7 +7,8 @@ import { sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { violationPredicate } from '../../activities/rules/rule-sql';
 import { JobsClient } from '../../client/jobs-client';
-import { InvalidJobRequestError, type StartJobRequest } from '../../client/job-requests';
+import type { TestExecutionStartRequest } from '../../client/test-execution/test-execution-definition';
+import { InvalidJobRequestError } from '../../client/job-requests';
 import type { ValidationRule } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import { pauseWhileHeld, type Hold } from '../support/control-checks';
@@ -43,8 +44,8 @@ afterAll(() => harness.close());
 
 const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
-async function run(request: Record<string, unknown>, jobs = harness.jobs) {
-  const { jobId } = await jobs.startJob({ jobType: 'test_execution', owner, ...request } as StartJobRequest);
+async function run(request: Omit<TestExecutionStartRequest, 'jobType' | 'owner'>, jobs = harness.jobs) {
+  const { jobId } = await jobs.startJob({ jobType: 'test_execution', owner, ...request });
   const job = await harness.jobs.waitForJob(jobId);
   expect(job).toMatchObject({ status: 'completed' });
   return { jobId, job: job!, result: job!.result as Record<string, any> };
@@ -165,7 +166,7 @@ describe('test_execution over a sample', () => {
     ['a batch size of 501', () => ({ dataSourceId: DEMO_DATA_SOURCE_ID, checks, batchSize: 501 }), 'batchSize'],
     ['a data source other than the sample', () => ({ dataSourceId: FIXTURE, samplingJobId, checks }), 'samplingJobId'],
   ])('rejects %s, naming the field', async (_name, extra, field) => {
-    const attempt = harness.jobs.startJob({ jobType: 'test_execution', owner, ...extra() } as StartJobRequest);
+    const attempt = harness.jobs.startJobFromJson({ jobType: 'test_execution', owner, ...extra() });
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobRequestError);
     await expect(attempt).rejects.toMatchObject({ field });
   });
@@ -231,8 +232,8 @@ describe('test_execution under trouble and control', () => {
 
   it('isolates a rule the database refuses at run time as its error, and still runs the rest of its batch', async () => {
     // A well-formed date that does not exist passes the DSL's schema but not PostgreSQL.
-    const impossible = { attribute: 'account_open_date', rule: { kind: 'date_range', notBefore: '2023-02-31' } };
-    const { jobId, result } = await run({ dataSourceId: FIXTURE, checks: [fixtureChecks[0], impossible, fixtureChecks[1]], batchSize: 3 });
+    const impossible = { attribute: 'account_open_date', rule: { kind: 'date_range', notBefore: '2023-02-31' } satisfies ValidationRule };
+    const { jobId, result } = await run({ dataSourceId: FIXTURE, checks: [fixtureChecks[0]!, impossible, fixtureChecks[1]!], batchSize: 3 });
     const rows = await resultsOf(jobId);
     expect(rows.map((r) => [r.test_case_id, r.status, r.attempts])).toEqual([
       ['account_open_date#check1', 'error', 1],
