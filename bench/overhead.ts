@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const concurrency = numberArg('concurrency', 50);
   const env = await startBenchEnvironment('overhead', { faults: {} });
   try {
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./noop-workflow'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } as never });
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./noop-workflow'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } });
     const connection = await NativeConnection.connect({ address: env.config.TEMPORAL_ADDRESS });
     const db = openDatabase(env.config.DATABASE_URL, 4);
     const worker = await Worker.create({
@@ -63,7 +63,7 @@ async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number)
   const jobId = `noop-${randomUUID()}`;
   const input: NoopJobInput = {
     jobId,
-    jobType: 'noop' as never,
+    jobType: 'noop',
     owner: 'bench',
     priority: 3,
     metadata: {},

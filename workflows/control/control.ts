@@ -91,7 +91,8 @@ export class JobControl {
   private readonly carried: CarriedControl | undefined;
 
   constructor(
-    job: Pick<JobInputBase, 'jobId' | 'jobType' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'>,
+    /** `jobType` only labels progress and metrics, so a job outside JobType (the bench's no-op job) names its own. */
+    job: Pick<JobInputBase, 'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'> & { jobType: string },
     private totalSteps: number,
   ) {
     ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority, carried: this.carried } = job);
