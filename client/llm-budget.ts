@@ -6,14 +6,8 @@ import { z } from 'zod';
 import type { Database } from '../db/database';
 import { notifyBudgetChanged } from '../activities/llm/budget/llm-budget-ledger';
 import { audited } from './audit';
-import { InvalidJobRequestError, JobsError } from './errors';
+import { AdminRequiredError, InvalidJobRequestError } from './errors';
 import { parseOrReject } from './job-requests';
-
-export class AdminRequiredError extends JobsError {
-  override readonly name = 'AdminRequiredError';
-  readonly httpStatus = 403;
-  readonly code = 'forbidden';
-}
 
 export interface ModelBudget {
   model: string;

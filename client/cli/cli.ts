@@ -9,7 +9,7 @@ import { FINAL_STATUSES, type JobStatus } from '../../common/jobs';
 import { loadConfig } from '../../config';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
-import { JobsError } from '../errors';
+import { JobsError, UsageError } from '../errors';
 import { ownerProblem, parseOrReject } from '../job-requests';
 import { jobFilterSchema } from '../job-list';
 import { JobsClient, type Principal } from '../jobs-client';
@@ -35,11 +35,6 @@ const USAGE = `synapse-jobs <command> [options]
   bulk pause|resume|cancel [--owner O] [--type T] [--status S]   every matching active job (--admin)
 
 Options for every command: --as USER (default $SYNAPSE_USER or your login name), --admin`;
-
-class UsageError extends JobsError {
-  readonly httpStatus = 400;
-  readonly code = 'usage';
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config';
 import { isLostConnection } from '../../db/connection';
-import { asDependencyFailure, DependencyUnavailableError, InvalidJobRequestError, JobsError } from '../errors';
+import { asDependencyFailure, DependencyUnavailableError, HttpError, InvalidJobRequestError, JobsError } from '../errors';
 import { parseOrReject } from '../job-requests';
 import { jobFilterSchema } from '../job-list';
 import type { BulkAction } from '../bulk-control';
@@ -83,16 +83,6 @@ const ROUTES: Route[] = [
     handle: async (jobs, r: Request<'action'>) => [202, await jobs.bulkControl(r.principal, r.body, r.params.action as BulkAction)],
   },
 ];
-
-class HttpError extends JobsError {
-  constructor(
-    readonly httpStatus: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 async function readJson(request: http.IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
