@@ -85,8 +85,6 @@ const limitsSchema = z.strictObject({
   windowMs: z.coerce.number().int().min(100).optional(),
 });
 
-export type BudgetLimitsChange = z.input<typeof limitsSchema>;
-
 /** Changes a model's limits for every worker at once (they re-read them on their next grant round, prompted by NOTIFY). */
 export async function setBudgetLimits(db: Kysely<Database>, actor: { subject: string; admin: boolean }, model: string, change: unknown, defaults: { rpm: number; tpm: number; windowMs: number }): Promise<ModelBudget> {
   await audited(db, { actor: actor.subject, action: 'llm-budget-set', jobId: null, detail: { model, change: change as Record<string, unknown> } }, async () => {
