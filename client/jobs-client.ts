@@ -365,7 +365,8 @@ export class JobsClient {
   /** The family's checks and its workflow's input; the common fields every input carries are set here. */
   private async prepareJob<T extends JobType>(request: CommonStartRequest & { jobType: T }, body: unknown): Promise<NewJob> {
     const { jobType, owner, metadata, priority, useLlmCache } = request;
-    const job: JobInputBase & { jobType: T } = { jobId: randomUUID(), jobType, owner, metadata, priority, useLlmCache, historyEventBudget: this.config.JOB_HISTORY_EVENT_BUDGET };
+    const historyEventBudget = this.config.JOB_HISTORY_EVENT_BUDGET;
+    const job: JobInputBase & { jobType: T } = { jobId: randomUUID(), jobType, owner, metadata, priority, useLlmCache, historyEventBudget };
     const prepared = await definitionOf(jobType).prepare(this.db, job, body, this.config);
     return { request, jobId: job.jobId, prepared };
   }
