@@ -36,4 +36,13 @@ export function createActivities(deps: ActivityDeps) {
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
+// Each family's activities: what its workflows' proxies are typed by, so a workflow reaches only its own
+// family's activities (and the control kernel only the job row's).
+export type JobActivities = ReturnType<typeof createJobActivities>;
+export type ProfilingActivities = ReturnType<typeof createProfilingActivities>;
+export type PlanningActivities = ReturnType<typeof createPlanningActivities>;
+export type ScopingActivities = ReturnType<typeof createScopingActivities>;
+export type SamplingActivities = ReturnType<typeof createSamplingScanActivities> &
+  ReturnType<typeof createSamplingPlanActivities> &
+  ReturnType<typeof createSamplingCoverageActivities>;
+export type TestExecutionActivities = ReturnType<typeof createTestExecutionActivities> & ReturnType<typeof createTestExecutionSummaryActivities>;

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     const scanGone: number[] = [];
     const jobCancelled: number[] = [];
     for (let i = 0; i < repeats; i++) {
-      const { jobId } = await env.jobs.startJob({ jobType: 'data_profiling_rule_execution', owner: 'bench', dataSourceId: SOURCE, rulesFromJobId: rules.jobId, attributeIds: ATTRIBUTES } as never);
+      const { jobId } = await env.jobs.startJob({ jobType: 'data_profiling_rule_execution', owner: 'bench', dataSourceId: SOURCE, rulesFromJobId: rules.jobId, attributeIds: ATTRIBUTES });
       while (!(await scanRunning())) await sleep(50);
       await sleep(intoScanMs);
       log(`run ${i + 1}: cancelling ${intoScanMs} ms into the scan`);

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     await env.startWorker();
     const catalogue = await env.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
     const attributeIds = catalogue.slice(0, items).map((a) => a.name);
-    const start = async () => (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: OWNER, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: concurrency } as never)).jobId;
+    const start = async () => (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: OWNER, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: concurrency })).jobId;
     const stored = async (jobId: string) => (await env.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()).length;
     const until = async (done: () => Promise<boolean>) => {
       while (!(await done())) await sleep(10);

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     const profileMs = await serialProfileQueryMs(env.db, n, env.config.PROFILE_SAMPLE_ROWS);
 
     let worker = await env.startWorker();
-    const request = { jobType: 'data_profiling_llm_generation', dataSourceId: SOURCE, llmConcurrency: concurrency, useLlmCache: false };
+    const request = { jobType: 'data_profiling_llm_generation', dataSourceId: SOURCE, llmConcurrency: concurrency, useLlmCache: false } as const;
     log(`data_profiling_llm_generation of ${n} attributes, C = ${concurrency}, L = ${latencyMs} ms`);
     env.standin.reset();
     const free = await runJob(env.jobs, request);

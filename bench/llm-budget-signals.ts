@@ -4,7 +4,6 @@
 // the next grant. Two worker processes, grant times from a journal of the ledger on PostgreSQL's clock.
 //   npm run bench:llm-budget-signals -- [--repeats 1] [--window-ms 3000]
 
-import type { Config } from '../config';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { notifyBudgetChanged } from '../activities/llm/budget/llm-budget-ledger';
 import { clearBudgetJournal, grantRounds, installBudgetJournal, pausesOf, readBudgetJournal } from '../test/support/budget-journal';
@@ -34,8 +33,7 @@ async function main(): Promise<void> {
   });
   try {
     await installBudgetJournal(env.db);
-    const overrides = { LLM_PRICES: JSON.stringify(env.config.LLM_PRICES) } as unknown as Partial<Config>;
-    const workers = [env.spawnWorker(overrides), env.spawnWorker(overrides)];
+    const workers = [env.spawnWorker(), env.spawnWorker()];
     await Promise.all(workers.map((w) => w.ready));
     const catalogue = await env.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
     const attributes = catalogue.map((a) => a.name);
@@ -84,7 +82,7 @@ async function fresh(env: BenchEnvironment, budget: { rpm: number; tpm: number; 
 }
 
 const start = async (env: BenchEnvironment, owner: string, attributeIds: string[], llmConcurrency = attributeIds.length) =>
-  (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency } as never)).jobId;
+  (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency })).jobId;
 
 const finished = async (env: BenchEnvironment, jobIds: string[]) => {
   for (const jobId of jobIds) {

@@ -4,7 +4,6 @@
 // Regimes: the requests limit binding, then the tokens limit.
 //   npm run bench:llm-budget -- [--window-ms 6000]
 
-import type { Config } from '../config';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { startBenchEnvironment, type BenchEnvironment } from './support/environment';
 import { numberArg, round, runBench, writeResult } from './support/report';
@@ -47,8 +46,7 @@ async function runWith(env: BenchEnvironment, workerCount: number, attributes: s
   await env.jobs.setLlmBudget({ subject: 'bench', admin: true }, model, { rpm, tpm, windowMs });
   env.standin.setFaults({ latencyMs: 50, latencyJitterMs: 50, limits: { requestsPerMinute: rpm, tokensPerMinute: tpm, windowMs } });
   env.standin.reset();
-  const overrides = { OPENAI_MODEL: model, LLM_PRICES: JSON.stringify(env.config.LLM_PRICES) } as unknown as Partial<Config>;
-  const workers = Array.from({ length: workerCount }, () => env.spawnWorker(overrides));
+  const workers = Array.from({ length: workerCount }, () => env.spawnWorker({ OPENAI_MODEL: model }));
   await Promise.all(workers.map((w) => w.ready));
   const startedAt = Date.now();
   let offset = 0;

@@ -5,7 +5,9 @@ import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { JobInputBase } from '../common/jobs';
 import { JobControl } from '../workflows/control/control';
 
-export interface NoopJobInput extends JobInputBase {
+/** The control contract's fields under a job type of its own, which no client can start. */
+export interface NoopJobInput extends Omit<JobInputBase, 'jobType'> {
+  jobType: 'noop';
   items: number[];
   total: number;
   concurrency: number;

@@ -63,7 +63,7 @@ async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number)
   const jobId = `noop-${randomUUID()}`;
   const input: NoopJobInput = {
     jobId,
-    jobType: 'noop' as never,
+    jobType: 'noop',
     owner: 'bench',
     priority: 3,
     metadata: {},

@@ -49,7 +49,7 @@ async function killAndRecover(env: BenchEnvironment, attributeIds: string[], con
   env.standin.reset();
   const first = env.spawnWorker();
   await first.ready;
-  const { jobId } = await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'bench', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: concurrency, useLlmCache: false } as never);
+  const { jobId } = await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'bench', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: concurrency, useLlmCache: false });
   const stored = () => env.db.selectFrom('attribute_results').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', jobId).executeTakeFirstOrThrow().then((r) => r.n);
   while ((await stored()) < attributeIds.length * killAtShare) await sleep(20);
 

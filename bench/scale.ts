@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     });
     log(`pde_auto_mapping of ${n} PDEs against ${DEMO_DATA_SOURCE_ID}, C = ${concurrency}, L = ${latencyMs} ms`);
     const started = performance.now();
-    const { jobId } = await env.jobs.startJob({ jobType: 'pde_auto_mapping', owner: 'bench', planId: 'bench_plan', dataSourceId: DEMO_DATA_SOURCE_ID, pdes, llmConcurrency: concurrency, useLlmCache: false } as never);
+    const { jobId } = await env.jobs.startJob({ jobType: 'pde_auto_mapping', owner: 'bench', planId: 'bench_plan', dataSourceId: DEMO_DATA_SOURCE_ID, pdes, llmConcurrency: concurrency, useLlmCache: false });
     let peakMb = 0;
     const done = env.jobs.waitForJob(jobId);
     let finished = false;

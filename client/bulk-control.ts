@@ -24,8 +24,6 @@ export const bulkFilterSchema = z
   })
   .refine((f) => f.owner !== undefined || f.jobType !== undefined, 'give owner or jobType: a bulk action on every job is not offered');
 
-export type BulkFilter = z.input<typeof bulkFilterSchema>;
-
 export interface BulkOutcome {
   action: BulkAction;
   matched: number;

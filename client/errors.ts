@@ -20,6 +20,20 @@ export class InvalidJobRequestError extends JobsError {
   }
 }
 
+/** No bearer token, or one that does not verify or whose subject cannot own jobs (client/http/auth.ts). */
+export class UnauthorizedError extends JobsError {
+  override readonly name = 'UnauthorizedError';
+  readonly httpStatus = 401;
+  readonly code = 'unauthorized';
+}
+
+/** An operator's action (the LLM budget, bulk control) asked for without the admin role. */
+export class AdminRequiredError extends JobsError {
+  override readonly name = 'AdminRequiredError';
+  readonly httpStatus = 403;
+  readonly code = 'forbidden';
+}
+
 /** Also what a caller gets for someone else's job: its existence is not theirs to learn. */
 export class JobNotFoundError extends JobsError {
   override readonly name = 'JobNotFoundError';
@@ -40,6 +54,25 @@ export class QuotaExceededError extends JobsError {
   override readonly name = 'QuotaExceededError';
   readonly httpStatus = 429;
   readonly code = 'quota_exceeded';
+}
+
+/** The API's own refusals before a route is reached or its body read: no such endpoint, method, body too large or not JSON. */
+export class HttpError extends JobsError {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly httpStatus: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A command line the CLI cannot act on (unknown command, missing argument, an `--as` that cannot own jobs). */
+export class UsageError extends JobsError {
+  override readonly name = 'UsageError';
+  readonly httpStatus = 400;
+  readonly code = 'usage';
 }
 
 export type Dependency = 'temporal' | 'database';

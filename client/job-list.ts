@@ -4,7 +4,6 @@
 
 import { z } from 'zod';
 import { sql, type Kysely } from 'kysely';
-import type { JobProgress } from '../common/progress';
 import { SEARCH_ATTRIBUTE_VALUE_MAX_BYTES } from '../common/search-attributes';
 import type { Database } from '../db/database';
 import { parseOrReject, storableString } from './job-requests';
@@ -81,7 +80,7 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
     from (${page}) as j cross join lateral (select octet_length(j.metadata::text) as metadata_bytes offset 0) as size
     order by j.created_at desc, j.id`.execute(db);
   return rows.map(({ metadata_bytes: bytes, result, ...row }) => {
-    const { result: _none, ...status } = toLegacyStatus({ ...row, result: null }, row.progress as unknown as JobProgress | undefined, 'snapshot');
+    const { result: _none, ...status } = toLegacyStatus({ ...row, result: null }, row.progress ?? undefined, 'snapshot');
     const summarised = !wholeMetadata && bytes > LIST_METADATA_MAX_BYTES;
     return { ...status, ...(withResult ? { result } : {}), ...(summarised ? { metadata_summary: { bytes } } : {}) };
   });

@@ -105,8 +105,12 @@ export function commonRequestSchema(defaults: CommonRequestSettings) {
 
 export type CommonStartRequest = z.output<ReturnType<typeof commonRequestSchema>>;
 
-/** A start request as callers send it: the common fields plus those of the job type. */
-export type StartJobRequest = z.input<ReturnType<typeof commonRequestSchema>> & Record<string, unknown>;
+/**
+ * One family's start request as callers write it: the common fields, one of the family's job types, and the
+ * family's own fields (its schema's input), so the compiler holds a caller to what validation accepts. The
+ * union of all families' is StartJobRequest (client/job-definitions.ts).
+ */
+export type FamilyStartRequest<T extends JobType, Fields> = Omit<z.input<ReturnType<typeof commonRequestSchema>>, 'jobType'> & { jobType: T } & Fields;
 
 /** The parsed value, or an InvalidJobRequestError naming the first bad field (`whole` when it is the value itself). */
 export function parseOrReject<S extends z.ZodType>(schema: S, body: unknown, whole = '(body)'): z.output<S> {

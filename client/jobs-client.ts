@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { sql, type Kysely } from 'kysely';
-import { ACTIVE_STATUSES, CONTROLLABLE_FROM, FINAL_STATUSES, type JobInputBase, type JobStatus } from '../common/jobs';
+import { ACTIVE_STATUSES, CONTROLLABLE_FROM, FINAL_STATUSES, type JobInputBase, type JobStatus, type JobType } from '../common/jobs';
 import type { JobProgress } from '../common/progress';
 import { CycleIdKey, JobOwnerKey, JobPriorityKey, JobStatusKey, JobTypeKey, ReportIdKey } from '../common/search-attributes';
 import type { Config } from '../config';
@@ -14,8 +14,9 @@ import type { Database } from '../db/database';
 import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control/control';
 import { audited } from './audit';
 import { DependencyUnavailableError, InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededError } from './errors';
-import { definitionOf, type PreparedJob } from './job-definitions';
-import { parseCommonRequest, prioritySchema, type CommonStartRequest, type StartJobRequest } from './job-requests';
+import type { PreparedJob } from './job-definition';
+import { definitionOf, type StartJobRequest } from './job-definitions';
+import { parseCommonRequest, prioritySchema, type CommonStartRequest } from './job-requests';
 import { pendingRequest, REQUESTED_STATUS, toLegacyStatus, troubleOf, type JobRow, type LegacyJobStatus, type RequestedAction } from './job-status';
 import { reconcileJob, workflowStateOf, type ReconcileDeps, type WorkflowState } from './job-reconciliation';
 import { SharedAnswers } from './shared-answers';
@@ -47,12 +48,18 @@ export type JobsClientConfig = Pick<
   | 'LLM_BUDGET_WINDOW_MS'
 >;
 
-/** A validated start request, resolved into the workflow input and what the Web UI shows of it. */
+export type { StartJobRequest };
+
+/** A validated start request, resolved into its workflow's input and what the Web UI shows of it. */
 interface NewJob {
   request: CommonStartRequest;
-  workflowType: string;
-  input: JobInputBase & Record<string, unknown>;
+  jobId: string;
   prepared: PreparedJob;
+}
+
+export interface StartOptions {
+  /** The HTTP `Idempotency-Key` header: the key when the request gives none; refused when it gives another. */
+  idempotencyKeyHeader?: string;
 }
 
 /** Who is asking: the bearer token's subject, and whether it holds the admin role. */
@@ -102,17 +109,27 @@ export class JobsClient {
   }
 
   /**
-   * Validates, records and starts a job for `body.owner`. Throws InvalidJobRequestError, QuotaExceededError or DependencyUnavailableError.
-   * `options.idempotencyKeyHeader` is the HTTP `Idempotency-Key` header: the key when the body gives none, and
-   * refused when the body gives another (either could be the one a retry means to match).
+   * Validates, records and starts a job for `request.owner`. Throws InvalidJobRequestError, QuotaExceededError or DependencyUnavailableError.
+   * `options.idempotencyKeyHeader` is the HTTP `Idempotency-Key` header: the key when the request gives none, and
+   * refused when the request gives another (either could be the one a retry means to match).
    */
-  async startJob(body: StartJobRequest, actor = String((body as { owner?: unknown }).owner ?? 'unknown'), options: { idempotencyKeyHeader?: string } = {}): Promise<StartedJob> {
-    return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: (body as { jobType?: unknown }).jobType } }, async () => {
+  async startJob(request: StartJobRequest, actor = request.owner, options: StartOptions = {}): Promise<StartedJob> {
+    return this.startJobFromJson(request, actor, options);
+  }
+
+  /**
+   * `startJob` for a request from outside the program (an HTTP body, the CLI's arguments), whatever its shape:
+   * validated field by field all the same, and refused with the field named before anything is written or started.
+   */
+  async startJobFromJson(body: unknown, actor = String(fieldOf(body, 'owner') ?? 'unknown'), options: StartOptions = {}): Promise<StartedJob> {
+    return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: fieldOf(body, 'jobType') } }, async () => {
       const header = options.idempotencyKeyHeader;
-      if (header !== undefined && body.idempotencyKey !== undefined && body.idempotencyKey !== header) {
+      const givenKey = fieldOf(body, 'idempotencyKey');
+      if (header !== undefined && givenKey !== undefined && givenKey !== header) {
         throw new InvalidJobRequestError('idempotencyKey', 'differs from the Idempotency-Key header; give the key once, or the same in both');
       }
-      const request = parseCommonRequest(header !== undefined && body.idempotencyKey === undefined ? { ...body, idempotencyKey: header } : body, this.config);
+      const keyed = header !== undefined && givenKey === undefined && typeof body === 'object' ? { ...body, idempotencyKey: header } : body;
+      const request = parseCommonRequest(keyed, this.config);
       const earlier = request.idempotencyKey ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey) : undefined;
       if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
       // Before the family's checks, some of which read the data source (a sampling start counts its records).
@@ -221,7 +238,7 @@ export class JobsClient {
   }
 
   private async progressOf(row: JobRow): Promise<{ progress: JobProgress | undefined; source: 'live' | 'snapshot' }> {
-    const stored = row.progress ? { ...(row.progress as unknown as JobProgress), status: row.status as JobStatus } : undefined;
+    const stored = row.progress ? { ...row.progress, status: row.status as JobStatus } : undefined;
     if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
     // Temporal down: the snapshot at once, rather than a query that can only wait out its deadline.
     if (this.calls.isUnreachable() || !(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };
@@ -345,20 +362,20 @@ export class JobsClient {
     return row?.id;
   }
 
-  private async prepareJob(request: CommonStartRequest, body: StartJobRequest): Promise<NewJob> {
-    const family = definitionOf(request.jobType);
-    if (!family) throw new InvalidJobRequestError('jobType', `job type ${request.jobType} is not available`);
-    const prepared = await family.definition.prepare(this.db, request, body, this.config);
+  /** The family's checks and its workflow's input; the common fields every input carries are set here. */
+  private async prepareJob<T extends JobType>(request: CommonStartRequest & { jobType: T }, body: unknown): Promise<NewJob> {
     const { jobType, owner, metadata, priority, useLlmCache } = request;
-    const input = { ...prepared.input, jobId: randomUUID(), jobType, owner, metadata, priority, useLlmCache, historyEventBudget: this.config.JOB_HISTORY_EVENT_BUDGET };
-    return { request, workflowType: family.workflowType, input, prepared };
+    const historyEventBudget = this.config.JOB_HISTORY_EVENT_BUDGET;
+    const job: JobInputBase & { jobType: T } = { jobId: randomUUID(), jobType, owner, metadata, priority, useLlmCache, historyEventBudget };
+    const prepared = await definitionOf(jobType).prepare(this.db, job, body, this.config);
+    return { request, jobId: job.jobId, prepared };
   }
 
   /**
    * Writes the job row under a per-owner lock, so the active-jobs quota holds under concurrent starts and
    * two starts with one idempotency key make one job.
    */
-  private async recordNewJob({ request, input, prepared }: NewJob): Promise<StartedJob> {
+  private async recordNewJob({ request, jobId, prepared }: NewJob): Promise<StartedJob> {
     const metadata = { ...request.metadata, ...prepared.metadata };
     return this.db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext(${request.owner}))`.execute(trx);
@@ -369,9 +386,9 @@ export class JobsClient {
       await this.checkQuota(trx, request.owner);
       await trx
         .insertInto('jobs')
-        .values({ id: input.jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: input.jobId, metadata: JSON.stringify(metadata), updated_at: new Date(), priority: request.priority, idempotency_key: request.idempotencyKey ?? null, task_queue: this.config.TEMPORAL_TASK_QUEUE })
+        .values({ id: jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: jobId, metadata: JSON.stringify(metadata), updated_at: new Date(), priority: request.priority, idempotency_key: request.idempotencyKey ?? null, task_queue: this.config.TEMPORAL_TASK_QUEUE })
         .execute();
-      return { jobId: input.jobId, workflowId: input.jobId, created: true };
+      return { jobId, workflowId: jobId, created: true };
     });
   }
 
@@ -390,11 +407,12 @@ export class JobsClient {
    * the row stays pending: its workflow writes it if it exists, and the reconciler fails it as never
    * started once JOB_START_BOUND_MS has passed without one (also what happens if this process dies here).
    */
-  private async startWorkflow({ request, workflowType, input, prepared }: NewJob): Promise<void> {
+  private async startWorkflow({ request, jobId, prepared }: NewJob): Promise<void> {
     const { metadata } = request;
     try {
-      await this.calls.run(`start job ${input.jobId}`, () => this.temporal.workflow.start(workflowType, {
-        workflowId: input.jobId,
+      // By function reference (its name is the workflow type), with the input the family paired it with.
+      await this.calls.run(`start job ${jobId}`, () => prepared.workflow.startWith((workflow, input) => this.temporal.workflow.start(workflow, {
+        workflowId: jobId,
         taskQueue: this.config.TEMPORAL_TASK_QUEUE,
         args: [input],
         priority: { priorityKey: request.priority, fairnessKey: request.owner },
@@ -408,15 +426,20 @@ export class JobsClient {
         ],
         staticSummary: prepared.summary,
         staticDetails: prepared.details,
-      }));
+      })));
     } catch (error) {
       if (error instanceof DependencyUnavailableError) {
         const bound = this.config.JOB_START_BOUND_MS / 1_000;
-        throw new DependencyUnavailableError('temporal', `${error.message}. Job ${input.jobId} is recorded as pending; unless its workflow started after all, it is failed as never started within ${bound} s (a retry with the same idempotency key returns it until then)`, error.retryAfterSeconds, { cause: error });
+        throw new DependencyUnavailableError('temporal', `${error.message}. Job ${jobId} is recorded as pending; unless its workflow started after all, it is failed as never started within ${bound} s (a retry with the same idempotency key returns it until then)`, error.retryAfterSeconds, { cause: error });
       }
       // Temporal refused the start: nothing started, so nothing should claim it did.
-      await this.db.deleteFrom('jobs').where('id', '=', input.jobId).execute();
+      await this.db.deleteFrom('jobs').where('id', '=', jobId).execute();
       throw error;
     }
   }
+}
+
+/** A field of a request not validated yet: undefined unless the request is an object. */
+function fieldOf(body: unknown, field: string): unknown {
+  return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
 }

@@ -6,14 +6,8 @@ import { z } from 'zod';
 import type { Database } from '../db/database';
 import { notifyBudgetChanged } from '../activities/llm/budget/llm-budget-ledger';
 import { audited } from './audit';
-import { InvalidJobRequestError, JobsError } from './errors';
+import { AdminRequiredError, InvalidJobRequestError } from './errors';
 import { parseOrReject } from './job-requests';
-
-export class AdminRequiredError extends JobsError {
-  override readonly name = 'AdminRequiredError';
-  readonly httpStatus = 403;
-  readonly code = 'forbidden';
-}
 
 export interface ModelBudget {
   model: string;
@@ -90,8 +84,6 @@ const limitsSchema = z.strictObject({
   tpm: z.coerce.number().int().min(1).optional(),
   windowMs: z.coerce.number().int().min(100).optional(),
 });
-
-export type BudgetLimitsChange = z.input<typeof limitsSchema>;
 
 /** Changes a model's limits for every worker at once (they re-read them on their next grant round, prompted by NOTIFY). */
 export async function setBudgetLimits(db: Kysely<Database>, actor: { subject: string; admin: boolean }, model: string, change: unknown, defaults: { rpm: number; tpm: number; windowMs: number }): Promise<ModelBudget> {

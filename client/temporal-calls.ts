@@ -11,6 +11,10 @@ const PROBE_EVERY_MS = 1_000;
 /** The gRPC status codes (fixed by the gRPC spec) that mean Temporal did not answer or is overloaded. */
 const grpcStatus = { DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
 
+/**
+ * A deadline passed; internal, so not in client/errors.ts: `run` turns it into a DependencyUnavailableError, and
+ * the progress query and the probe, the other callers of `bounded`, catch it.
+ */
 class NoAnswerInTime extends Error {
   override readonly name = 'NoAnswerInTime';
 }

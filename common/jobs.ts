@@ -83,6 +83,13 @@ export interface ProfilingJobInput extends JobInputBase {
 
 export const PRIORITY_BY_NAME = { high: 1, normal: 3, low: 5 } as const;
 
+/**
+ * A job's result as its row keeps it: what its workflow returned (ProfilingJobResult, TestExecutionSummary, the
+ * planning, scoping and sampling summaries) or an imported legacy job's. A JSON object; a reader that knows the
+ * job's type knows which.
+ */
+export type JobResult = object;
+
 export interface ProfilingJobResult {
   attributesTotal: number;
   /** Attributes with rules generated (when the job generates) and every one of their rules run (when it executes). */

@@ -70,6 +70,7 @@ export function openDatabase(databaseUrl: string, maxConnections = 10): Kysely<D
       const result = query(...args);
       if (result instanceof Promise) {
         result.catch((error: unknown) => {
+          // `_queryable` is pg's own flag, which pg-pool reads on release; its typings do not declare it, hence the cast.
           if (isLostConnection(error)) (client as unknown as { _queryable: boolean })._queryable = false;
         });
       }

@@ -30,6 +30,9 @@ export function generateDemoRows(count: number, seed = SEED): Record<string, unk
   );
 }
 
+/** The demo table is not in the typed Database: its columns are generated (db/demo-columns.ts), so a row is column → value. */
+type DemoTable = { [DEMO_TABLE]: Record<string, unknown> };
+
 export async function seedDemoData(db: Kysely<Database>, rowCount = DEMO_ROW_COUNT): Promise<{ inserted: number }> {
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(DEMO_TABLE)}`.execute(db);
   if (rows[0]?.n === rowCount) return { inserted: 0 };
@@ -38,8 +41,7 @@ export async function seedDemoData(db: Kysely<Database>, rowCount = DEMO_ROW_COU
   await db.transaction().execute(async (trx) => {
     await sql`truncate ${sql.table(DEMO_TABLE)}`.execute(trx);
     for (let start = 0; start < generated.length; start += ROWS_PER_INSERT) {
-      // The demo table is not in the typed Database (its columns are generated), hence the dynamic insert.
-      await trx.insertInto(DEMO_TABLE as never).values(generated.slice(start, start + ROWS_PER_INSERT)).execute();
+      await trx.withTables<DemoTable>().insertInto(DEMO_TABLE).values(generated.slice(start, start + ROWS_PER_INSERT)).execute();
     }
   });
   return { inserted: generated.length };

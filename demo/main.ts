@@ -50,7 +50,8 @@ async function main(): Promise<number> {
   bar.done();
 
   const job = await jobs.job(jobId);
-  const result = job?.result as unknown as ProfilingJobResult | null;
+  // A data_profiling job's row: its result is its workflow's ProfilingJobResult.
+  const result = (job?.result ?? null) as ProfilingJobResult | null;
   const usage = await llmUsageOf(db, jobId, config.LLM_PRICES);
   const worstRules = await db
     .selectFrom('rule_results as rr')

@@ -2,6 +2,8 @@
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { ColumnType, Generated } from 'kysely';
+import type { JobResult } from '../../common/jobs';
+import type { JobProgress } from '../../common/progress';
 import type { Timestamp, Json } from '../../db/column-types';
 
 export interface JobsTable {
@@ -11,8 +13,8 @@ export interface JobsTable {
   status: string;
   workflow_id: string;
   metadata: Json;
-  progress: Json | null;
-  result: Json | null;
+  progress: Json<JobProgress> | null;
+  result: Json<JobResult> | null;
   error: string | null;
   created_at: ColumnType<Date, Date | string | undefined, never>;
   started_at: Timestamp | null;

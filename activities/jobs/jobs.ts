@@ -2,7 +2,7 @@
 // readable by the API even when no worker is running. Idempotent: a retry writes the same values again.
 
 import type { Kysely } from 'kysely';
-import { FINAL_STATUSES, type JobStatus } from '../../common/jobs';
+import { FINAL_STATUSES, type JobResult, type JobStatus } from '../../common/jobs';
 import type { JobProgress } from '../../common/progress';
 import type { Database } from '../../db/database';
 
@@ -10,7 +10,7 @@ export interface JobStateUpdate {
   jobId: string;
   status: JobStatus;
   progress: JobProgress;
-  result?: Record<string, unknown>;
+  result?: JobResult;
   error?: string | null;
 }
 

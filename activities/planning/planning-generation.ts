@@ -107,7 +107,7 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
       .execute();
     const sourced: SourcedCandidate[] = rows
       .filter((r) => r.status === 'completed')
-      .flatMap((r) => (r.candidates as unknown as AttributeCandidate[]).map((c) => ({ ...c, source: { documentId: Number(r.document_id), document: r.document, chunk: r.chunk_index } })));
+      .flatMap((r) => r.candidates.map((c) => ({ ...c, source: { documentId: Number(r.document_id), document: r.document, chunk: r.chunk_index } })));
     const merged = mergeAttributeCandidates(sourced);
     if (merged.length > 0) {
       await db

@@ -3,6 +3,7 @@
 
 import type { ColumnType, Generated } from 'kysely';
 import type { Json } from '../../db/column-types';
+import type { AttributeCandidate, ProvenanceEntry } from './attribute-merge';
 
 export interface PlanningDocumentsTable {
   id: Generated<number>;
@@ -24,7 +25,7 @@ export interface AttributeCandidatesTable {
   document_id: number;
   chunk_index: number;
   status: 'completed' | 'failed';
-  candidates: Json<Record<string, unknown>[]>;
+  candidates: Json<AttributeCandidate[]>;
   failure_reason: string | null;
   updated_at: Generated<Date>;
 }
@@ -37,7 +38,8 @@ export interface PlanDataElementsTable {
   data_type: string;
   constraints: ColumnType<string[], string[] | undefined, string[]>;
   source_job_id: string | null;
-  provenance: Json<Record<string, unknown>[]>;
+  /** Where each merged candidate came from; `{ source: 'request' }` for a PDE a mapping request named. */
+  provenance: Json<(ProvenanceEntry | { source: 'request' })[]>;
   updated_at: Generated<Date>;
 }
 

@@ -2,6 +2,7 @@
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { Generated } from 'kysely';
+import type { ValidationRule } from '../../common/rules';
 import type { Json } from '../../db/column-types';
 
 export interface AttributeResultsTable {
@@ -20,7 +21,7 @@ export interface ProfilingRulesTable {
   job_id: string;
   attribute: string;
   rule_index: number;
-  rule: Json;
+  rule: Json<ValidationRule>;
   description: string;
   severity: string;
 }

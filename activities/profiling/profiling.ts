@@ -6,7 +6,7 @@ import { Context, log } from '@temporalio/activity';
 import type { Insertable, Kysely } from 'kysely';
 import type { ProfilingJobResult } from '../../common/jobs';
 import type { LlmCallContext } from '../../common/llm';
-import type { AttributeDescriptor, ValidationRule } from '../../common/rules';
+import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
 import type { RuleResultsTable } from './profiling-tables';
 import { profileColumn } from './column-profile';
@@ -128,7 +128,7 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     const byName = new Map(attributes.map((a) => [a.name, a]));
     if (byName.size === 0) return [];
     const stored = await db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule']).where('job_id', '=', rulesJobId).where('attribute', 'in', [...byName.keys()]).execute();
-    return stored.map((r) => ({ attribute: byName.get(r.attribute)!, ruleIndex: r.rule_index, rule: r.rule as unknown as ValidationRule }));
+    return stored.map((r) => ({ attribute: byName.get(r.attribute)!, ruleIndex: r.rule_index, rule: r.rule }));
   }
 
   async function storeRuleResults(rows: Insertable<RuleResultsTable>[], overwrite = true): Promise<void> {

@@ -6,7 +6,7 @@ import type { AttributeDescriptor, ProposedRule, ValidationRule } from '../../co
 
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
 
-export const validationRuleSchema: z.ZodType<ValidationRule> = z.discriminatedUnion('kind', [
+export const validationRuleSchema: z.ZodType<ValidationRule, ValidationRule> = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('not_null') }),
   z.object({ kind: z.literal('range'), min: z.number().optional(), max: z.number().optional() }),
   z.object({ kind: z.literal('allowed_values'), values: z.array(z.string().max(200)).min(1).max(500) }),

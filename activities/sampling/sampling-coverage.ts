@@ -3,7 +3,7 @@
 // A case some sampled record already shows adds nothing; otherwise the lowest row id showing it is added.
 
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { AttributeDescriptor, ValidationRule } from '../../common/rules';
+import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
 import { invalidPatterns, violationPredicate, type RuleToRun } from '../rules/rule-sql';
 import { onDataSource } from '../data-sources/data-source-sql';
@@ -54,7 +54,7 @@ export function createSamplingCoverageActivities(db: Kysely<Database>, statement
       const column = catalogue.find((c) => c.name === r.attribute);
       // Identifiers reach SQL only from the catalogue: a stored rule naming anything else is skipped.
       if (!column) skipped.push({ reason: `edge:rule:${r.attribute}#${r.rule_index}`, why: 'attribute is not in the catalogue' });
-      else rules.push({ attribute: { name: column.name, dataType: column.data_type as AttributeDescriptor['dataType'], description: '' }, ruleIndex: r.rule_index, rule: r.rule as unknown as ValidationRule });
+      else rules.push({ attribute: { name: column.name, dataType: column.data_type as AttributeDescriptor['dataType'], description: '' }, ruleIndex: r.rule_index, rule: r.rule });
     }
     const badPatterns = await invalidPatterns(db, rules);
     for (const { attribute, ruleIndex, rule } of rules) {

@@ -6,7 +6,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database';
 import { planSample, type Allocation, type StratumStats } from './sample-size';
 import { bottomK, mergeMomentMaps, stddevOf, type StratumMoments } from './sampling-state';
-import type { UnitState } from './sampling';
+import type { UnitState } from './sampling-state';
 
 export interface AllocationRequest {
   jobId: string;
@@ -22,7 +22,7 @@ const INSERT_BATCH = 5_000;
 export function createSamplingPlanActivities(db: Kysely<Database>) {
   async function unitStates(jobId: string, pass: 'count' | 'select'): Promise<UnitState[]> {
     const rows = await db.selectFrom('sampling_unit_results').select('state').where('job_id', '=', jobId).where('pass', '=', pass).orderBy('unit_index').execute();
-    return rows.map((r) => r.state as unknown as UnitState);
+    return rows.map((r) => r.state);
   }
 
   /** Strata from the count pass, the sample size over their population and each stratum's share of it. */
@@ -82,8 +82,10 @@ function strataRow(jobId: string, stratum: string, m: StratumMoments, allocated:
   return { job_id: jobId, stratum, population: m.rows, value_count: m.values, mean: neyman && m.values > 0 ? m.mean : null, stddev: neyman ? stddevOf(m) : null, allocated };
 }
 
+export type SamplingSummary = Awaited<ReturnType<typeof summarizeSampling>>;
+
 /** The job's result: the sample size inputs and outputs, strata, edge cases, and how the scans went. */
-export async function summarizeSampling(db: Kysely<Database>, jobId: string): Promise<Record<string, unknown>> {
+export async function summarizeSampling(db: Kysely<Database>, jobId: string) {
   const plan = await db.selectFrom('sampling_plans').selectAll().where('job_id', '=', jobId).executeTakeFirstOrThrow();
   const strata = await db.selectFrom('sampling_strata').select(['stratum', 'population', 'allocated', 'selected', 'mean', 'stddev']).where('job_id', '=', jobId).orderBy('stratum').execute();
   const edges = await db.selectFrom('sample_records').select(['reason', 'row_id']).where('job_id', '=', jobId).where('reason', 'like', 'edge:%').orderBy('reason').execute();

@@ -10,6 +10,13 @@ export interface StratumMoments {
   m2: number;
 }
 
+/** What a scan unit has gathered so far; merged across units once all are done. */
+export interface UnitState {
+  rows: number;
+  moments?: Record<string, StratumMoments>;
+  picks?: Record<string, number[]>;
+}
+
 export const emptyMoments = (): StratumMoments => ({ rows: 0, values: 0, mean: 0, m2: 0 });
 
 /** Welford's update for one row (value null when the Neyman column is null or not asked for). */

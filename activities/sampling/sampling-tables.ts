@@ -3,6 +3,7 @@
 
 import type { Generated } from 'kysely';
 import type { Json } from '../../db/column-types';
+import type { UnitState } from './sampling-state';
 
 /** A sampling job's sample size: Cochran's inputs and outputs over the population it counted. */
 export interface SamplingPlansTable {
@@ -37,7 +38,7 @@ export interface SamplingUnitResultsTable {
   pass: 'count' | 'select';
   unit_index: number;
   rows_scanned: number;
-  state: Json;
+  state: Json<UnitState>;
   finished_at: Generated<Date>;
 }
 

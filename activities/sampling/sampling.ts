@@ -7,7 +7,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database';
 import { onDataSource } from '../data-sources/data-source-sql';
 import { sourceTable, type DataSourceTable } from '../data-sources/data-sources';
-import { addRow, bottomK, emptyMoments, stratumKey, type StratumMoments } from './sampling-state';
+import { addRow, bottomK, emptyMoments, stratumKey, type UnitState } from './sampling-state';
 
 export type ScanPass = 'count' | 'select';
 
@@ -28,13 +28,6 @@ export interface ScanSpec {
   seed: number;
   chunkSize: number;
   scanRowsPerSecond?: number;
-}
-
-/** What a unit has gathered so far; merged across units once all are done. */
-export interface UnitState {
-  rows: number;
-  moments?: Record<string, StratumMoments>;
-  picks?: Record<string, number[]>;
 }
 
 /** The heartbeat details of a scan: the last row id folded into `partialState`. */

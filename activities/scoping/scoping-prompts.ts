@@ -21,8 +21,6 @@ export const scopingAnswerSchema = z.object({
   rationale: z.string().max(2_000),
 });
 
-export type ScopingAnswer = z.output<typeof scopingAnswerSchema>;
-
 const catalogue = TEST_KINDS.map((kind) => `${kind} (cost ${TEST_COSTS[kind]})`).join(', ');
 
 const SCOPING_SYSTEM_PROMPT = `You are a data-quality lead scoping the testing of a regulatory data source. For one attribute

@@ -2,6 +2,7 @@
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { ColumnType, Generated } from 'kysely';
+import type { ValidationRule } from '../../common/rules';
 import type { Json } from '../../db/column-types';
 
 /** One test case of a test_execution job: its rule, outcome over the records under test, and the lowest failing ids. */
@@ -10,7 +11,7 @@ export interface TestCaseResultsTable {
   test_case_id: string;
   attribute: string;
   description: Generated<string>;
-  rule: Json;
+  rule: Json<ValidationRule>;
   status: 'pass' | 'fail' | 'error';
   checked_records: Generated<number>;
   failed_records: Generated<number>;

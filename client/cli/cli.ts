@@ -9,8 +9,9 @@ import { FINAL_STATUSES, type JobStatus } from '../../common/jobs';
 import { loadConfig } from '../../config';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
-import { JobsError } from '../errors';
-import { ownerProblem } from '../job-requests';
+import { JobsError, UsageError } from '../errors';
+import { ownerProblem, parseOrReject } from '../job-requests';
+import { jobFilterSchema } from '../job-list';
 import { JobsClient, type Principal } from '../jobs-client';
 import { importLegacyCommand } from './import-legacy-command';
 import { ProgressBar } from './progress-bar';
@@ -34,11 +35,6 @@ const USAGE = `synapse-jobs <command> [options]
   bulk pause|resume|cancel [--owner O] [--type T] [--status S]   every matching active job (--admin)
 
 Options for every command: --as USER (default $SYNAPSE_USER or your login name), --admin`;
-
-class UsageError extends JobsError {
-  readonly httpStatus = 400;
-  readonly code = 'usage';
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -101,7 +97,7 @@ async function run(argv: string[]): Promise<number> {
         // Options given on the command line win over the same fields in --params; absent ones are left out.
         const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
         const params = values.params ? (JSON.parse(values.params) as Record<string, unknown>) : {};
-        const started = await jobs.startJob({ ...params, ...given, jobType: need(target, 'job type') as never, owner: principal.subject }, principal.subject);
+        const started = await jobs.startJobFromJson({ ...params, ...given, jobType: need(target, 'job type'), owner: principal.subject }, principal.subject);
         console.log(`${started.created ? 'started' : 'already started'} job ${started.jobId}`);
         if (values.watch) return (await watch(jobs, principal, started.jobId)) === 'completed' ? 0 : 1;
         return 0;
@@ -113,7 +109,8 @@ async function run(argv: string[]): Promise<number> {
       case 'cancel': print(await jobs.cancel(principal, need(target, 'job id'))); return 0;
       case 'priority': print(await jobs.setPriority(principal, need(target, 'job id'), /^\d+$/.test(need(extra, 'priority')) ? Number(extra) : extra)); return 0;
       case 'list': {
-        const listed = await jobs.list(principal, { status: values.status as never, type: values.type, owner: values.owner, limit: values.limit });
+        const filter = parseOrReject(jobFilterSchema, { status: values.status, type: values.type, owner: values.owner, limit: values.limit }, 'filter');
+        const listed = await jobs.list(principal, filter);
         for (const job of listed) console.log(`${job.job_id}  ${job.job_type.padEnd(32)} ${job.status.padEnd(10)} ${String(job.progress_percentage).padStart(3)}%  ${job.owner}  ${job.created_at}`);
         return 0;
       }

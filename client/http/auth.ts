@@ -4,15 +4,9 @@
 
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Config } from '../../config';
-import { JobsError } from '../errors';
+import { UnauthorizedError } from '../errors';
 import { ownerProblem } from '../job-requests';
 import type { Principal } from '../jobs-client';
-
-export class UnauthorizedError extends JobsError {
-  override readonly name = 'UnauthorizedError';
-  readonly httpStatus = 401;
-  readonly code = 'unauthorized';
-}
 
 type AuthConfig = Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'JWT_MAX_LIFETIME_S'>;
 

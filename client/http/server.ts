@@ -7,9 +7,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config';
 import { isLostConnection } from '../../db/connection';
-import { asDependencyFailure, DependencyUnavailableError, InvalidJobRequestError, JobsError } from '../errors';
+import { asDependencyFailure, DependencyUnavailableError, HttpError, InvalidJobRequestError, JobsError } from '../errors';
 import { parseOrReject } from '../job-requests';
 import { jobFilterSchema } from '../job-list';
+import type { BulkAction } from '../bulk-control';
 import type { JobsClient, Principal } from '../jobs-client';
 import { createAuthenticator } from './auth';
 import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
@@ -23,9 +24,10 @@ export interface ApiOperations {
   readiness?: () => Promise<Readiness>;
 }
 
-interface Request {
+/** A request to a route whose path captures `P` (named groups of its pattern, e.g. `id`, `model`, `action`). */
+interface Request<P extends string = string> {
   principal: Principal;
-  jobId: string;
+  params: Record<P, string>;
   body: Record<string, unknown>;
   query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
@@ -39,7 +41,7 @@ interface Route {
   handle: (jobs: JobsClient, request: Request) => Promise<[number, unknown]>;
 }
 
-const JOB = '([0-9A-Za-z_-]{1,100})';
+const JOB = '(?<id>[0-9A-Za-z_-]{1,100})';
 
 const ROUTES: Route[] = [
   {
@@ -51,7 +53,7 @@ const ROUTES: Route[] = [
       const owner = principal.admin && typeof body.owner === 'string' ? body.owner : principal.subject;
       // The Idempotency-Key header is the key when the body has none; the client refuses two different keys.
       const header = headers['idempotency-key'];
-      const started = await jobs.startJob({ ...body, owner } as never, principal.subject, { idempotencyKeyHeader: Array.isArray(header) ? header.join(', ') : header });
+      const started = await jobs.startJobFromJson({ ...body, owner }, principal.subject, { idempotencyKeyHeader: Array.isArray(header) ? header.join(', ') : header });
       return [started.created ? 201 : 200, { ...(await jobs.status(principal, started.jobId)), created: started.created }];
     },
   },
@@ -64,27 +66,23 @@ const ROUTES: Route[] = [
       return [200, { jobs: await jobs.list(principal, filter) }];
     },
   },
-  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`), template: '/api/v1/jobs/:id/status' /* with or without /status */, handle: async (jobs, r) => [200, await jobs.status(r.principal, r.jobId)] },
-  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/history$`), template: '/api/v1/jobs/:id/history', handle: async (jobs, r) => [200, { job_id: r.jobId, events: await jobs.history(r.principal, r.jobId) }] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/pause$`), template: '/api/v1/jobs/:id/pause', handle: async (jobs, r) => [202, await jobs.pause(r.principal, r.jobId, { now: r.body.now === true || r.query.get('now') === 'true' })] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`), template: '/api/v1/jobs/:id/resume', handle: async (jobs, r) => [202, await jobs.resume(r.principal, r.jobId)] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`), template: '/api/v1/jobs/:id/cancel', handle: async (jobs, r) => [202, await jobs.cancel(r.principal, r.jobId)] },
-  { method: ['POST', 'PATCH'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`), template: '/api/v1/jobs/:id/priority', handle: async (jobs, r) => [202, await jobs.setPriority(r.principal, r.jobId, r.body.priority)] },
+  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`), template: '/api/v1/jobs/:id/status' /* with or without /status */, handle: async (jobs, r: Request<'id'>) => [200, await jobs.status(r.principal, r.params.id)] },
+  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/history$`), template: '/api/v1/jobs/:id/history', handle: async (jobs, r: Request<'id'>) => [200, { job_id: r.params.id, events: await jobs.history(r.principal, r.params.id) }] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/pause$`), template: '/api/v1/jobs/:id/pause', handle: async (jobs, r: Request<'id'>) => [202, await jobs.pause(r.principal, r.params.id, { now: r.body.now === true || r.query.get('now') === 'true' })] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`), template: '/api/v1/jobs/:id/resume', handle: async (jobs, r: Request<'id'>) => [202, await jobs.resume(r.principal, r.params.id)] },
+  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`), template: '/api/v1/jobs/:id/cancel', handle: async (jobs, r: Request<'id'>) => [202, await jobs.cancel(r.principal, r.params.id)] },
+  { method: ['POST', 'PATCH'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`), template: '/api/v1/jobs/:id/priority', handle: async (jobs, r: Request<'id'>) => [202, await jobs.setPriority(r.principal, r.params.id, r.body.priority)] },
   // Operators (admin): the fleet-wide LLM budget and bulk control; the model or action is the path's capture.
   { method: ['GET'], pattern: /^\/api\/v1\/llm-budget$/, template: '/api/v1/llm-budget', handle: async (jobs, r) => [200, { models: await jobs.llmBudget(r.principal) }] },
-  { method: ['PUT', 'PATCH'], pattern: /^\/api\/v1\/llm-budget\/([\w.:-]{1,200})$/, template: '/api/v1/llm-budget/:model', handle: async (jobs, r) => [200, await jobs.setLlmBudget(r.principal, r.jobId, r.body)] },
-  { method: ['POST'], pattern: /^\/api\/v1\/admin\/jobs\/(pause|resume|cancel)$/, template: '/api/v1/admin/jobs/:action', handle: async (jobs, r) => [202, await jobs.bulkControl(r.principal, r.body, r.jobId as 'pause' | 'resume' | 'cancel')] },
+  { method: ['PUT', 'PATCH'], pattern: /^\/api\/v1\/llm-budget\/(?<model>[\w.:-]{1,200})$/, template: '/api/v1/llm-budget/:model', handle: async (jobs, r: Request<'model'>) => [200, await jobs.setLlmBudget(r.principal, r.params.model, r.body)] },
+  {
+    method: ['POST'],
+    pattern: /^\/api\/v1\/admin\/jobs\/(?<action>pause|resume|cancel)$/,
+    template: '/api/v1/admin/jobs/:action',
+    // The pattern admits only the three bulk actions.
+    handle: async (jobs, r: Request<'action'>) => [202, await jobs.bulkControl(r.principal, r.body, r.params.action as BulkAction)],
+  },
 ];
-
-class HttpError extends JobsError {
-  constructor(
-    readonly httpStatus: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 async function readJson(request: http.IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
@@ -156,7 +154,7 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
       if (!chosen) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${url.pathname}`);
       const principal = await authenticate(request.headers.authorization);
       const body = request.method === 'GET' ? {} : await readJson(request, config.API_MAX_BODY_BYTES);
-      const handle = () => chosen.route.handle(jobs, { principal, jobId: chosen.match![1] ?? '', body, query: url.searchParams, headers: request.headers });
+      const handle = () => chosen.route.handle(jobs, { principal, params: chosen.match!.groups ?? {}, body, query: url.searchParams, headers: request.headers });
       // A read whose pooled connection was cut off (an operator's pg_terminate_backend, a failover) is asked
       // again once, on a fresh connection; a write is not, since part of it may have happened: it gets a 503.
       const [status, result] = await handle().catch((error: unknown) => {

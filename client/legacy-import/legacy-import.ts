@@ -8,7 +8,7 @@ import { JobType, PRIORITY_BY_NAME, type JobStatus } from '../../common/jobs';
 import type { JobProgress } from '../../common/progress';
 import type { JobsTable } from '../../activities/jobs/jobs-tables';
 import type { Database } from '../../db/database';
-import type { StartJobRequest } from '../job-requests';
+import type { ProfilingStartRequest } from '../profiling/profiling-definition';
 import { checkLegacyRecord, type LegacyRecord, type LegacyStatus } from './legacy-record';
 import { unstorableTextProblem } from '../storable-text';
 
@@ -206,12 +206,12 @@ export function formatImportReport(report: LegacyImportReport): string {
 export function legacyResubmitRequest(
   job: { jobId?: string; jobType: string; metadata: Record<string, unknown> },
   defaults: { dataSourceId: string; owner: string },
-): StartJobRequest | { skipped: string } {
+): ProfilingStartRequest | { skipped: string } {
   if (job.jobType === JobType.DataProfilingRuleExecution) {
     return { skipped: `job type ${job.jobType} runs the rules of a rule-generation job, which the legacy record does not name; start it with rulesFromJobId once that job has run` };
   }
   if (!isResubmittable(job.jobType)) return { skipped: `job type ${job.jobType} needs parameters the legacy record does not hold; start it anew with them` };
-  const request: StartJobRequest = { jobType: job.jobType, owner: defaults.owner, dataSourceId: defaults.dataSourceId, metadata: { ...job.metadata } };
+  const request: ProfilingStartRequest = { jobType: job.jobType, owner: defaults.owner, dataSourceId: defaults.dataSourceId, metadata: { ...job.metadata } };
   if (job.jobId === undefined) return request;
   return { ...request, metadata: { ...job.metadata, legacy_job_id: job.jobId }, idempotencyKey: `legacy-resubmit:${job.jobId}` };
 }

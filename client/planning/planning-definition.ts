@@ -6,11 +6,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { JobType } from '../../common/jobs';
+import { JobType, type JobInputBase } from '../../common/jobs';
 import type { Database } from '../../db/database';
+import { llmAttributeGeneration, pdeAutoMapping, pdeRegeneration } from '../../workflows/planning/planning';
 import { InvalidJobRequestError } from '../errors';
-import { identifier, parseOrReject, type CommonStartRequest } from '../job-requests';
-import type { JobDefinition, JobLimits, PreparedJob } from '../job-definition';
+import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
+import { workflowCall, type JobDefinition, type JobLimits, type PreparedJob } from '../job-definition';
 
 export const SAMPLE_DOCUMENTS_DIR = path.resolve(__dirname, '../../samples/documents');
 const MAX_DOCUMENTS = 50;
@@ -69,26 +70,34 @@ const regenerationSchema = (limits: JobLimits) =>
       if (!p.pdeIds === !p.pdeNames) ctx.addIssue({ code: 'custom', path: ['pdeIds'], message: 'give exactly one of pdeIds or pdeNames' });
     });
 
-export const planningJobs: JobDefinition = {
-  workflowTypes: {
-    [JobType.LlmAttributeGeneration]: 'llmAttributeGeneration',
-    [JobType.PdeAutoMapping]: 'pdeAutoMapping',
-    [JobType.PdeRegeneration]: 'pdeRegeneration',
-  },
-  async prepare(db, request, body, limits) {
-    if (request.jobType === JobType.LlmAttributeGeneration) return prepareGeneration(db, request, body, limits);
+const workflows = {
+  [JobType.LlmAttributeGeneration]: llmAttributeGeneration,
+  [JobType.PdeAutoMapping]: pdeAutoMapping,
+  [JobType.PdeRegeneration]: pdeRegeneration,
+};
+
+type Fields<Schema extends (limits: JobLimits) => z.ZodType> = z.input<ReturnType<Schema>>;
+export type PlanningStartRequest =
+  | FamilyStartRequest<typeof JobType.LlmAttributeGeneration, Fields<typeof generationSchema>>
+  | FamilyStartRequest<typeof JobType.PdeAutoMapping, Fields<typeof mappingSchema>>
+  | FamilyStartRequest<typeof JobType.PdeRegeneration, Fields<typeof regenerationSchema>>;
+
+export const planningJobs: JobDefinition<keyof typeof workflows> = {
+  workflows,
+  async prepare(db, job, body, limits) {
+    if (job.jobType === JobType.LlmAttributeGeneration) return prepareGeneration(db, job, body, limits);
     const { planId, dataSourceId, candidateColumns, llmConcurrency, pdeIds } =
-      request.jobType === JobType.PdeAutoMapping ? await resolveMapping(db, parseOrReject(mappingSchema(limits), body)) : await resolveRegeneration(db, parseOrReject(regenerationSchema(limits), body));
+      job.jobType === JobType.PdeAutoMapping ? await resolveMapping(db, parseOrReject(mappingSchema(limits), body)) : await resolveRegeneration(db, parseOrReject(regenerationSchema(limits), body));
     return {
-      input: { planId, dataSourceId, pdeIds, candidateColumns, llmConcurrency },
+      workflow: workflowCall(workflows[job.jobType], { planId, dataSourceId, pdeIds, candidateColumns, llmConcurrency, ...job }),
       metadata: { plan_id: planId, data_source_id: dataSourceId, total_pdes: pdeIds.length },
-      summary: `${request.jobType} of ${pdeIds.length} PDEs of plan ${planId} for ${request.owner}`,
-      details: `priority ${request.priority}, data source ${dataSourceId}, LLM concurrency ${llmConcurrency}, ${candidateColumns} candidate columns per PDE`,
+      summary: `${job.jobType} of ${pdeIds.length} PDEs of plan ${planId} for ${job.owner}`,
+      details: `priority ${job.priority}, data source ${dataSourceId}, LLM concurrency ${llmConcurrency}, ${candidateColumns} candidate columns per PDE`,
     };
   },
 };
 
-async function prepareGeneration(db: Kysely<Database>, request: CommonStartRequest, body: Record<string, unknown>, limits: JobLimits): Promise<PreparedJob> {
+async function prepareGeneration(db: Kysely<Database>, job: JobInputBase, body: unknown, limits: JobLimits): Promise<PreparedJob> {
   const params = parseOrReject(generationSchema(limits), body);
   const documents = [...(params.documents ?? []), ...(params.sampleDocuments ? sampleDocuments() : [])];
   const seen = new Set<string>();
@@ -103,10 +112,10 @@ async function prepareGeneration(db: Kysely<Database>, request: CommonStartReque
     .execute();
   const { planId, chunkSize, chunkOverlap, llmConcurrency } = params;
   return {
-    input: { planId, documentIds: stored.map((d) => Number(d.id)), chunkSize, chunkOverlap, llmConcurrency },
+    workflow: workflowCall(llmAttributeGeneration, { planId, documentIds: stored.map((d) => Number(d.id)), chunkSize, chunkOverlap, llmConcurrency, ...job }),
     metadata: { plan_id: planId, total_documents: documents.length },
-    summary: `${request.jobType} from ${documents.length} documents for plan ${planId} for ${request.owner}`,
-    details: `priority ${request.priority}, chunks of ${chunkSize} characters overlapping by ${chunkOverlap}, LLM concurrency ${llmConcurrency}`,
+    summary: `${job.jobType} from ${documents.length} documents for plan ${planId} for ${job.owner}`,
+    details: `priority ${job.priority}, chunks of ${chunkSize} characters overlapping by ${chunkOverlap}, LLM concurrency ${llmConcurrency}`,
   };
 }
 

@@ -6,9 +6,10 @@ import { z } from 'zod';
 import { JobType } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
+import { dataProfiling, dataProfilingLlmGeneration, dataProfilingRuleExecution } from '../../workflows/profiling/profiling';
 import { InvalidJobRequestError } from '../errors';
-import { identifier, parseOrReject } from '../job-requests';
-import type { JobDefinition, JobLimits } from '../job-definition';
+import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
+import { workflowCall, type JobDefinition, type JobLimits } from '../job-definition';
 import { completedJob, JOBS_WITH_RULES } from '../earlier-jobs';
 
 export function profilingParamsSchema(limits: JobLimits) {
@@ -24,21 +25,27 @@ export function profilingParamsSchema(limits: JobLimits) {
 
 type ProfilingParams = z.output<ReturnType<typeof profilingParamsSchema>>;
 
-export const profilingJobs: JobDefinition = {
-  workflowTypes: {
-    [JobType.DataProfiling]: 'dataProfiling',
-    [JobType.DataProfilingLlmGeneration]: 'dataProfilingLlmGeneration',
-    [JobType.DataProfilingRuleExecution]: 'dataProfilingRuleExecution',
-  },
-  async prepare(db, request, body, limits) {
+/** The three legacy job types are the two phases of one workflow, alone or together; each takes a ProfilingJobInput. */
+const workflows = {
+  [JobType.DataProfiling]: dataProfiling,
+  [JobType.DataProfilingLlmGeneration]: dataProfilingLlmGeneration,
+  [JobType.DataProfilingRuleExecution]: dataProfilingRuleExecution,
+};
+
+export type ProfilingStartRequest = FamilyStartRequest<keyof typeof workflows, z.input<ReturnType<typeof profilingParamsSchema>>>;
+
+export const profilingJobs: JobDefinition<keyof typeof workflows> = {
+  workflows,
+  async prepare(db, job, body, limits) {
     const params = parseOrReject(profilingParamsSchema(limits), body);
     const attributes = await resolveAttributes(db, params.dataSourceId, params.attributeIds);
-    await checkRuleSource(db, request.jobType, params.dataSourceId, params.rulesFromJobId);
+    await checkRuleSource(db, job.jobType, params.dataSourceId, params.rulesFromJobId);
+    const { dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId } = params;
     return {
-      input: { ...params, attributes, attributeIds: undefined },
-      metadata: { data_source_id: params.dataSourceId, total_attributes: attributes.length },
-      summary: `${request.jobType} of ${attributes.length} attributes of ${params.dataSourceId} for ${request.owner}`,
-      details: `priority ${request.priority}, LLM concurrency ${params.llmConcurrency}, rule batches of ${params.ruleBatchSize}` + (params.rulesFromJobId ? `, rules from job ${params.rulesFromJobId}` : ''),
+      workflow: workflowCall(workflows[job.jobType], { dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId, attributes, ...job }),
+      metadata: { data_source_id: dataSourceId, total_attributes: attributes.length },
+      summary: `${job.jobType} of ${attributes.length} attributes of ${dataSourceId} for ${job.owner}`,
+      details: `priority ${job.priority}, LLM concurrency ${llmConcurrency}, rule batches of ${ruleBatchSize}` + (rulesFromJobId ? `, rules from job ${rulesFromJobId}` : ''),
     };
   },
 };

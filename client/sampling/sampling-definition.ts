@@ -7,9 +7,10 @@ import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { JobType } from '../../common/jobs';
 import type { Database } from '../../db/database';
+import { intelligentSampling } from '../../workflows/sampling/sampling';
 import { InvalidJobRequestError } from '../errors';
-import { identifier, parseOrReject } from '../job-requests';
-import type { JobDefinition } from '../job-definition';
+import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
+import { workflowCall, type JobDefinition } from '../job-definition';
 import { completedJob, JOBS_WITH_RULES } from '../earlier-jobs';
 
 const NUMERIC_TYPES = ['integer', 'numeric'];
@@ -38,9 +39,11 @@ export const samplingParamsSchema = z.object({
 
 type SamplingParams = z.output<typeof samplingParamsSchema>;
 
-export const samplingJobs: JobDefinition = {
-  workflowTypes: { [JobType.IntelligentSampling]: 'intelligentSampling' },
-  async prepare(db, request, body, limits) {
+export type SamplingStartRequest = FamilyStartRequest<typeof JobType.IntelligentSampling, z.input<typeof samplingParamsSchema>>;
+
+export const samplingJobs: JobDefinition<typeof JobType.IntelligentSampling> = {
+  workflows: { [JobType.IntelligentSampling]: intelligentSampling },
+  async prepare(db, job, body, limits) {
     const params = parseOrReject(samplingParamsSchema, body);
     const table = await dataSourceTable(db, params.dataSourceId);
     const types = await catalogueTypes(db, params.dataSourceId);
@@ -54,9 +57,9 @@ export const samplingJobs: JobDefinition = {
     const seed = params.seed ?? randomInt(MAX_SEED);
     const strata = params.strataColumns.length ? `strata ${params.strataColumns.join(', ')} (${params.allocation})` : 'no strata';
     return {
-      input: { ...params, seed, rowsAtStart },
+      workflow: workflowCall(intelligentSampling, { ...params, seed, rowsAtStart, ...job }),
       metadata: { data_source_id: params.dataSourceId, seed, rows_at_start: rowsAtStart },
-      summary: `${request.jobType} of ${params.dataSourceId} (${rowsAtStart} rows) for ${request.owner}`,
+      summary: `${job.jobType} of ${params.dataSourceId} (${rowsAtStart} rows) for ${job.owner}`,
       details:
         `confidence ${params.confidenceLevel}, margin ${params.marginOfError}, expected rate ${params.expectedRate}, ${strata}, seed ${seed}, ` +
         `chunks of ${params.chunkSize} × ${params.chunksPerUnit} per unit` + (params.scanRowsPerSecond ? `, at most ${params.scanRowsPerSecond} rows/s` : ''),

@@ -4,9 +4,10 @@
 
 import { z } from 'zod';
 import { JobType } from '../../common/jobs';
+import { generateScopingRecommendations, scopingRecommendations } from '../../workflows/scoping/scoping';
 import { InvalidJobRequestError } from '../errors';
-import { identifier, parseOrReject } from '../job-requests';
-import type { JobDefinition, JobLimits } from '../job-definition';
+import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
+import { workflowCall, type JobDefinition, type JobLimits } from '../job-definition';
 import { completedJob, PROFILING_WITH_RESULTS } from '../earlier-jobs';
 import { resolveAttributes } from '../profiling/profiling-definition';
 
@@ -22,14 +23,18 @@ export function scopingParamsSchema(limits: JobLimits) {
   });
 }
 
-export const scopingJobs: JobDefinition = {
-  workflowTypes: {
-    [JobType.ScopingRecommendations]: 'scopingRecommendations',
-    [JobType.GenerateScopingRecommendations]: 'generateScopingRecommendations',
-  },
-  async prepare(db, request, body, limits) {
+const workflows = {
+  [JobType.ScopingRecommendations]: scopingRecommendations,
+  [JobType.GenerateScopingRecommendations]: generateScopingRecommendations,
+};
+
+export type ScopingStartRequest = FamilyStartRequest<keyof typeof workflows, z.input<ReturnType<typeof scopingParamsSchema>>>;
+
+export const scopingJobs: JobDefinition<keyof typeof workflows> = {
+  workflows,
+  async prepare(db, job, body, limits) {
     const params = parseOrReject(scopingParamsSchema(limits), body);
-    if (params.testBudget !== undefined && request.jobType !== JobType.ScopingRecommendations) {
+    if (params.testBudget !== undefined && job.jobType !== JobType.ScopingRecommendations) {
       throw new InvalidJobRequestError('testBudget', `only applies to ${JobType.ScopingRecommendations}, which chooses tests`);
     }
     const attributes = await resolveAttributes(db, params.dataSourceId, params.attributeIds);
@@ -37,13 +42,13 @@ export const scopingJobs: JobDefinition = {
     if (params.profilingJobId) await completedJob(db, 'profilingJobId', params.profilingJobId, PROFILING_WITH_RESULTS, params.dataSourceId);
     const { dataSourceId, profilingJobId, llmConcurrency, testBudget } = params;
     return {
-      input: { dataSourceId, attributes, profilingJobId, llmConcurrency, testBudget },
+      workflow: workflowCall(workflows[job.jobType], { dataSourceId, attributes, profilingJobId, llmConcurrency, testBudget, ...job }),
       metadata: { data_source_id: dataSourceId, total_attributes: attributes.length, ...(profilingJobId ? { profiling_job_id: profilingJobId } : {}) },
-      summary: `${request.jobType} of ${attributes.length} attributes of ${dataSourceId} for ${request.owner}`,
+      summary: `${job.jobType} of ${attributes.length} attributes of ${dataSourceId} for ${job.owner}`,
       details:
-        `priority ${request.priority}, LLM concurrency ${llmConcurrency}` +
+        `priority ${job.priority}, LLM concurrency ${llmConcurrency}` +
         (profilingJobId ? `, profiling results of job ${profilingJobId}` : ', no profiling results') +
-        (request.jobType === JobType.ScopingRecommendations ? `, test budget ${testBudget ?? 'unlimited'}` : ''),
+        (job.jobType === JobType.ScopingRecommendations ? `, test budget ${testBudget ?? 'unlimited'}` : ''),
     };
   },
 };

@@ -7,11 +7,12 @@ import { z } from 'zod';
 import type { TestCase } from '../../activities/test-execution/test-execution';
 import { ruleProblem, validationRuleSchema } from '../../activities/rules/rule-schema';
 import { JobType } from '../../common/jobs';
-import type { AttributeDescriptor, ValidationRule } from '../../common/rules';
+import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
+import { testExecution } from '../../workflows/test-execution/test-execution';
 import { InvalidJobRequestError } from '../errors';
-import { identifier, parseOrReject } from '../job-requests';
-import type { JobDefinition } from '../job-definition';
+import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
+import { workflowCall, type JobDefinition } from '../job-definition';
 import { completedJob, JOBS_WITH_RULES } from '../earlier-jobs';
 
 /** Keeps the workflow input (which carries the test cases) and the job result well under Temporal's 2 MB payload limit. */
@@ -43,9 +44,11 @@ interface TestPlan {
   maxFailingIdsPerTest: number;
 }
 
-export const testExecutionJobs: JobDefinition = {
-  workflowTypes: { [JobType.TestExecution]: 'testExecution' },
-  async prepare(db, request, body) {
+export type TestExecutionStartRequest = FamilyStartRequest<typeof JobType.TestExecution, z.input<typeof testExecutionParamsSchema>>;
+
+export const testExecutionJobs: JobDefinition<typeof JobType.TestExecution> = {
+  workflows: { [JobType.TestExecution]: testExecution },
+  async prepare(db, job, body) {
     const params = parseOrReject(testExecutionParamsSchema, body);
     const plan = params.rerunOfJobId ? await rerunPlan(db, params, params.rerunOfJobId) : await freshPlan(db, params);
     if (plan.testCases.length > MAX_TEST_CASES) throw new InvalidJobRequestError(params.rulesFromJobId ? 'rulesFromJobId' : 'checks', `${plan.testCases.length} test cases; at most ${MAX_TEST_CASES} per job`);
@@ -53,9 +56,9 @@ export const testExecutionJobs: JobDefinition = {
     const { batchSize, rerunOfJobId } = params;
     const records = samplingJobId ? `the sample of job ${samplingJobId}` : `all of ${dataSourceId}`;
     return {
-      input: { dataSourceId, samplingJobId, testCases, batchSize, maxFailingIdsPerTest, rerunOfJobId },
+      workflow: workflowCall(testExecution, { dataSourceId, samplingJobId, testCases, batchSize, maxFailingIdsPerTest, rerunOfJobId, ...job }),
       metadata: { data_source_id: dataSourceId, sampling_job_id: samplingJobId ?? null, rules_from_job_id: params.rulesFromJobId ?? null, rerun_of_job_id: rerunOfJobId ?? null, max_failing_ids_per_test: maxFailingIdsPerTest, total_test_cases: testCases.length },
-      summary: `${request.jobType} of ${testCases.length} test cases on ${records} for ${request.owner}` + (rerunOfJobId ? ` (re-run of ${rerunOfJobId})` : ''),
+      summary: `${job.jobType} of ${testCases.length} test cases on ${records} for ${job.owner}` + (rerunOfJobId ? ` (re-run of ${rerunOfJobId})` : ''),
       details: `batches of ${batchSize}, up to ${maxFailingIdsPerTest} failing record ids per test`,
     };
   },
@@ -96,7 +99,7 @@ async function freshPlan(db: Kysely<Database>, params: Params): Promise<TestPlan
 async function storedRuleCases(db: Kysely<Database>, rulesFromJobId: string | undefined): Promise<TestCase[]> {
   if (!rulesFromJobId) return [];
   const rows = await db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule', 'description']).where('job_id', '=', rulesFromJobId).orderBy('attribute').orderBy('rule_index').execute();
-  return rows.map((r) => ({ id: `${r.attribute}#${r.rule_index}`, attribute: r.attribute, description: r.description, rule: r.rule as unknown as ValidationRule }));
+  return rows.map((r) => ({ id: `${r.attribute}#${r.rule_index}`, attribute: r.attribute, description: r.description, rule: r.rule }));
 }
 
 /** Checks are held to what generated rules are held to: the DSL's schema (parsed above) and the column's type. */
@@ -131,6 +134,6 @@ async function rerunPlan(db: Kysely<Database>, params: Params, rerunOfJobId: str
     maxFailingIdsPerTest: params.maxFailingIdsPerTest ?? (typeof bound === 'number' ? bound : DEFAULT_MAX_FAILING_IDS),
     dataSourceId: String(job.metadata.data_source_id),
     samplingJobId: typeof samplingJobId === 'string' ? samplingJobId : undefined,
-    testCases: rows.map((r) => ({ id: r.test_case_id, attribute: r.attribute, description: r.description, rule: r.rule as unknown as ValidationRule })),
+    testCases: rows.map((r) => ({ id: r.test_case_id, attribute: r.attribute, description: r.description, rule: r.rule })),
   };
 }

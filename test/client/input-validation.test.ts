@@ -9,7 +9,9 @@ import pg from 'pg';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures';
-import { InvalidJobRequestError, type StartJobRequest } from '../../client/job-requests';
+import type { StartJobRequest } from '../../client/job-definitions';
+import type { SamplingStartRequest } from '../../client/sampling/sampling-definition';
+import { InvalidJobRequestError } from '../../client/job-requests';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/waiting';
@@ -50,7 +52,7 @@ const cases: [string, unknown, string][] = [
 
 describe('starting a job with bad input', () => {
   it.each(cases)('rejects %s, naming the field', async (_name, body, field) => {
-    const attempt = harness.jobs.startJob(body as StartJobRequest);
+    const attempt = harness.jobs.startJobFromJson(body);
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobRequestError);
     await expect(attempt).rejects.toMatchObject({ field });
   });
@@ -74,8 +76,8 @@ describe('an intelligent_sampling start', () => {
   /** A 300-record copy of the demo table as its own data source, so a test may lock it. */
   const FIXTURE = 'sampling_start_fixture';
   const busyOwner = `sampling-busy-${Date.now()}`;
-  const sampling = (extra: Record<string, unknown> = {}) =>
-    ({ jobType: 'intelligent_sampling', owner: `sampler-${Date.now()}`, dataSourceId: FIXTURE, confidenceLevel: 0.95, marginOfError: 0.05, seed: 3, ...extra }) as StartJobRequest;
+  const sampling = (extra: Partial<SamplingStartRequest> = {}): SamplingStartRequest =>
+    ({ jobType: 'intelligent_sampling', owner: `sampler-${Date.now()}`, dataSourceId: FIXTURE, confidenceLevel: 0.95, marginOfError: 0.05, seed: 3, ...extra });
 
   beforeAll(async () => {
     await sql`create table ${sql.table(FIXTURE)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= 300`.execute(harness.db);

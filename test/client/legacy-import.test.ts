@@ -10,7 +10,6 @@ import { profilingParamsSchema } from '../../client/profiling/profiling-definiti
 import { parseCommonRequest } from '../../client/job-requests';
 import { toLegacyStatus } from '../../client/job-status';
 import { formatImportReport, importLegacyJobs, legacyResubmitRequest, type LegacyImportReport } from '../../client/legacy-import/legacy-import';
-import type { JobProgress } from '../../common/progress';
 import { openDatabase } from '../../db/connection';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
 
@@ -147,7 +146,7 @@ describe('importing the shared damaged jobs_storage.json', () => {
 
   it('answers the legacy status JSON for an imported job from its stored row', async () => {
     const row = await storedJob(COMPLETED_JOB);
-    const status = toLegacyStatus(row, row.progress as unknown as JobProgress, 'snapshot');
+    const status = toLegacyStatus(row, row.progress ?? undefined, 'snapshot');
     expect(status).toMatchObject({ job_id: COMPLETED_JOB, status: 'completed', progress_percentage: 100, completed_steps: 142, total_steps: 142, owner: '2', source: 'legacy' });
   });
 
@@ -169,7 +168,7 @@ describe('importing the shared damaged jobs_storage.json', () => {
   it('keeps the file’s null current step and message of a pending job as null, not as empty text', async () => {
     const row = await storedJob(PENDING_JOB);
     expect(row.progress).toMatchObject({ status: 'failed', currentStep: null, message: null });
-    expect(toLegacyStatus(row, row.progress as unknown as JobProgress, 'snapshot')).toMatchObject({ current_step: null, message: null });
+    expect(toLegacyStatus(row, row.progress ?? undefined, 'snapshot')).toMatchObject({ current_step: null, message: null });
   });
 
   it('lists interrupted jobs with their original status, and owns a job without user id as legacy-unknown', () => {

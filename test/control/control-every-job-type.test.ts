@@ -8,7 +8,9 @@ import { sql } from 'kysely';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { chunkItemKey, pdeItemKey } from '../../activities/planning/planning-prompts';
 import { scopingItemKey } from '../../activities/scoping/scoping-prompts';
+import type { StartJobRequest } from '../../client/job-definitions';
 import { FINAL_STATUSES, JobType, type JobStatus } from '../../common/jobs';
+import type { ValidationRule } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from '../../workflows/control/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseNowWhileHeld, pauseWhileHeld, type Hold } from '../support/control-checks';
@@ -26,7 +28,7 @@ const principal = { subject: owner, admin: false };
 const LLM_CONCURRENCY = 2;
 const ITEMS = 6;
 const RULE_ATTRIBUTES = ['credit_score', 'account_status', 'apr_rate', 'email_address'];
-const CHECKS = [
+const CHECKS: { attribute: string; rule: ValidationRule }[] = [
   { attribute: 'credit_score', rule: { kind: 'range', min: 300, max: 600 } },
   { attribute: 'email_address', rule: { kind: 'length', max: 200 } },
   { attribute: 'account_status', rule: { kind: 'allowed_values', values: ['ACTIVE', 'CLOSED', 'DELINQUENT', 'SUSPENDED'] } },
@@ -94,7 +96,7 @@ function gated(match: Parameters<Harness['standin']['gate']>[0]): Hold {
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function profilingCase(jobType: JobType): Case {
+function profilingCase(jobType: typeof JobType.DataProfiling | typeof JobType.DataProfilingLlmGeneration): Case {
   return {
     jobType,
     activity: 'generateValidationRules',
@@ -110,7 +112,7 @@ function profilingCase(jobType: JobType): Case {
   };
 }
 
-function scopingCase(jobType: JobType): Case {
+function scopingCase(jobType: typeof JobType.ScopingRecommendations | typeof JobType.GenerateScopingRecommendations): Case {
   return {
     jobType,
     activity: 'assessAttributeScope',
@@ -126,7 +128,7 @@ function scopingCase(jobType: JobType): Case {
   };
 }
 
-function mappingCase(jobType: JobType): Case {
+function mappingCase(jobType: typeof JobType.PdeAutoMapping | typeof JobType.PdeRegeneration): Case {
   return {
     jobType,
     activity: 'mapPlanDataElement',
@@ -135,14 +137,14 @@ function mappingCase(jobType: JobType): Case {
     async start(name) {
       const planId = `ctl-${jobType}-${name}`;
       const hold = gated({ itemPattern: `^${escape(planId)}/pde-` });
-      const common = { jobType, owner, planId, dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: LLM_CONCURRENCY };
-      let request: Record<string, unknown> = { ...common, pdes: PDES };
+      const common = { owner, planId, dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: LLM_CONCURRENCY };
+      let request: StartJobRequest = { ...common, jobType: JobType.PdeAutoMapping, pdes: PDES };
       if (jobType === JobType.PdeRegeneration) {
         // A plan that already has its PDEs: regeneration maps the named ones again.
         for (const p of PDES) await sql`insert into plan_data_elements (plan_id, name, description, data_type) values (${planId}, ${p.name}, ${p.description}, ${p.dataType})`.execute(harness.db);
-        request = { ...common, pdeNames: PDES.map((p) => p.name) };
+        request = { ...common, jobType, pdeNames: PDES.map((p) => p.name) };
       }
-      const { jobId } = await harness.jobs.startJob(request as never);
+      const { jobId } = await harness.jobs.startJob(request);
       const items = async () => (await harness.db.selectFrom('plan_data_elements').select('pde_id').where('plan_id', '=', planId).execute()).map((p) => pdeItemKey(planId, Number(p.pde_id)));
       const stored = async () => (await harness.db.selectFrom('pde_mapping_outcomes').select('pde_id').where('job_id', '=', jobId).execute()).map((p) => pdeItemKey(planId, Number(p.pde_id)));
       return { jobId, hold, llm: true, items, stored, units: async () => (await items()).length };

@@ -142,8 +142,8 @@ describe('priority', () => {
     const saturated = await createHarness({ config: { WORKER_MAX_CONCURRENT_ACTIVITIES: 2 } });
     try {
       await saturated.startWorker();
-      const start = (count: number, offset: number, priority: string) =>
-        saturated.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes.slice(offset, offset + count), llmConcurrency: count, priority } as never);
+      const start = (count: number, offset: number, priority: 'high' | 'low') =>
+        saturated.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes.slice(offset, offset + count), llmConcurrency: count, priority });
       // Both slots busy with the low job's calls, held; its other eighteen activities wait in the queue.
       const gate = saturated.standin.gate({});
       const low = await start(20, 0, 'low');

@@ -67,7 +67,7 @@ it('dropped table mid-SQL: the job ends failed, every attribute failed naming SQ
     await dropper.query(`drop table ${table}; commit`);
 
     const job = await waitUntilFinal(harness, jobId);
-    const result = job.result as unknown as ProfilingResult;
+    const result = job.result as ProfilingResult;
     expect(job.status).toBe('failed');
     expect(job.error).toMatch(new RegExp(`^${rulesTotal} of ${rulesTotal} rules could not run; ${attributes.length} of ${attributes.length} attributes failed: .*SQLSTATE 42P01`));
     expect(result).toMatchObject({ attributesFailed: attributes.length, rulesTotal, rulesExecuted: 0, rowsChecked: 0, overallPassRate: null, passRateScope: `0 of ${rulesTotal} rules (${rulesTotal} could not run)` });
@@ -90,7 +90,7 @@ it('type-mismatched column: its rules that cannot run fail their attribute at on
   const attributes = ['credit_score', 'apr_rate', 'account_status', 'email_address', 'billing_zip', 'annual_income'];
   const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner, dataSourceId: table, attributeIds: attributes, llmConcurrency: 3 });
   const job = await waitUntilFinal(harness, jobId);
-  const result = job.result as unknown as ProfilingResult;
+  const result = job.result as ProfilingResult;
   expect(job.status).toBe('completed');
   expect(job.error).toMatch(/^2 of \d+ rules could not run; 2 of 6 attributes failed: apr_rate \(rule \d \(range\) could not run: operator does not exist: text < numeric .*SQLSTATE 42883\)\); credit_score/);
 
@@ -135,7 +135,7 @@ it('a catalogue column the table lacks fails its attribute at once with 42703 an
   const attributes = ['billing_zip', 'email_address', 'account_status'];
   const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner, dataSourceId: table, attributeIds: attributes });
   const job = await waitUntilFinal(harness, jobId);
-  const result = job.result as unknown as ProfilingResult;
+  const result = job.result as ProfilingResult;
 
   expect(job.status).toBe('completed');
   expect(result.failedAttributes).toEqual([
@@ -168,7 +168,7 @@ it('data source unregistered mid-job: the batches that could not start are recor
     await locker.query('rollback');
 
     const job = await waitUntilFinal(harness, jobId);
-    const result = job.result as unknown as ProfilingResult;
+    const result = job.result as ProfilingResult;
     const lastBatch = attributes.slice(4);
     const ran = await harness.db.selectFrom('rule_results').select(['attribute', 'checked_rows', 'failed_rows']).where('job_id', '=', jobId).where('error', 'is', null).execute();
     expect([...new Set(ran.map((r) => r.attribute))].sort()).toEqual(attributes.slice(0, 4).sort());

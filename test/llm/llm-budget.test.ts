@@ -4,7 +4,6 @@
 // owners, priority, the provider's Retry-After and spent quota pausing every worker, limits changed at run
 // time, and cancel/pause reaching calls that wait for budget. Paces and latencies: bench/llm-budget-signals.ts.
 
-import type { Config } from '../../config';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { notifyBudgetChanged } from '../../activities/llm/budget/llm-budget-ledger';
 import { planGrants } from '../../activities/llm/budget/llm-budget-plan';
@@ -30,9 +29,7 @@ beforeAll(async () => {
   const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
   attributes = catalogue.map((a) => a.name);
   await installBudgetJournal(harness.db);
-  // The worker's environment is strings: the price table travels as the JSON it was read from.
-  const env = { ...harness.config, LLM_PRICES: JSON.stringify(harness.config.LLM_PRICES) } as unknown as Config;
-  workers = [spawnWorkerProcess(env), spawnWorkerProcess(env)];
+  workers = [spawnWorkerProcess(harness.config), spawnWorkerProcess(harness.config)];
   await Promise.all(workers.map((w) => w.ready));
 }, 60_000);
 

@@ -79,7 +79,7 @@ describe('llm_attribute_generation', () => {
     );
     expect(pdes.every((p) => p.source_job_id === jobId)).toBe(true);
     const byName = new Map(pdes.map((p) => [p.name, p]));
-    const provenance = (name: string) => (byName.get(name)!.provenance as unknown as { document: string; chunk: number; name: string }[]).map((p) => `${p.document}#${p.chunk} ${p.name}`);
+    const provenance = (name: string) => (byName.get(name)!.provenance as { document: string; chunk: number; name: string }[]).map((p) => `${p.document}#${p.chunk} ${p.name}`);
     // Abbreviated and synonymous names, similar descriptions, and a line repeated by the chunk overlap.
     expect(provenance('account_number')).toEqual(['ffiec-031-loans.md#0 Acct No.', 'fr-y-14m-credit-card.md#0 Account Number']);
     expect(provenance('customer_id')).toEqual(['customer-contact-standard.md#0 Customer Identifier', 'fr-y-14m-credit-card.md#0 Customer ID']);

@@ -8,6 +8,7 @@
 // shows that checkpoint in the activity's heartbeat.
 
 import { defaultPayloadConverter } from '@temporalio/common';
+import type { SamplingStartRequest } from '../../client/sampling/sampling-definition';
 import { createHarness, type Harness } from '../support/harness';
 import { createScanHold, type ScanHold } from '../support/scan-hold';
 import { waitFor } from '../support/waiting';
@@ -29,7 +30,7 @@ afterAll(async () => {
 const ROWS = 10_000;
 const CHUNK = 100;
 const KILL_AFTER_ROW = 2_500;
-const request = () => ({ jobType: 'intelligent_sampling', owner: 'crash-sampler', dataSourceId: hold.dataSourceId, confidenceLevel: 0.95, marginOfError: 0.05, strataColumns: ['product_type'], seed: 11 }) as const;
+const request = (): SamplingStartRequest => ({ jobType: 'intelligent_sampling', owner: 'crash-sampler', dataSourceId: hold.dataSourceId, confidenceLevel: 0.95, marginOfError: 0.05, strataColumns: ['product_type'], seed: 11 });
 
 const attemptsOf = (jobId: string) => harness.db.selectFrom('sampling_scan_progress').selectAll().where('job_id', '=', jobId).orderBy('id').execute();
 const sampleOf = async (jobId: string) =>

@@ -6,7 +6,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { sql } from 'kysely';
 import { countViolationsPerRule, violationPredicate, type RuleToRun } from '../../activities/rules/rule-sql';
 import { InvalidJobRequestError } from '../../client/job-requests';
-import type { ValidationRule } from '../../common/rules';
+import type { AttributeDescriptor } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import { SAMPLING_SCAN_ACTIVITY } from '../../workflows/control/activity-options';
 import { cancelWhileHeld, pauseWhileHeld } from '../support/control-checks';
@@ -110,7 +110,7 @@ describe('intelligent_sampling', () => {
     }
 
     const stored = await harness.db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule']).where('job_id', '=', rulesJob.jobId).execute();
-    const rules: RuleToRun[] = stored.map((r) => ({ attribute: { name: r.attribute, dataType: 'text', description: '' }, ruleIndex: r.rule_index, rule: r.rule as unknown as ValidationRule }));
+    const rules: RuleToRun[] = stored.map((r) => ({ attribute: { name: r.attribute, dataType: 'text', description: '' } as AttributeDescriptor, ruleIndex: r.rule_index, rule: r.rule }));
     const { counts } = await countViolationsPerRule(harness.db, DEMO_TABLE, rules, 60_000);
     const violated = rules.filter((_, i) => counts[i]!.failedRows > 0);
     expect(violated.length).toBeGreaterThan(0);
@@ -135,7 +135,7 @@ describe('intelligent_sampling', () => {
     ['a fractional seed', { seed: 1.5 }, 'seed'],
     ['rules from a missing job', { rulesFromJobId: 'nope' }, 'rulesFromJobId'],
   ])('rejects %s, naming the field', async (_name, extra, field) => {
-    const attempt = harness.jobs.startJob({ ...base, ...extra });
+    const attempt = harness.jobs.startJobFromJson({ ...base, ...extra });
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobRequestError);
     await expect(attempt).rejects.toMatchObject({ field });
   });

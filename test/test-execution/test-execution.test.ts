@@ -7,6 +7,7 @@ import { sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { violationPredicate } from '../../activities/rules/rule-sql';
 import { JobsClient } from '../../client/jobs-client';
+import type { TestExecutionStartRequest } from '../../client/test-execution/test-execution-definition';
 import { InvalidJobRequestError } from '../../client/job-requests';
 import type { ValidationRule } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
@@ -43,7 +44,7 @@ afterAll(() => harness.close());
 
 const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
-async function run(request: Record<string, unknown>, jobs = harness.jobs) {
+async function run(request: Omit<TestExecutionStartRequest, 'jobType' | 'owner'>, jobs = harness.jobs) {
   const { jobId } = await jobs.startJob({ jobType: 'test_execution', owner, ...request });
   const job = await harness.jobs.waitForJob(jobId);
   expect(job).toMatchObject({ status: 'completed' });
@@ -93,7 +94,7 @@ describe('test_execution over a sample', () => {
     expect(rows.map((r) => r.test_case_id)).toEqual(expectedIds);
     expect(sampleSize).toBe(370);
     for (const row of rows.filter((r) => r.status !== 'error')) {
-      const all = await violators(expectedWhere(row.test_case_id, row.attribute, row.rule as unknown as ValidationRule), DEMO_TABLE, samplingJobId);
+      const all = await violators(expectedWhere(row.test_case_id, row.attribute, row.rule), DEMO_TABLE, samplingJobId);
       expect({ id: row.test_case_id, status: row.status, checked: row.checked_records, failed: row.failed_records, ids: row.failing_record_ids.map(Number), attempts: row.attempts }).toEqual({
         id: row.test_case_id, status: all.length === 0 ? 'pass' : 'fail', checked: sampleSize, failed: all.length, ids: all.slice(0, MAX_IDS), attempts: 1,
       });
@@ -113,7 +114,7 @@ describe('test_execution over a sample', () => {
     for (const attribute of ['credit_score', 'billing_zip', 'account_status', 'email_address', 'account_id']) {
       const mine = rows.filter((r) => r.attribute === attribute);
       // The attribute's lowest records failing any of its tests, straight from the data.
-      const anyFailing = sql.join(mine.filter((r) => r.status !== 'error').map((r) => sql`(${expectedWhere(r.test_case_id, attribute, r.rule as unknown as ValidationRule)})`), sql` or `);
+      const anyFailing = sql.join(mine.filter((r) => r.status !== 'error').map((r) => sql`(${expectedWhere(r.test_case_id, attribute, r.rule)})`), sql` or `);
       const ids = (await violators(anyFailing, DEMO_TABLE, samplingJobId)).slice(0, MAX_IDS);
       expect(main.result.byAttribute.find((a: any) => a.attribute === attribute)).toEqual({ attribute, tests: mine.length, pass: count('pass', mine), fail: count('fail', mine), error: count('error', mine), failingRecordIds: ids });
     }
@@ -165,7 +166,7 @@ describe('test_execution over a sample', () => {
     ['a batch size of 501', () => ({ dataSourceId: DEMO_DATA_SOURCE_ID, checks, batchSize: 501 }), 'batchSize'],
     ['a data source other than the sample', () => ({ dataSourceId: FIXTURE, samplingJobId, checks }), 'samplingJobId'],
   ])('rejects %s, naming the field', async (_name, extra, field) => {
-    const attempt = harness.jobs.startJob({ jobType: 'test_execution', owner, ...extra() });
+    const attempt = harness.jobs.startJobFromJson({ jobType: 'test_execution', owner, ...extra() });
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobRequestError);
     await expect(attempt).rejects.toMatchObject({ field });
   });
@@ -231,8 +232,8 @@ describe('test_execution under trouble and control', () => {
 
   it('isolates a rule the database refuses at run time as its error, and still runs the rest of its batch', async () => {
     // A well-formed date that does not exist passes the DSL's schema but not PostgreSQL.
-    const impossible = { attribute: 'account_open_date', rule: { kind: 'date_range', notBefore: '2023-02-31' } };
-    const { jobId, result } = await run({ dataSourceId: FIXTURE, checks: [fixtureChecks[0], impossible, fixtureChecks[1]], batchSize: 3 });
+    const impossible = { attribute: 'account_open_date', rule: { kind: 'date_range', notBefore: '2023-02-31' } satisfies ValidationRule };
+    const { jobId, result } = await run({ dataSourceId: FIXTURE, checks: [fixtureChecks[0]!, impossible, fixtureChecks[1]!], batchSize: 3 });
     const rows = await resultsOf(jobId);
     expect(rows.map((r) => [r.test_case_id, r.status, r.attempts])).toEqual([
       ['account_open_date#check1', 'error', 1],

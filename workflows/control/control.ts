@@ -5,6 +5,7 @@
 import {
   CancellationScope,
   ContinueAsNew,
+  type ActivityInterfaceFor,
   type ActivityOptions,
   condition,
   defineQuery,
@@ -20,9 +21,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Activities } from '../../activities';
+import type { JobActivities } from '../../activities';
 import { FailureType } from '../../common/failures';
-import type { CarriedControl, JobInputBase, JobStatus } from '../../common/jobs';
+import type { CarriedControl, JobInputBase, JobResult, JobStatus } from '../../common/jobs';
 import type { LlmCallContext } from '../../common/llm';
 import type { JobProgress } from '../../common/progress';
 import { JobPriorityKey, JobStatusKey } from '../../common/search-attributes';
@@ -44,7 +45,7 @@ export const resumeSignal = defineSignal('resume');
 export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
 
-const { recordJobState } = proxyLocalActivities<Activities>(JOB_RECORD_ACTIVITY);
+const { recordJobState } = proxyLocalActivities<JobActivities>(JOB_RECORD_ACTIVITY);
 
 /** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
 const SNAPSHOTS_PER_JOB = 50;
@@ -58,10 +59,11 @@ const PAUSED_JOB_WAITS_FOR_RESUME = 'paused-job-waits-for-resume';
 /** Used when an input predates `historyEventBudget`: well under the server's 10 240-event warning. */
 const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
 
-export interface JobOutcome {
+/** How a job's body ended; `result` is what its workflow returns and its row keeps (e.g. ProfilingJobResult). */
+export interface JobOutcome<R extends JobResult = JobResult> {
   status: 'completed' | 'failed';
   error: string | null;
-  result: Record<string, unknown>;
+  result: R;
 }
 
 export class JobControl {
@@ -89,7 +91,8 @@ export class JobControl {
   private readonly carried: CarriedControl | undefined;
 
   constructor(
-    job: Pick<JobInputBase, 'jobId' | 'jobType' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'>,
+    /** `jobType` only labels progress and metrics, so a job outside JobType (the bench's no-op job) names its own. */
+    job: Pick<JobInputBase, 'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'> & { jobType: string },
     private totalSteps: number,
   ) {
     ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority, carried: this.carried } = job);
@@ -115,11 +118,11 @@ export class JobControl {
   }
 
   /**
-   * The activities, scheduled with `base` and the job's priority at this moment. Take a fresh proxy for
-   * each call, so a priority change applies to every unit scheduled after it.
+   * The family's activities `A` (activities/index.ts), scheduled with `base` and the job's priority at this
+   * moment. Take a fresh proxy for each call, so a priority change applies to every unit scheduled after it.
    */
-  activities(base: ActivityOptions): Activities {
-    return proxyActivities<Activities>(this.activityOptions(base));
+  activities<A>(base: ActivityOptions): ActivityInterfaceFor<A> {
+    return proxyActivities<A>(this.activityOptions(base));
   }
 
   /** What an LLM activity scheduled now needs to know about the job (owner and priority for the budget, cache use). */
@@ -128,13 +131,13 @@ export class JobControl {
   }
 
   /** Runs the job's body and records how it ended; cancellation and failure are recorded, then rethrown. */
-  async run(body: () => Promise<JobOutcome>): Promise<Record<string, unknown>> {
+  async run<R extends JobResult>(body: () => Promise<JobOutcome<R>>): Promise<R> {
     this.startedAt = this.carried?.startedAt ?? Date.now();
     // A pause can arrive before the first step (the job was still pending): honour it from the start.
     if (!this.paused) this.activeSince = Date.now();
     this.setStatus(this.paused ? 'paused' : 'running');
     void CancellationScope.nonCancellable(() => this.keepJobRecordCurrent());
-    let outcome: JobOutcome;
+    let outcome: JobOutcome<R>;
     try {
       outcome = await body();
       if (this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME)) await condition(() => !this.paused);
@@ -300,7 +303,7 @@ export class JobControl {
     }
   }
 
-  private async finish(status: JobStatus, error: string | null, result?: Record<string, unknown>): Promise<void> {
+  private async finish(status: JobStatus, error: string | null, result?: JobResult): Promise<void> {
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = null;
     this.status = status;

@@ -3,15 +3,15 @@
 // (mapping again for chosen PDEs, accepted mappings untouched). Long jobs continue as new with what is left.
 
 import { continueAsNew, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
-import type { ChunkRef } from '../../activities/planning/planning-generation';
+import type { PlanningActivities } from '../../activities';
+import type { AttributeGenerationResult, ChunkRef } from '../../activities/planning/planning-generation';
 import type { PdeMappingResult } from '../../activities/planning/planning-mapping';
 import type { JobInputBase } from '../../common/jobs';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const llm = (control: JobControl) => control.activities<PlanningActivities>(LLM_ACTIVITY);
+const database = (control: JobControl) => control.activities<PlanningActivities>(DATABASE_ACTIVITY);
 
 /** What `llm_attribute_generation` receives: the plan and the documents prepare() stored for it. */
 export interface AttributeGenerationJobInput extends JobInputBase {
@@ -40,7 +40,7 @@ export interface PdeMappingJobInput extends JobInputBase {
 const SPLIT_UNDER_JOB_CONTROL = 'split-documents-under-job-control';
 
 /** `llm_attribute_generation`: extract attributes from every chunk, then merge them into the plan's PDEs. */
-export async function llmAttributeGeneration(input: AttributeGenerationJobInput): Promise<Record<string, unknown>> {
+export async function llmAttributeGeneration(input: AttributeGenerationJobInput): Promise<AttributeGenerationResult> {
   const splitFirst = !input.resumeAt && !patched(SPLIT_UNDER_JOB_CONTROL);
   const known = input.resumeAt ?? (splitFirst ? allOf(await chunkDocuments(input)) : undefined);
   // Progress is counted in chunks (plus the merge): a new job knows how many once it has split its documents.
@@ -72,7 +72,7 @@ export async function llmAttributeGeneration(input: AttributeGenerationJobInput)
     return {
       status: result.chunks > 0 && result.chunksFailed === result.chunks ? 'failed' : 'completed',
       error: failureSummary(result.chunksFailed, result.chunks, 'chunks failed', result.failedChunks.map((f) => `${f.document}#${f.chunk} (${f.reason})`)),
-      result: result as unknown as Record<string, unknown>,
+      result,
     } satisfies JobOutcome;
   });
 }
@@ -88,22 +88,22 @@ const allOf = (chunks: ChunkRef[]) => ({ chunks, totalChunks: chunks.length });
 
 async function chunkDocuments(input: AttributeGenerationJobInput): Promise<ChunkRef[]> {
   const options = { ...DATABASE_ACTIVITY, priority: { priorityKey: input.priority, fairnessKey: input.owner } };
-  return proxyActivities<Activities>(options).chunkPlanningDocuments({ documentIds: input.documentIds, size: input.chunkSize, overlap: input.chunkOverlap });
+  return proxyActivities<PlanningActivities>(options).chunkPlanningDocuments({ documentIds: input.documentIds, size: input.chunkSize, overlap: input.chunkOverlap });
 }
 
 /** `pde_auto_mapping`: suggest a mapping for every PDE given. */
-export async function pdeAutoMapping(input: PdeMappingJobInput): Promise<Record<string, unknown>> {
+export async function pdeAutoMapping(input: PdeMappingJobInput): Promise<PdeMappingResult> {
   return mapPdes(input, pdeAutoMapping);
 }
 
 /** `pde_regeneration`: map the chosen PDEs again; mappings a person accepted are skipped and counted. */
-export async function pdeRegeneration(input: PdeMappingJobInput): Promise<Record<string, unknown>> {
+export async function pdeRegeneration(input: PdeMappingJobInput): Promise<PdeMappingResult> {
   return mapPdes(input, pdeRegeneration);
 }
 
-type MappingWorkflow = (input: PdeMappingJobInput) => Promise<Record<string, unknown>>;
+type MappingWorkflow = (input: PdeMappingJobInput) => Promise<PdeMappingResult>;
 
-async function mapPdes(input: PdeMappingJobInput, self: MappingWorkflow): Promise<Record<string, unknown>> {
+async function mapPdes(input: PdeMappingJobInput, self: MappingWorkflow): Promise<PdeMappingResult> {
   const pdesTotal = input.pdesTotal ?? input.pdeIds.length;
   const control = new JobControl(input, pdesTotal);
   return control.run(async () => {
@@ -128,11 +128,11 @@ async function mapPdes(input: PdeMappingJobInput, self: MappingWorkflow): Promis
   });
 }
 
-function mappingOutcome(result: PdeMappingResult): JobOutcome {
+function mappingOutcome(result: PdeMappingResult): JobOutcome<PdeMappingResult> {
   return {
     // Every PDE it tried failed: nothing useful came of the job.
     status: result.failed > 0 && result.mapped === 0 ? 'failed' : 'completed',
     error: failureSummary(result.failed, result.pdesTotal, 'PDEs failed', result.failedPdes.map((f) => `${f.name} (${f.reason})`)),
-    result: result as unknown as Record<string, unknown>,
+    result,
   };
 }

@@ -3,14 +3,15 @@
 
 import { ApplicationFailure } from '@temporalio/common';
 import { continueAsNew, isCancellation, patched } from '@temporalio/workflow';
+import type { ProfilingActivities } from '../../activities';
 import type { ProfilingJobInput, ProfilingJobResult } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
-const rules = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const llm = (control: JobControl) => control.activities<ProfilingActivities>(LLM_ACTIVITY);
+const rules = (control: JobControl) => control.activities<ProfilingActivities>(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities<ProfilingActivities>(DATABASE_ACTIVITY);
 
 /**
  * From this version on, a rule batch that failed for good is recorded rule by rule (it counts as rules not
@@ -43,7 +44,7 @@ async function profile(input: ProfilingJobInput, phases: Phase[], self: Profilin
   // A continued run starts in the phase it stopped in, with the attributes that phase had left.
   const startPhase = input.resumeAt ? phases.indexOf(input.resumeAt.phase) : 0;
   const failed = new Set(input.resumeAt?.failed ?? []);
-  const result = await control.run(async () => {
+  return control.run(async () => {
     for (const phase of phases.slice(startPhase)) {
       const resuming = input.resumeAt?.phase === phase ? new Set(input.resumeAt.remaining) : undefined;
       const todo = input.attributes.filter((a) => (resuming ? resuming.has(a.name) : !failed.has(a.name)));
@@ -56,7 +57,6 @@ async function profile(input: ProfilingJobInput, phases: Phase[], self: Profilin
     }
     return outcomeOf(await database(control).summarizeProfiling({ jobId: input.jobId, rulesJobId, attributesTotal: input.attributes.length }));
   });
-  return result as unknown as ProfilingJobResult;
 }
 
 /**
@@ -115,17 +115,16 @@ async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobI
  * Failed when every attribute failed, or (recorded jobs aside) when rules existed and not one of them ran;
  * otherwise completed, with `error` naming the rules that could not run and every failed attribute's reason.
  */
-function outcomeOf(summary: ProfilingJobResult): JobOutcome {
+function outcomeOf(summary: ProfilingJobResult): JobOutcome<ProfilingJobResult> {
   const { attributesFailed, attributesTotal, failedAttributes } = summary;
   const attributes = failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`));
-  const result = summary as unknown as Record<string, unknown>;
   const allFailed = attributesTotal > 0 && attributesFailed === attributesTotal;
   // A summary from an activity older than rulesTotal has nothing more to say.
-  if (summary.rulesTotal === undefined || !patched(TRUTHFUL_RULE_EXECUTION)) return { status: allFailed ? 'failed' : 'completed', error: attributes, result };
+  if (summary.rulesTotal === undefined || !patched(TRUTHFUL_RULE_EXECUTION)) return { status: allFailed ? 'failed' : 'completed', error: attributes, result: summary };
   const { rulesTotal, rulesExecuted, rulesNotRun } = summary;
   const rules = rulesNotRun.length > 0 ? `${rulesNotRun.length} of ${rulesTotal} rules could not run` : null;
   const noneRan = rulesTotal > 0 && rulesExecuted === 0;
-  return { status: allFailed || noneRan ? 'failed' : 'completed', error: [rules, attributes].filter((part) => part !== null).join('; ') || null, result };
+  return { status: allFailed || noneRan ? 'failed' : 'completed', error: [rules, attributes].filter((part) => part !== null).join('; ') || null, result: summary };
 }
 
 /** The SQLSTATE a DataSourceError carries in its details, if the failure is one. */

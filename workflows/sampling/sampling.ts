@@ -3,15 +3,18 @@
 // second scan, then add edge cases. Scans run as row-id-range units, so progress moves and pause stops them.
 
 import { continueAsNew } from '@temporalio/workflow';
+import type { SamplingActivities } from '../../activities';
 import type { Allocation } from '../../activities/sampling/sample-size';
 import type { ScanPass, ScanUnit } from '../../activities/sampling/sampling';
+import type { CoverageOutcome } from '../../activities/sampling/sampling-coverage';
+import type { SamplingSummary } from '../../activities/sampling/sampling-plan';
 import type { JobInputBase } from '../../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from '../control/activity-options';
 import { JobControl } from '../control/control';
 
-const scans = (control: JobControl) => control.activities(SAMPLING_SCAN_ACTIVITY);
-const queries = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const scans = (control: JobControl) => control.activities<SamplingActivities>(SAMPLING_SCAN_ACTIVITY);
+const queries = (control: JobControl) => control.activities<SamplingActivities>(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities<SamplingActivities>(DATABASE_ACTIVITY);
 
 /** What the sampling workflow receives: everything resolved and validated by the client. */
 export interface SamplingJobInput extends JobInputBase {
@@ -35,13 +38,16 @@ export interface SamplingJobInput extends JobInputBase {
   resumeAt?: { units: ScanUnit[]; pass: ScanPass; remaining: number[] };
 }
 
-type SamplingWorkflow = (input: SamplingJobInput) => Promise<Record<string, unknown>>;
+/** A sampling job's result: the sample's summary and what covering edge cases found. */
+export type SamplingJobResult = SamplingSummary & { coverage: Pick<CoverageOutcome, 'alreadyCovered' | 'absent' | 'skipped'> };
+
+type SamplingWorkflow = (input: SamplingJobInput) => Promise<SamplingJobResult>;
 
 /** Steps that are not rows: allocation, merging the selection, covering edge cases. */
 const STEPS_AFTER_SCANS = 3;
 
 /** `intelligent_sampling`: a stratified, seeded, reproducible sample with guaranteed edge cases. */
-export async function intelligentSampling(input: SamplingJobInput): Promise<Record<string, unknown>> {
+export async function intelligentSampling(input: SamplingJobInput): Promise<SamplingJobResult> {
   const control = new JobControl(input, 2 * input.rowsAtStart + STEPS_AFTER_SCANS);
   return control.run(async () => {
     const units = input.resumeAt?.units ?? (await database(control).planSamplingScan({ dataSourceId: input.dataSourceId, rowsPerUnit: input.chunkSize * input.chunksPerUnit }));

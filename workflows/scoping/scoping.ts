@@ -3,14 +3,15 @@
 // the smallest test set covering every high-risk attribute within the budget. Long jobs continue as new.
 
 import { continueAsNew, isCancellation } from '@temporalio/workflow';
+import type { ScopingActivities } from '../../activities';
 import type { ScopeSelectionResult, ScopingSummary } from '../../activities/scoping/scoping';
 import type { JobInputBase } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const llm = (control: JobControl) => control.activities(LLM_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const llm = (control: JobControl) => control.activities<ScopingActivities>(LLM_ACTIVITY);
+const database = (control: JobControl) => control.activities<ScopingActivities>(DATABASE_ACTIVITY);
 
 /** What both scoping workflows receive: everything resolved and validated by the client. */
 export interface ScopingJobInput extends JobInputBase {
@@ -25,20 +26,23 @@ export interface ScopingJobInput extends JobInputBase {
   resumeAt?: { remaining: string[] };
 }
 
+/** A scoping job's result: the assessment summary and, for `scoping_recommendations`, the tests chosen. */
+export type ScopingJobResult = ScopingSummary & { selection?: ScopeSelectionResult };
+
 /** `generate_scoping_recommendations`: assess and score every attribute; no test selection. */
-export async function generateScopingRecommendations(input: ScopingJobInput): Promise<Record<string, unknown>> {
+export async function generateScopingRecommendations(input: ScopingJobInput): Promise<ScopingJobResult> {
   return scope(input, false);
 }
 
 /** `scoping_recommendations`: assess and score every attribute, then choose the test set. */
-export async function scopingRecommendations(input: ScopingJobInput): Promise<Record<string, unknown>> {
+export async function scopingRecommendations(input: ScopingJobInput): Promise<ScopingJobResult> {
   return scope(input, true);
 }
 
-type ScopingWorkflow = (input: ScopingJobInput) => Promise<Record<string, unknown>>;
+type ScopingWorkflow = (input: ScopingJobInput) => Promise<ScopingJobResult>;
 
 /** continueAsNew continues the workflow type that is running, so both job types share this body. */
-async function scope(input: ScopingJobInput, optimise: boolean): Promise<Record<string, unknown>> {
+async function scope(input: ScopingJobInput, optimise: boolean): Promise<ScopingJobResult> {
   const control = new JobControl(input, input.attributes.length + (optimise ? 1 : 0));
   return control.run(async () => {
     const remaining = input.resumeAt ? new Set(input.resumeAt.remaining) : undefined;
@@ -78,11 +82,11 @@ async function assess(control: JobControl, input: ScopingJobInput, attributes: A
   });
 }
 
-function outcomeOf(summary: ScopingSummary, selection: ScopeSelectionResult | undefined): JobOutcome {
+function outcomeOf(summary: ScopingSummary, selection: ScopeSelectionResult | undefined): JobOutcome<ScopingJobResult> {
   const { attributesFailed, attributesTotal, failedAttributes } = summary;
   return {
     status: attributesTotal > 0 && attributesFailed === attributesTotal ? 'failed' : 'completed',
     error: failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`)),
-    result: { ...summary, ...(selection ? { selection } : {}) } as unknown as Record<string, unknown>,
+    result: { ...summary, ...(selection ? { selection } : {}) },
   };
 }

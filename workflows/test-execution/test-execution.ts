@@ -4,14 +4,15 @@
 
 import { ActivityFailure, continueAsNew, isCancellation } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
+import type { TestExecutionActivities } from '../../activities';
 import type { TestCase } from '../../activities/test-execution/test-execution';
 import type { TestExecutionSummary } from '../../activities/test-execution/test-execution-summary';
 import type { JobInputBase } from '../../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
-const scans = (control: JobControl) => control.activities(RULE_EXECUTION_ACTIVITY);
-const database = (control: JobControl) => control.activities(DATABASE_ACTIVITY);
+const scans = (control: JobControl) => control.activities<TestExecutionActivities>(RULE_EXECUTION_ACTIVITY);
+const database = (control: JobControl) => control.activities<TestExecutionActivities>(DATABASE_ACTIVITY);
 
 /** What the test-execution workflow receives: everything resolved and validated by the client. */
 export interface TestExecutionJobInput extends JobInputBase {
@@ -28,13 +29,13 @@ export interface TestExecutionJobInput extends JobInputBase {
   resumeAt?: { remaining: string[] };
 }
 
-type TestExecutionWorkflow = (input: TestExecutionJobInput) => Promise<Record<string, unknown>>;
+type TestExecutionWorkflow = (input: TestExecutionJobInput) => Promise<TestExecutionSummary>;
 
 /** Two scans at once keep a core busy while the other waits on I/O, without crowding the database. */
 const CONCURRENT_BATCHES = 2;
 
 /** `test_execution`: run every test case against the records under test and aggregate the outcome. */
-export async function testExecution(input: TestExecutionJobInput): Promise<Record<string, unknown>> {
+export async function testExecution(input: TestExecutionJobInput): Promise<TestExecutionSummary> {
   const control = new JobControl(input, input.testCases.length);
   return control.run(async () => {
     const { jobId, rerunOfJobId } = input;
@@ -85,11 +86,11 @@ function attemptsOf(error: unknown): number {
 }
 
 /** Completed whatever the tests found; failed only when not one test case could run. */
-function outcomeOf(summary: TestExecutionSummary): JobOutcome {
+function outcomeOf(summary: TestExecutionSummary): JobOutcome<TestExecutionSummary> {
   const { tests, error: errored } = summary.testCases;
   return {
     status: tests > 0 && errored === tests ? 'failed' : 'completed',
     error: failureSummary(errored, tests, 'test cases could not run', summary.errors.map((e) => `${e.testCaseId} (${e.reason})`)),
-    result: summary as unknown as Record<string, unknown>,
+    result: summary,
   };
 }
