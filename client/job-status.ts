@@ -142,7 +142,7 @@ export function troubleOf(description: WorkflowExecutionDescription): JobTrouble
     try {
       const payload = pending.heartbeatDetails?.payloads?.[0];
       const decoded = payload ? defaultPayloadConverter.fromPayload<unknown>(payload) : undefined;
-      if (decoded && typeof decoded === 'object') details = decoded as HeartbeatDetails;
+      if (decoded && typeof decoded === 'object') details = decoded;
     } catch {
       // Details in an encoding we do not read: the attempt and last failure still tell.
     }

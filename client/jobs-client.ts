@@ -121,7 +121,7 @@ export class JobsClient {
    * `startJob` for a request from outside the program (an HTTP body, the CLI's arguments), whatever its shape:
    * validated field by field all the same, and refused with the field named before anything is written or started.
    */
-  async startJobFromJson(body: unknown, actor = String(fieldOf(body, 'owner') ?? 'unknown'), options: StartOptions = {}): Promise<StartedJob> {
+  async startJobFromJson(body: unknown, actor = scalarText(fieldOf(body, 'owner')) ?? 'unknown', options: StartOptions = {}): Promise<StartedJob> {
     return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: fieldOf(body, 'jobType') } }, async () => {
       const header = options.idempotencyKeyHeader;
       const givenKey = fieldOf(body, 'idempotencyKey');
@@ -421,8 +421,8 @@ export class JobsClient {
           { key: JobOwnerKey, value: request.owner },
           { key: JobStatusKey, value: 'pending' },
           { key: JobPriorityKey, value: request.priority },
-          ...(metadata.cycle_id !== undefined ? [{ key: CycleIdKey, value: String(metadata.cycle_id) }] : []),
-          ...(metadata.report_id !== undefined ? [{ key: ReportIdKey, value: String(metadata.report_id) }] : []),
+          ...(metadata.cycle_id !== undefined ? [{ key: CycleIdKey, value: scalarText(metadata.cycle_id) ?? '' }] : []),
+          ...(metadata.report_id !== undefined ? [{ key: ReportIdKey, value: scalarText(metadata.report_id) ?? '' }] : []),
         ],
         staticSummary: prepared.summary,
         staticDetails: prepared.details,
@@ -440,6 +440,11 @@ export class JobsClient {
 }
 
 /** A field of a request not validated yet: undefined unless the request is an object. */
+/** A string or number as text (search attributes, the audit's actor); anything else is not one, so undefined. */
+function scalarText(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
+}
+
 function fieldOf(body: unknown, field: string): unknown {
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
 }

@@ -92,7 +92,7 @@ async function run(argv: string[]): Promise<number> {
           llmConcurrency: values.concurrency === undefined ? undefined : Number(values.concurrency),
           rulesFromJobId: values['rules-from'],
           idempotencyKey: values['idempotency-key'],
-          metadata: values.metadata ? JSON.parse(values.metadata) : undefined,
+          metadata: values.metadata ? (JSON.parse(values.metadata) as unknown) : undefined,
         };
         // Options given on the command line win over the same fields in --params; absent ones are left out.
         const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));

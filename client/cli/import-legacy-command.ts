@@ -25,7 +25,7 @@ export async function importLegacyCommand(
   }
   for (const interrupted of report.interrupted) {
     const row = await jobs.job(interrupted.jobId);
-    const request = legacyResubmitRequest({ jobId: interrupted.jobId, jobType: interrupted.jobType, metadata: (row?.metadata ?? {}) as Record<string, unknown> }, { dataSourceId: options.dataSourceId, owner: interrupted.owner });
+    const request = legacyResubmitRequest({ jobId: interrupted.jobId, jobType: interrupted.jobType, metadata: (row?.metadata ?? {}) }, { dataSourceId: options.dataSourceId, owner: interrupted.owner });
     if ('skipped' in request) {
       console.log(`skipped ${interrupted.jobId}: ${request.skipped}`);
       continue;

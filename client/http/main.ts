@@ -19,11 +19,19 @@ async function main(): Promise<void> {
   });
   const url = await listen(server, config.API_PORT, process.env.API_HOST ?? '127.0.0.1');
   console.log(`synapse-jobs API on ${url} (jobs page at ${url}/; /healthz, /readyz, /metrics)`);
-  const stop = () => server.close(async () => {
-    await db.destroy();
-    await connection.close();
-    process.exit(0);
-  });
+  const stop = () =>
+    server.close(() => {
+      // The last thing the process does: exit 0 once the pool and the connection are closed, 1 if closing failed.
+      db.destroy()
+        .then(() => connection.close())
+        .then(
+          () => process.exit(0),
+          (error: unknown) => {
+            console.error('closing the API failed', error);
+            process.exit(1);
+          },
+        );
+    });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -133,13 +133,14 @@ function errorAnswer(error: unknown): [number, unknown, http.OutgoingHttpHeaders
 export function createApiServer(jobs: JobsClient, config: ApiConfig, operations: ApiOperations = {}): http.Server {
   const authenticate = createAuthenticator(config);
   const metrics = operations.metrics ?? createApiMetrics();
-  return http.createServer(async (request, response) => {
+  const answer = async (request: http.IncomingMessage, response: http.ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     metrics.track(request, response, routeTemplate(url.pathname));
     if (request.method === 'GET' && (url.pathname === '/' || url.pathname === '/jobs')) {
       // frame-ancestors keeps other sites from framing the page to trick clicks on Pause or Cancel.
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': JOBS_PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
-      return response.end(JOBS_PAGE_HTML);
+      response.end(JOBS_PAGE_HTML);
+      return;
     }
     if (request.method === 'GET' && url.pathname === '/healthz') return send(response, 200, { ok: true });
     if (request.method === 'GET' && url.pathname === '/readyz' && operations.readiness) {
@@ -167,6 +168,15 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
       const [status, body, headers] = errorAnswer(error);
       if (!response.headersSent) send(response, status, body, headers);
     }
+  };
+  // Routes answer their own errors; one thrown outside them (a readiness check, the metrics registry) gets a 500
+  // rather than an unhandled rejection and a request left hanging.
+  return http.createServer((request, response) => {
+    answer(request, response).catch((error: unknown) => {
+      const [status, body, headers] = errorAnswer(error);
+      if (!response.headersSent) send(response, status, body, headers);
+      else response.destroy();
+    });
   });
 }
 

@@ -6,7 +6,6 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { sql } from 'kysely';
 import { countViolationsPerRule, violationPredicate, type RuleToRun } from '../../activities/rules/rule-sql';
 import { InvalidJobRequestError } from '../../client/job-requests';
-import type { AttributeDescriptor } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
 import { SAMPLING_SCAN_ACTIVITY } from '../../workflows/control/activity-options';
 import { cancelWhileHeld, pauseWhileHeld } from '../support/control-checks';
@@ -110,7 +109,7 @@ describe('intelligent_sampling', () => {
     }
 
     const stored = await harness.db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule']).where('job_id', '=', rulesJob.jobId).execute();
-    const rules: RuleToRun[] = stored.map((r) => ({ attribute: { name: r.attribute, dataType: 'text', description: '' } as AttributeDescriptor, ruleIndex: r.rule_index, rule: r.rule }));
+    const rules: RuleToRun[] = stored.map((r) => ({ attribute: { name: r.attribute, dataType: 'text', description: '' }, ruleIndex: r.rule_index, rule: r.rule }));
     const { counts } = await countViolationsPerRule(harness.db, DEMO_TABLE, rules, 60_000);
     const violated = rules.filter((_, i) => counts[i]!.failedRows > 0);
     expect(violated.length).toBeGreaterThan(0);

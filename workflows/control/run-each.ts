@@ -73,6 +73,8 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
   // Never leave units behind: on cancellation they are stopping (their activities confirm it), on a
   // failure they finish. Either way the job's final state must come after them. Units never reject.
   await Promise.all(running);
+  // Rethrown as it came: a unit's own failure (or the gate's cancellation), which the caller's catch knows how to read.
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- it is whatever a unit or the gate threw
   if (firstError !== undefined) throw firstError;
   return queue;
 }

@@ -93,17 +93,17 @@ async function chunkDocuments(input: AttributeGenerationJobInput): Promise<Chunk
 
 /** `pde_auto_mapping`: suggest a mapping for every PDE given. */
 export async function pdeAutoMapping(input: PdeMappingJobInput): Promise<PdeMappingResult> {
-  return mapPdes(input, pdeAutoMapping);
+  return mapPdes(input);
 }
 
 /** `pde_regeneration`: map the chosen PDEs again; mappings a person accepted are skipped and counted. */
 export async function pdeRegeneration(input: PdeMappingJobInput): Promise<PdeMappingResult> {
-  return mapPdes(input, pdeRegeneration);
+  return mapPdes(input);
 }
 
 type MappingWorkflow = (input: PdeMappingJobInput) => Promise<PdeMappingResult>;
 
-async function mapPdes(input: PdeMappingJobInput, self: MappingWorkflow): Promise<PdeMappingResult> {
+async function mapPdes(input: PdeMappingJobInput): Promise<PdeMappingResult> {
   const pdesTotal = input.pdesTotal ?? input.pdeIds.length;
   const control = new JobControl(input, pdesTotal);
   return control.run(async () => {

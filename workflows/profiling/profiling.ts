@@ -23,22 +23,22 @@ type Phase = 'generate_rules' | 'execute_rules';
 
 /** `data_profiling`: generate rules for every attribute, then run them. */
 export async function dataProfiling(input: ProfilingJobInput): Promise<ProfilingJobResult> {
-  return profile(input, ['generate_rules', 'execute_rules'], dataProfiling);
+  return profile(input, ['generate_rules', 'execute_rules']);
 }
 
 /** `data_profiling_llm_generation`: generate and store rules only. */
 export async function dataProfilingLlmGeneration(input: ProfilingJobInput): Promise<ProfilingJobResult> {
-  return profile(input, ['generate_rules'], dataProfilingLlmGeneration);
+  return profile(input, ['generate_rules']);
 }
 
 /** `data_profiling_rule_execution`: run the rules an earlier generation job stored (`rulesFromJobId`). */
 export async function dataProfilingRuleExecution(input: ProfilingJobInput): Promise<ProfilingJobResult> {
-  return profile(input, ['execute_rules'], dataProfilingRuleExecution);
+  return profile(input, ['execute_rules']);
 }
 
 type ProfilingWorkflow = (input: ProfilingJobInput) => Promise<ProfilingJobResult>;
 
-async function profile(input: ProfilingJobInput, phases: Phase[], self: ProfilingWorkflow): Promise<ProfilingJobResult> {
+async function profile(input: ProfilingJobInput, phases: Phase[]): Promise<ProfilingJobResult> {
   const control = new JobControl(input, input.attributes.length * phases.length);
   const rulesJobId = input.rulesFromJobId ?? input.jobId;
   // A continued run starts in the phase it stopped in, with the attributes that phase had left.
