@@ -8,7 +8,10 @@ import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-/** Code that ends up in the workflow bundle: the workflows, the bench's no-op workflow, and `common/`, which they import. */
+/**
+ * Code that ends up in the workflow bundle: the workflows, the bench's no-op workflow, and `common/`, which they
+ * import.
+ */
 const WORKFLOW_BUNDLE = ['workflows/**/*.ts', 'bench/noop-workflow.ts', 'common/**/*.ts'];
 
 /** Node's modules by their bare names (`fs`); `node:`-prefixed ones are caught by a pattern below. */

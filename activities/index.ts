@@ -45,4 +45,5 @@ export type ScopingActivities = ReturnType<typeof createScopingActivities>;
 export type SamplingActivities = ReturnType<typeof createSamplingScanActivities> &
   ReturnType<typeof createSamplingPlanActivities> &
   ReturnType<typeof createSamplingCoverageActivities>;
-export type TestExecutionActivities = ReturnType<typeof createTestExecutionActivities> & ReturnType<typeof createTestExecutionSummaryActivities>;
+export type TestExecutionActivities = ReturnType<typeof createTestExecutionActivities> &
+  ReturnType<typeof createTestExecutionSummaryActivities>;

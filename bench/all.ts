@@ -9,7 +9,10 @@ const BENCHES = ['efficiency', 'legacy', 'overhead', 'status-api', 'scale', 'rul
 const failed: string[] = [];
 for (const name of BENCHES) {
   console.log(`\n=== bench:${name} ===`);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', path.resolve(__dirname, `${name}.ts`)], { stdio: 'inherit', cwd: path.resolve(__dirname, '..') });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', path.resolve(__dirname, `${name}.ts`)], {
+    stdio: 'inherit',
+    cwd: path.resolve(__dirname, '..'),
+  });
   if (run.status !== 0) failed.push(name);
 }
 console.log(failed.length ? `\nfailed: ${failed.join(', ')}` : '\nevery benchmark ran; figures in bench/results/');

@@ -23,23 +23,48 @@ async function main(): Promise<void> {
   const env = await startBenchEnvironment('cancel-latency', { faults: { latencyMs: 0 } });
   try {
     const db = env.db;
-    await sql`create table ${sql.table(COPY)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= ${rows}`.execute(db);
+    await sql`create table ${sql.table(COPY)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= ${rows}`.execute(
+      db,
+    );
     await sql`create table bench_scan_delay (delay_s float8 not null)`.execute(db);
     await sql`insert into bench_scan_delay values (0)`.execute(db);
-    await sql`create view ${sql.table(SOURCE)} as select * from ${sql.table(COPY)} where pg_sleep((select delay_s from bench_scan_delay)) is not null`.execute(db);
-    await db.insertInto('data_sources').values({ id: SOURCE, table_name: SOURCE, description: 'the demo rows, read slowly', record_id_column: 'row_id' }).execute();
+    await sql`create view ${sql.table(SOURCE)} as select * from ${sql.table(COPY)} where pg_sleep((select delay_s from bench_scan_delay)) is not null`.execute(
+      db,
+    );
+    await db
+      .insertInto('data_sources')
+      .values({ id: SOURCE, table_name: SOURCE, description: 'the demo rows, read slowly', record_id_column: 'row_id' })
+      .execute();
     await sql`insert into data_source_attributes (data_source_id, name, data_type, description, position)
-      select ${SOURCE}, name, data_type, description, position from data_source_attributes where data_source_id = ${DEMO_DATA_SOURCE_ID}`.execute(db);
+      select ${SOURCE}, name, data_type, description, position from data_source_attributes where data_source_id = ${DEMO_DATA_SOURCE_ID}`.execute(
+      db,
+    );
     await env.startWorker();
-    const rules = await runJob(env.jobs, { jobType: 'data_profiling_llm_generation', dataSourceId: SOURCE, attributeIds: ATTRIBUTES });
+    const rules = await runJob(env.jobs, {
+      jobType: 'data_profiling_llm_generation',
+      dataSourceId: SOURCE,
+      attributeIds: ATTRIBUTES,
+    });
     await sql`update bench_scan_delay set delay_s = ${scanSeconds / rows}`.execute(db);
 
     const scanRunning = async () =>
-      (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and query like ${`%${SOURCE}%`}`.execute(db)).rows[0]!.n > 0;
+      (
+        await sql<{
+          n: number;
+        }>`select count(*)::int as n from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and query like ${`%${SOURCE}%`}`.execute(
+          db,
+        )
+      ).rows[0]!.n > 0;
     const scanGone: number[] = [];
     const jobCancelled: number[] = [];
     for (let i = 0; i < repeats; i++) {
-      const { jobId } = await env.jobs.startJob({ jobType: 'data_profiling_rule_execution', owner: 'bench', dataSourceId: SOURCE, rulesFromJobId: rules.jobId, attributeIds: ATTRIBUTES });
+      const { jobId } = await env.jobs.startJob({
+        jobType: 'data_profiling_rule_execution',
+        owner: 'bench',
+        dataSourceId: SOURCE,
+        rulesFromJobId: rules.jobId,
+        attributeIds: ATTRIBUTES,
+      });
       while (!(await scanRunning())) await sleep(50);
       await sleep(intoScanMs);
       log(`run ${i + 1}: cancelling ${intoScanMs} ms into the scan`);
@@ -68,7 +93,10 @@ async function main(): Promise<void> {
         'job row cancelled after cancel s (each run)': jobCancelled.map((s) => round(s, 2)),
         'longest, job row cancelled s': round(Math.max(...jobCancelled), 2),
       },
-      [`A ${scanSeconds} s scan (pg_sleep per row in a view), cancelled ${intoScanMs} ms in: without a cancel reaching SQL the job waits out the rest of it.`, 'Timed from JobsClient.cancel returning, polling every 20 ms.'],
+      [
+        `A ${scanSeconds} s scan (pg_sleep per row in a view), cancelled ${intoScanMs} ms in: without a cancel reaching SQL the job waits out the rest of it.`,
+        'Timed from JobsClient.cancel returning, polling every 20 ms.',
+      ],
     );
   } finally {
     await env.close();

@@ -17,10 +17,25 @@ async function main(): Promise<void> {
   const env = await startBenchEnvironment('control-latency', { faults: { latencyMs } });
   try {
     await env.startWorker();
-    const catalogue = await env.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+    const catalogue = await env.db
+      .selectFrom('data_source_attributes')
+      .select('name')
+      .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+      .orderBy('position')
+      .execute();
     const attributeIds = catalogue.slice(0, items).map((a) => a.name);
-    const start = async () => (await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: OWNER, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: concurrency })).jobId;
-    const stored = async (jobId: string) => (await env.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()).length;
+    const start = async () =>
+      (
+        await env.jobs.startJob({
+          jobType: 'data_profiling_llm_generation',
+          owner: OWNER,
+          dataSourceId: DEMO_DATA_SOURCE_ID,
+          attributeIds,
+          llmConcurrency: concurrency,
+        })
+      ).jobId;
+    const stored = async (jobId: string) =>
+      (await env.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()).length;
     const until = async (done: () => Promise<boolean>) => {
       while (!(await done())) await sleep(10);
     };
@@ -52,7 +67,9 @@ async function main(): Promise<void> {
       abortedAfter.push(Date.now() - cancelAt);
       await until(async () => (await env.jobs.job(cancelled))?.status === 'cancelled');
       cancelledAfter.push(Date.now() - cancelAt);
-      log(`run ${i + 1}: paused after ${pausedAfter.at(-1)} ms, cancel aborted the held calls after ${abortedAfter.at(-1)} ms`);
+      log(
+        `run ${i + 1}: paused after ${pausedAfter.at(-1)} ms, cancel aborted the held calls after ${abortedAfter.at(-1)} ms`,
+      );
     }
 
     writeResult(

@@ -26,13 +26,20 @@ async function main(): Promise<void> {
     const profileMs = await serialProfileQueryMs(env.db, n, env.config.PROFILE_SAMPLE_ROWS);
 
     let worker = await env.startWorker();
-    const request = { jobType: 'data_profiling_llm_generation', dataSourceId: SOURCE, llmConcurrency: concurrency, useLlmCache: false } as const;
+    const request = {
+      jobType: 'data_profiling_llm_generation',
+      dataSourceId: SOURCE,
+      llmConcurrency: concurrency,
+      useLlmCache: false,
+    } as const;
     log(`data_profiling_llm_generation of ${n} attributes, C = ${concurrency}, L = ${latencyMs} ms`);
     env.standin.reset();
     const free = await runJob(env.jobs, request);
     const freeCalls = env.standin.calls();
     const bound = (n * latencyMs) / concurrency / 1_000;
-    const spans = (await runHistories(env.temporal, free.jobId)).flatMap((r) => activitySpans(r.history)).filter((s) => s.activityType === 'generateValidationRules');
+    const spans = (await runHistories(env.temporal, free.jobId))
+      .flatMap((r) => activitySpans(r.history))
+      .filter((s) => s.activityType === 'generateValidationRules');
     const nonLlmMs = spans.map((s) => s.completedMs - s.startedMs - latencyMs);
     const dispatchMs = spans.map((s) => s.startedMs - s.scheduledMs);
     const turnaroundMs = slotTurnarounds(spans, concurrency);
@@ -65,15 +72,28 @@ async function main(): Promise<void> {
         'ratio to N·L/C': round(free.seconds / bound),
         'LLM calls span s (first sent → last answered)': round(callSpan(freeCalls), 2),
         'ratio of LLM span to N·L/C': round(callSpan(freeCalls) / bound),
-        'per-attribute work besides the LLM ms (p50, p95)': [round(percentile(nonLlmMs, 50), 1), round(percentile(nonLlmMs, 95), 1)],
-        'activity dispatch scheduled→started ms (p50, p95)': [round(percentile(dispatchMs, 50), 1), round(percentile(dispatchMs, 95), 1)],
-        'slot turnaround: an activity completed → the next one scheduled ms (p50, p95)': [round(percentile(turnaroundMs, 50), 1), round(percentile(turnaroundMs, 95), 1)],
+        'per-attribute work besides the LLM ms (p50, p95)': [
+          round(percentile(nonLlmMs, 50), 1),
+          round(percentile(nonLlmMs, 95), 1),
+        ],
+        'activity dispatch scheduled→started ms (p50, p95)': [
+          round(percentile(dispatchMs, 50), 1),
+          round(percentile(dispatchMs, 95), 1),
+        ],
+        'slot turnaround: an activity completed → the next one scheduled ms (p50, p95)': [
+          round(percentile(turnaroundMs, 50), 1),
+          round(percentile(turnaroundMs, 95), 1),
+        ],
         'column-profile query ms, alone (mean of 20)': round(profileMs, 1),
         'gap to bound s': round(gap, 2),
         'gap explained by non-LLM work s (Σ/C)': round(explainedByProfile, 2),
         ...(full ? { 'wall s (full data_profiling)': round(full.seconds, 2) } : {}),
         ...(limited
-          ? { 'wall s (rate-limited)': round(limited.seconds, 2), 'bound N/R s': round(limitedBound, 2), 'ratio to N/R': round(limited.seconds / limitedBound) }
+          ? {
+              'wall s (rate-limited)': round(limited.seconds, 2),
+              'bound N/R s': round(limitedBound, 2),
+              'ratio to N/R': round(limited.seconds / limitedBound),
+            }
           : {}),
         'LLM calls (free, limited)': [freeCalls.length, limited?.calls ?? 0],
       },
@@ -105,12 +125,21 @@ function callSpan(calls: { receivedAt: number; finishedAt?: number }[]): number 
 }
 
 /** The column-profile query on its own, one at a time, over the first 20 columns of the bench table. */
-async function serialProfileQueryMs(db: Parameters<typeof profileColumn>[0], n: number, sampleRows: number): Promise<number> {
+async function serialProfileQueryMs(
+  db: Parameters<typeof profileColumn>[0],
+  n: number,
+  sampleRows: number,
+): Promise<number> {
   const count = Math.min(20, n);
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     const demo = DEMO_COLUMNS[i % DEMO_COLUMNS.length]!;
-    await profileColumn(db, SOURCE, { ...demo, name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}` }, { sampleRows });
+    await profileColumn(
+      db,
+      SOURCE,
+      { ...demo, name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}` },
+      { sampleRows },
+    );
   }
   return (performance.now() - started) / count;
 }

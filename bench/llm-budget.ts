@@ -28,7 +28,10 @@ function requestPacing(arrivals: Arrival[], rpm: number): number {
   return windowMs / (gaps.reduce((a, b) => a + b, 0) / Math.max(1, gaps.length));
 }
 
-/** Mean use of each full window starting at an admitted call, leaving out the last window's tail, as a fraction of the limit. */
+/**
+ * Mean use of each full window starting at an admitted call, leaving out the last window's tail, as a fraction of the
+ * limit.
+ */
 function windowFraction(arrivals: Arrival[], limit: number, measure: (a: Arrival) => number): number {
   const last = arrivals.at(-1)!.at;
   const fractions: number[] = [];
@@ -44,7 +47,11 @@ async function runWith(env: BenchEnvironment, workerCount: number, attributes: s
   const { rpm, tpm } = REGIMES[regime];
   const model = `bench-budget-${regime}-${workerCount}w`;
   await env.jobs.setLlmBudget({ subject: 'bench', admin: true }, model, { rpm, tpm, windowMs });
-  env.standin.setFaults({ latencyMs: 50, latencyJitterMs: 50, limits: { requestsPerMinute: rpm, tokensPerMinute: tpm, windowMs } });
+  env.standin.setFaults({
+    latencyMs: 50,
+    latencyJitterMs: 50,
+    limits: { requestsPerMinute: rpm, tokensPerMinute: tpm, windowMs },
+  });
   env.standin.reset();
   const workers = Array.from({ length: workerCount }, () => env.spawnWorker({ OPENAI_MODEL: model }));
   await Promise.all(workers.map((w) => w.ready));
@@ -53,21 +60,37 @@ async function runWith(env: BenchEnvironment, workerCount: number, attributes: s
   const jobIds: string[] = [];
   for (const [i, size] of JOB_SIZES.entries()) {
     const attributeIds = attributes.slice(offset, (offset += size));
-    const started = await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: `owner-${i}`, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 20 });
+    const started = await env.jobs.startJob({
+      jobType: 'data_profiling_llm_generation',
+      owner: `owner-${i}`,
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds,
+      llmConcurrency: 20,
+    });
     jobIds.push(started.jobId);
   }
   const finishedAt: Record<string, number> = {};
-  await Promise.all(jobIds.map(async (jobId, i) => {
-    const row = await env.jobs.waitForJob(jobId);
-    if (row?.status !== 'completed') throw new Error(`job ${jobId} ended ${row?.status}`);
-    finishedAt[`owner-${i} (${JOB_SIZES[i]} items)`] = round((Date.now() - startedAt) / 1000, 1);
-  }));
+  await Promise.all(
+    jobIds.map(async (jobId, i) => {
+      const row = await env.jobs.waitForJob(jobId);
+      if (row?.status !== 'completed') throw new Error(`job ${jobId} ended ${row?.status}`);
+      finishedAt[`owner-${i} (${JOB_SIZES[i]} items)`] = round((Date.now() - startedAt) / 1000, 1);
+    }),
+  );
   for (const worker of workers) await worker.kill('SIGTERM');
 
-  const used = await env.db.selectFrom('llm_calls').select(['item', 'prompt_tokens', 'completion_tokens']).where('job_id', 'in', jobIds).execute();
-  const tokensOf = new Map(used.map((c) => [`${DEMO_DATA_SOURCE_ID}.${c.item}`, c.prompt_tokens + c.completion_tokens]));
+  const used = await env.db
+    .selectFrom('llm_calls')
+    .select(['item', 'prompt_tokens', 'completion_tokens'])
+    .where('job_id', 'in', jobIds)
+    .execute();
+  const tokensOf = new Map(
+    used.map((c) => [`${DEMO_DATA_SOURCE_ID}.${c.item}`, c.prompt_tokens + c.completion_tokens]),
+  );
   const calls = env.standin.calls().sort((a, b) => a.receivedAt - b.receivedAt);
-  const admitted = calls.filter((c) => c.outcome !== 'rate_limited').map((c) => ({ at: c.receivedAt, tokens: tokensOf.get(c.itemKey ?? '') ?? c.promptTokens }));
+  const admitted = calls
+    .filter((c) => c.outcome !== 'rate_limited')
+    .map((c) => ({ at: c.receivedAt, tokens: tokensOf.get(c.itemKey ?? '') ?? c.promptTokens }));
   const requestsFraction = windowFraction(admitted, rpm, () => 1);
   const tokensFraction = windowFraction(admitted, tpm, (a) => a.tokens);
   return {
@@ -91,16 +114,27 @@ runBench(async () => {
     config: { LLM_BUDGET_ENABLED: true, LLM_MAX_OUTPUT_TOKENS: 300, LLM_BUDGET_WINDOW_MS: windowMs },
   });
   try {
-    const catalogue = await env.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+    const catalogue = await env.db
+      .selectFrom('data_source_attributes')
+      .select('name')
+      .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+      .orderBy('position')
+      .execute();
     const attributes = catalogue.map((a) => a.name);
-    for (const regime of Object.keys(REGIMES) as (keyof typeof REGIMES)[]) for (const workers of [2, 4]) {
-      const figures = await runWith(env, workers, attributes, regime);
-      writeResult(`llm-budget-${regime}-${workers}-workers`, { ...REGIMES[regime], windowMs, jobSizes: JOB_SIZES, llmMaxOutputTokens: 300 }, figures, [
-        'per-window fractions: mean use of every full window starting at an admitted call, the last window left out (1.0 = at the limit)',
-        'request pacing: window length over the mean gap between call i and call i-rpm (1.0 = the sliding window never idles)',
-        'the stand-in enforces the same limits and window as the budget, counting each call from its arrival',
-      ]);
-    }
+    for (const regime of Object.keys(REGIMES) as (keyof typeof REGIMES)[])
+      for (const workers of [2, 4]) {
+        const figures = await runWith(env, workers, attributes, regime);
+        writeResult(
+          `llm-budget-${regime}-${workers}-workers`,
+          { ...REGIMES[regime], windowMs, jobSizes: JOB_SIZES, llmMaxOutputTokens: 300 },
+          figures,
+          [
+            'per-window fractions: mean use of every full window starting at an admitted call, the last window left out (1.0 = at the limit)',
+            'request pacing: window length over the mean gap between call i and call i-rpm (1.0 = the sliding window never idles)',
+            'the stand-in enforces the same limits and window as the budget, counting each call from its arrival',
+          ],
+        );
+      }
   } finally {
     await env.close();
   }

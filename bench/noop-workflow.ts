@@ -25,11 +25,14 @@ export async function noopJob(input: NoopJobInput): Promise<Record<string, unkno
       concurrency: input.concurrency,
       label: (item) => `item ${item}`,
       work: async (item) => {
-        await proxyActivities<NoopActivities>(control.activityOptions({ startToCloseTimeout: '30 seconds' })).doNothing(item);
+        await proxyActivities<NoopActivities>(control.activityOptions({ startToCloseTimeout: '30 seconds' })).doNothing(
+          item,
+        );
         return true;
       },
     });
-    if (left.length > 0) return continueAsNew<typeof noopJob>({ ...input, items: left, carried: await control.carryOver() });
+    if (left.length > 0)
+      return continueAsNew<typeof noopJob>({ ...input, items: left, carried: await control.carryOver() });
     return { status: 'completed', error: null, result: { items: input.total } };
   });
 }

@@ -16,7 +16,10 @@ async function main(): Promise<void> {
   const concurrency = numberArg('concurrency', 50);
   const env = await startBenchEnvironment('overhead', { faults: {} });
   try {
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./noop-workflow'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./noop-workflow'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+    });
     const connection = await NativeConnection.connect({ address: env.config.TEMPORAL_ADDRESS });
     const db = openDatabase(env.config.DATABASE_URL, 4);
     const worker = await Worker.create({
@@ -74,11 +77,22 @@ async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number)
     concurrency,
   };
   const started = performance.now();
-  await env.temporal.workflow.execute('noopJob', { taskQueue: env.config.TEMPORAL_TASK_QUEUE, workflowId: jobId, args: [input] });
+  await env.temporal.workflow.execute('noopJob', {
+    taskQueue: env.config.TEMPORAL_TASK_QUEUE,
+    workflowId: jobId,
+    args: [input],
+  });
   const seconds = (performance.now() - started) / 1_000;
   const runs = await runHistories(env.temporal, jobId);
-  const spans = runs.flatMap((r) => activitySpans(r.history)).filter((s) => s.activityType === 'doNothing').map((s) => s.completedMs - s.scheduledMs);
-  return { seconds, runs: runs.length, spanPercentiles: [round(percentile(spans, 50), 1), round(percentile(spans, 95), 1)] };
+  const spans = runs
+    .flatMap((r) => activitySpans(r.history))
+    .filter((s) => s.activityType === 'doNothing')
+    .map((s) => s.completedMs - s.scheduledMs);
+  return {
+    seconds,
+    runs: runs.length,
+    spanPercentiles: [round(percentile(spans, 50), 1), round(percentile(spans, 95), 1)],
+  };
 }
 
 runBench(main);

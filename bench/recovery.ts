@@ -18,7 +18,9 @@ async function main(): Promise<void> {
     const attributeIds = (await resolveAttributes(env.db, DEMO_DATA_SOURCE_ID)).slice(0, n).map((a) => a.name);
     const reps = [];
     for (let rep = 1; rep <= repetitions; rep++) {
-      log(`repetition ${rep}: ${attributeIds.length} attributes, C = ${concurrency}, L = ${latencyMs} ms, kill at ${killAtShare * 100} %`);
+      log(
+        `repetition ${rep}: ${attributeIds.length} attributes, C = ${concurrency}, L = ${latencyMs} ms, kill at ${killAtShare * 100} %`,
+      );
       reps.push(await killAndRecover(env, attributeIds, concurrency, killAtShare));
     }
     const toProgress = reps.map((r) => r.secondsToProgress);
@@ -27,7 +29,10 @@ async function main(): Promise<void> {
       { repetitions, attributes: attributeIds.length, latencyMs, concurrency, killAtShare },
       {
         's from SIGKILL to progress again (each)': toProgress.map((s) => round(s, 2)),
-        's from SIGKILL to progress again (p50, max)': [round(percentile(toProgress, 50), 2), round(Math.max(...toProgress), 2)],
+        's from SIGKILL to progress again (p50, max)': [
+          round(percentile(toProgress, 50), 2),
+          round(Math.max(...toProgress), 2),
+        ],
         'of which: new worker process start s (each)': reps.map((r) => round(r.workerStartSeconds, 2)),
         'items in flight at the kill (each)': reps.map((r) => r.inFlightAtKill),
         'items asked twice or more (each)': reps.map((r) => r.redone),
@@ -49,8 +54,21 @@ async function killAndRecover(env: BenchEnvironment, attributeIds: string[], con
   env.standin.reset();
   const first = env.spawnWorker();
   await first.ready;
-  const { jobId } = await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'bench', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: concurrency, useLlmCache: false });
-  const stored = () => env.db.selectFrom('attribute_results').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', jobId).executeTakeFirstOrThrow().then((r) => r.n);
+  const { jobId } = await env.jobs.startJob({
+    jobType: 'data_profiling_llm_generation',
+    owner: 'bench',
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds,
+    llmConcurrency: concurrency,
+    useLlmCache: false,
+  });
+  const stored = () =>
+    env.db
+      .selectFrom('attribute_results')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('job_id', '=', jobId)
+      .executeTakeFirstOrThrow()
+      .then((r) => r.n);
   while ((await stored()) < attributeIds.length * killAtShare) await sleep(20);
 
   const killedAt = performance.now();
@@ -69,9 +87,22 @@ async function killAndRecover(env: BenchEnvironment, attributeIds: string[], con
   const calls = env.standin.calls();
   const perItem = new Map<string, number>();
   for (const call of calls) if (call.itemKey) perItem.set(call.itemKey, (perItem.get(call.itemKey) ?? 0) + 1);
-  const inFlightAtKill = calls.filter((c) => c.receivedAt <= killedAtEpoch && (c.finishedAt === undefined || c.finishedAt > killedAtEpoch)).length;
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from (select attribute from attribute_results where job_id = ${jobId} group by attribute having count(*) > 1) as d`.execute(env.db);
-  return { secondsToProgress, workerStartSeconds, secondsToDone, inFlightAtKill, redone: [...perItem.values()].filter((c) => c > 1).length, duplicateResults: rows[0]!.n };
+  const inFlightAtKill = calls.filter(
+    (c) => c.receivedAt <= killedAtEpoch && (c.finishedAt === undefined || c.finishedAt > killedAtEpoch),
+  ).length;
+  const { rows } = await sql<{
+    n: number;
+  }>`select count(*)::int as n from (select attribute from attribute_results where job_id = ${jobId} group by attribute having count(*) > 1) as d`.execute(
+    env.db,
+  );
+  return {
+    secondsToProgress,
+    workerStartSeconds,
+    secondsToDone,
+    inFlightAtKill,
+    redone: [...perItem.values()].filter((c) => c > 1).length,
+    duplicateResults: rows[0]!.n,
+  };
 }
 
 runBench(main);

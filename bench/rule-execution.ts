@@ -15,7 +15,10 @@ async function main(): Promise<void> {
   const copies = numberArg('copies', 100);
   const ruleBatchSize = numberArg('rule-batch-size', 200);
   const statementTimeoutMs = numberArg('statement-timeout-ms', 900_000);
-  const env = await startBenchEnvironment('rule-execution', { faults: { latencyMs: 0 }, config: { RULE_STATEMENT_TIMEOUT_MS: statementTimeoutMs } });
+  const env = await startBenchEnvironment('rule-execution', {
+    faults: { latencyMs: 0 },
+    config: { RULE_STATEMENT_TIMEOUT_MS: statementTimeoutMs },
+  });
   try {
     log(`building ${SOURCE}: the ${DEMO_ROW_COUNT} demo rows × ${copies}`);
     const buildStarted = performance.now();
@@ -23,13 +26,29 @@ async function main(): Promise<void> {
     const buildSeconds = (performance.now() - buildStarted) / 1_000;
     const worker = await env.startWorker();
     log('generating rules once on the demo table (same column names; not measured)');
-    const rules = await runJob(env.jobs, { jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: 50, useLlmCache: false });
-    const ruleCount = await env.db.selectFrom('profiling_rules').select((eb) => eb.fn.countAll<number>().as('n')).where('job_id', '=', rules.jobId).executeTakeFirstOrThrow();
+    const rules = await runJob(env.jobs, {
+      jobType: 'data_profiling_llm_generation',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      llmConcurrency: 50,
+      useLlmCache: false,
+    });
+    const ruleCount = await env.db
+      .selectFrom('profiling_rules')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('job_id', '=', rules.jobId)
+      .executeTakeFirstOrThrow();
 
     const countSeconds = await timeCountScan(env.db);
     log(`data_profiling_rule_execution of ${ruleCount.n} rules over ${rows} rows, batches of ${ruleBatchSize}`);
-    const run = await runJob(env.jobs, { jobType: 'data_profiling_rule_execution', dataSourceId: SOURCE, rulesFromJobId: rules.jobId, ruleBatchSize });
-    const scans = (await runHistories(env.temporal, run.jobId)).flatMap((r) => activitySpans(r.history)).filter((s) => s.activityType === 'executeRules');
+    const run = await runJob(env.jobs, {
+      jobType: 'data_profiling_rule_execution',
+      dataSourceId: SOURCE,
+      rulesFromJobId: rules.jobId,
+      ruleBatchSize,
+    });
+    const scans = (await runHistories(env.temporal, run.jobId))
+      .flatMap((r) => activitySpans(r.history))
+      .filter((s) => s.activityType === 'executeRules');
     const scanSeconds = scans.map((s) => (s.completedMs - s.startedMs) / 1_000);
     const countAfter = await timeCountScan(env.db);
     const rowReadSeconds = await timeScan(env.db, sql`select sum(length(t::text)) from ${sql.table(SOURCE)} as t`);
@@ -40,7 +59,7 @@ async function main(): Promise<void> {
       { rows, copies, ruleBatchSize, statementTimeoutMs },
       {
         'rules executed': ruleCount.n,
-        'attributes': 110,
+        attributes: 110,
         'scans (executeRules batches)': scans.length,
         'select count(*) s (before, after)': [round(countSeconds, 2), round(countAfter, 2)],
         'rule execution job wall s': round(run.seconds, 2),
@@ -51,7 +70,11 @@ async function main(): Promise<void> {
         'ratio wall / whole-row scan': round(run.seconds / rowReadSeconds, 2),
         'table build s (not measured)': round(buildSeconds, 1),
       },
-      ['wall = JobsClient.startJob until the workflow result; two batches scan at once (workflows/profiling/profiling.ts) on a 2-core machine.', `RULE_STATEMENT_TIMEOUT_MS set to ${statementTimeoutMs} for the bench so a slow batch is measured rather than aborted (default 120 000).`, 'count(*) reads no column values; the whole-row scan reads and formats every column: the rule cost sits between what these two show.'],
+      [
+        'wall = JobsClient.startJob until the workflow result; two batches scan at once (workflows/profiling/profiling.ts) on a 2-core machine.',
+        `RULE_STATEMENT_TIMEOUT_MS set to ${statementTimeoutMs} for the bench so a slow batch is measured rather than aborted (default 120 000).`,
+        'count(*) reads no column values; the whole-row scan reads and formats every column: the rule cost sits between what these two show.',
+      ],
     );
   } finally {
     await env.close();

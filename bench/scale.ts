@@ -19,11 +19,23 @@ async function main(): Promise<void> {
     const pid = worker.process.pid!;
     const pdes = Array.from({ length: n }, (_, i) => {
       const demo = DEMO_COLUMNS[i % DEMO_COLUMNS.length]!;
-      return { name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}`, description: demo.description, dataType: demo.dataType };
+      return {
+        name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}`,
+        description: demo.description,
+        dataType: demo.dataType,
+      };
     });
     log(`pde_auto_mapping of ${n} PDEs against ${DEMO_DATA_SOURCE_ID}, C = ${concurrency}, L = ${latencyMs} ms`);
     const started = performance.now();
-    const { jobId } = await env.jobs.startJob({ jobType: 'pde_auto_mapping', owner: 'bench', planId: 'bench_plan', dataSourceId: DEMO_DATA_SOURCE_ID, pdes, llmConcurrency: concurrency, useLlmCache: false });
+    const { jobId } = await env.jobs.startJob({
+      jobType: 'pde_auto_mapping',
+      owner: 'bench',
+      planId: 'bench_plan',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      pdes,
+      llmConcurrency: concurrency,
+      useLlmCache: false,
+    });
     let peakMb = 0;
     const done = env.jobs.waitForJob(jobId);
     let finished = false;
@@ -55,7 +67,9 @@ async function main(): Promise<void> {
         'worker peak RSS MB (VmHWM)': round(peakMb, 1),
         'LLM calls': calls,
       },
-      ['the worker is a separate process (node --import tsx workers/main.ts); its VmHWM is read from /proc while the job runs.'],
+      [
+        'the worker is a separate process (node --import tsx workers/main.ts); its VmHWM is read from /proc while the job runs.',
+      ],
     );
   } finally {
     await env.close();

@@ -19,10 +19,27 @@ async function main(): Promise<void> {
       const worker = env.spawnWorker();
       await worker.ready;
       // Long enough to outlast both phases: one attribute at a time, L each.
-      const { jobId } = await env.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'bench', dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: 1, useLlmCache: false });
+      const { jobId } = await env.jobs.startJob({
+        jobType: 'data_profiling_llm_generation',
+        owner: 'bench',
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        llmConcurrency: 1,
+        useLlmCache: false,
+      });
       await sleep(2_000);
-      const token = await new SignJWT({ roles: [] }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(BENCH_JWT_SECRET));
-      const target = { url: `${api.url}/api/v1/jobs/${jobId}/status`, headers: { authorization: `Bearer ${token}` }, ratePerSecond: rate, seconds, countField: 'progress_source' };
+      const token = await new SignJWT({ roles: [] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('bench')
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(new TextEncoder().encode(BENCH_JWT_SECRET));
+      const target = {
+        url: `${api.url}/api/v1/jobs/${jobId}/status`,
+        headers: { authorization: `Bearer ${token}` },
+        ratePerSecond: rate,
+        seconds,
+        countField: 'progress_source',
+      };
 
       log(`${rate} requests/s for ${seconds} s, worker up`);
       const up = await openLoopLoad(target);

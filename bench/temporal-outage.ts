@@ -35,14 +35,28 @@ async function main(): Promise<void> {
       const started = performance.now();
       const response = await fetch(`${api.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${await api.tokenFor(OWNER)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${await api.tokenFor(OWNER)}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const answer = (await response.json()) as { job_id?: string; status?: string };
       return { status: response.status, body: answer, ms: Math.round(performance.now() - started) };
     };
-    const job = (attributeIds: string[]) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 1 });
-    const figures: Record<string, number[]> = { 'pause 503 ms (first request)': [], 'cancel 503 ms': [], 'start 503 ms': [], 'status from snapshot ms': [], 'server up -> pause accepted ms': [] };
+    const job = (attributeIds: string[]) => ({
+      jobType: 'data_profiling_llm_generation',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds,
+      llmConcurrency: 1,
+    });
+    const figures: Record<string, number[]> = {
+      'pause 503 ms (first request)': [],
+      'cancel 503 ms': [],
+      'start 503 ms': [],
+      'status from snapshot ms': [],
+      'server up -> pause accepted ms': [],
+    };
 
     for (let i = 0; i < repeats; i++) {
       const gate = harness.standin.gate({ itemPattern: 'credit_score' });
@@ -61,7 +75,8 @@ async function main(): Promise<void> {
       ] as const) {
         const answer = await timed(method, path, body);
         const expected = method === 'GET' ? 200 : 503;
-        if (answer.status !== expected) throw new Error(`${method} ${path} answered ${answer.status} while Temporal was down`);
+        if (answer.status !== expected)
+          throw new Error(`${method} ${path} answered ${answer.status} while Temporal was down`);
         figures[label]!.push(answer.ms);
       }
 
@@ -72,20 +87,37 @@ async function main(): Promise<void> {
       while ((await timed('GET', `/api/v1/jobs/${jobId}/status`)).body.status !== 'paused') await sleep(100);
       await timed('POST', `/api/v1/jobs/${jobId}/resume`);
       gate.open();
-      while (!['completed', 'failed', 'cancelled'].includes((await harness.jobs.job(jobId))?.status ?? '')) await sleep(100);
-      log(`run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, v.at(-1)])))}`);
+      while (!['completed', 'failed', 'cancelled'].includes((await harness.jobs.job(jobId))?.status ?? ''))
+        await sleep(100);
+      log(
+        `run ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, v.at(-1)])))}`,
+      );
     }
-    writeResult('temporal-outage', { repeats, temporalRpcTimeoutMs: harness.config.TEMPORAL_RPC_TIMEOUT_MS }, { ...figures, 'worst 503 or snapshot answer ms': Math.max(...Object.entries(figures).filter(([k]) => !k.startsWith('server up')).flatMap(([, v]) => v)), 'p50 refused-at-once answers ms': percentile([...figures['cancel 503 ms']!, ...figures['start 503 ms']!], 50) }, [
-      'Temporal SIGKILLed while a job runs (its LLM call held at a gate); requests in this order: pause, cancel, start, status',
-      'the first request finds Temporal gone (a refused connection, or TEMPORAL_RPC_TIMEOUT_MS); later ones are refused at once while it is known unreachable',
-      '"server up -> pause accepted": from the dev server answering on its port until a pause is accepted (the API probes at most once a second)',
-    ]);
+    writeResult(
+      'temporal-outage',
+      { repeats, temporalRpcTimeoutMs: harness.config.TEMPORAL_RPC_TIMEOUT_MS },
+      {
+        ...figures,
+        'worst 503 or snapshot answer ms': Math.max(
+          ...Object.entries(figures)
+            .filter(([k]) => !k.startsWith('server up'))
+            .flatMap(([, v]) => v),
+        ),
+        'p50 refused-at-once answers ms': percentile([...figures['cancel 503 ms']!, ...figures['start 503 ms']!], 50),
+      },
+      [
+        'Temporal SIGKILLed while a job runs (its LLM call held at a gate); requests in this order: pause, cancel, start, status',
+        'the first request finds Temporal gone (a refused connection, or TEMPORAL_RPC_TIMEOUT_MS); later ones are refused at once while it is known unreachable',
+        '"server up -> pause accepted": from the dev server answering on its port until a pause is accepted (the API probes at most once a second)',
+      ],
+    );
   } finally {
     // A call the API abandoned at its deadline while the server was down (it "settles unobserved") may still be
     // retrying inside the gRPC client; once the connection closes, its next retry throws from a timer. Only that
     // is ignored, and only during teardown.
     process.on('uncaughtException', (error) => {
-      if (/Channel has been shut down/.test(error.message)) return log('teardown: ignored a late gRPC retry on the closed connection');
+      if (/Channel has been shut down/.test(error.message))
+        return log('teardown: ignored a late gRPC retry on the closed connection');
       console.error(error);
       process.exit(1);
     });

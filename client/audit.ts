@@ -22,7 +22,9 @@ export interface AuditEntry {
 }
 
 export async function recordAudit(db: Kysely<Database>, entry: AuditEntry): Promise<void> {
-  const detail = Object.fromEntries(Object.entries(entry.detail ?? {}).map(([key, value]) => [storableText(key), auditedValue(value)]));
+  const detail = Object.fromEntries(
+    Object.entries(entry.detail ?? {}).map(([key, value]) => [storableText(key), auditedValue(value)]),
+  );
   await db
     .insertInto('audit_log')
     .values({
@@ -44,11 +46,20 @@ export function auditedValue(value: unknown): unknown {
   if (json === undefined) return value;
   const text = typeof value === 'string' ? value : json;
   if (text.length <= AUDIT_VALUE_MAX_CHARS && !findUnstorableText(value)) return value;
-  return { truncated: storableText(text.slice(0, AUDIT_VALUE_MAX_CHARS)), length: text.length, sha256: createHash('sha256').update(json).digest('hex') };
+  return {
+    truncated: storableText(text.slice(0, AUDIT_VALUE_MAX_CHARS)),
+    length: text.length,
+    sha256: createHash('sha256').update(json).digest('hex'),
+  };
 }
 
 /** Runs a start or control action and audits it with its outcome, whether it succeeds or is refused. */
-export async function audited<T>(db: Kysely<Database>, entry: Omit<AuditEntry, 'outcome'>, action: () => Promise<T>, jobIdOf?: (result: T) => string): Promise<T> {
+export async function audited<T>(
+  db: Kysely<Database>,
+  entry: Omit<AuditEntry, 'outcome'>,
+  action: () => Promise<T>,
+  jobIdOf?: (result: T) => string,
+): Promise<T> {
   try {
     const result = await action();
     await recordAudit(db, { ...entry, jobId: jobIdOf?.(result) ?? entry.jobId, outcome: 'ok' });

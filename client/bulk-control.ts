@@ -22,7 +22,10 @@ export const bulkFilterSchema = z
     jobType: storableString.min(1).max(100).optional(),
     status: z.enum(['pending', 'running', 'paused']).optional(),
   })
-  .refine((f) => f.owner !== undefined || f.jobType !== undefined, 'give owner or jobType: a bulk action on every job is not offered');
+  .refine(
+    (f) => f.owner !== undefined || f.jobType !== undefined,
+    'give owner or jobType: a bulk action on every job is not offered',
+  );
 
 export interface BulkOutcome {
   action: BulkAction;
@@ -34,27 +37,57 @@ export interface BulkOutcome {
 /** Signals sent at once; enough to be quick for hundreds of jobs without flooding the frontend service. */
 const PARALLEL = 10;
 
-export async function bulkControl(temporal: Client, calls: TemporalCalls, db: Kysely<Database>, actor: { subject: string; admin: boolean }, filter: unknown, action: BulkAction): Promise<BulkOutcome> {
-  return audited(db, { actor: actor.subject, action: `bulk-${action}`, jobId: null, detail: { filter: filter as Record<string, unknown> } }, async () => {
-    requireAdmin(actor, `bulk ${action}`);
-    if (!(action in CONTROLLABLE_FROM)) throw new InvalidJobRequestError('action', 'expected pause, resume or cancel');
-    const f = parseOrReject(bulkFilterSchema, filter ?? {}, 'filter');
-    if (calls.isUnreachable()) throw new DependencyUnavailableError('temporal', `Temporal is unreachable; no job was sent ${action}`);
-    const statuses = f.status ? CONTROLLABLE_FROM[action].filter((s) => s === f.status) : CONTROLLABLE_FROM[action];
-    if (statuses.length === 0) return { action, matched: 0, done: [], failed: [] };
-    let query = db.selectFrom('jobs').select('id').where('source', '=', 'synapse').where('status', 'in', statuses);
-    if (f.owner) query = query.where('owner', '=', f.owner);
-    if (f.jobType) query = query.where('type', '=', f.jobType);
-    const ids = (await query.orderBy('created_at').execute()).map((r) => r.id);
-    const outcome: BulkOutcome = { action, matched: ids.length, done: [], failed: [] };
-    for (let i = 0; i < ids.length; i += PARALLEL) {
-      await Promise.all(ids.slice(i, i + PARALLEL).map((jobId) => controlOne(temporal, calls, db, actor.subject, jobId, action, outcome)));
-    }
-    return outcome;
-  });
+export async function bulkControl(
+  temporal: Client,
+  calls: TemporalCalls,
+  db: Kysely<Database>,
+  actor: { subject: string; admin: boolean },
+  filter: unknown,
+  action: BulkAction,
+): Promise<BulkOutcome> {
+  return audited(
+    db,
+    {
+      actor: actor.subject,
+      action: `bulk-${action}`,
+      jobId: null,
+      detail: { filter: filter as Record<string, unknown> },
+    },
+    async () => {
+      requireAdmin(actor, `bulk ${action}`);
+      if (!(action in CONTROLLABLE_FROM))
+        throw new InvalidJobRequestError('action', 'expected pause, resume or cancel');
+      const f = parseOrReject(bulkFilterSchema, filter ?? {}, 'filter');
+      if (calls.isUnreachable())
+        throw new DependencyUnavailableError('temporal', `Temporal is unreachable; no job was sent ${action}`);
+      const statuses = f.status ? CONTROLLABLE_FROM[action].filter((s) => s === f.status) : CONTROLLABLE_FROM[action];
+      if (statuses.length === 0) return { action, matched: 0, done: [], failed: [] };
+      let query = db.selectFrom('jobs').select('id').where('source', '=', 'synapse').where('status', 'in', statuses);
+      if (f.owner) query = query.where('owner', '=', f.owner);
+      if (f.jobType) query = query.where('type', '=', f.jobType);
+      const ids = (await query.orderBy('created_at').execute()).map((r) => r.id);
+      const outcome: BulkOutcome = { action, matched: ids.length, done: [], failed: [] };
+      for (let i = 0; i < ids.length; i += PARALLEL) {
+        await Promise.all(
+          ids
+            .slice(i, i + PARALLEL)
+            .map((jobId) => controlOne(temporal, calls, db, actor.subject, jobId, action, outcome)),
+        );
+      }
+      return outcome;
+    },
+  );
 }
 
-async function controlOne(temporal: Client, calls: TemporalCalls, db: Kysely<Database>, actor: string, jobId: string, action: BulkAction, outcome: BulkOutcome): Promise<void> {
+async function controlOne(
+  temporal: Client,
+  calls: TemporalCalls,
+  db: Kysely<Database>,
+  actor: string,
+  jobId: string,
+  action: BulkAction,
+  outcome: BulkOutcome,
+): Promise<void> {
   const handle = temporal.workflow.getHandle(jobId);
   try {
     // Each within the deadline: Temporal going away mid-way lists the rest as failed instead of hanging the request.

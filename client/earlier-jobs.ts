@@ -20,10 +20,17 @@ export async function completedJob(
   types: readonly string[],
   dataSourceId?: string,
 ): Promise<{ type: string; metadata: Record<string, unknown> }> {
-  const job = await db.selectFrom('jobs').select(['type', 'status', 'metadata']).where('id', '=', jobId).executeTakeFirst();
+  const job = await db
+    .selectFrom('jobs')
+    .select(['type', 'status', 'metadata'])
+    .where('id', '=', jobId)
+    .executeTakeFirst();
   if (!job) throw new InvalidJobRequestError(field, `no job "${jobId}"`);
-  if (!types.includes(job.type)) throw new InvalidJobRequestError(field, `names a ${job.type} job; give a ${types.join(' or ')} job`);
-  if (job.status !== 'completed') throw new InvalidJobRequestError(field, `job "${jobId}" is ${job.status}, not completed`);
-  if (dataSourceId !== undefined && job.metadata.data_source_id !== dataSourceId) throw new InvalidJobRequestError(field, `job "${jobId}" profiled another data source`);
+  if (!types.includes(job.type))
+    throw new InvalidJobRequestError(field, `names a ${job.type} job; give a ${types.join(' or ')} job`);
+  if (job.status !== 'completed')
+    throw new InvalidJobRequestError(field, `job "${jobId}" is ${job.status}, not completed`);
+  if (dataSourceId !== undefined && job.metadata.data_source_id !== dataSourceId)
+    throw new InvalidJobRequestError(field, `job "${jobId}" profiled another data source`);
   return job;
 }

@@ -56,7 +56,10 @@ export class QuotaExceededError extends JobsError {
   readonly code = 'quota_exceeded';
 }
 
-/** The API's own refusals before a route is reached or its body read: no such endpoint, method, body too large or not JSON. */
+/**
+ * The API's own refusals before a route is reached or its body read: no such endpoint, method, body too large or not
+ * JSON.
+ */
 export class HttpError extends JobsError {
   override readonly name = 'HttpError';
   constructor(
@@ -99,6 +102,9 @@ export class DependencyUnavailableError extends JobsError {
 /** The failure as a 503 when a dependency is what failed (a lost PostgreSQL connection); undefined otherwise. */
 export function asDependencyFailure(error: unknown): DependencyUnavailableError | undefined {
   if (error instanceof DependencyUnavailableError) return error;
-  if (isLostConnection(error)) return new DependencyUnavailableError('database', `PostgreSQL did not answer: ${(error as Error).message}`, 1, { cause: error });
+  if (isLostConnection(error))
+    return new DependencyUnavailableError('database', `PostgreSQL did not answer: ${(error as Error).message}`, 1, {
+      cause: error,
+    });
   return undefined;
 }

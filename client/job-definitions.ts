@@ -10,7 +10,8 @@ import { scopingJobs, type ScopingStartRequest } from './scoping/scoping-definit
 import { testExecutionJobs, type TestExecutionStartRequest } from './test-execution/test-execution-definition';
 
 /** A start request as callers write it: one member per job family, told apart by `jobType`. */
-export type StartJobRequest = ProfilingStartRequest | PlanningStartRequest | ScopingStartRequest | SamplingStartRequest | TestExecutionStartRequest;
+export type StartJobRequest =
+  ProfilingStartRequest | PlanningStartRequest | ScopingStartRequest | SamplingStartRequest | TestExecutionStartRequest;
 
 /** Every job type's family; the compiler checks that each family's definition has a workflow for the type. */
 const DEFINITIONS: { [T in JobType]: JobDefinition<T> } = {

@@ -32,7 +32,15 @@ export const jobFilterSchema = z.object({
   offset: z.coerce.number().int().min(0).default(0),
   /** `result` adds each job's result, `metadata` its whole metadata; comma-separated in a query string. */
   include: z
-    .union([z.string().transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean)), z.array(z.string())])
+    .union([
+      z.string().transform((text) =>
+        text
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+      ),
+      z.array(z.string()),
+    ])
     .pipe(z.array(z.enum(LIST_INCLUDES)))
     .default([]),
 });
@@ -42,19 +50,45 @@ export type JobFilter = z.input<typeof jobFilterSchema>;
 /** A job as lists show it: the status JSON, `result` only when asked for, and a note when metadata was summarised. */
 export type JobListEntry = Omit<LegacyJobStatus, 'result'> & {
   result?: unknown;
-  /** Present when the metadata was too large to list: it holds only its short top-level entries; `bytes` is its full size. */
+  /**
+   * Present when the metadata was too large to list: it holds only its short top-level entries; `bytes` is its full
+   * size.
+   */
   metadata_summary?: { bytes: number };
 };
 
 /** A listed row: the job's columns, its metadata (maybe summarised) and that metadata's full size. */
-type ListedRow = Omit<JobRow, 'metadata' | 'result'> & { metadata: Record<string, unknown>; metadata_bytes: number; result?: unknown };
+type ListedRow = Omit<JobRow, 'metadata' | 'result'> & {
+  metadata: Record<string, unknown>;
+  metadata_bytes: number;
+  result?: unknown;
+};
 
 export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise<JobListEntry[]> {
   const f = parseOrReject(jobFilterSchema, filter, 'filter');
   const [withResult, wholeMetadata] = [f.include.includes('result'), f.include.includes('metadata')];
   let page = db
     .selectFrom('jobs')
-    .select(['id', 'type', 'owner', 'status', 'workflow_id', 'progress', 'error', 'metadata', 'created_at', 'started_at', 'completed_at', 'updated_at', 'priority', 'idempotency_key', 'source', 'task_queue', 'requested_action', 'requested_at'])
+    .select([
+      'id',
+      'type',
+      'owner',
+      'status',
+      'workflow_id',
+      'progress',
+      'error',
+      'metadata',
+      'created_at',
+      'started_at',
+      'completed_at',
+      'updated_at',
+      'priority',
+      'idempotency_key',
+      'source',
+      'task_queue',
+      'requested_action',
+      'requested_at',
+    ])
     .$if(withResult, (query) => query.select('result'));
   if (f.owner) page = page.where('owner', '=', f.owner);
   if (f.type) page = page.where('type', '=', f.type);
@@ -72,7 +106,9 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
       select key, value from jsonb_each(j.metadata)
       where jsonb_typeof(value) not in ('object', 'array') and octet_length(key) <= ${sql.lit(SUMMARY_MAX_KEY_BYTES)} and octet_length(value::text) <= ${sql.lit(SUMMARY_MAX_VALUE_BYTES)}
       order by key limit ${sql.lit(SUMMARY_MAX_KEYS)}) kept)`;
-  const metadata = wholeMetadata ? sql`j.metadata` : sql`case when size.metadata_bytes <= ${sql.lit(LIST_METADATA_MAX_BYTES)} then j.metadata else ${summary} end`;
+  const metadata = wholeMetadata
+    ? sql`j.metadata`
+    : sql`case when size.metadata_bytes <= ${sql.lit(LIST_METADATA_MAX_BYTES)} then j.metadata else ${summary} end`;
   const { rows } = await sql<ListedRow>`
     select j.id, j.type, j.owner, j.status, j.workflow_id, j.progress, j.created_at, j.started_at, j.completed_at, j.updated_at, j.priority, j.idempotency_key, j.source, j.task_queue, j.requested_action, j.requested_at,
       case when char_length(j.error) > ${sql.lit(LIST_ERROR_MAX_CHARS)} then left(j.error, ${sql.lit(LIST_ERROR_MAX_CHARS)}) || '…' else j.error end as error,
@@ -80,7 +116,11 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
     from (${page}) as j cross join lateral (select octet_length(j.metadata::text) as metadata_bytes offset 0) as size
     order by j.created_at desc, j.id`.execute(db);
   return rows.map(({ metadata_bytes: bytes, result, ...row }) => {
-    const { result: _none, ...status } = toLegacyStatus({ ...row, result: null }, row.progress ?? undefined, 'snapshot');
+    const { result: _none, ...status } = toLegacyStatus(
+      { ...row, result: null },
+      row.progress ?? undefined,
+      'snapshot',
+    );
     const summarised = !wholeMetadata && bytes > LIST_METADATA_MAX_BYTES;
     return { ...status, ...(withResult ? { result } : {}), ...(summarised ? { metadata_summary: { bytes } } : {}) };
   });

@@ -23,7 +23,9 @@ export interface ReconcileDeps {
   db: Kysely<Database>;
   temporal: Client;
   calls: TemporalCalls;
-  /** How long after its row was written a pending job's workflow may still be missing: longer than any start's deadline. */
+  /**
+   * How long after its row was written a pending job's workflow may still be missing: longer than any start's deadline.
+   */
   startBoundMs: number;
   /** Who the audit trail names for the reconciliation. */
   actor: string;
@@ -46,11 +48,22 @@ const QUOTABLE_ID = /^[0-9A-Za-z_-]{1,100}$/;
 const VISIBILITY_BATCH = 100;
 
 /** Describe of the job's workflow, within the deadline (a DependencyUnavailableError when Temporal does not answer). */
-export async function workflowStateOf(deps: Pick<ReconcileDeps, 'temporal' | 'calls'>, jobId: string): Promise<WorkflowState> {
+export async function workflowStateOf(
+  deps: Pick<ReconcileDeps, 'temporal' | 'calls'>,
+  jobId: string,
+): Promise<WorkflowState> {
   try {
-    const description = await deps.calls.run(`describe job ${jobId}`, () => deps.temporal.workflow.getHandle(jobId).describe());
+    const description = await deps.calls.run(`describe job ${jobId}`, () =>
+      deps.temporal.workflow.getHandle(jobId).describe(),
+    );
     const open = description.status.name === 'RUNNING' || description.status.name === 'PAUSED';
-    return open ? { kind: 'running', jobStatus: description.typedSearchAttributes.get(JobStatusKey) as JobStatus | undefined, description } : { kind: 'closed', description };
+    return open
+      ? {
+          kind: 'running',
+          jobStatus: description.typedSearchAttributes.get(JobStatusKey) as JobStatus | undefined,
+          description,
+        }
+      : { kind: 'closed', description };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return { kind: 'missing' };
     throw error;
@@ -62,18 +75,35 @@ export async function workflowStateOf(deps: Pick<ReconcileDeps, 'temporal' | 'ca
  * existed; returns the row as written, or undefined when there was nothing to write (still running, a
  * pending job within its start bound, or the row already final: the workflow wrote it first).
  */
-export async function reconcileJob(deps: ReconcileDeps, row: JobRow, state: WorkflowState): Promise<JobRow | undefined> {
-  if (state.kind === 'running' || row.source !== 'synapse' || !ACTIVE_STATUSES.includes(row.status as JobStatus)) return undefined;
+export async function reconcileJob(
+  deps: ReconcileDeps,
+  row: JobRow,
+  state: WorkflowState,
+): Promise<JobRow | undefined> {
+  if (state.kind === 'running' || row.source !== 'synapse' || !ACTIVE_STATUSES.includes(row.status as JobStatus))
+    return undefined;
   if (state.kind === 'closed') return writeEnding(deps, row, await endingOf(deps, state.description));
   const now = new Date();
   if (row.status === 'pending') {
     const seconds = deps.startBoundMs / 1_000;
     const error = `Never started: its workflow did not exist ${seconds} s after the job was recorded (the process starting it stopped, or Temporal did not confirm the start)`;
-    // The bound is checked against the database's clock, which wrote created_at; the key is released so a retry can start the job anew.
-    return writeEnding(deps, row, { status: 'failed', error, message: 'Never started', completedAt: now, detail: { workflow: 'missing' } }, { olderThanMs: deps.startBoundMs, releaseIdempotencyKey: true });
+    // The bound is checked against the database's clock, which wrote created_at; the key is released so a retry can
+    // start the job anew.
+    return writeEnding(
+      deps,
+      row,
+      { status: 'failed', error, message: 'Never started', completedAt: now, detail: { workflow: 'missing' } },
+      { olderThanMs: deps.startBoundMs, releaseIdempotencyKey: true },
+    );
   }
   const error = "Its workflow no longer exists in Temporal (deleted, or past the namespace's retention)";
-  return writeEnding(deps, row, { status: 'failed', error, message: 'Failed', completedAt: now, detail: { workflow: 'missing' } });
+  return writeEnding(deps, row, {
+    status: 'failed',
+    error,
+    message: 'Failed',
+    completedAt: now,
+    detail: { workflow: 'missing' },
+  });
 }
 
 /**
@@ -94,7 +124,10 @@ export async function reconcileActiveJobs(deps: ReconcileDeps, taskQueue: string
   let written = 0;
   for (let i = 0; i < rows.length; i += VISIBILITY_BATCH) {
     const batch = rows.slice(i, i + VISIBILITY_BATCH);
-    const running = await runningAmong(deps, batch.map((r) => r.id));
+    const running = await runningAmong(
+      deps,
+      batch.map((r) => r.id),
+    );
     for (const row of batch) {
       // Visibility may lag behind a workflow just started; describe, which reads the workflow itself, decides.
       if (running.has(row.id)) continue;
@@ -116,10 +149,17 @@ async function runningAmong(deps: ReconcileDeps, jobIds: string[]): Promise<Set<
 }
 
 /** Reads the close event of the workflow's latest run: the terminate reason and identity, the failure, the result. */
-async function endingOf(deps: Pick<ReconcileDeps, 'temporal' | 'calls'>, description: WorkflowExecutionDescription): Promise<Ending> {
+async function endingOf(
+  deps: Pick<ReconcileDeps, 'temporal' | 'calls'>,
+  description: WorkflowExecutionDescription,
+): Promise<Ending> {
   const { workflowId, runId } = description;
   const { history } = await deps.calls.run(`read how job ${workflowId} ended`, () =>
-    deps.temporal.workflowService.getWorkflowExecutionHistoryReverse({ namespace: deps.temporal.options.namespace, execution: { workflowId, runId }, maximumPageSize: 1 }),
+    deps.temporal.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: deps.temporal.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 1,
+    }),
   );
   const event = history?.events?.[0];
   const completedAt = description.closeTime ?? new Date();
@@ -129,23 +169,60 @@ async function endingOf(deps: Pick<ReconcileDeps, 'temporal' | 'calls'>, descrip
       const attributes = event?.workflowExecutionTerminatedEventAttributes;
       const identity = attributes?.identity || 'an unnamed client';
       const reason = attributes?.reason || 'no reason given';
-      return { status: 'failed', error: `Terminated in Temporal by ${identity}: ${reason}`, message: 'Terminated', completedAt, detail: { ...closed, identity, reason } };
+      return {
+        status: 'failed',
+        error: `Terminated in Temporal by ${identity}: ${reason}`,
+        message: 'Terminated',
+        completedAt,
+        detail: { ...closed, identity, reason },
+      };
     }
     case 'TIMED_OUT':
-      return { status: 'failed', error: 'Timed out in Temporal: the workflow ran past its execution or run timeout', message: 'Timed out', completedAt, detail: closed };
+      return {
+        status: 'failed',
+        error: 'Timed out in Temporal: the workflow ran past its execution or run timeout',
+        message: 'Timed out',
+        completedAt,
+        detail: closed,
+      };
     case 'FAILED': {
       const failure = event?.workflowExecutionFailedEventAttributes?.failure;
       const reason = [failure?.message, failure?.cause?.message].filter(Boolean).join(': ') || 'no reason given';
-      return { status: 'failed', error: `Workflow failed in Temporal: ${reason}`, message: 'Failed', completedAt, detail: { ...closed, reason } };
+      return {
+        status: 'failed',
+        error: `Workflow failed in Temporal: ${reason}`,
+        message: 'Failed',
+        completedAt,
+        detail: { ...closed, reason },
+      };
     }
     case 'CANCELLED':
-      return { status: 'cancelled', error: 'Cancelled in Temporal before the job recorded it', message: 'Cancelled', completedAt, detail: closed };
+      return {
+        status: 'cancelled',
+        error: 'Cancelled in Temporal before the job recorded it',
+        message: 'Cancelled',
+        completedAt,
+        detail: closed,
+      };
     case 'COMPLETED': {
       const payload = event?.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0];
-      return { status: 'completed', error: null, message: 'Finished', result: payload ? defaultPayloadConverter.fromPayload(payload) : undefined, completedAt, detail: closed };
+      return {
+        status: 'completed',
+        error: null,
+        message: 'Finished',
+        result: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+        completedAt,
+        detail: closed,
+      };
     }
     default:
-      return { status: 'failed', error: `Its workflow ended in Temporal as ${description.status.name}`, message: 'Failed', completedAt, detail: closed };
+      return {
+        status: 'failed',
+        error: `Its workflow ended in Temporal as ${description.status.name}`,
+        message: 'Failed',
+        completedAt,
+        detail: closed,
+      };
   }
 }
 
@@ -153,20 +230,43 @@ async function endingOf(deps: Pick<ReconcileDeps, 'temporal' | 'calls'>, descrip
  * Writes the ending only over a row still active (the workflow's own final write wins), and audits it.
  * The stored progress snapshot gets the final status too, so lists (which read only the snapshot) agree.
  */
-async function writeEnding(deps: ReconcileDeps, row: JobRow, ending: Ending, options: { olderThanMs?: number; releaseIdempotencyKey?: boolean } = {}): Promise<JobRow | undefined> {
+async function writeEnding(
+  deps: ReconcileDeps,
+  row: JobRow,
+  ending: Ending,
+  options: { olderThanMs?: number; releaseIdempotencyKey?: boolean } = {},
+): Promise<JobRow | undefined> {
   // One transaction: whoever sees the ending sees its audit entry (and a failed audit write leaves the row active
   // for the next pass rather than ended without a trace).
   return deps.db.transaction().execute(async (trx) => {
     const written = await endingUpdate(trx, row, ending, options).returningAll().executeTakeFirst();
-    if (written) await recordAudit(trx, { actor: deps.actor, action: 'reconcile', jobId: row.id, outcome: 'ok', detail: { status: ending.status, error: ending.error, ...ending.detail } });
+    if (written)
+      await recordAudit(trx, {
+        actor: deps.actor,
+        action: 'reconcile',
+        jobId: row.id,
+        outcome: 'ok',
+        detail: { status: ending.status, error: ending.error, ...ending.detail },
+      });
     return written;
   });
 }
 
 /** The update that ends a row still active (and, with `olderThanMs`, old enough on PostgreSQL's clock). */
-function endingUpdate(db: Kysely<Database>, row: JobRow, ending: Ending, options: { olderThanMs?: number; releaseIdempotencyKey?: boolean }) {
+function endingUpdate(
+  db: Kysely<Database>,
+  row: JobRow,
+  ending: Ending,
+  options: { olderThanMs?: number; releaseIdempotencyKey?: boolean },
+) {
   const now = new Date();
-  const snapshot = { status: ending.status, message: ending.message, inFlight: 0, etaSeconds: null, updatedAt: now.toISOString() };
+  const snapshot = {
+    status: ending.status,
+    message: ending.message,
+    inFlight: 0,
+    etaSeconds: null,
+    updatedAt: now.toISOString(),
+  };
   let update = db
     .updateTable('jobs')
     .set({
@@ -182,6 +282,7 @@ function endingUpdate(db: Kysely<Database>, row: JobRow, ending: Ending, options
     })
     .where('id', '=', row.id)
     .where('status', 'in', ACTIVE_STATUSES);
-  if (options.olderThanMs !== undefined) update = update.where(sql<boolean>`created_at < now() - make_interval(secs => ${options.olderThanMs / 1_000})`);
+  if (options.olderThanMs !== undefined)
+    update = update.where(sql<boolean>`created_at < now() - make_interval(secs => ${options.olderThanMs / 1_000})`);
   return update;
 }

@@ -58,29 +58,45 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
  * bounded in depth and size; `cycle_id` / `report_id` also become search attributes, within Temporal's limit.
  */
 function metadataSchema(limits: MetadataLimits) {
-  return z
-    .record(z.string(), z.unknown())
-    .check((ctx) => {
-      const metadata = ctx.value;
-      if (nestsDeeperThan(metadata, limits.JOB_MAX_METADATA_DEPTH)) {
-        ctx.issues.push({ code: 'custom', input: metadata, message: `nests deeper than ${limits.JOB_MAX_METADATA_DEPTH} levels (JOB_MAX_METADATA_DEPTH)` });
-        return;
+  return z.record(z.string(), z.unknown()).check((ctx) => {
+    const metadata = ctx.value;
+    if (nestsDeeperThan(metadata, limits.JOB_MAX_METADATA_DEPTH)) {
+      ctx.issues.push({
+        code: 'custom',
+        input: metadata,
+        message: `nests deeper than ${limits.JOB_MAX_METADATA_DEPTH} levels (JOB_MAX_METADATA_DEPTH)`,
+      });
+      return;
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(metadata));
+    if (bytes > limits.JOB_MAX_METADATA_BYTES) {
+      ctx.issues.push({
+        code: 'custom',
+        input: metadata,
+        message: `is ${bytes} bytes of JSON; at most ${limits.JOB_MAX_METADATA_BYTES} (JOB_MAX_METADATA_BYTES)`,
+      });
+      return;
+    }
+    for (const key of SEARCH_ATTRIBUTE_METADATA) {
+      const value = metadata[key];
+      if (value === undefined) continue;
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          path: [key],
+          message: 'must be a string or a number: it becomes a search attribute',
+        });
+      } else if (Buffer.byteLength(JSON.stringify(String(value))) > SEARCH_ATTRIBUTE_VALUE_MAX_BYTES) {
+        ctx.issues.push({
+          code: 'custom',
+          input: value,
+          path: [key],
+          message: `is over ${SEARCH_ATTRIBUTE_VALUE_MAX_BYTES} bytes, Temporal's limit for a search attribute value`,
+        });
       }
-      const bytes = Buffer.byteLength(JSON.stringify(metadata));
-      if (bytes > limits.JOB_MAX_METADATA_BYTES) {
-        ctx.issues.push({ code: 'custom', input: metadata, message: `is ${bytes} bytes of JSON; at most ${limits.JOB_MAX_METADATA_BYTES} (JOB_MAX_METADATA_BYTES)` });
-        return;
-      }
-      for (const key of SEARCH_ATTRIBUTE_METADATA) {
-        const value = metadata[key];
-        if (value === undefined) continue;
-        if (typeof value !== 'string' && typeof value !== 'number') {
-          ctx.issues.push({ code: 'custom', input: value, path: [key], message: 'must be a string or a number: it becomes a search attribute' });
-        } else if (Buffer.byteLength(JSON.stringify(String(value))) > SEARCH_ATTRIBUTE_VALUE_MAX_BYTES) {
-          ctx.issues.push({ code: 'custom', input: value, path: [key], message: `is over ${SEARCH_ATTRIBUTE_VALUE_MAX_BYTES} bytes, Temporal's limit for a search attribute value` });
-        }
-      }
-    });
+    }
+  });
 }
 
 /** `high | normal | low`, or Temporal's 1 (highest) to 5 (lowest). */
@@ -110,7 +126,10 @@ export type CommonStartRequest = z.output<ReturnType<typeof commonRequestSchema>
  * family's own fields (its schema's input), so the compiler holds a caller to what validation accepts. The
  * union of all families' is StartJobRequest (client/job-definitions.ts).
  */
-export type FamilyStartRequest<T extends JobType, Fields> = Omit<z.input<ReturnType<typeof commonRequestSchema>>, 'jobType'> & { jobType: T } & Fields;
+export type FamilyStartRequest<T extends JobType, Fields> = Omit<
+  z.input<ReturnType<typeof commonRequestSchema>>,
+  'jobType'
+> & { jobType: T } & Fields;
 
 /** The parsed value, or an InvalidJobRequestError naming the first bad field (`whole` when it is the value itself). */
 export function parseOrReject<S extends z.ZodType>(schema: S, body: unknown, whole = '(body)'): z.output<S> {
@@ -125,7 +144,8 @@ export function parseOrReject<S extends z.ZodType>(schema: S, body: unknown, who
  * fields, metadata at any depth) must be storable, so no family can pass PostgreSQL a NUL or a lone surrogate.
  */
 export function parseCommonRequest(body: unknown, defaults: CommonRequestSettings): CommonStartRequest {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidJobRequestError('(body)', 'expected a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new InvalidJobRequestError('(body)', 'expected a JSON object');
   const unstorable = findUnstorableText(body);
   if (unstorable) throw new InvalidJobRequestError(unstorable.field, unstorable.problem);
   return parseOrReject(commonRequestSchema(defaults), body);

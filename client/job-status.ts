@@ -15,7 +15,10 @@ import type { JobBudgetStatus } from './llm-budget';
 export type JobRow = Selectable<Database['jobs']>;
 
 /** A control request the API sends to a job's workflow, and the status it leads to once applied. */
-export const REQUESTED_STATUS = { pause: 'paused', resume: 'running', cancel: 'cancelled' } as const satisfies Record<string, JobStatus>;
+export const REQUESTED_STATUS = { pause: 'paused', resume: 'running', cancel: 'cancelled' } as const satisfies Record<
+  string,
+  JobStatus
+>;
 export type RequestedAction = keyof typeof REQUESTED_STATUS;
 
 /** What Temporal shows of one item in flight that is not simply running: retried, or waiting for budget. */
@@ -68,7 +71,9 @@ export interface LegacyJobStatus {
   /** `live` when a worker answered just now; `snapshot` when this is the last progress stored. */
   progress_source: 'live' | 'snapshot';
   source: string;
-  /** A pause, resume or cancel the API sent that the workflow has not applied yet (e.g. no worker runs); null otherwise. */
+  /**
+   * A pause, resume or cancel the API sent that the workflow has not applied yet (e.g. no worker runs); null otherwise.
+   */
   requested_action: RequestedAction | null;
   requested_at: string | null;
   /** Items retrying or waiting for budget, and the last error, from Temporal; null when none; absent in lists. */
@@ -91,7 +96,11 @@ export function pendingRequest(row: JobRow, status: string): RequestedAction | u
   return REQUESTED_STATUS[action] === status ? undefined : action;
 }
 
-export function toLegacyStatus(row: JobRow, progress: JobProgress | undefined, progressSource: 'live' | 'snapshot'): LegacyJobStatus {
+export function toLegacyStatus(
+  row: JobRow,
+  progress: JobProgress | undefined,
+  progressSource: 'live' | 'snapshot',
+): LegacyJobStatus {
   const status = progress?.status ?? row.status;
   const requested = pendingRequest(row, status);
   return {
@@ -122,7 +131,10 @@ export function toLegacyStatus(row: JobRow, progress: JobProgress | undefined, p
   };
 }
 
-/** What LLM activities heartbeat (activities/llm/llm.ts); other activities heartbeat other shapes, read as far as they match. */
+/**
+ * What LLM activities heartbeat (activities/llm/llm.ts); other activities heartbeat other shapes, read as far as they
+ * match.
+ */
 interface HeartbeatDetails {
   item?: unknown;
   waitingFor?: unknown;
@@ -134,7 +146,10 @@ interface HeartbeatDetails {
 const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
 const isoOf = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-/** The job's items in flight that retry or wait, from describe()'s pending activities and their heartbeats; null when none does. */
+/**
+ * The job's items in flight that retry or wait, from describe()'s pending activities and their heartbeats; null when
+ * none does.
+ */
 export function troubleOf(description: WorkflowExecutionDescription): JobTrouble | null {
   const troubled: (TroubledItem & { failedAt: number })[] = [];
   for (const pending of description.raw.pendingActivities ?? []) {
@@ -152,12 +167,16 @@ export function troubleOf(description: WorkflowExecutionDescription): JobTrouble
       attempt: pending.attempt ?? 1,
       waiting_for: text(details.waitingFor),
       retries: typeof details.retries === 'number' ? details.retries : 0,
-      last_error_type: text(details.lastErrorType) ?? text(pending.lastFailure?.applicationFailureInfo?.type) ?? (pending.lastFailure?.timeoutFailureInfo ? 'Timeout' : null),
+      last_error_type:
+        text(details.lastErrorType) ??
+        text(pending.lastFailure?.applicationFailureInfo?.type) ??
+        (pending.lastFailure?.timeoutFailureInfo ? 'Timeout' : null),
       last_error: text(details.lastError) ?? text(pending.lastFailure?.message),
       next_attempt_at: isoOf(optionalTsToMs(pending.nextAttemptScheduleTime)),
       failedAt: optionalTsToMs(pending.lastAttemptCompleteTime) ?? 0,
     };
-    if (item.attempt > 1 || item.retries > 0 || item.waiting_for === 'budget' || item.waiting_for === 'retry') troubled.push(item);
+    if (item.attempt > 1 || item.retries > 0 || item.waiting_for === 'budget' || item.waiting_for === 'retry')
+      troubled.push(item);
   }
   if (troubled.length === 0) return null;
   troubled.sort((a, b) => b.failedAt - a.failedAt);

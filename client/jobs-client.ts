@@ -6,18 +6,46 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { sql, type Kysely } from 'kysely';
-import { ACTIVE_STATUSES, CONTROLLABLE_FROM, FINAL_STATUSES, type JobInputBase, type JobStatus, type JobType } from '../common/jobs';
+import {
+  ACTIVE_STATUSES,
+  CONTROLLABLE_FROM,
+  FINAL_STATUSES,
+  type JobInputBase,
+  type JobStatus,
+  type JobType,
+} from '../common/jobs';
 import type { JobProgress } from '../common/progress';
-import { CycleIdKey, JobOwnerKey, JobPriorityKey, JobStatusKey, JobTypeKey, ReportIdKey } from '../common/search-attributes';
+import {
+  CycleIdKey,
+  JobOwnerKey,
+  JobPriorityKey,
+  JobStatusKey,
+  JobTypeKey,
+  ReportIdKey,
+} from '../common/search-attributes';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control/control';
 import { audited } from './audit';
-import { DependencyUnavailableError, InvalidJobRequestError, JobNotFoundError, JobStateError, QuotaExceededError } from './errors';
+import {
+  DependencyUnavailableError,
+  InvalidJobRequestError,
+  JobNotFoundError,
+  JobStateError,
+  QuotaExceededError,
+} from './errors';
 import type { PreparedJob } from './job-definition';
 import { definitionOf, type StartJobRequest } from './job-definitions';
 import { parseCommonRequest, prioritySchema, type CommonStartRequest } from './job-requests';
-import { pendingRequest, REQUESTED_STATUS, toLegacyStatus, troubleOf, type JobRow, type LegacyJobStatus, type RequestedAction } from './job-status';
+import {
+  pendingRequest,
+  REQUESTED_STATUS,
+  toLegacyStatus,
+  troubleOf,
+  type JobRow,
+  type LegacyJobStatus,
+  type RequestedAction,
+} from './job-status';
 import { reconcileJob, workflowStateOf, type ReconcileDeps, type WorkflowState } from './job-reconciliation';
 import { SharedAnswers } from './shared-answers';
 import { isUnanswered, TemporalCalls } from './temporal-calls';
@@ -82,11 +110,18 @@ export interface StartedJob {
 const SILENT_WORKERS_MAX_MS = 60_000;
 
 /** The action names control audits, and the request each one records for status. */
-const REQUEST_OF: Partial<Record<string, RequestedAction>> = { pause: 'pause', 'pause-now': 'pause', resume: 'resume', cancel: 'cancel' };
+const REQUEST_OF: Partial<Record<string, RequestedAction>> = {
+  pause: 'pause',
+  'pause-now': 'pause',
+  resume: 'resume',
+  cancel: 'cancel',
+};
 
 export class JobsClient {
   private pollerCheck: { at: number; polling: boolean } | undefined;
-  /** When a progress query last went unanswered; cleared by the next answer. Meanwhile status answers from snapshots. */
+  /**
+   * When a progress query last went unanswered; cleared by the next answer. Meanwhile status answers from snapshots.
+   */
   private workersSilentSince: number | undefined;
   private probe: Promise<unknown> | undefined;
   /** Every Temporal call but the progress query: bounded, and refused at once while Temporal is known unreachable. */
@@ -103,13 +138,28 @@ export class JobsClient {
     private readonly config: JobsClientConfig,
   ) {
     this.calls = new TemporalCalls(temporal, config.TEMPORAL_RPC_TIMEOUT_MS);
-    this.liveProgress = new SharedAnswers((jobId) => this.queryProgress(jobId), config.STATUS_LIVE_CACHE_MS, config.STATUS_QUERY_TIMEOUT_MS);
-    this.workflowStates = new SharedAnswers((jobId) => workflowStateOf(this.reconcileDeps, jobId).catch(() => undefined), config.STATUS_LIVE_CACHE_MS, config.TEMPORAL_RPC_TIMEOUT_MS);
-    this.reconcileDeps = { db, temporal, calls: this.calls, startBoundMs: config.JOB_START_BOUND_MS, actor: 'synapse-reconciler' };
+    this.liveProgress = new SharedAnswers(
+      (jobId) => this.queryProgress(jobId),
+      config.STATUS_LIVE_CACHE_MS,
+      config.STATUS_QUERY_TIMEOUT_MS,
+    );
+    this.workflowStates = new SharedAnswers(
+      (jobId) => workflowStateOf(this.reconcileDeps, jobId).catch(() => undefined),
+      config.STATUS_LIVE_CACHE_MS,
+      config.TEMPORAL_RPC_TIMEOUT_MS,
+    );
+    this.reconcileDeps = {
+      db,
+      temporal,
+      calls: this.calls,
+      startBoundMs: config.JOB_START_BOUND_MS,
+      actor: 'synapse-reconciler',
+    };
   }
 
   /**
-   * Validates, records and starts a job for `request.owner`. Throws InvalidJobRequestError, QuotaExceededError or DependencyUnavailableError.
+   * Validates, records and starts a job for `request.owner`. Throws InvalidJobRequestError, QuotaExceededError or
+   * DependencyUnavailableError.
    * `options.idempotencyKeyHeader` is the HTTP `Idempotency-Key` header: the key when the request gives none, and
    * refused when the request gives another (either could be the one a retry means to match).
    */
@@ -121,27 +171,48 @@ export class JobsClient {
    * `startJob` for a request from outside the program (an HTTP body, the CLI's arguments), whatever its shape:
    * validated field by field all the same, and refused with the field named before anything is written or started.
    */
-  async startJobFromJson(body: unknown, actor = scalarText(fieldOf(body, 'owner')) ?? 'unknown', options: StartOptions = {}): Promise<StartedJob> {
-    return audited(this.db, { actor, action: 'start', jobId: null, detail: { jobType: fieldOf(body, 'jobType') } }, async () => {
-      const header = options.idempotencyKeyHeader;
-      const givenKey = fieldOf(body, 'idempotencyKey');
-      if (header !== undefined && givenKey !== undefined && givenKey !== header) {
-        throw new InvalidJobRequestError('idempotencyKey', 'differs from the Idempotency-Key header; give the key once, or the same in both');
-      }
-      const keyed = header !== undefined && givenKey === undefined && typeof body === 'object' ? { ...body, idempotencyKey: header } : body;
-      const request = parseCommonRequest(keyed, this.config);
-      const earlier = request.idempotencyKey ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey) : undefined;
-      if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
-      // Before the family's checks, some of which read the data source (a sampling start counts its records).
-      await this.checkQuota(this.db, request.owner);
-      const job = await this.prepareJob(request, body);
-      // Temporal known to be down: refuse before a row is written that no workflow could follow.
-      if (this.calls.isUnreachable()) throw new DependencyUnavailableError('temporal', 'Temporal is unreachable; the job was not recorded or started');
-      const recorded = await this.recordNewJob(job);
-      if (!recorded.created) return recorded;
-      await this.startWorkflow(job);
-      return recorded;
-    }, (started) => started.jobId);
+  async startJobFromJson(
+    body: unknown,
+    actor = scalarText(fieldOf(body, 'owner')) ?? 'unknown',
+    options: StartOptions = {},
+  ): Promise<StartedJob> {
+    return audited(
+      this.db,
+      { actor, action: 'start', jobId: null, detail: { jobType: fieldOf(body, 'jobType') } },
+      async () => {
+        const header = options.idempotencyKeyHeader;
+        const givenKey = fieldOf(body, 'idempotencyKey');
+        if (header !== undefined && givenKey !== undefined && givenKey !== header) {
+          throw new InvalidJobRequestError(
+            'idempotencyKey',
+            'differs from the Idempotency-Key header; give the key once, or the same in both',
+          );
+        }
+        const keyed =
+          header !== undefined && givenKey === undefined && typeof body === 'object'
+            ? { ...body, idempotencyKey: header }
+            : body;
+        const request = parseCommonRequest(keyed, this.config);
+        const earlier = request.idempotencyKey
+          ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey)
+          : undefined;
+        if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
+        // Before the family's checks, some of which read the data source (a sampling start counts its records).
+        await this.checkQuota(this.db, request.owner);
+        const job = await this.prepareJob(request, body);
+        // Temporal known to be down: refuse before a row is written that no workflow could follow.
+        if (this.calls.isUnreachable())
+          throw new DependencyUnavailableError(
+            'temporal',
+            'Temporal is unreachable; the job was not recorded or started',
+          );
+        const recorded = await this.recordNewJob(job);
+        if (!recorded.created) return recorded;
+        await this.startWorkflow(job);
+        return recorded;
+      },
+      (started) => started.jobId,
+    );
   }
 
   async getJob(principal: Principal, jobId: string): Promise<JobRow> {
@@ -161,13 +232,21 @@ export class JobsClient {
     ]);
     // The workflow ended without writing its row (terminated, timed out, never started): status tells the truth at once
     // (or, if Temporal stops answering meanwhile, leaves it to the reconciler and answers with what it has).
-    if (workflow && workflow.kind !== 'running' && (await this.reconcile(row, workflow).catch(() => undefined))) return this.status(principal, jobId);
+    if (workflow && workflow.kind !== 'running' && (await this.reconcile(row, workflow).catch(() => undefined)))
+      return this.status(principal, jobId);
     const trouble = workflow?.kind === 'running' ? troubleOf(workflow.description) : null;
-    return { ...toLegacyStatus(row, progress, source), trouble, llm_usage: llmUsage, ...(llmBudget ? { llm_budget: llmBudget } : {}) };
+    return {
+      ...toLegacyStatus(row, progress, source),
+      trouble,
+      llm_usage: llmUsage,
+      ...(llmBudget ? { llm_budget: llmBudget } : {}),
+    };
   }
 
   async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {
-    return this.control(principal, jobId, options.now ? 'pause-now' : 'pause', CONTROLLABLE_FROM.pause, (handle) => handle.signal(pauseSignal, { now: options.now ?? false }));
+    return this.control(principal, jobId, options.now ? 'pause-now' : 'pause', CONTROLLABLE_FROM.pause, (handle) =>
+      handle.signal(pauseSignal, { now: options.now ?? false }),
+    );
   }
 
   async resume(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
@@ -183,7 +262,8 @@ export class JobsClient {
   async setPriority(principal: Principal, jobId: string, priority: unknown): Promise<LegacyJobStatus> {
     const parsed = prioritySchema.safeParse(priority);
     return this.control(principal, jobId, 'priority', ACTIVE_STATUSES, async (handle) => {
-      if (!parsed.success) throw new InvalidJobRequestError('priority', 'expected high, normal, low or an integer from 1 to 5');
+      if (!parsed.success)
+        throw new InvalidJobRequestError('priority', 'expected high, normal, low or an integer from 1 to 5');
       await handle.signal(setPrioritySignal, { priority: parsed.data });
       await this.db.updateTable('jobs').set({ priority: parsed.data }).where('id', '=', jobId).execute();
     });
@@ -197,10 +277,17 @@ export class JobsClient {
   /** The job's audit trail: every start and control action on it, oldest first. */
   async history(principal: Principal, jobId: string) {
     await this.getJob(principal, jobId);
-    return this.db.selectFrom('audit_log').select(['at', 'actor', 'action', 'outcome', 'detail']).where('job_id', '=', jobId).orderBy('id').execute();
+    return this.db
+      .selectFrom('audit_log')
+      .select(['at', 'actor', 'action', 'outcome', 'detail'])
+      .where('job_id', '=', jobId)
+      .orderBy('id')
+      .execute();
   }
 
-  /** Admin: pause, resume or cancel every active job matching `filter` ({ owner?, jobType?, status? }), each audited. */
+  /**
+   * Admin: pause, resume or cancel every active job matching `filter` ({ owner?, jobType?, status? }), each audited.
+   */
   async bulkControl(principal: Principal, filter: unknown, action: BulkAction): Promise<BulkOutcome> {
     return bulkControl(this.temporal, this.calls, this.db, principal, filter, action);
   }
@@ -213,7 +300,11 @@ export class JobsClient {
 
   /** Admin: changes a model's limits ({ rpm?, tpm?, windowMs? }); running workers follow within a grant round. */
   async setLlmBudget(principal: Principal, model: string, change: unknown): Promise<ModelBudget> {
-    const defaults = { rpm: this.config.LLM_RPM_LIMIT, tpm: this.config.LLM_TPM_LIMIT, windowMs: this.config.LLM_BUDGET_WINDOW_MS };
+    const defaults = {
+      rpm: this.config.LLM_RPM_LIMIT,
+      tpm: this.config.LLM_TPM_LIMIT,
+      windowMs: this.config.LLM_BUDGET_WINDOW_MS,
+    };
     return setBudgetLimits(this.db, principal, model, change, defaults);
   }
 
@@ -233,15 +324,19 @@ export class JobsClient {
 
   /** Waits for the workflow to end (successfully or not) and returns the job row as it then stands. */
   async waitForJob(jobId: string): Promise<JobRow | undefined> {
-    await this.handle(jobId).result().catch(() => undefined);
+    await this.handle(jobId)
+      .result()
+      .catch(() => undefined);
     return this.job(jobId);
   }
 
   private async progressOf(row: JobRow): Promise<{ progress: JobProgress | undefined; source: 'live' | 'snapshot' }> {
     const stored = row.progress ? { ...row.progress, status: row.status as JobStatus } : undefined;
-    if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') return { progress: stored, source: 'snapshot' };
+    if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse')
+      return { progress: stored, source: 'snapshot' };
     // Temporal down: the snapshot at once, rather than a query that can only wait out its deadline.
-    if (this.calls.isUnreachable() || !(await this.workersArePolling())) return { progress: stored, source: 'snapshot' };
+    if (this.calls.isUnreachable() || !(await this.workersArePolling()))
+      return { progress: stored, source: 'snapshot' };
     if (this.workersSilentSince !== undefined && Date.now() - this.workersSilentSince < SILENT_WORKERS_MAX_MS) {
       // Workers stopped answering: one query at a time, in the background, finds out when they are back.
       this.probe ??= this.queryProgress(row.id).finally(() => (this.probe = undefined));
@@ -259,7 +354,10 @@ export class JobsClient {
    */
   private async queryProgress(jobId: string): Promise<JobProgress | undefined> {
     try {
-      const live = await this.calls.bounded(() => this.handle(jobId).query(progressQuery), this.config.STATUS_QUERY_TIMEOUT_MS);
+      const live = await this.calls.bounded(
+        () => this.handle(jobId).query(progressQuery),
+        this.config.STATUS_QUERY_TIMEOUT_MS,
+      );
       this.workersSilentSince = undefined;
       return live;
     } catch (error) {
@@ -288,7 +386,8 @@ export class JobsClient {
       );
       polling = (pollers ?? []).length > 0;
     } catch (error) {
-      // Temporal unreachable: no worker could answer through it either. Anything else: let the query and its deadline decide.
+      // Temporal unreachable: no worker could answer through it either. Anything else: let the query and its deadline
+      // decide.
       if (error instanceof DependencyUnavailableError) return false;
     }
     this.pollerCheck = { at: Date.now(), polling };
@@ -300,35 +399,58 @@ export class JobsClient {
    * records it as requested until the workflow applies it. A workflow that has ended (terminated, failed,
    * or ending as the request arrives) answers 409 naming the state it ended in, written into the row first.
    */
-  private async control(principal: Principal, jobId: string, action: string, allowedFrom: readonly JobStatus[], send: (handle: WorkflowHandle) => Promise<void>): Promise<LegacyJobStatus> {
+  private async control(
+    principal: Principal,
+    jobId: string,
+    action: string,
+    allowedFrom: readonly JobStatus[],
+    send: (handle: WorkflowHandle) => Promise<void>,
+  ): Promise<LegacyJobStatus> {
     return audited(this.db, { actor: principal.subject, action, jobId }, async () => {
       const row = await this.getJob(principal, jobId);
-      if (row.source !== 'synapse') throw new JobStateError(`job ${jobId} was imported from the legacy job manager; nothing of it is running`);
+      if (row.source !== 'synapse')
+        throw new JobStateError(`job ${jobId} was imported from the legacy job manager; nothing of it is running`);
       if (FINAL_STATUSES.includes(row.status as JobStatus)) throw this.refusal(action, row);
       // A control decision needs the job's state now, not the answer shared with pollers a moment ago.
       this.forgetShared(jobId);
       const state = await workflowStateOf(this.reconcileDeps, jobId);
       if (state.kind !== 'running') throw await this.refuseEnded(action, row, state);
       const current = state.jobStatus ?? (row.status as JobStatus);
-      // A pause sent while no worker runs counts as done for what may follow it (resume, cancel), as the workflow will see it.
+      // A pause sent while no worker runs counts as done for what may follow it (resume, cancel), as the workflow will
+      // see it.
       const requested = pendingRequest(row, current);
       const effective = requested ? REQUESTED_STATUS[requested] : current;
       if (!allowedFrom.includes(effective)) {
-        throw new JobStateError(`cannot ${action} job ${jobId}: it is ${effective}${requested ? ` (${requested} requested, not applied yet)` : ''} (${action} applies to ${allowedFrom.join(', ')} jobs)`);
+        throw new JobStateError(
+          `cannot ${action} job ${jobId}: it is ${effective}${requested ? ` (${requested} requested, not applied yet)` : ''} (${action} applies to ${allowedFrom.join(', ')} jobs)`,
+        );
       }
       const request = REQUEST_OF[action];
       // Recorded before sending, so the workflow's write that applies it is sure to come after and clear it.
       const requestedAt = new Date();
-      if (request) await this.db.updateTable('jobs').set({ requested_action: request, requested_at: requestedAt }).where('id', '=', jobId).execute();
+      if (request)
+        await this.db
+          .updateTable('jobs')
+          .set({ requested_action: request, requested_at: requestedAt })
+          .where('id', '=', jobId)
+          .execute();
       try {
         await this.calls.run(`${action} job ${jobId}`, () => send(this.handle(jobId)));
         // Temporal accepts a cancel of a workflow that has just ended, silently: look again.
         const after = action === 'cancel' ? await workflowStateOf(this.reconcileDeps, jobId) : state;
-        if (after.kind === 'closed' && after.description.status.name !== 'CANCELLED') throw await this.refuseEnded(action, row, after);
+        if (after.kind === 'closed' && after.description.status.name !== 'CANCELLED')
+          throw await this.refuseEnded(action, row, after);
       } catch (error) {
-        if (request) await this.db.updateTable('jobs').set({ requested_action: row.requested_action, requested_at: row.requested_at }).where('id', '=', jobId).where('requested_at', '=', requestedAt).execute();
+        if (request)
+          await this.db
+            .updateTable('jobs')
+            .set({ requested_action: row.requested_action, requested_at: row.requested_at })
+            .where('id', '=', jobId)
+            .where('requested_at', '=', requestedAt)
+            .execute();
         // A signal to a workflow that ended meanwhile: the race with completion is a 409 too.
-        if (error instanceof WorkflowNotFoundError) throw await this.refuseEnded(action, row, await workflowStateOf(this.reconcileDeps, jobId));
+        if (error instanceof WorkflowNotFoundError)
+          throw await this.refuseEnded(action, row, await workflowStateOf(this.reconcileDeps, jobId));
         throw error;
       }
       this.forgetShared(jobId);
@@ -337,13 +459,18 @@ export class JobsClient {
   }
 
   private refusal(action: string, row: JobRow): JobStateError {
-    return new JobStateError(`cannot ${action} job ${row.id}: it is ${row.status}${row.error ? ` (${row.error})` : ''}`);
+    return new JobStateError(
+      `cannot ${action} job ${row.id}: it is ${row.status}${row.error ? ` (${row.error})` : ''}`,
+    );
   }
 
   /** The 409 for a job whose workflow has ended or does not exist, after writing what Temporal says into its row. */
   private async refuseEnded(action: string, row: JobRow, state: WorkflowState): Promise<JobStateError> {
     const ended = (await this.reconcile(row, state)) ?? (await this.job(row.id)) ?? row;
-    if (ACTIVE_STATUSES.includes(ended.status as JobStatus)) return new JobStateError(`cannot ${action} job ${row.id}: its workflow has not started yet; try again in a moment`);
+    if (ACTIVE_STATUSES.includes(ended.status as JobStatus))
+      return new JobStateError(
+        `cannot ${action} job ${row.id}: its workflow has not started yet; try again in a moment`,
+      );
     return this.refusal(action, ended);
   }
 
@@ -358,15 +485,31 @@ export class JobsClient {
   }
 
   private async jobByIdempotencyKey(owner: string, key: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('jobs').select('id').where('owner', '=', owner).where('idempotency_key', '=', key).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('owner', '=', owner)
+      .where('idempotency_key', '=', key)
+      .executeTakeFirst();
     return row?.id;
   }
 
   /** The family's checks and its workflow's input; the common fields every input carries are set here. */
-  private async prepareJob<T extends JobType>(request: CommonStartRequest & { jobType: T }, body: unknown): Promise<NewJob> {
+  private async prepareJob<T extends JobType>(
+    request: CommonStartRequest & { jobType: T },
+    body: unknown,
+  ): Promise<NewJob> {
     const { jobType, owner, metadata, priority, useLlmCache } = request;
     const historyEventBudget = this.config.JOB_HISTORY_EVENT_BUDGET;
-    const job: JobInputBase & { jobType: T } = { jobId: randomUUID(), jobType, owner, metadata, priority, useLlmCache, historyEventBudget };
+    const job: JobInputBase & { jobType: T } = {
+      jobId: randomUUID(),
+      jobType,
+      owner,
+      metadata,
+      priority,
+      useLlmCache,
+      historyEventBudget,
+    };
     const prepared = await definitionOf(jobType).prepare(this.db, job, body, this.config);
     return { request, jobId: job.jobId, prepared };
   }
@@ -380,13 +523,29 @@ export class JobsClient {
     return this.db.transaction().execute(async (trx) => {
       await sql`select pg_advisory_xact_lock(hashtext(${request.owner}))`.execute(trx);
       if (request.idempotencyKey) {
-        const earlier = await trx.selectFrom('jobs').select('id').where('owner', '=', request.owner).where('idempotency_key', '=', request.idempotencyKey).executeTakeFirst();
+        const earlier = await trx
+          .selectFrom('jobs')
+          .select('id')
+          .where('owner', '=', request.owner)
+          .where('idempotency_key', '=', request.idempotencyKey)
+          .executeTakeFirst();
         if (earlier) return { jobId: earlier.id, workflowId: earlier.id, created: false };
       }
       await this.checkQuota(trx, request.owner);
       await trx
         .insertInto('jobs')
-        .values({ id: jobId, type: request.jobType, owner: request.owner, status: 'pending', workflow_id: jobId, metadata: JSON.stringify(metadata), updated_at: new Date(), priority: request.priority, idempotency_key: request.idempotencyKey ?? null, task_queue: this.config.TEMPORAL_TASK_QUEUE })
+        .values({
+          id: jobId,
+          type: request.jobType,
+          owner: request.owner,
+          status: 'pending',
+          workflow_id: jobId,
+          metadata: JSON.stringify(metadata),
+          updated_at: new Date(),
+          priority: request.priority,
+          idempotency_key: request.idempotencyKey ?? null,
+          task_queue: this.config.TEMPORAL_TASK_QUEUE,
+        })
         .execute();
       return { jobId, workflowId: jobId, created: true };
     });
@@ -394,9 +553,17 @@ export class JobsClient {
 
   /** Refuses a start while `owner` has JOB_MAX_ACTIVE_PER_OWNER jobs pending, running or paused. */
   private async checkQuota(db: Kysely<Database>, owner: string): Promise<void> {
-    const { active } = await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('active')).where('owner', '=', owner).where('status', 'in', ACTIVE_STATUSES).where('source', '=', 'synapse').executeTakeFirstOrThrow();
+    const { active } = await db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('active'))
+      .where('owner', '=', owner)
+      .where('status', 'in', ACTIVE_STATUSES)
+      .where('source', '=', 'synapse')
+      .executeTakeFirstOrThrow();
     if (Number(active) >= this.config.JOB_MAX_ACTIVE_PER_OWNER) {
-      throw new QuotaExceededError(`${owner} already has ${active} active jobs (limit ${this.config.JOB_MAX_ACTIVE_PER_OWNER}); wait for one to finish or cancel one`);
+      throw new QuotaExceededError(
+        `${owner} already has ${active} active jobs (limit ${this.config.JOB_MAX_ACTIVE_PER_OWNER}); wait for one to finish or cancel one`,
+      );
     }
   }
 
@@ -411,26 +578,39 @@ export class JobsClient {
     const { metadata } = request;
     try {
       // By function reference (its name is the workflow type), with the input the family paired it with.
-      await this.calls.run(`start job ${jobId}`, () => prepared.workflow.startWith((workflow, input) => this.temporal.workflow.start(workflow, {
-        workflowId: jobId,
-        taskQueue: this.config.TEMPORAL_TASK_QUEUE,
-        args: [input],
-        priority: { priorityKey: request.priority, fairnessKey: request.owner },
-        typedSearchAttributes: [
-          { key: JobTypeKey, value: request.jobType },
-          { key: JobOwnerKey, value: request.owner },
-          { key: JobStatusKey, value: 'pending' },
-          { key: JobPriorityKey, value: request.priority },
-          ...(metadata.cycle_id !== undefined ? [{ key: CycleIdKey, value: scalarText(metadata.cycle_id) ?? '' }] : []),
-          ...(metadata.report_id !== undefined ? [{ key: ReportIdKey, value: scalarText(metadata.report_id) ?? '' }] : []),
-        ],
-        staticSummary: prepared.summary,
-        staticDetails: prepared.details,
-      })));
+      await this.calls.run(`start job ${jobId}`, () =>
+        prepared.workflow.startWith((workflow, input) =>
+          this.temporal.workflow.start(workflow, {
+            workflowId: jobId,
+            taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+            args: [input],
+            priority: { priorityKey: request.priority, fairnessKey: request.owner },
+            typedSearchAttributes: [
+              { key: JobTypeKey, value: request.jobType },
+              { key: JobOwnerKey, value: request.owner },
+              { key: JobStatusKey, value: 'pending' },
+              { key: JobPriorityKey, value: request.priority },
+              ...(metadata.cycle_id !== undefined
+                ? [{ key: CycleIdKey, value: scalarText(metadata.cycle_id) ?? '' }]
+                : []),
+              ...(metadata.report_id !== undefined
+                ? [{ key: ReportIdKey, value: scalarText(metadata.report_id) ?? '' }]
+                : []),
+            ],
+            staticSummary: prepared.summary,
+            staticDetails: prepared.details,
+          }),
+        ),
+      );
     } catch (error) {
       if (error instanceof DependencyUnavailableError) {
         const bound = this.config.JOB_START_BOUND_MS / 1_000;
-        throw new DependencyUnavailableError('temporal', `${error.message}. Job ${jobId} is recorded as pending; unless its workflow started after all, it is failed as never started within ${bound} s (a retry with the same idempotency key returns it until then)`, error.retryAfterSeconds, { cause: error });
+        throw new DependencyUnavailableError(
+          'temporal',
+          `${error.message}. Job ${jobId} is recorded as pending; unless its workflow started after all, it is failed as never started within ${bound} s (a retry with the same idempotency key returns it until then)`,
+          error.retryAfterSeconds,
+          { cause: error },
+        );
       }
       // Temporal refused the start: nothing started, so nothing should claim it did.
       await this.db.deleteFrom('jobs').where('id', '=', jobId).execute();

@@ -13,7 +13,10 @@ export async function llmUsageOf(db: Kysely<Database>, jobId: string, prices: Co
   let costUsd: number | null = 0;
   for (const { model, promptTokens, completionTokens } of byModel) {
     const price = prices[model];
-    costUsd = price && costUsd !== null ? costUsd + (promptTokens * price.prompt + completionTokens * price.completion) / 1e6 : null;
+    costUsd =
+      price && costUsd !== null
+        ? costUsd + (promptTokens * price.prompt + completionTokens * price.completion) / 1e6
+        : null;
   }
   return { ...totalUsage(byModel), costUsd: costUsd === null ? null : Math.round(costUsd * 1e6) / 1e6 };
 }

@@ -7,7 +7,10 @@
  * answer (the dependency did not answer) is never served stale.
  */
 export class SharedAnswers<T> {
-  private readonly entries = new Map<string, { at: number; answer: Promise<T | undefined>; last?: T; refreshing: boolean }>();
+  private readonly entries = new Map<
+    string,
+    { at: number; answer: Promise<T | undefined>; last?: T; refreshing: boolean }
+  >();
 
   constructor(
     /** Resolves undefined, never rejects, when the dependency does not answer. */

@@ -7,7 +7,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** Why `text` cannot be stored as it is, or undefined when it can. */
 export function unstorableTextProblem(text: string): string | undefined {
   if (text.includes('\u0000')) return 'contains a NUL character (U+0000), which PostgreSQL cannot store';
-  if (LONE_SURROGATE.test(text)) return 'contains a lone UTF-16 surrogate (not a character), which cannot be stored as given';
+  if (LONE_SURROGATE.test(text))
+    return 'contains a lone UTF-16 surrogate (not a character), which cannot be stored as given';
   return undefined;
 }
 
@@ -38,13 +39,17 @@ export function findUnstorableText(value: unknown, whole = '(body)'): Unstorable
         // The key is named escaped (JSON), so the answer itself stays storable and printable.
         if (problem) return { field: name(path), problem: `key ${JSON.stringify(key)} ${problem}` };
       }
-      for (let index = entries.length - 1; index >= 0; index--) stack.push([entries[index]![1], [...path, entries[index]![0]]]);
+      for (let index = entries.length - 1; index >= 0; index--)
+        stack.push([entries[index]![1], [...path, entries[index]![0]]]);
     }
   }
   return undefined;
 }
 
-/** `text` made storable for records that must be written whatever came in (audit, reports): NUL shown as `\0`, lone surrogates as U+FFFD. */
+/**
+ * `text` made storable for records that must be written whatever came in (audit, reports): NUL shown as `\0`, lone
+ * surrogates as U+FFFD.
+ */
 export function storableText(text: string): string {
   return text.replaceAll('\u0000', '\\0').replace(new RegExp(LONE_SURROGATE.source, 'g'), '\uFFFD');
 }

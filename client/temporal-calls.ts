@@ -54,17 +54,26 @@ export class TemporalCalls {
    * (not found, already started, bad argument) is the server's answer and is rethrown as it is.
    */
   async run<T>(what: string, call: () => Promise<T>): Promise<T> {
-    if (this.isUnreachable()) throw new DependencyUnavailableError('temporal', `Temporal is unreachable (${this.unreachable!.reason}); could not ${what}`);
+    if (this.isUnreachable())
+      throw new DependencyUnavailableError(
+        'temporal',
+        `Temporal is unreachable (${this.unreachable!.reason}); could not ${what}`,
+      );
     try {
       const answer = await this.bounded(call, this.timeoutMs);
       this.unreachable = undefined;
       return answer;
     } catch (error) {
-      if (grpcCodeOf(error) === grpcStatus.RESOURCE_EXHAUSTED) throw new DependencyUnavailableError('temporal', `Temporal is overloaded; could not ${what}`, 2, { cause: error });
+      if (grpcCodeOf(error) === grpcStatus.RESOURCE_EXHAUSTED)
+        throw new DependencyUnavailableError('temporal', `Temporal is overloaded; could not ${what}`, 2, {
+          cause: error,
+        });
       if (!isUnanswered(error)) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       this.unreachable ??= { since: Date.now(), reason };
-      throw new DependencyUnavailableError('temporal', `Temporal did not answer (${reason}); could not ${what}`, 2, { cause: error });
+      throw new DependencyUnavailableError('temporal', `Temporal did not answer (${reason}); could not ${what}`, 2, {
+        cause: error,
+      });
     }
   }
 
@@ -90,7 +99,10 @@ export class TemporalCalls {
   private probeSoon(): void {
     if (this.probe || Date.now() - this.lastProbeAt < PROBE_EVERY_MS) return;
     this.lastProbeAt = Date.now();
-    this.probe = this.bounded(() => this.client.workflowService.describeNamespace({ namespace: this.client.options.namespace }), this.timeoutMs)
+    this.probe = this.bounded(
+      () => this.client.workflowService.describeNamespace({ namespace: this.client.options.namespace }),
+      this.timeoutMs,
+    )
       .then(
         () => (this.unreachable = undefined),
         () => undefined,

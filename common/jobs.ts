@@ -32,7 +32,6 @@ export const CONTROLLABLE_FROM: Record<'pause' | 'resume' | 'cancel', readonly J
   cancel: ACTIVE_STATUSES,
 };
 
-
 /**
  * What every job's workflow receives, whatever its type: identity, ownership, priority and the knobs of
  * the control contract. Each family's input extends it with its own, already validated, parameters.
@@ -100,7 +99,9 @@ export interface ProfilingJobResult {
   rulesTotal: number;
   /** Rules that ran; `overallPassRate` and `rowsChecked` are over these only. */
   rulesExecuted: number;
-  /** Rules that could not run, with the database's reason and SQLSTATE (null when the whole batch failed without one). */
+  /**
+   * Rules that could not run, with the database's reason and SQLSTATE (null when the whole batch failed without one).
+   */
   rulesNotRun: { attribute: string; ruleIndex: number; reason: string; sqlstate: string | null }[];
   rowsChecked: number;
   overallPassRate: number | null;

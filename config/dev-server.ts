@@ -15,4 +15,5 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
 ];
 
 /** The dynamic config as `temporal server start-dev` arguments. */
-export const devServerDynamicConfigArgs = (): string[] => DEV_SERVER_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]);
+export const devServerDynamicConfigArgs = (): string[] =>
+  DEV_SERVER_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]);

@@ -23,15 +23,28 @@ const schema = z.object({
   LLM_INVALID_OUTPUT_ATTEMPTS: integer(3, 1),
   /**
    * How long an LLM activity keeps retrying rate limits (429) and unavailability (5xx, connection errors, timeouts),
-   * counted from when it was first scheduled; then the item fails naming the error class. Providers' storms last minutes.
+   * counted from when it was first scheduled; then the item fails naming the error class. Providers' storms last
+   * minutes.
    */
   // At most 6 h: LLM_ACTIVITY's attempts (1 h start-to-close each, ten of them) must outlast the span.
   LLM_RETRY_SPAN_MS: z.coerce.number().int().min(1_000).max(21_600_000).default(1_800_000),
-  /** The most one prompt may hold (system and user messages, at about four characters a token); the least important parts are trimmed first. */
+  /**
+   * The most one prompt may hold (system and user messages, at about four characters a token); the least important
+   * parts are trimmed first.
+   */
   LLM_MAX_PROMPT_TOKENS: integer(16_000, 500),
-  /** One LLM budget shared by every worker (activities/llm/budget/llm-budget-postgres.ts); off, each call goes out at once. */
-  LLM_BUDGET_ENABLED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-  /** A model's requests and tokens per window when the budget first sees it; change them at run time with `synapse-jobs budget set`. */
+  /**
+   * One LLM budget shared by every worker (activities/llm/budget/llm-budget-postgres.ts); off, each call goes out at
+   * once.
+   */
+  LLM_BUDGET_ENABLED: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /**
+   * A model's requests and tokens per window when the budget first sees it; change them at run time with `synapse-jobs
+   * budget set`.
+   */
   LLM_RPM_LIMIT: integer(500, 1),
   LLM_TPM_LIMIT: integer(200_000, 1),
   /** The window those limits count over: a minute, as providers count; tests shorten it. */
@@ -58,7 +71,10 @@ const schema = z.object({
   JOB_MAX_LLM_CONCURRENCY: integer(200, 1),
   JOB_MAX_ATTRIBUTES: integer(20_000, 1),
   /** Whether a job reuses stored LLM answers unless its request says `useLlmCache: false`. */
-  JOB_DEFAULT_USE_LLM_CACHE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  JOB_DEFAULT_USE_LLM_CACHE: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** History events one workflow run may grow to before the job continues as new. */
   JOB_HISTORY_EVENT_BUDGET: integer(4_000, 50),
   /**
@@ -72,13 +88,20 @@ const schema = z.object({
       try {
         return llmPricesSchema.parse(JSON.parse(text));
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `not a price table: ${error instanceof Error ? error.message : String(error)}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `not a price table: ${error instanceof Error ? error.message : String(error)}`,
+        });
         return z.NEVER;
       }
     }),
-  /** Largest job metadata, in bytes of its JSON: metadata is labels, shown in every list and page that shows the job. */
+  /**
+   * Largest job metadata, in bytes of its JSON: metadata is labels, shown in every list and page that shows the job.
+   */
   JOB_MAX_METADATA_BYTES: integer(16_384, 256),
-  /** Deepest nesting of job metadata (the object itself is level 1); labels need few levels, every reader pays for more. */
+  /**
+   * Deepest nesting of job metadata (the object itself is level 1); labels need few levels, every reader pays for more.
+   */
   JOB_MAX_METADATA_DEPTH: integer(8, 1),
   /** Statement timeout of the row count a sampling start takes; past it, PostgreSQL's row estimate stands in. */
   JOB_START_COUNT_TIMEOUT_MS: integer(10_000, 100),
@@ -93,13 +116,21 @@ const schema = z.object({
    * answers 503 within about this when Temporal does not answer, instead of the client's ~20 s of retries.
    */
   TEMPORAL_RPC_TIMEOUT_MS: integer(2_000, 100),
-  /** How often a worker's reconciler (one active per task queue) looks for jobs whose workflow ended without writing their row; 0 turns it off. */
+  /**
+   * How often a worker's reconciler (one active per task queue) looks for jobs whose workflow ended without writing
+   * their row; 0 turns it off.
+   */
   JOB_RECONCILE_INTERVAL_MS: integer(2_000, 0),
-  /** A pending job whose workflow still does not exist this long after its row was written is failed as never started. */
+  /**
+   * A pending job whose workflow still does not exist this long after its row was written is failed as never started.
+   */
   JOB_START_BOUND_MS: integer(30_000, 1_000),
   API_PORT: integer(8080, 0),
   API_MAX_BODY_BYTES: integer(1_000_000, 1_000),
-  /** When set, GET /metrics needs `Authorization: Bearer <this>`; unset, /metrics is open (keep the API on an internal network). */
+  /**
+   * When set, GET /metrics needs `Authorization: Bearer <this>`; unset, /metrics is open (keep the API on an internal
+   * network).
+   */
   API_METRICS_TOKEN: z.string().min(16).optional(),
   /** HS256 secret for bearer tokens; or JWT_JWKS_URL for a key set (RS256/ES256). */
   JWT_SECRET: z.string().min(16).optional(),
@@ -117,7 +148,8 @@ export type Config = z.infer<typeof schema>;
 /** Settings that are valid alone but not together. */
 function contradictionIn(config: Config): string | undefined {
   // The reconciler must not fail a job whose start is still waiting for Temporal's answer.
-  if (config.JOB_START_BOUND_MS <= config.TEMPORAL_RPC_TIMEOUT_MS) return `JOB_START_BOUND_MS: must be longer than TEMPORAL_RPC_TIMEOUT_MS (${config.TEMPORAL_RPC_TIMEOUT_MS})`;
+  if (config.JOB_START_BOUND_MS <= config.TEMPORAL_RPC_TIMEOUT_MS)
+    return `JOB_START_BOUND_MS: must be longer than TEMPORAL_RPC_TIMEOUT_MS (${config.TEMPORAL_RPC_TIMEOUT_MS})`;
   return undefined;
 }
 
@@ -127,9 +159,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   try {
     temporal = loadTemporalSettings(env);
   } catch (error) {
-    throw new Error(`Invalid configuration:\n  Temporal profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE): ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `Invalid configuration:\n  Temporal profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE): ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
-  const parsed = schema.safeParse({ ...env, TEMPORAL_ADDRESS: temporal.connection.address, TEMPORAL_NAMESPACE: temporal.namespace });
+  const parsed = schema.safeParse({
+    ...env,
+    TEMPORAL_ADDRESS: temporal.connection.address,
+    TEMPORAL_NAMESPACE: temporal.namespace,
+  });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);

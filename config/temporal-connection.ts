@@ -10,7 +10,8 @@ export const DEV_TEMPORAL_ADDRESS = '127.0.0.1:7233';
 export const DEV_TEMPORAL_NAMESPACE = 'default';
 
 /** What both the client's `Connection` and the worker's `NativeConnection` accept. */
-export type TemporalConnectionOptions = Required<Pick<NativeConnectionOptions, 'address'>> & Pick<NativeConnectionOptions, 'tls' | 'apiKey' | 'metadata'>;
+export type TemporalConnectionOptions = Required<Pick<NativeConnectionOptions, 'address'>> &
+  Pick<NativeConnectionOptions, 'tls' | 'apiKey' | 'metadata'>;
 
 export interface TemporalSettings {
   connection: TemporalConnectionOptions;
@@ -24,7 +25,9 @@ export interface TemporalSettings {
  */
 export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
   // Empty variables mean "not set" here, as they do for the rest of our configuration.
-  const setVariables = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''));
+  const setVariables = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''),
+  );
   const { connectionOptions, namespace } = loadClientConnectConfig({ overrideEnvVars: setVariables });
   return {
     namespace: namespace ?? DEV_TEMPORAL_NAMESPACE,
@@ -32,7 +35,9 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): Temp
       address: connectionOptions.address ?? DEV_TEMPORAL_ADDRESS,
       ...(connectionOptions.tls === undefined ? {} : { tls: connectionOptions.tls }),
       ...(connectionOptions.apiKey === undefined ? {} : { apiKey: connectionOptions.apiKey }),
-      ...(connectionOptions.metadata && Object.keys(connectionOptions.metadata).length ? { metadata: connectionOptions.metadata } : {}),
+      ...(connectionOptions.metadata && Object.keys(connectionOptions.metadata).length
+        ? { metadata: connectionOptions.metadata }
+        : {}),
     },
   };
 }
@@ -42,6 +47,9 @@ export function loadTemporalSettings(env: NodeJS.ProcessEnv = process.env): Temp
  * comes from the loaded config (which resolved it from the same profile, and which tests may point
  * elsewhere); credentials and TLS come from the environment and profile.
  */
-export function temporalConnectionOptions(config: { TEMPORAL_ADDRESS: string }, env: NodeJS.ProcessEnv = process.env): TemporalConnectionOptions {
+export function temporalConnectionOptions(
+  config: { TEMPORAL_ADDRESS: string },
+  env: NodeJS.ProcessEnv = process.env,
+): TemporalConnectionOptions {
   return { ...loadTemporalSettings(env).connection, address: config.TEMPORAL_ADDRESS };
 }

@@ -70,7 +70,8 @@ export function openDatabase(databaseUrl: string, maxConnections = 10): Kysely<D
       const result = query(...args);
       if (result instanceof Promise) {
         result.catch((error: unknown) => {
-          // `_queryable` is pg's own flag, which pg-pool reads on release; its typings do not declare it, hence the cast.
+          // `_queryable` is pg's own flag, which pg-pool reads on release; its typings do not declare it, hence the
+          // cast.
           if (isLostConnection(error)) (client as unknown as { _queryable: boolean })._queryable = false;
         });
       }
@@ -90,7 +91,10 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
 }
 
 /** Runs `work` on a connection to the server's `postgres` database, with the name of the URL's database. */
-async function withServerAdmin(databaseUrl: string, work: (admin: pg.Client, name: string) => Promise<void>): Promise<void> {
+async function withServerAdmin(
+  databaseUrl: string,
+  work: (admin: pg.Client, name: string) => Promise<void>,
+): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1));
   url.pathname = '/postgres';
@@ -117,5 +121,7 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
 }
 
 export async function dropDatabase(databaseUrl: string): Promise<void> {
-  await withServerAdmin(databaseUrl, (admin, name) => admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`).then(() => undefined));
+  await withServerAdmin(databaseUrl, (admin, name) =>
+    admin.query(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`).then(() => undefined),
+  );
 }

@@ -1,5 +1,6 @@
 // The one typed view of the database that kysely checks every query against, composed from each family's
-// tables (declared beside the family). Migrations under db/migrations create exactly these tables; keep the two in step.
+// tables (declared beside the family). Migrations under db/migrations create exactly these tables; keep the two in
+// step.
 
 import type { JobTables } from '../activities/jobs/jobs-tables';
 import type { DataSourceTables } from '../activities/data-sources/data-source-tables';
@@ -12,7 +13,8 @@ import type { SamplingTables } from '../activities/sampling/sampling-tables';
 import type { TestExecutionTables } from '../activities/test-execution/test-execution-tables';
 
 export interface Database
-  extends JobTables,
+  extends
+    JobTables,
     DataSourceTables,
     LlmTables,
     LlmBudgetTables,

@@ -30,7 +30,10 @@ export function generateDemoRows(count: number, seed = SEED): Record<string, unk
   );
 }
 
-/** The demo table is not in the typed Database: its columns are generated (db/demo-columns.ts), so a row is column → value. */
+/**
+ * The demo table is not in the typed Database: its columns are generated (db/demo-columns.ts), so a row is column →
+ * value.
+ */
 type DemoTable = { [DEMO_TABLE]: Record<string, unknown> };
 
 export async function seedDemoData(db: Kysely<Database>, rowCount = DEMO_ROW_COUNT): Promise<{ inserted: number }> {
@@ -41,7 +44,11 @@ export async function seedDemoData(db: Kysely<Database>, rowCount = DEMO_ROW_COU
   await db.transaction().execute(async (trx) => {
     await sql`truncate ${sql.table(DEMO_TABLE)}`.execute(trx);
     for (let start = 0; start < generated.length; start += ROWS_PER_INSERT) {
-      await trx.withTables<DemoTable>().insertInto(DEMO_TABLE).values(generated.slice(start, start + ROWS_PER_INSERT)).execute();
+      await trx
+        .withTables<DemoTable>()
+        .insertInto(DEMO_TABLE)
+        .values(generated.slice(start, start + ROWS_PER_INSERT))
+        .execute();
     }
   });
   return { inserted: generated.length };

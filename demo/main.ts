@@ -24,19 +24,32 @@ async function main(): Promise<number> {
 
   const connection = await connectToTemporal(config.TEMPORAL_ADDRESS);
   const { db, inserted } = await prepareDatabase(config.DATABASE_URL);
-  console.log(`Database ${new URL(config.DATABASE_URL).pathname.slice(1)} ready (${inserted ? `seeded ${inserted} rows` : 'demo data already seeded'})`);
+  console.log(
+    `Database ${new URL(config.DATABASE_URL).pathname.slice(1)} ready (${inserted ? `seeded ${inserted} rows` : 'demo data already seeded'})`,
+  );
 
   // A real endpoint is one variable away; by default the local stand-in answers, at a model-like pace.
-  const standin = config.OPENAI_BASE_URL ? undefined : await startLlmStandin({ responders: defaultResponders, faults: { latencyMs: 600, latencyJitterMs: 400 } });
+  const standin = config.OPENAI_BASE_URL
+    ? undefined
+    : await startLlmStandin({ responders: defaultResponders, faults: { latencyMs: 600, latencyJitterMs: 400 } });
   const workerConfig = { ...config, OPENAI_BASE_URL: config.OPENAI_BASE_URL ?? standin?.url };
-  console.log(`LLM: ${standin ? `local stand-in at ${standin.url}` : workerConfig.OPENAI_BASE_URL} (model ${config.OPENAI_MODEL})`);
+  console.log(
+    `LLM: ${standin ? `local stand-in at ${standin.url}` : workerConfig.OPENAI_BASE_URL} (model ${config.OPENAI_MODEL})`,
+  );
 
   console.log('Starting a worker (bundling workflow code takes a few seconds)…');
   const { worker, close } = await createJobsWorker(workerConfig);
   const running = worker.run();
 
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
-  const { jobId } = await jobs.startJob({ jobType: 'data_profiling', owner: 'demo', dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: 16, useLlmCache: false, metadata: { cycle_id: 1, report_id: 1 } });
+  const { jobId } = await jobs.startJob({
+    jobType: 'data_profiling',
+    owner: 'demo',
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    llmConcurrency: 16,
+    useLlmCache: false,
+    metadata: { cycle_id: 1, report_id: 1 },
+  });
   console.log(`\nJob ${jobId} (data_profiling of every attribute of ${DEMO_TABLE})`);
   console.log(`Web UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${jobId}\n`);
 
@@ -55,7 +68,12 @@ async function main(): Promise<number> {
   const usage = await llmUsageOf(db, jobId, config.LLM_PRICES);
   const worstRules = await db
     .selectFrom('rule_results as rr')
-    .innerJoin('profiling_rules as pr', (join) => join.onRef('pr.job_id', '=', 'rr.rules_job_id').onRef('pr.attribute', '=', 'rr.attribute').onRef('pr.rule_index', '=', 'rr.rule_index'))
+    .innerJoin('profiling_rules as pr', (join) =>
+      join
+        .onRef('pr.job_id', '=', 'rr.rules_job_id')
+        .onRef('pr.attribute', '=', 'rr.attribute')
+        .onRef('pr.rule_index', '=', 'rr.rule_index'),
+    )
     .select(['rr.attribute', 'pr.rule', 'rr.failed_rows', 'rr.pass_rate'])
     .where('rr.job_id', '=', jobId)
     .where('rr.failed_rows', '>', 0)
@@ -71,21 +89,35 @@ async function main(): Promise<number> {
 
   printSummary(job?.status as JobStatus, result, job?.error ?? null, (Date.now() - startedAt) / 1000);
   const cost = usage.costUsd === null ? '' : ` ≈ $${usage.costUsd.toFixed(4)} at ${config.OPENAI_MODEL} prices`;
-  console.log(`  LLM usage            ${usage.calls} calls, ${usage.promptTokens.toLocaleString('en')} prompt + ${usage.completionTokens.toLocaleString('en')} completion tokens${cost}`);
+  console.log(
+    `  LLM usage            ${usage.calls} calls, ${usage.promptTokens.toLocaleString('en')} prompt + ${usage.completionTokens.toLocaleString('en')} completion tokens${cost}`,
+  );
   if (worstRules.length) {
     console.log('\n  rules with the most failing rows:');
-    for (const r of worstRules) console.log(`    ${`${r.attribute}: ${JSON.stringify(r.rule)}`.padEnd(72)} ${String(r.failed_rows).padStart(5)} rows  pass ${((r.pass_rate ?? 0) * 100).toFixed(2)} %`);
+    for (const r of worstRules)
+      console.log(
+        `    ${`${r.attribute}: ${JSON.stringify(r.rule)}`.padEnd(72)} ${String(r.failed_rows).padStart(5)} rows  pass ${((r.pass_rate ?? 0) * 100).toFixed(2)} %`,
+      );
   }
   return job?.status === 'completed' ? 0 : 1;
 }
 
-function printSummary(status: JobStatus, result: ProfilingJobResult | null, error: string | null, seconds: number): void {
+function printSummary(
+  status: JobStatus,
+  result: ProfilingJobResult | null,
+  error: string | null,
+  seconds: number,
+): void {
   console.log(`\nJob ${status} in ${seconds.toFixed(1)} s (whole demo)`);
   if (result) {
     const passRate = result.overallPassRate === null ? 'n/a' : `${(result.overallPassRate * 100).toFixed(2)} %`;
-    console.log(`  attributes profiled  ${result.attributesProfiled} of ${result.attributesTotal} (${result.attributesFailed} failed)`);
+    console.log(
+      `  attributes profiled  ${result.attributesProfiled} of ${result.attributesTotal} (${result.attributesFailed} failed)`,
+    );
     console.log(`  rules generated      ${result.rulesGenerated}`);
-    console.log(`  rules executed       ${result.rulesExecuted} of ${result.rulesTotal} over ${result.rowsChecked.toLocaleString('en')} row checks`);
+    console.log(
+      `  rules executed       ${result.rulesExecuted} of ${result.rulesTotal} over ${result.rowsChecked.toLocaleString('en')} row checks`,
+    );
     console.log(`  overall pass rate    ${passRate} (over ${result.passRateScope})`);
   }
   if (error) console.log(`  error                ${error}`);

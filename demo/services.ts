@@ -20,7 +20,10 @@ export async function connectToTemporal(address: string): Promise<Connection> {
       env: { ...process.env, TEMPORAL_PORT: port ?? '7233' },
     });
   }
-  return Connection.connect({ ...temporalConnectionOptions({ TEMPORAL_ADDRESS: address }), connectTimeout: '10 seconds' });
+  return Connection.connect({
+    ...temporalConnectionOptions({ TEMPORAL_ADDRESS: address }),
+    connectTimeout: '10 seconds',
+  });
 }
 
 export async function prepareDatabase(databaseUrl: string) {

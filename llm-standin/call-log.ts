@@ -1,7 +1,8 @@
 // What the stand-in was asked and how it answered, per request and per item: the evidence tests use to
 // prove retries, back-off and cancellation really happened over the wire.
 
-export type CallOutcome = 'ok' | 'rate_limited' | 'server_error' | 'malformed' | 'wrong_shape' | 'hung' | 'client_aborted';
+export type CallOutcome =
+  'ok' | 'rate_limited' | 'server_error' | 'malformed' | 'wrong_shape' | 'hung' | 'client_aborted';
 
 export interface CallRecord {
   itemKey?: string;
@@ -31,7 +32,10 @@ export class CallLog {
   private callsWithoutItem = 0;
 
   /** Logs an arriving request; returns its record and its 0-based index among its item's calls. */
-  open(call: { itemKey?: string; task?: string; jobId?: string; callId?: string; promptTokens: number }, outcome: CallOutcome): { record: CallRecord; callIndex: number } {
+  open(
+    call: { itemKey?: string; task?: string; jobId?: string; callId?: string; promptTokens: number },
+    outcome: CallOutcome,
+  ): { record: CallRecord; callIndex: number } {
     const callIndex = this.nextIndex(call.itemKey);
     const record: CallRecord = {
       ...(call.itemKey !== undefined ? { itemKey: call.itemKey } : {}),

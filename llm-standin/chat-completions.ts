@@ -5,7 +5,15 @@ import type { CallLog, CallOutcome } from './call-log';
 import type { Exchange } from './exchange';
 import type { Gates } from './gates';
 import { chooseFault, delayFor, type CallSubject, type FaultPlan, type FaultRule } from './faults';
-import { BadRequest, completionBody, errorBody, errorTypeFor, parseChatRequest, promptTokensOf, type StandinRequest } from './openai-wire';
+import {
+  BadRequest,
+  completionBody,
+  errorBody,
+  errorTypeFor,
+  parseChatRequest,
+  promptTokensOf,
+  type StandinRequest,
+} from './openai-wire';
 import type { AdmissionResult, RateWindow } from './rate-window';
 
 export type StandinResponder = (request: StandinRequest) => unknown;
@@ -32,27 +40,52 @@ interface Plan {
 }
 
 /** `caller` holds what the request's headers say: the job (`x-synapse-job-id`) and the call (`x-synapse-call-id`). */
-export async function answerChatCompletion(ctx: ChatContext, exchange: Exchange, body: string, caller: { jobId?: string; callId?: string } = {}): Promise<void> {
+export async function answerChatCompletion(
+  ctx: ChatContext,
+  exchange: Exchange,
+  body: string,
+  caller: { jobId?: string; callId?: string } = {},
+): Promise<void> {
   let request: StandinRequest;
   try {
-    request = { ...parseChatRequest(body), ...(caller.jobId ? { jobId: caller.jobId } : {}), ...(caller.callId ? { callId: caller.callId } : {}) };
+    request = {
+      ...parseChatRequest(body),
+      ...(caller.jobId ? { jobId: caller.jobId } : {}),
+      ...(caller.callId ? { callId: caller.callId } : {}),
+    };
   } catch (error) {
     if (!(error instanceof BadRequest)) throw error;
     exchange.record = ctx.log.open({ promptTokens: 0 }, 'server_error').record;
     return exchange.sendJson(400, errorBody(error.message, 'invalid_request_error'));
   }
   const promptTokens = promptTokensOf(request);
-  const { record, callIndex } = ctx.log.open({ itemKey: request.itemKey, task: request.task, jobId: request.jobId, callId: request.callId, promptTokens }, 'ok');
+  const { record, callIndex } = ctx.log.open(
+    { itemKey: request.itemKey, task: request.task, jobId: request.jobId, callId: request.callId, promptTokens },
+    'ok',
+  );
   exchange.record = record;
-  const responder = request.task !== undefined && Object.hasOwn(ctx.responders, request.task) ? ctx.responders[request.task] : undefined;
+  const responder =
+    request.task !== undefined && Object.hasOwn(ctx.responders, request.task)
+      ? ctx.responders[request.task]
+      : undefined;
   if (!responder) {
     record.outcome = 'server_error';
-    const message = request.task === undefined ? 'The last user message has no `TASK: <name>` line.' : `The LLM stand-in has no responder for task '${request.task}'.`;
+    const message =
+      request.task === undefined
+        ? 'The last user message has no `TASK: <name>` line.'
+        : `The LLM stand-in has no responder for task '${request.task}'.`;
     return exchange.sendJson(400, errorBody(message, 'invalid_request_error'));
   }
 
   // A held call has not reached the provider's quota or the fault plan yet: both apply once it is released.
-  if (!(await ctx.gates.pass({ itemKey: request.itemKey, task: request.task, jobId: request.jobId, callNumber: record.callNumber }, exchange, record))) return;
+  if (
+    !(await ctx.gates.pass(
+      { itemKey: request.itemKey, task: request.task, jobId: request.jobId, callNumber: record.callNumber },
+      exchange,
+      record,
+    ))
+  )
+    return;
   const faultPlan = ctx.faultPlan();
   const subject: CallSubject = { itemKey: request.itemKey, task: request.task, callIndex };
   const arrivedAt = Date.now();
@@ -83,23 +116,48 @@ function plannedOutcome(admission: AdmissionResult, fault: FaultRule | undefined
   }
 }
 
-async function answer(ctx: ChatContext, exchange: Exchange, faultPlan: FaultPlan, plan: Plan, responder: StandinResponder): Promise<void> {
+async function answer(
+  ctx: ChatContext,
+  exchange: Exchange,
+  faultPlan: FaultPlan,
+  plan: Plan,
+  responder: StandinResponder,
+): Promise<void> {
   const { admission, fault } = plan;
   const now = Date.now();
   if (!admission.admitted) {
     const retryAfterMs = Math.max(0, admission.retryAfterMs - (now - plan.arrivedAt));
     const message = `Rate limit reached for ${plan.request.model} on ${admission.exhausted} per min. Please try again in ${Math.ceil(retryAfterMs)}ms.`;
-    return sendRateLimited(exchange, ctx.window.headers(faultPlan.limits, now), retryAfterMs, message, admission.exhausted);
+    return sendRateLimited(
+      exchange,
+      ctx.window.headers(faultPlan.limits, now),
+      retryAfterMs,
+      message,
+      admission.exhausted,
+    );
   }
   if (fault?.kind === 'rate_limit') {
     const retryAfterMs = (fault.retryAfterSeconds ?? 1) * 1000;
     const message = `Rate limit reached for ${plan.request.model} on requests per min. Please try again in ${fault.retryAfterSeconds ?? 1}s.`;
-    return sendRateLimited(exchange, ctx.window.headers(faultPlan.limits, now, { retryAfterMs }), retryAfterMs, message, 'requests');
+    return sendRateLimited(
+      exchange,
+      ctx.window.headers(faultPlan.limits, now, { retryAfterMs }),
+      retryAfterMs,
+      message,
+      'requests',
+    );
   }
   if (fault?.kind === 'server_error') {
     const status = fault.status ?? 503;
-    const message = status >= 500 ? 'The server is overloaded or not ready yet.' : `The LLM stand-in was told to reject this request (${status}).`;
-    return exchange.sendJson(status, errorBody(message, errorTypeFor(status)), ctx.window.headers(faultPlan.limits, now));
+    const message =
+      status >= 500
+        ? 'The server is overloaded or not ready yet.'
+        : `The LLM stand-in was told to reject this request (${status}).`;
+    return exchange.sendJson(
+      status,
+      errorBody(message, errorTypeFor(status)),
+      ctx.window.headers(faultPlan.limits, now),
+    );
   }
   let content: string;
   try {
@@ -107,7 +165,10 @@ async function answer(ctx: ChatContext, exchange: Exchange, faultPlan: FaultPlan
   } catch (error) {
     if (exchange.record) exchange.record.outcome = 'server_error';
     const reason = error instanceof Error ? error.message : String(error);
-    return exchange.sendJson(500, errorBody(`The stand-in responder for '${plan.request.task}' failed: ${reason}`, 'server_error'));
+    return exchange.sendJson(
+      500,
+      errorBody(`The stand-in responder for '${plan.request.task}' failed: ${reason}`, 'server_error'),
+    );
   }
   const completion = completionBody(ctx.nextCompletionId(), plan.request.model, content, plan.promptTokens);
   ctx.window.addTokens(admission.usage, completion.usage.completion_tokens);
@@ -116,7 +177,11 @@ async function answer(ctx: ChatContext, exchange: Exchange, faultPlan: FaultPlan
   exchange.sendJson(200, completion, ctx.window.headers(faultPlan.limits, Date.now(), spent));
 }
 
-async function contentFor(fault: FaultRule | undefined, request: StandinRequest, responder: StandinResponder): Promise<string> {
+async function contentFor(
+  fault: FaultRule | undefined,
+  request: StandinRequest,
+  responder: StandinResponder,
+): Promise<string> {
   if (fault?.kind === 'malformed') return MALFORMED_CONTENT;
   if (fault?.kind === 'wrong_shape') return JSON.stringify(WRONG_SHAPE_ANSWER);
   const json = JSON.stringify(await responder(request));
@@ -124,7 +189,13 @@ async function contentFor(fault: FaultRule | undefined, request: StandinRequest,
   return json;
 }
 
-function sendRateLimited(exchange: Exchange, windowHeaders: Record<string, string>, retryAfterMs: number, message: string, exhausted: 'requests' | 'tokens'): void {
+function sendRateLimited(
+  exchange: Exchange,
+  windowHeaders: Record<string, string>,
+  retryAfterMs: number,
+  message: string,
+  exhausted: 'requests' | 'tokens',
+): void {
   const headers = {
     ...windowHeaders,
     'retry-after': String(Math.ceil(retryAfterMs / 1000)),

@@ -62,7 +62,11 @@ export class Exchange {
       this.record.status = status;
       this.record.finishedAt = Date.now();
     }
-    this.res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    this.res.writeHead(status, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     this.res.end(text);
   }
 

@@ -3,7 +3,8 @@
 
 import { z } from 'zod';
 
-export type FaultKind = 'rate_limit' | 'quota_spent' | 'server_error' | 'hang' | 'malformed' | 'wrong_shape' | 'latency';
+export type FaultKind =
+  'rate_limit' | 'quota_spent' | 'server_error' | 'hang' | 'malformed' | 'wrong_shape' | 'latency';
 
 export interface FaultRule {
   kind: FaultKind;
@@ -81,7 +82,10 @@ function compiles(source: string): boolean {
   }
 }
 
-/** Validates a plan from code or from `PUT /_standin/faults`; a typo in a plan should fail loudly, not silently match nothing. */
+/**
+ * Validates a plan from code or from `PUT /_standin/faults`; a typo in a plan should fail loudly, not silently match
+ * nothing.
+ */
 export function parseFaultPlan(input: unknown): FaultPlan {
   const result = faultPlanSchema.safeParse(input);
   if (result.success) return result.data;
@@ -112,7 +116,8 @@ export function unitHash(salt: string, itemKey: string | undefined, callIndex: n
 function ruleMatches(rule: FaultRule, subject: CallSubject): boolean {
   const { itemKey, task, callIndex } = subject;
   if (rule.items && (itemKey === undefined || !rule.items.includes(itemKey))) return false;
-  if (rule.itemPattern !== undefined && (itemKey === undefined || !new RegExp(rule.itemPattern).test(itemKey))) return false;
+  if (rule.itemPattern !== undefined && (itemKey === undefined || !new RegExp(rule.itemPattern).test(itemKey)))
+    return false;
   if (rule.task !== undefined && rule.task !== task) return false;
   if (rule.firstCallsPerItem !== undefined && callIndex >= rule.firstCallsPerItem) return false;
   if (rule.fraction !== undefined && unitHash('fraction', itemKey, callIndex) >= rule.fraction) return false;
@@ -126,7 +131,9 @@ export function chooseFault(plan: FaultPlan, subject: CallSubject): FaultRule | 
 
 /** Base latency plus deterministic jitter, plus a matched latency rule's own delay. */
 export function delayFor(plan: FaultPlan, fault: FaultRule | undefined, subject: CallSubject): number {
-  const jitter = plan.latencyJitterMs ? Math.floor(unitHash('jitter', subject.itemKey, subject.callIndex) * plan.latencyJitterMs) : 0;
+  const jitter = plan.latencyJitterMs
+    ? Math.floor(unitHash('jitter', subject.itemKey, subject.callIndex) * plan.latencyJitterMs)
+    : 0;
   const extra = fault?.kind === 'latency' ? (fault.latencyMs ?? 0) : 0;
   return (plan.latencyMs ?? 0) + jitter + extra;
 }

@@ -131,7 +131,11 @@ class Gate implements StandinGate {
       };
       const timer = setTimeout(() => {
         this.watchers.delete(check);
-        reject(new Error(`stand-in gate ${this.id}: waited ${timeoutMs} ms for ${count} held calls; ${this.waiting.length} held now, ${this.total} ever, ${this.abortedCount} aborted`));
+        reject(
+          new Error(
+            `stand-in gate ${this.id}: waited ${timeoutMs} ms for ${count} held calls; ${this.waiting.length} held now, ${this.total} ever, ${this.abortedCount} aborted`,
+          ),
+        );
       }, timeoutMs);
       this.watchers.add(check);
     });

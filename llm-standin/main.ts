@@ -8,15 +8,23 @@ import { startLlmStandin } from './server';
 function nonNegativeInteger(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) throw new Error(`--${name} must be a non-negative integer, got '${value}'`);
+  if (!Number.isInteger(number) || number < 0)
+    throw new Error(`--${name} must be a non-negative integer, got '${value}'`);
   return number;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, 'latency-ms': { type: 'string' }, host: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { port: { type: 'string' }, 'latency-ms': { type: 'string' }, host: { type: 'string' } },
+  });
   const port = nonNegativeInteger('port', values.port, 0);
   const latencyMs = nonNegativeInteger('latency-ms', values['latency-ms'], 0);
-  const standin = await startLlmStandin({ port, host: values.host, responders: defaultResponders, faults: { latencyMs } });
+  const standin = await startLlmStandin({
+    port,
+    host: values.host,
+    responders: defaultResponders,
+    faults: { latencyMs },
+  });
   console.log(`LLM stand-in listening on ${standin.url}`);
 
   const stop = (signal: NodeJS.Signals) => {

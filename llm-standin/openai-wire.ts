@@ -54,7 +54,8 @@ export function parseChatRequest(body: string): StandinRequest {
   if (!isRecord(json)) throw new BadRequest('The request body must be a JSON object.');
   if (typeof json.model !== 'string' || json.model === '') throw new BadRequest("Missing required parameter: 'model'.");
   if (json.stream === true) throw new BadRequest('The LLM stand-in does not support streaming.');
-  if (!Array.isArray(json.messages) || json.messages.length === 0) throw new BadRequest("Missing required parameter: 'messages'.");
+  if (!Array.isArray(json.messages) || json.messages.length === 0)
+    throw new BadRequest("Missing required parameter: 'messages'.");
   const messages = json.messages.map((message: unknown): StandinMessage => {
     if (!isRecord(message) || typeof message.role !== 'string') throw new BadRequest('Each message needs a role.');
     return { role: message.role, content: contentText(message.content) };
@@ -75,8 +76,19 @@ export function completionBody(id: string, model: string, content: string, promp
     object: 'chat.completion' as const,
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, message: { role: 'assistant' as const, content, refusal: null }, logprobs: null, finish_reason: 'stop' as const }],
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant' as const, content, refusal: null },
+        logprobs: null,
+        finish_reason: 'stop' as const,
+      },
+    ],
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
   };
 }
 

@@ -21,7 +21,8 @@ interface Admission {
   tokens: number;
 }
 
-export type AdmissionResult = { admitted: true; usage: Admission } | { admitted: false; retryAfterMs: number; exhausted: 'requests' | 'tokens' };
+export type AdmissionResult =
+  { admitted: true; usage: Admission } | { admitted: false; retryAfterMs: number; exhausted: 'requests' | 'tokens' };
 
 /** OpenAI writes reset times as Go durations: `20ms`, `1.5s`, `6m0s`. */
 export function formatResetDuration(ms: number): string {
@@ -42,7 +43,11 @@ export class RateWindow {
     const requestWait = this.waitForRequestSlot(limits?.requestsPerMinute, now, windowMs);
     const tokenWait = this.waitForTokens(limits?.tokensPerMinute, tokens, now, windowMs);
     if (requestWait > 0 || tokenWait > 0) {
-      return { admitted: false, retryAfterMs: Math.max(requestWait, tokenWait), exhausted: requestWait >= tokenWait ? 'requests' : 'tokens' };
+      return {
+        admitted: false,
+        retryAfterMs: Math.max(requestWait, tokenWait),
+        exhausted: requestWait >= tokenWait ? 'requests' : 'tokens',
+      };
     }
     const usage = { at: now, tokens };
     this.admissions.push(usage);
@@ -58,7 +63,10 @@ export class RateWindow {
     this.admissions = [];
   }
 
-  /** Headers describing the window at `now`; a fault rule (a 429, or a spent quota) can force the request budget to zero. */
+  /**
+   * Headers describing the window at `now`; a fault rule (a 429, or a spent quota) can force the request budget to
+   * zero.
+   */
   headers(limits: RateLimits | undefined, now: number, forced?: { retryAfterMs: number }): Record<string, string> {
     const windowMs = windowOf(limits);
     this.forgetBefore(now - windowMs);

@@ -81,7 +81,13 @@ export async function startLlmStandin(options: StandinOptions): Promise<LlmStand
     gates,
     nextCompletionId: () => `chatcmpl-standin-${++completions}`,
   };
-  const control: ControlSurface = { model, stats: () => ({ calls: log.calls(), countsByItem: log.countsByItem() }), setFaults, reset, gates };
+  const control: ControlSurface = {
+    model,
+    stats: () => ({ calls: log.calls(), countsByItem: log.countsByItem() }),
+    setFaults,
+    reset,
+    gates,
+  };
 
   const server = createServer((req, res) => {
     const exchange = new Exchange(res, () => closing);
@@ -97,7 +103,9 @@ export async function startLlmStandin(options: StandinOptions): Promise<LlmStand
   let closed: Promise<void> | undefined;
   const closeNow = () => {
     closing = true;
-    const stopped = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    const stopped = new Promise<void>((resolve, reject) =>
+      server.close((error) => (error ? reject(error) : resolve())),
+    );
     // server.close() alone waits for keep-alive and hanging sockets; tests need it to return now.
     server.closeAllConnections();
     return stopped;
@@ -126,13 +134,22 @@ interface ControlSurface {
   gates: Gates;
 }
 
-async function route(req: IncomingMessage, exchange: Exchange, chat: ChatContext, control: ControlSurface): Promise<void> {
+async function route(
+  req: IncomingMessage,
+  exchange: Exchange,
+  chat: ChatContext,
+  control: ControlSurface,
+): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   const endpoint = `${req.method} ${path}`;
   if (endpoint === 'POST /v1/chat/completions') {
     const body = await readBodyOrLogAbort(req, chat);
     const header = (name: string) => (typeof req.headers[name] === 'string' ? req.headers[name] : undefined);
-    if (body !== undefined) await answerChatCompletion(chat, exchange, body, { jobId: header('x-synapse-job-id'), callId: header('x-synapse-call-id') });
+    if (body !== undefined)
+      await answerChatCompletion(chat, exchange, body, {
+        jobId: header('x-synapse-job-id'),
+        callId: header('x-synapse-call-id'),
+      });
     return;
   }
   if (endpoint === 'GET /v1/models') return exchange.sendJson(200, modelList(control.model));

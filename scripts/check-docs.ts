@@ -6,7 +6,14 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..');
-const pages = ['README.md', 'CONTRIBUTING.md', 'bench/README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  'CONTRIBUTING.md',
+  'bench/README.md',
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const topLevel = new Set(readdirSync(root).filter((name) => name !== '.git'));
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
@@ -47,8 +54,11 @@ for (const page of pages) {
     if (!existsSync(path.join(root, resolved))) {
       problems.push(`${page}:${lineOf(link.index)}: broken link ${href}`);
     } else if (anchor && resolved.endsWith('.md')) {
-      const headings = [...readFileSync(path.join(root, resolved), 'utf8').matchAll(/^#+ (.*)$/gm)].map((h) => anchorOf(h[1]!));
-      if (!headings.includes(anchor)) problems.push(`${page}:${lineOf(link.index)}: no heading for #${anchor} in ${resolved}`);
+      const headings = [...readFileSync(path.join(root, resolved), 'utf8').matchAll(/^#+ (.*)$/gm)].map((h) =>
+        anchorOf(h[1]!),
+      );
+      if (!headings.includes(anchor))
+        problems.push(`${page}:${lineOf(link.index)}: no heading for #${anchor} in ${resolved}`);
     }
   }
 }

@@ -13,7 +13,8 @@ import { devServerDynamicConfigArgs } from '../config/dev-server';
 
 declare global {
   // Shared with global-teardown.ts, which Jest runs in the same process.
-  var synapseTestEnvironment: { temporal?: TestWorkflowEnvironment; databaseUrl: string; bundlePath: string } | undefined;
+  var synapseTestEnvironment:
+    { temporal?: TestWorkflowEnvironment; databaseUrl: string; bundlePath: string } | undefined;
 }
 
 export default async function globalSetup(): Promise<void> {

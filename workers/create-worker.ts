@@ -18,7 +18,9 @@ export interface JobsWorker {
   worker: Worker;
   db: Kysely<Database>;
   connection: NativeConnection;
-  /** Stops the reconciler and closes what the worker opened (pool, connection); call after `worker.run()` has returned. */
+  /**
+   * Stops the reconciler and closes what the worker opened (pool, connection); call after `worker.run()` has returned.
+   */
   close: () => Promise<void>;
 }
 
@@ -28,7 +30,11 @@ const LLM_HEARTBEAT_INTERVAL_MS = 1_000;
 export async function createJobsWorker(config: Config, overrides: Partial<WorkerOptions> = {}): Promise<JobsWorker> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE);
-  const openai = createOpenAiClient({ apiKey: config.OPENAI_API_KEY, baseURL: config.OPENAI_BASE_URL, timeoutMs: config.LLM_REQUEST_TIMEOUT_MS });
+  const openai = createOpenAiClient({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    timeoutMs: config.LLM_REQUEST_TIMEOUT_MS,
+  });
   const budget = config.LLM_BUDGET_ENABLED ? createLlmBudget(config, db) : undefined;
   const activities = createActivities({
     db,

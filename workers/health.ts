@@ -25,7 +25,11 @@ export interface WorkerHealthServer {
 /** States in which restarting the process would not help: it is starting, working or shutting down gracefully. */
 const LIVE_STATES = new Set(['INITIALIZED', 'RUNNING', 'STOPPING', 'DRAINING', 'DRAINED']);
 
-export async function startWorkerHealthServer(deps: WorkerHealthDeps, port: number, host = '127.0.0.1'): Promise<WorkerHealthServer> {
+export async function startWorkerHealthServer(
+  deps: WorkerHealthDeps,
+  port: number,
+  host = '127.0.0.1',
+): Promise<WorkerHealthServer> {
   const server = http.createServer((request, response) => {
     // The checks answer rather than throw; should one throw all the same, the probe gets a 500 instead of an
     // unhandled rejection ending the worker process.
@@ -47,7 +51,11 @@ export async function startWorkerHealthServer(deps: WorkerHealthDeps, port: numb
   };
 }
 
-async function answer(deps: WorkerHealthDeps, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+async function answer(
+  deps: WorkerHealthDeps,
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
   if (request.method !== 'GET') return reply(response, 405, { error: 'GET only' });
   if (path === '/healthz') {

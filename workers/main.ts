@@ -14,12 +14,21 @@ async function main(): Promise<void> {
   const { worker, db, connection, close } = await createJobsWorker(config);
   let health: WorkerHealthServer | undefined;
   if (config.WORKER_HEALTH_PORT > 0) {
-    health = await startWorkerHealthServer({ worker, db, connection, namespace: config.TEMPORAL_NAMESPACE }, config.WORKER_HEALTH_PORT, config.WORKER_OPS_HOST).catch((error: NodeJS.ErrnoException) => {
-      throw new Error(`cannot serve /healthz on ${config.WORKER_OPS_HOST}:${config.WORKER_HEALTH_PORT} (set WORKER_HEALTH_PORT to a free port, or 0): ${error.message}`, { cause: error });
+    health = await startWorkerHealthServer(
+      { worker, db, connection, namespace: config.TEMPORAL_NAMESPACE },
+      config.WORKER_HEALTH_PORT,
+      config.WORKER_OPS_HOST,
+    ).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(
+        `cannot serve /healthz on ${config.WORKER_OPS_HOST}:${config.WORKER_HEALTH_PORT} (set WORKER_HEALTH_PORT to a free port, or 0): ${error.message}`,
+        { cause: error },
+      );
     });
   }
   const ops = [
-    config.WORKER_METRICS_PORT > 0 ? `metrics on http://${config.WORKER_OPS_HOST}:${config.WORKER_METRICS_PORT}/metrics` : undefined,
+    config.WORKER_METRICS_PORT > 0
+      ? `metrics on http://${config.WORKER_OPS_HOST}:${config.WORKER_METRICS_PORT}/metrics`
+      : undefined,
     health ? `health on ${health.url}/healthz, /readyz` : undefined,
   ].filter(Boolean);
   console.log(

@@ -9,7 +9,10 @@ import type { Config } from '../config';
  * Installs the process's Temporal runtime: logging at `logLevel`, and the Prometheus endpoint at
  * WORKER_OPS_HOST:WORKER_METRICS_PORT unless the port is 0. Must run before the first connection or worker.
  */
-export function installWorkerRuntime(config: Pick<Config, 'WORKER_OPS_HOST' | 'WORKER_METRICS_PORT'>, logLevel: LogLevel = 'INFO'): Runtime {
+export function installWorkerRuntime(
+  config: Pick<Config, 'WORKER_OPS_HOST' | 'WORKER_METRICS_PORT'>,
+  logLevel: LogLevel = 'INFO',
+): Runtime {
   const bindAddress = `${config.WORKER_OPS_HOST}:${config.WORKER_METRICS_PORT}`;
   try {
     return Runtime.install({
@@ -18,7 +21,10 @@ export function installWorkerRuntime(config: Pick<Config, 'WORKER_OPS_HOST' | 'W
     });
   } catch (error) {
     // Name the setting: a second worker on one machine with the default port is the usual cause.
-    throw new Error(`cannot start the worker's metrics endpoint on ${bindAddress} (set WORKER_METRICS_PORT to a free port, or 0): ${(error as Error).message}`, { cause: error });
+    throw new Error(
+      `cannot start the worker's metrics endpoint on ${bindAddress} (set WORKER_METRICS_PORT to a free port, or 0): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -27,6 +33,9 @@ export function installWorkerRuntime(config: Pick<Config, 'WORKER_OPS_HOST' | 'W
  * dependency (LLM provider, database) is failing in a way Temporal is papering over.
  */
 export const countActivityRetries: ActivityInterceptorsFactory = (context) => {
-  if (context.info.attempt > 1) context.metricMeter.createCounter('synapse_activity_retries', 'attempts', 'Activity attempts after the first').add(1);
+  if (context.info.attempt > 1)
+    context.metricMeter
+      .createCounter('synapse_activity_retries', 'attempts', 'Activity attempts after the first')
+      .add(1);
   return {};
 };

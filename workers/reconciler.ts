@@ -16,14 +16,36 @@ export interface Reconciler {
   stop(): Promise<void>;
 }
 
-type ReconcilerConfig = Pick<Config, 'DATABASE_URL' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_RPC_TIMEOUT_MS' | 'JOB_RECONCILE_INTERVAL_MS' | 'JOB_START_BOUND_MS'>;
+type ReconcilerConfig = Pick<
+  Config,
+  | 'DATABASE_URL'
+  | 'TEMPORAL_NAMESPACE'
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'TEMPORAL_RPC_TIMEOUT_MS'
+  | 'JOB_RECONCILE_INTERVAL_MS'
+  | 'JOB_START_BOUND_MS'
+>;
 
-export function startReconciler(config: ReconcilerConfig, db: Kysely<Database>, connection: NativeConnection): Reconciler {
+export function startReconciler(
+  config: ReconcilerConfig,
+  db: Kysely<Database>,
+  connection: NativeConnection,
+): Reconciler {
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const deps: ReconcileDeps = { db, temporal, calls: new TemporalCalls(temporal, config.TEMPORAL_RPC_TIMEOUT_MS), startBoundMs: config.JOB_START_BOUND_MS, actor: 'synapse-reconciler' };
+  const deps: ReconcileDeps = {
+    db,
+    temporal,
+    calls: new TemporalCalls(temporal, config.TEMPORAL_RPC_TIMEOUT_MS),
+    startBoundMs: config.JOB_START_BOUND_MS,
+    actor: 'synapse-reconciler',
+  };
   const lockKey = `synapse-reconciler:${config.TEMPORAL_TASK_QUEUE}`;
   const { logger, metricMeter } = Runtime.instance();
-  const reconciled = metricMeter.createCounter('synapse_jobs_reconciled', 'jobs', 'Job rows the reconciler wrote a final state into (workflow ended or never started outside the control contract)');
+  const reconciled = metricMeter.createCounter(
+    'synapse_jobs_reconciled',
+    'jobs',
+    'Job rows the reconciler wrote a final state into (workflow ended or never started outside the control contract)',
+  );
   let lock: pg.Client | undefined;
   let leader = false;
   let stopped = false;
@@ -45,7 +67,10 @@ export function startReconciler(config: ReconcilerConfig, db: Kysely<Database>, 
     try {
       // A leader's session is checked alive each pass: a dead one no longer holds the lock.
       if (leader) await session.query('select 1');
-      else leader = (await session.query<{ held: boolean }>('select pg_try_advisory_lock(hashtext($1)) as held', [lockKey])).rows[0]?.held === true;
+      else
+        leader =
+          (await session.query<{ held: boolean }>('select pg_try_advisory_lock(hashtext($1)) as held', [lockKey]))
+            .rows[0]?.held === true;
       return leader;
     } catch (error) {
       if (lock === session) [lock, leader] = [undefined, false];
@@ -63,7 +88,9 @@ export function startReconciler(config: ReconcilerConfig, db: Kysely<Database>, 
         }
       } catch (error) {
         // Temporal or PostgreSQL not answering: nothing is written on a guess; the next pass tries again.
-        logger.warn('job reconciliation pass failed', { error: error instanceof Error ? error.message : String(error) });
+        logger.warn('job reconciliation pass failed', {
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
       if (stopped) break;
       await new Promise<void>((resolve) => {

@@ -29,20 +29,33 @@ const CANCEL_REPEAT_MS = 250;
  * Runs `work` on one connection of `db`. When the activity is cancelled (cancel, pause-now, worker shutdown,
  * heartbeat timeout), the running statement is cancelled with pg_cancel_backend from another connection and
  * the activity ends cancelled. An error of a class that never heals becomes a non-retryable DataSourceError
- * naming the SQLSTATE (activities/data-sources/sql-errors.ts); any other error is thrown as it is, for the retry policy.
+ * naming the SQLSTATE (activities/data-sources/sql-errors.ts); any other error is thrown as it is, for the retry
+ * policy.
  */
-export async function onDataSource<T>(db: Kysely<Database>, options: DataSourceWork, work: (conn: Kysely<Database>) => Promise<T>): Promise<T> {
+export async function onDataSource<T>(
+  db: Kysely<Database>,
+  options: DataSourceWork,
+  work: (conn: Kysely<Database>) => Promise<T>,
+): Promise<T> {
   const ctx = Context.current();
   if (ctx.cancellationSignal.aborted) await ctx.cancelled;
   return db.connection().execute(async (conn) => {
-    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid, set_config('application_name', ${options.label.slice(0, 63)}, false)`.execute(conn);
+    const { rows } = await sql<{
+      pid: number;
+    }>`select pg_backend_pid() as pid, set_config('application_name', ${options.label.slice(0, 63)}, false)`.execute(
+      conn,
+    );
     const pid = rows[0]!.pid;
     let settled = false;
     let cancels: Promise<unknown> = Promise.resolve();
     // Only while this work holds the connection, and only a statement that is running: never someone else's.
     const cancel = () => {
       if (settled) return;
-      cancels = cancels.then(() => sql`select pg_cancel_backend(pid) from pg_stat_activity where pid = ${pid} and state = 'active'`.execute(db)).catch(() => undefined);
+      cancels = cancels
+        .then(() =>
+          sql`select pg_cancel_backend(pid) from pg_stat_activity where pid = ${pid} and state = 'active'`.execute(db),
+        )
+        .catch(() => undefined);
     };
     let repeat: NodeJS.Timeout | undefined;
     const onCancelled = () => {
@@ -59,7 +72,8 @@ export async function onDataSource<T>(db: Kysely<Database>, options: DataSourceW
       if (ctx.cancellationSignal.aborted) {
         settled = true;
         await cancels;
-        // A cancel that landed on the transaction's own ROLLBACK would leave it open: the pool gets the connection clean.
+        // A cancel that landed on the transaction's own ROLLBACK would leave it open: the pool gets the connection
+        // clean.
         await sql`rollback`.execute(conn).catch(() => undefined);
         await ctx.cancelled;
       }

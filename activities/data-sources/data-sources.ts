@@ -13,13 +13,31 @@ export interface DataSourceTable {
 }
 
 /** The data source's table and record-id column, checking that `columns` are in its catalogue. */
-export async function sourceTable(db: Kysely<Database>, dataSourceId: string, columns: string[] = []): Promise<DataSourceTable> {
-  const source = await db.selectFrom('data_sources').select(['table_name', 'record_id_column']).where('id', '=', dataSourceId).executeTakeFirst();
-  if (!source) throw ApplicationFailure.nonRetryable(`unknown data source ${dataSourceId}`, FailureType.InvalidJobInput);
+export async function sourceTable(
+  db: Kysely<Database>,
+  dataSourceId: string,
+  columns: string[] = [],
+): Promise<DataSourceTable> {
+  const source = await db
+    .selectFrom('data_sources')
+    .select(['table_name', 'record_id_column'])
+    .where('id', '=', dataSourceId)
+    .executeTakeFirst();
+  if (!source)
+    throw ApplicationFailure.nonRetryable(`unknown data source ${dataSourceId}`, FailureType.InvalidJobInput);
   if (columns.length > 0) {
-    const known = await db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', dataSourceId).where('name', 'in', columns).execute();
+    const known = await db
+      .selectFrom('data_source_attributes')
+      .select('name')
+      .where('data_source_id', '=', dataSourceId)
+      .where('name', 'in', columns)
+      .execute();
     const missing = columns.filter((c) => !known.some((k) => k.name === c));
-    if (missing.length > 0) throw ApplicationFailure.nonRetryable(`columns not in the catalogue of ${dataSourceId}: ${missing.join(', ')}`, FailureType.InvalidJobInput);
+    if (missing.length > 0)
+      throw ApplicationFailure.nonRetryable(
+        `columns not in the catalogue of ${dataSourceId}: ${missing.join(', ')}`,
+        FailureType.InvalidJobInput,
+      );
   }
   return { table: source.table_name, recordId: source.record_id_column };
 }

@@ -42,14 +42,26 @@ export function sqlRefusal(error: unknown, table?: string): SqlRefusal | undefin
   const message = error instanceof Error ? error.message : String(error);
   // PostgreSQL names a missing relation, but not the table a missing column or a type mismatch was met in.
   const missingColumn = /^column (".*") does not exist$/.exec(message);
-  const reason = !table || message.includes(table) ? `${message} (SQLSTATE ${sqlstate})` : missingColumn ? `column ${missingColumn[1]} of ${table} does not exist (SQLSTATE ${sqlstate})` : `${message} (table ${table}, SQLSTATE ${sqlstate})`;
+  const reason =
+    !table || message.includes(table)
+      ? `${message} (SQLSTATE ${sqlstate})`
+      : missingColumn
+        ? `column ${missingColumn[1]} of ${table} does not exist (SQLSTATE ${sqlstate})`
+        : `${message} (table ${table}, SQLSTATE ${sqlstate})`;
   return { reason, sqlstate, wholeRelation: WHOLE_RELATION_SQLSTATES.has(sqlstate) };
 }
 
-/** The non-retryable failure an activity throws for an error that can never heal; other errors are returned as they are. */
+/**
+ * The non-retryable failure an activity throws for an error that can never heal; other errors are returned as they are.
+ */
 export function asDataSourceFailure(error: unknown, table?: string): unknown {
   const refusal = sqlRefusal(error, table);
   if (!refusal) return error;
   // No `cause`: a job's reason is read from the innermost cause, and this message is the one to read.
-  return ApplicationFailure.create({ message: refusal.reason, type: FailureType.DataSourceError, nonRetryable: true, details: [{ sqlstate: refusal.sqlstate }] });
+  return ApplicationFailure.create({
+    message: refusal.reason,
+    type: FailureType.DataSourceError,
+    nonRetryable: true,
+    details: [{ sqlstate: refusal.sqlstate }],
+  });
 }

@@ -27,7 +27,10 @@ export interface JobsTable {
   source: Generated<string>;
   /** The task queue the job was started on; its reconciler answers for it. Null on rows from before it was kept. */
   task_queue: string | null;
-  /** A control request sent to the workflow (`pause`, `resume`, `cancel`) and when; it is pending until the workflow's next write. */
+  /**
+   * A control request sent to the workflow (`pause`, `resume`, `cancel`) and when; it is pending until the workflow's
+   * next write.
+   */
   requested_action: string | null;
   requested_at: Timestamp | null;
 }

@@ -24,7 +24,8 @@ export function createJobActivities(db: Kysely<Database>) {
           status: update.status,
           progress: JSON.stringify(update.progress),
           updated_at: now,
-          // Whatever control request the API recorded, the workflow has now seen it (docs/control-and-progress.md: requested_action).
+          // Whatever control request the API recorded, the workflow has now seen it (docs/control-and-progress.md:
+          // requested_action).
           requested_action: null,
           requested_at: null,
           started_at: update.status === 'pending' ? null : eb.fn.coalesce('started_at', eb.val(now)),

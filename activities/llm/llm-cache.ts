@@ -5,8 +5,14 @@ import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database';
 
-export function promptCacheKey(model: string, maxOutputTokens: number, prompt: { system: string; user: string }): string {
-  return createHash('sha256').update(JSON.stringify([model, maxOutputTokens, prompt.system, prompt.user])).digest('hex');
+export function promptCacheKey(
+  model: string,
+  maxOutputTokens: number,
+  prompt: { system: string; user: string },
+): string {
+  return createHash('sha256')
+    .update(JSON.stringify([model, maxOutputTokens, prompt.system, prompt.user]))
+    .digest('hex');
 }
 
 export async function cachedAnswer(db: Kysely<Database>, key: string): Promise<string | undefined> {
@@ -20,10 +26,26 @@ export async function cachedAnswer(db: Kysely<Database>, key: string): Promise<s
 }
 
 /** Stores or refreshes an answer: a job that switched the cache off replaces what it asked again. */
-export async function storeAnswer(db: Kysely<Database>, answer: { key: string; model: string; content: string; promptTokens: number; completionTokens: number }): Promise<void> {
+export async function storeAnswer(
+  db: Kysely<Database>,
+  answer: { key: string; model: string; content: string; promptTokens: number; completionTokens: number },
+): Promise<void> {
   await db
     .insertInto('llm_cache')
-    .values({ key: answer.key, model: answer.model, content: answer.content, prompt_tokens: answer.promptTokens, completion_tokens: answer.completionTokens })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ content: answer.content, prompt_tokens: answer.promptTokens, completion_tokens: answer.completionTokens, created_at: new Date() }))
+    .values({
+      key: answer.key,
+      model: answer.model,
+      content: answer.content,
+      prompt_tokens: answer.promptTokens,
+      completion_tokens: answer.completionTokens,
+    })
+    .onConflict((oc) =>
+      oc.column('key').doUpdateSet({
+        content: answer.content,
+        prompt_tokens: answer.promptTokens,
+        completion_tokens: answer.completionTokens,
+        created_at: new Date(),
+      }),
+    )
     .execute();
 }

@@ -48,7 +48,12 @@ function rateLimitWaitMs(headers: Headers | undefined): number | undefined {
 const TRANSIENT: ReadonlySet<string> = new Set([FailureType.LlmRateLimited, FailureType.LlmUnavailable]);
 
 export function isTransientLlmFailure(failure: unknown): failure is ApplicationFailure & { type: FailureType } {
-  return failure instanceof ApplicationFailure && !failure.nonRetryable && typeof failure.type === 'string' && TRANSIENT.has(failure.type);
+  return (
+    failure instanceof ApplicationFailure &&
+    !failure.nonRetryable &&
+    typeof failure.type === 'string' &&
+    TRANSIENT.has(failure.type)
+  );
 }
 
 /**
@@ -79,9 +84,15 @@ export function classifyLlmError(error: unknown): unknown {
   }
   if (error instanceof OpenAI.APIError && typeof error.status === 'number') {
     if (error.status >= 500 || error.status === 408 || error.status === 409) {
-      return ApplicationFailure.retryable(`LLM server error ${error.status}: ${error.message}`, FailureType.LlmUnavailable);
+      return ApplicationFailure.retryable(
+        `LLM server error ${error.status}: ${error.message}`,
+        FailureType.LlmUnavailable,
+      );
     }
-    return ApplicationFailure.nonRetryable(`LLM rejected the request (${error.status}): ${error.message}`, FailureType.LlmRejectedRequest);
+    return ApplicationFailure.nonRetryable(
+      `LLM rejected the request (${error.status}): ${error.message}`,
+      FailureType.LlmRejectedRequest,
+    );
   }
   return error;
 }

@@ -5,7 +5,9 @@ import type { Generated } from 'kysely';
 
 export interface LlmCallsTable {
   id: Generated<string>;
-  /** Given by the activity before the call is sent (and sent as `x-synapse-call-id`): a retried write records it once. */
+  /**
+   * Given by the activity before the call is sent (and sent as `x-synapse-call-id`): a retried write records it once.
+   */
   call_id: string;
   job_id: string;
   item: string;

@@ -25,7 +25,13 @@ export async function llmUsageByModel(db: Kysely<Database>, jobId: string): Prom
     .where('job_id', '=', jobId)
     .groupBy('model')
     .execute();
-  return rows.map((r) => ({ model: r.model, calls: Number(r.calls), cachedCalls: Number(r.cached), promptTokens: Number(r.prompt ?? 0), completionTokens: Number(r.completion ?? 0) }));
+  return rows.map((r) => ({
+    model: r.model,
+    calls: Number(r.calls),
+    cachedCalls: Number(r.cached),
+    promptTokens: Number(r.prompt ?? 0),
+    completionTokens: Number(r.completion ?? 0),
+  }));
 }
 
 /** The usage of every model together. */

@@ -66,10 +66,16 @@ interface CallState {
 
 export type StructuredAnswer<T> = ({ ok: true; value: T } | { ok: false; reason: string }) & Usage;
 
-/** A retry is started only with room for the request (LLM_REQUEST_TIMEOUT_MS) and this much more before the attempt's start-to-close. */
+/**
+ * A retry is started only with room for the request (LLM_REQUEST_TIMEOUT_MS) and this much more before the attempt's
+ * start-to-close.
+ */
 const ATTEMPT_MARGIN_MS = 30_000;
 
-/** A failed write of a paid answer's records is tried again after 100 ms, doubling up to 5 s, for as long as the activity lives. */
+/**
+ * A failed write of a paid answer's records is tried again after 100 ms, doubling up to 5 s, for as long as the
+ * activity lives.
+ */
 const WRITE_RETRY_FIRST_MS = 100;
 const WRITE_RETRY_MAX_MS = 5_000;
 
@@ -78,10 +84,17 @@ export function createOpenAiClient(options: { apiKey: string; baseURL?: string; 
   return new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, timeout: options.timeoutMs, maxRetries: 0 });
 }
 
-export async function completeStructured<T>(deps: LlmDeps, structured: StructuredPrompt<T>, call: LlmCall): Promise<StructuredAnswer<T>> {
+export async function completeStructured<T>(
+  deps: LlmDeps,
+  structured: StructuredPrompt<T>,
+  call: LlmCall,
+): Promise<StructuredAnswer<T>> {
   const { settings } = deps;
   const prompt = fitPrompt([() => structured], settings.maxPromptTokens);
-  const state: CallState = { usage: { calls: 0, cachedCalls: 0, promptTokens: 0, completionTokens: 0 }, retrying: retryingSoFar() };
+  const state: CallState = {
+    usage: { calls: 0, cachedCalls: 0, promptTokens: 0, completionTokens: 0 },
+    retrying: retryingSoFar(),
+  };
   const cacheKey = promptCacheKey(settings.model, settings.maxOutputTokens, prompt);
   if (call.useCache) {
     const cached = await cachedAnswer(deps.db, cacheKey);
@@ -89,7 +102,13 @@ export async function completeStructured<T>(deps: LlmDeps, structured: Structure
     if (parsed?.ok) {
       state.usage.cachedCalls++;
       countLlm('synapse_llm_cache_hits', 1, settings.model);
-      await recordCall(deps, call, state, { callId: randomUUID(), promptTokens: 0, completionTokens: 0, cached: true, durationMs: 0 });
+      await recordCall(deps, call, state, {
+        callId: randomUUID(),
+        promptTokens: 0,
+        completionTokens: 0,
+        cached: true,
+        durationMs: 0,
+      });
       return { ok: true, value: parsed.value, ...state.usage };
     }
   }
@@ -98,16 +117,31 @@ export async function completeStructured<T>(deps: LlmDeps, structured: Structure
     const answer = await chatUntilAnswered(deps, prompt, call, state);
     const parsed = parseAnswer(answer.content, structured.schema);
     if (parsed.ok) {
-      const stored = { key: cacheKey, model: settings.model, content: answer.content, promptTokens: answer.promptTokens, completionTokens: answer.completionTokens };
+      const stored = {
+        key: cacheKey,
+        model: settings.model,
+        content: answer.content,
+        promptTokens: answer.promptTokens,
+        completionTokens: answer.completionTokens,
+      };
       // A paid answer is not thrown away for a lost connection: asking again would pay twice.
       await untilWritten(deps, 'llm_cache', () => storeAnswer(deps.db, stored), call, state);
       return { ok: true, value: parsed.value, ...state.usage };
     }
     lastProblem = parsed.problem;
     countLlm('synapse_llm_invalid_outputs', 1, settings.model);
-    Context.current().log.warn('LLM output invalid, asking again', { jobId: call.jobId, item: call.item, attempt, problem: lastProblem });
+    Context.current().log.warn('LLM output invalid, asking again', {
+      jobId: call.jobId,
+      item: call.item,
+      attempt,
+      problem: lastProblem,
+    });
   }
-  return { ok: false, reason: `invalid LLM output after ${settings.invalidOutputAttempts} attempts: ${lastProblem}`, ...state.usage };
+  return {
+    ok: false,
+    reason: `invalid LLM output after ${settings.invalidOutputAttempts} attempts: ${lastProblem}`,
+    ...state.usage,
+  };
 }
 
 /** A rough token count before sending (about four characters a token), corrected by the real usage after. */
@@ -132,7 +166,12 @@ async function chatUntilAnswered(deps: LlmDeps, prompt: PromptText, call: LlmCal
   }
 }
 
-async function waitToRetry(deps: LlmDeps, call: LlmCall, state: CallState, failure: ApplicationFailure & { type: FailureType }): Promise<void> {
+async function waitToRetry(
+  deps: LlmDeps,
+  call: LlmCall,
+  state: CallState,
+  failure: ApplicationFailure & { type: FailureType },
+): Promise<void> {
   const { settings } = deps;
   const context = Context.current();
   const { info } = context;
@@ -149,9 +188,23 @@ async function waitToRetry(deps: LlmDeps, call: LlmCall, state: CallState, failu
     });
   }
   // An attempt cannot outlive its start-to-close: near it, Temporal's next attempt (after nextRetryDelay) goes on.
-  if (now + delayMs + settings.requestTimeoutMs + ATTEMPT_MARGIN_MS > info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs) throw failure;
-  context.log.info('LLM call failed transiently, retrying', { jobId: call.jobId, item: call.item, retries, failureType: failure.type, delayMs });
-  await sleepHeartbeating(delayMs, heartbeatDetails(call, state, { waitingFor: 'retry' }), settings.heartbeatIntervalMs);
+  if (
+    now + delayMs + settings.requestTimeoutMs + ATTEMPT_MARGIN_MS >
+    info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs
+  )
+    throw failure;
+  context.log.info('LLM call failed transiently, retrying', {
+    jobId: call.jobId,
+    item: call.item,
+    retries,
+    failureType: failure.type,
+    delayMs,
+  });
+  await sleepHeartbeating(
+    delayMs,
+    heartbeatDetails(call, state, { waitingFor: 'retry' }),
+    settings.heartbeatIntervalMs,
+  );
 }
 
 interface Answer {
@@ -160,12 +213,20 @@ interface Answer {
   completionTokens: number;
 }
 
-/** One request: budget, send, and on an answer its usage recorded before the answer is used. Errors leave classified. */
+/**
+ * One request: budget, send, and on an answer its usage recorded before the answer is used. Errors leave classified.
+ */
 async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state: CallState): Promise<Answer> {
   const context = Context.current();
   const { settings } = deps;
   const grant = await (deps.budget ?? unlimitedBudget).acquire(
-    { model: settings.model, jobId: call.jobId, owner: call.owner, priority: call.priority, estimatedTokens: estimateTokens(prompt, settings.maxOutputTokens) },
+    {
+      model: settings.model,
+      jobId: call.jobId,
+      owner: call.owner,
+      priority: call.priority,
+      estimatedTokens: estimateTokens(prompt, settings.maxOutputTokens),
+    },
     context.cancellationSignal,
     (details) => beat(call, state, { waitingFor: 'budget', ...details }),
   );
@@ -195,7 +256,8 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
           max_completion_tokens: settings.maxOutputTokens,
           temperature: 0,
         },
-        // The job and call ids let a provider proxy (and the stand-in's gates and call log) tell calls apart; providers ignore them.
+        // The job and call ids let a provider proxy (and the stand-in's gates and call log) tell calls apart; providers
+        // ignore them.
         { signal: request.signal, headers: { 'x-synapse-job-id': call.jobId, 'x-synapse-call-id': callId } },
       )
       .withResponse()
@@ -207,7 +269,12 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
     // A cancelled activity must surface as cancellation, not as an LLM failure to retry.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
     const failure = classifyLlmError(error);
-    countLlm('synapse_llm_errors', 1, settings.model, failure instanceof ApplicationFailure && failure.type ? failure.type : 'Unclassified');
+    countLlm(
+      'synapse_llm_errors',
+      1,
+      settings.model,
+      failure instanceof ApplicationFailure && failure.type ? failure.type : 'Unclassified',
+    );
     throw failure;
   } finally {
     clearInterval(heartbeat);
@@ -221,8 +288,18 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
   countLlm('synapse_llm_prompt_tokens', promptTokens, settings.model);
   countLlm('synapse_llm_completion_tokens', completionTokens, settings.model);
   // Paid for: recorded first, so nothing later (the budget's bookkeeping, the caller's writes) can lose it.
-  await recordCall(deps, call, state, { callId, promptTokens, completionTokens, cached: false, durationMs: Date.now() - startedAt });
-  await settle(grant, { usedTokens: promptTokens + completionTokens, headers: response.headers, status: response.status });
+  await recordCall(deps, call, state, {
+    callId,
+    promptTokens,
+    completionTokens,
+    cached: false,
+    durationMs: Date.now() - startedAt,
+  });
+  await settle(grant, {
+    usedTokens: promptTokens + completionTokens,
+    headers: response.headers,
+    status: response.status,
+  });
   return { content: completion.choices[0]?.message?.content ?? '', promptTokens, completionTokens };
 }
 
@@ -234,14 +311,41 @@ async function settle(grant: BudgetGrant, outcome: BudgetSettlement): Promise<vo
   try {
     await grant.settle(outcome);
   } catch (error) {
-    Context.current().log.warn('LLM budget settle failed', { error: error instanceof Error ? error.message : String(error) });
+    Context.current().log.warn('LLM budget settle failed', {
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 }
 
-async function recordCall(deps: LlmDeps, call: LlmCall, state: CallState, used: { callId: string; promptTokens: number; completionTokens: number; cached: boolean; durationMs: number }): Promise<void> {
-  const row = { call_id: used.callId, job_id: call.jobId, item: call.item, model: deps.settings.model, prompt_tokens: used.promptTokens, completion_tokens: used.completionTokens, cached: used.cached, duration_ms: used.durationMs };
+async function recordCall(
+  deps: LlmDeps,
+  call: LlmCall,
+  state: CallState,
+  used: { callId: string; promptTokens: number; completionTokens: number; cached: boolean; durationMs: number },
+): Promise<void> {
+  const row = {
+    call_id: used.callId,
+    job_id: call.jobId,
+    item: call.item,
+    model: deps.settings.model,
+    prompt_tokens: used.promptTokens,
+    completion_tokens: used.completionTokens,
+    cached: used.cached,
+    duration_ms: used.durationMs,
+  };
   // A write whose connection died may have committed: the call id makes the retried one a no-op then.
-  await untilWritten(deps, 'llm_calls', () => deps.db.insertInto('llm_calls').values(row).onConflict((oc) => oc.column('call_id').doNothing()).execute(), call, state);
+  await untilWritten(
+    deps,
+    'llm_calls',
+    () =>
+      deps.db
+        .insertInto('llm_calls')
+        .values(row)
+        .onConflict((oc) => oc.column('call_id').doNothing())
+        .execute(),
+    call,
+    state,
+  );
 }
 
 /**
@@ -249,7 +353,13 @@ async function recordCall(deps: LlmDeps, call: LlmCall, state: CallState, used: 
  * but what sql-errors.ts reads as refused for good); the activity heartbeats while it waits, so cancel and
  * pause-now still reach it.
  */
-async function untilWritten(deps: LlmDeps, table: string, write: () => Promise<unknown>, call: LlmCall, state: CallState): Promise<void> {
+async function untilWritten(
+  deps: LlmDeps,
+  table: string,
+  write: () => Promise<unknown>,
+  call: LlmCall,
+  state: CallState,
+): Promise<void> {
   const context = Context.current();
   for (let failures = 0; ; failures++) {
     try {
@@ -258,27 +368,56 @@ async function untilWritten(deps: LlmDeps, table: string, write: () => Promise<u
     } catch (error) {
       if (sqlRefusal(error) !== undefined || context.cancellationSignal.aborted) throw error;
       const delayMs = Math.min(WRITE_RETRY_MAX_MS, WRITE_RETRY_FIRST_MS * 2 ** failures);
-      context.log.warn('writing an LLM answer failed, retrying', { jobId: call.jobId, item: call.item, table, failures: failures + 1, error: error instanceof Error ? error.message : String(error) });
-      await sleepHeartbeating(delayMs, heartbeatDetails(call, state, { writing: table }), deps.settings.heartbeatIntervalMs);
+      context.log.warn('writing an LLM answer failed, retrying', {
+        jobId: call.jobId,
+        item: call.item,
+        table,
+        failures: failures + 1,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      await sleepHeartbeating(
+        delayMs,
+        heartbeatDetails(call, state, { writing: table }),
+        deps.settings.heartbeatIntervalMs,
+      );
     }
   }
 }
 
-function heartbeatDetails(call: LlmCall, state: CallState, extra: Partial<LlmActivityHeartbeat> & Record<string, unknown>): LlmActivityHeartbeat & Record<string, unknown> {
+function heartbeatDetails(
+  call: LlmCall,
+  state: CallState,
+  extra: Partial<LlmActivityHeartbeat> & Record<string, unknown>,
+): LlmActivityHeartbeat & Record<string, unknown> {
   const { retries, lastErrorType, lastError } = state.retrying;
-  return { item: call.item, calls: state.usage.calls, ...(retries > 0 ? { retries, lastErrorType, lastError } : {}), ...extra };
+  return {
+    item: call.item,
+    calls: state.usage.calls,
+    ...(retries > 0 ? { retries, lastErrorType, lastError } : {}),
+    ...extra,
+  };
 }
 
-const beat = (call: LlmCall, state: CallState, extra: Partial<LlmActivityHeartbeat> & Record<string, unknown>) => Context.current().heartbeat(heartbeatDetails(call, state, extra));
+const beat = (call: LlmCall, state: CallState, extra: Partial<LlmActivityHeartbeat> & Record<string, unknown>) =>
+  Context.current().heartbeat(heartbeatDetails(call, state, extra));
 
 /** The transient failures earlier attempts of this activity met, from the last heartbeat they sent. */
 function retryingSoFar(): Retrying {
   const last = Context.current().info.heartbeatDetails as Partial<LlmActivityHeartbeat> | undefined;
-  return typeof last?.retries === 'number' ? { retries: last.retries, lastErrorType: last.lastErrorType, lastError: last.lastError } : { retries: 0 };
+  return typeof last?.retries === 'number'
+    ? { retries: last.retries, lastErrorType: last.lastErrorType, lastError: last.lastError }
+    : { retries: 0 };
 }
 
-/** Waits `ms` (ending at once on cancellation), heartbeating `details` now and every `everyMs`: a wait is not a dead worker. */
-async function sleepHeartbeating(ms: number, details: LlmActivityHeartbeat & Record<string, unknown>, everyMs: number): Promise<void> {
+/**
+ * Waits `ms` (ending at once on cancellation), heartbeating `details` now and every `everyMs`: a wait is not a dead
+ * worker.
+ */
+async function sleepHeartbeating(
+  ms: number,
+  details: LlmActivityHeartbeat & Record<string, unknown>,
+  everyMs: number,
+): Promise<void> {
   const context = Context.current();
   context.heartbeat(details);
   const timer = setInterval(() => context.heartbeat(details), everyMs);
@@ -289,12 +428,19 @@ async function sleepHeartbeating(ms: number, details: LlmActivityHeartbeat & Rec
   }
 }
 
-/** One of the worker's LLM counters (docs/operations.md, Metrics); labels stay few (model, failure type), never the job. */
+/**
+ * One of the worker's LLM counters (docs/operations.md, Metrics); labels stay few (model, failure type), never the job.
+ */
 function countLlm(name: string, value: number, model: string, failureType?: string): void {
-  Context.current().metricMeter.createCounter(name).add(value, failureType ? { model, failure_type: failureType } : { model });
+  Context.current()
+    .metricMeter.createCounter(name)
+    .add(value, failureType ? { model, failure_type: failureType } : { model });
 }
 
-function parseAnswer<T>(content: string, schema: z.ZodType<T>): { ok: true; value: T } | { ok: false; problem: string } {
+function parseAnswer<T>(
+  content: string,
+  schema: z.ZodType<T>,
+): { ok: true; value: T } | { ok: false; problem: string } {
   let json: unknown;
   try {
     json = JSON.parse(content);

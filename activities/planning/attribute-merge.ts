@@ -41,14 +41,21 @@ export const DESCRIPTION_SIMILARITY = 0.6;
 function inSourceOrder(candidates: readonly SourcedCandidate[]): SourcedCandidate[] {
   return candidates
     .map((candidate, position) => ({ candidate, position }))
-    .sort((a, b) => a.candidate.source.documentId - b.candidate.source.documentId || a.candidate.source.chunk - b.candidate.source.chunk || a.position - b.position)
+    .sort(
+      (a, b) =>
+        a.candidate.source.documentId - b.candidate.source.documentId ||
+        a.candidate.source.chunk - b.candidate.source.chunk ||
+        a.position - b.position,
+    )
     .map((x) => x.candidate);
 }
 
 function sameAttribute(a: SourcedCandidate, b: SourcedCandidate): boolean {
   if (normaliseName(a.name) === normaliseName(b.name)) return true;
   const sharedNameWord = [...nameTokens(a.name)].some((token) => nameTokens(b.name).has(token));
-  return sharedNameWord && jaccard(contentTokens(a.description), contentTokens(b.description)) >= DESCRIPTION_SIMILARITY;
+  return (
+    sharedNameWord && jaccard(contentTokens(a.description), contentTokens(b.description)) >= DESCRIPTION_SIMILARITY
+  );
 }
 
 /** Groups candidates transitively (union-find); each group lists its members in source order. */
@@ -57,7 +64,8 @@ function groupsOf(candidates: SourcedCandidate[]): SourcedCandidate[][] {
   const root = (i: number): number => (parent[i] === i ? i : (parent[i] = root(parent[i]!)));
   for (let i = 0; i < candidates.length; i++) {
     for (let j = i + 1; j < candidates.length; j++) {
-      if (root(i) !== root(j) && sameAttribute(candidates[i]!, candidates[j]!)) parent[Math.max(root(i), root(j))] = Math.min(root(i), root(j));
+      if (root(i) !== root(j) && sameAttribute(candidates[i]!, candidates[j]!))
+        parent[Math.max(root(i), root(j))] = Math.min(root(i), root(j));
     }
   }
   const groups = new Map<number, SourcedCandidate[]>();
@@ -76,7 +84,10 @@ function mergeGroup(group: SourcedCandidate[]): MergedAttribute {
   return {
     name: mostCommon(group.map((c) => normaliseName(c.name))),
     // The longest description usually says the most; the first one seen wins a tie.
-    description: group.reduce((best, c) => (c.description.trim().length > best.length ? c.description.trim() : best), ''),
+    description: group.reduce(
+      (best, c) => (c.description.trim().length > best.length ? c.description.trim() : best),
+      '',
+    ),
     dataType: mostCommon(group.map((c) => c.dataType)),
     constraints: [...new Set(group.flatMap((c) => c.constraints.map((k) => k.trim()).filter(Boolean)))].sort(),
     provenance: group.map((c) => ({ ...c.source, name: c.name })),

@@ -26,22 +26,32 @@ function linesOf(text: string, size: number): Line[] {
   const lines: Line[] = [];
   let offset = 0;
   for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
-    for (let cut = 0; cut < line.length; cut += size) lines.push({ start: offset + cut, text: line.slice(cut, cut + size) });
+    for (let cut = 0; cut < line.length; cut += size)
+      lines.push({ start: offset + cut, text: line.slice(cut, cut + size) });
     offset += line.length;
   }
   return lines;
 }
 
 export function chunkText(text: string, { size, overlap }: ChunkOptions): TextChunk[] {
-  if (size < 1 || overlap < 0 || overlap >= size) throw new RangeError(`invalid chunking: size ${size}, overlap ${overlap}`);
+  if (size < 1 || overlap < 0 || overlap >= size)
+    throw new RangeError(`invalid chunking: size ${size}, overlap ${overlap}`);
   const lines = linesOf(text, size);
   const chunks: TextChunk[] = [];
   let first = 0;
   while (first < lines.length) {
     let end = first;
     let length = 0;
-    while (end < lines.length && (end === first || length + lines[end]!.text.length <= size)) length += lines[end++]!.text.length;
-    chunks.push({ index: chunks.length, start: lines[first]!.start, content: lines.slice(first, end).map((l) => l.text).join('') });
+    while (end < lines.length && (end === first || length + lines[end]!.text.length <= size))
+      length += lines[end++]!.text.length;
+    chunks.push({
+      index: chunks.length,
+      start: lines[first]!.start,
+      content: lines
+        .slice(first, end)
+        .map((l) => l.text)
+        .join(''),
+    });
     if (end >= lines.length) break;
     // Step back over whole lines that fit in the overlap, but always move forward by at least one line.
     let next = end;

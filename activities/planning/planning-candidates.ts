@@ -28,13 +28,20 @@ function typeFamily(dataType: string): string {
 /** Name similarity counts most, the descriptions next, a compatible type breaks near-ties. */
 export function similarity(pde: PdeDescriptor, column: CatalogueColumn): number {
   const names = jaccard(nameTokens(pde.name), nameTokens(column.name));
-  const texts = jaccard(contentTokens(`${pde.name} ${pde.description}`), contentTokens(`${column.name} ${column.description}`));
+  const texts = jaccard(
+    contentTokens(`${pde.name} ${pde.description}`),
+    contentTokens(`${column.name} ${column.description}`),
+  );
   const types = typeFamily(pde.dataType) === typeFamily(column.dataType) ? 1 : 0;
   return 0.6 * names + 0.3 * texts + 0.1 * types;
 }
 
 /** The k most similar columns, best first; equal scores keep catalogue order. */
-export function topCandidateColumns(pde: PdeDescriptor, catalogue: readonly CatalogueColumn[], k: number): CatalogueColumn[] {
+export function topCandidateColumns(
+  pde: PdeDescriptor,
+  catalogue: readonly CatalogueColumn[],
+  k: number,
+): CatalogueColumn[] {
   return catalogue
     .map((column, position) => ({ column, position, score: similarity(pde, column) }))
     .sort((a, b) => b.score - a.score || a.position - b.position)

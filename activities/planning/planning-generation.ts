@@ -38,15 +38,30 @@ export interface AttributeGenerationResult {
 
 export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Database>; llm: LlmDeps }) {
   /** Stores each document's chunks once (a retry or a second job on the same documents finds them). */
-  async function chunkPlanningDocuments(input: { documentIds: number[]; size: number; overlap: number }): Promise<ChunkRef[]> {
+  async function chunkPlanningDocuments(input: {
+    documentIds: number[];
+    size: number;
+    overlap: number;
+  }): Promise<ChunkRef[]> {
     const refs: ChunkRef[] = [];
     for (const documentId of input.documentIds) {
-      const document = await db.selectFrom('planning_documents').select('content').where('id', '=', documentId).executeTakeFirstOrThrow();
+      const document = await db
+        .selectFrom('planning_documents')
+        .select('content')
+        .where('id', '=', documentId)
+        .executeTakeFirstOrThrow();
       const chunks = chunkText(document.content, input);
       if (chunks.length > 0) {
         await db
           .insertInto('planning_chunks')
-          .values(chunks.map((c) => ({ document_id: documentId, chunk_index: c.index, start_offset: c.start, content: c.content })))
+          .values(
+            chunks.map((c) => ({
+              document_id: documentId,
+              chunk_index: c.index,
+              start_offset: c.start,
+              content: c.content,
+            })),
+          )
           .onConflict((oc) => oc.columns(['document_id', 'chunk_index']).doNothing())
           .execute();
       }
@@ -55,7 +70,12 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
     return refs;
   }
 
-  async function extractAttributeCandidates(input: { jobId: string; planId: string; chunk: ChunkRef; llm: LlmCallContext }): Promise<ChunkOutcome> {
+  async function extractAttributeCandidates(input: {
+    jobId: string;
+    planId: string;
+    chunk: ChunkRef;
+    llm: LlmCallContext;
+  }): Promise<ChunkOutcome> {
     const { jobId, planId, chunk } = input;
     const stored = await db
       .selectFrom('attribute_candidates')
@@ -64,7 +84,13 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
       .where('document_id', '=', chunk.documentId)
       .where('chunk_index', '=', chunk.chunkIndex)
       .executeTakeFirst();
-    if (stored) return { status: stored.status, candidates: stored.candidates.length, reason: stored.failure_reason ?? undefined, reused: true };
+    if (stored)
+      return {
+        status: stored.status,
+        candidates: stored.candidates.length,
+        reason: stored.failure_reason ?? undefined,
+        reused: true,
+      };
 
     const row = await db
       .selectFrom('planning_chunks')
@@ -73,19 +99,46 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
       .where('document_id', '=', chunk.documentId)
       .where('chunk_index', '=', chunk.chunkIndex)
       .executeTakeFirstOrThrow();
-    const prompt = attributeExtractionPrompt({ planId, document: row.name, chunkIndex: chunk.chunkIndex, content: row.content }, llm.settings.maxPromptTokens);
+    const prompt = attributeExtractionPrompt(
+      { planId, document: row.name, chunkIndex: chunk.chunkIndex, content: row.content },
+      llm.settings.maxPromptTokens,
+    );
     const item = chunkItemKey(planId, row.name, chunk.chunkIndex);
     log.info('extracting attributes', { jobId, item });
-    const answer = await completeStructured(llm, { ...prompt, schema: extractedAttributesSchema }, { ...input.llm, item });
+    const answer = await completeStructured(
+      llm,
+      { ...prompt, schema: extractedAttributesSchema },
+      { ...input.llm, item },
+    );
     const candidates: AttributeCandidate[] = answer.ok ? answer.value.attributes : [];
-    await storeChunkOutcome(jobId, chunk, answer.ok ? { status: 'completed', candidates } : { status: 'failed', candidates, reason: answer.reason });
-    return { status: answer.ok ? 'completed' : 'failed', candidates: candidates.length, reason: answer.ok ? undefined : answer.reason, reused: false };
+    await storeChunkOutcome(
+      jobId,
+      chunk,
+      answer.ok ? { status: 'completed', candidates } : { status: 'failed', candidates, reason: answer.reason },
+    );
+    return {
+      status: answer.ok ? 'completed' : 'failed',
+      candidates: candidates.length,
+      reason: answer.ok ? undefined : answer.reason,
+      reused: false,
+    };
   }
 
-  async function storeChunkOutcome(jobId: string, chunk: ChunkRef, outcome: { status: 'completed' | 'failed'; candidates: AttributeCandidate[]; reason?: string }): Promise<void> {
+  async function storeChunkOutcome(
+    jobId: string,
+    chunk: ChunkRef,
+    outcome: { status: 'completed' | 'failed'; candidates: AttributeCandidate[]; reason?: string },
+  ): Promise<void> {
     await db
       .insertInto('attribute_candidates')
-      .values({ job_id: jobId, document_id: chunk.documentId, chunk_index: chunk.chunkIndex, status: outcome.status, candidates: JSON.stringify(outcome.candidates), failure_reason: outcome.reason ?? null })
+      .values({
+        job_id: jobId,
+        document_id: chunk.documentId,
+        chunk_index: chunk.chunkIndex,
+        status: outcome.status,
+        candidates: JSON.stringify(outcome.candidates),
+        failure_reason: outcome.reason ?? null,
+      })
       .onConflict((oc) => oc.columns(['job_id', 'document_id', 'chunk_index']).doNothing())
       .execute();
   }
@@ -100,19 +153,41 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
     const rows = await db
       .selectFrom('attribute_candidates')
       .innerJoin('planning_documents', 'planning_documents.id', 'attribute_candidates.document_id')
-      .select(['document_id', 'planning_documents.name as document', 'chunk_index', 'status', 'candidates', 'failure_reason'])
+      .select([
+        'document_id',
+        'planning_documents.name as document',
+        'chunk_index',
+        'status',
+        'candidates',
+        'failure_reason',
+      ])
       .where('job_id', '=', input.jobId)
       .orderBy('document_id')
       .orderBy('chunk_index')
       .execute();
     const sourced: SourcedCandidate[] = rows
       .filter((r) => r.status === 'completed')
-      .flatMap((r) => r.candidates.map((c) => ({ ...c, source: { documentId: Number(r.document_id), document: r.document, chunk: r.chunk_index } })));
+      .flatMap((r) =>
+        r.candidates.map((c) => ({
+          ...c,
+          source: { documentId: Number(r.document_id), document: r.document, chunk: r.chunk_index },
+        })),
+      );
     const merged = mergeAttributeCandidates(sourced);
     if (merged.length > 0) {
       await db
         .insertInto('plan_data_elements')
-        .values(merged.map((a) => ({ plan_id: input.planId, name: a.name, description: a.description, data_type: a.dataType, constraints: a.constraints, source_job_id: input.jobId, provenance: JSON.stringify(a.provenance) })))
+        .values(
+          merged.map((a) => ({
+            plan_id: input.planId,
+            name: a.name,
+            description: a.description,
+            data_type: a.dataType,
+            constraints: a.constraints,
+            source_job_id: input.jobId,
+            provenance: JSON.stringify(a.provenance),
+          })),
+        )
         .onConflict((oc) =>
           oc.columns(['plan_id', 'name']).doUpdateSet((eb) => ({
             description: eb.ref('excluded.description'),
@@ -133,7 +208,11 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
       candidates: sourced.length,
       attributes: merged.length,
       duplicatesMerged: sourced.length - merged.length,
-      failedChunks: failed.map((r) => ({ document: r.document, chunk: r.chunk_index, reason: r.failure_reason ?? 'unknown' })),
+      failedChunks: failed.map((r) => ({
+        document: r.document,
+        chunk: r.chunk_index,
+        reason: r.failure_reason ?? 'unknown',
+      })),
       llm: await jobLlmUsage(db, input.jobId),
     };
   }

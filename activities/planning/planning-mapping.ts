@@ -64,10 +64,20 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
     return columns;
   }
 
-  async function storeOutcome(executor: Kysely<Database>, jobId: string, outcome: PdeMappingOutcome): Promise<PdeMappingOutcome> {
+  async function storeOutcome(
+    executor: Kysely<Database>,
+    jobId: string,
+    outcome: PdeMappingOutcome,
+  ): Promise<PdeMappingOutcome> {
     await executor
       .insertInto('pde_mapping_outcomes')
-      .values({ job_id: jobId, pde_id: outcome.pdeId, outcome: outcome.outcome, classification: outcome.classification ?? null, failure_reason: outcome.reason ?? null })
+      .values({
+        job_id: jobId,
+        pde_id: outcome.pdeId,
+        outcome: outcome.outcome,
+        classification: outcome.classification ?? null,
+        failure_reason: outcome.reason ?? null,
+      })
       .onConflict((oc) => oc.columns(['job_id', 'pde_id']).doNothing())
       .execute();
     return outcome;
@@ -75,22 +85,58 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
 
   async function mapPlanDataElement(input: MapPdeInput): Promise<PdeMappingOutcome> {
     const { jobId, planId, pdeId } = input;
-    const stored = await db.selectFrom('pde_mapping_outcomes').selectAll().where('job_id', '=', jobId).where('pde_id', '=', pdeId).executeTakeFirst();
-    if (stored) return { pdeId, outcome: stored.outcome, classification: stored.classification ?? undefined, reason: stored.failure_reason ?? undefined, reused: true };
+    const stored = await db
+      .selectFrom('pde_mapping_outcomes')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .where('pde_id', '=', pdeId)
+      .executeTakeFirst();
+    if (stored)
+      return {
+        pdeId,
+        outcome: stored.outcome,
+        classification: stored.classification ?? undefined,
+        reason: stored.failure_reason ?? undefined,
+        reused: true,
+      };
 
-    const pde = await db.selectFrom('plan_data_elements').select(['name', 'description', 'data_type']).where('plan_id', '=', planId).where('pde_id', '=', pdeId).executeTakeFirst();
-    if (!pde) return storeOutcome(db, jobId, { pdeId, outcome: 'failed', reason: `PDE ${pdeId} is no longer in plan ${planId}`, reused: false });
-    const current = await db.selectFrom('pde_mappings').select('status').where('plan_id', '=', planId).where('pde_id', '=', pdeId).executeTakeFirst();
-    if (current?.status === 'accepted') return storeOutcome(db, jobId, { pdeId, outcome: 'skipped_accepted', reused: false });
+    const pde = await db
+      .selectFrom('plan_data_elements')
+      .select(['name', 'description', 'data_type'])
+      .where('plan_id', '=', planId)
+      .where('pde_id', '=', pdeId)
+      .executeTakeFirst();
+    if (!pde)
+      return storeOutcome(db, jobId, {
+        pdeId,
+        outcome: 'failed',
+        reason: `PDE ${pdeId} is no longer in plan ${planId}`,
+        reused: false,
+      });
+    const current = await db
+      .selectFrom('pde_mappings')
+      .select('status')
+      .where('plan_id', '=', planId)
+      .where('pde_id', '=', pdeId)
+      .executeTakeFirst();
+    if (current?.status === 'accepted')
+      return storeOutcome(db, jobId, { pdeId, outcome: 'skipped_accepted', reused: false });
 
     const catalogue = await catalogueOf(input.dataSourceId);
-    if (catalogue.length === 0) throw ApplicationFailure.nonRetryable(`data source ${input.dataSourceId} has no catalogue columns`, FailureType.InvalidJobInput);
+    if (catalogue.length === 0)
+      throw ApplicationFailure.nonRetryable(
+        `data source ${input.dataSourceId} has no catalogue columns`,
+        FailureType.InvalidJobInput,
+      );
     const descriptor = { pdeId, name: pde.name, description: pde.description, dataType: pde.data_type };
     const offered = topCandidateColumns(descriptor, catalogue, input.candidateColumns);
     log.info('mapping plan data element', { jobId, pdeId, offered: offered.length });
     const answer = await completeStructured(
       llm,
-      { ...pdeMappingPrompt(planId, descriptor, offered, llm.settings.maxPromptTokens), schema: pdeMappingSchema(offered.map((c) => c.name)) },
+      {
+        ...pdeMappingPrompt(planId, descriptor, offered, llm.settings.maxPromptTokens),
+        schema: pdeMappingSchema(offered.map((c) => c.name)),
+      },
       { ...input.llm, item: pdeItemKey(planId, pdeId) },
     );
     if (!answer.ok) return storeOutcome(db, jobId, { pdeId, outcome: 'failed', reason: answer.reason, reused: false });
@@ -115,10 +161,14 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
       const written = await trx
         .insertInto('pde_mappings')
         .values({ plan_id: planId, pde_id: pdeId, ...mapping })
-        .onConflict((oc) => oc.columns(['plan_id', 'pde_id']).doUpdateSet(mapping).where('pde_mappings.status', '<>', 'accepted'))
+        .onConflict((oc) =>
+          oc.columns(['plan_id', 'pde_id']).doUpdateSet(mapping).where('pde_mappings.status', '<>', 'accepted'),
+        )
         .returning('pde_id')
         .executeTakeFirst();
-      const outcome: PdeMappingOutcome = written ? { pdeId, outcome: 'mapped', classification: answer.classification, reused: false } : { pdeId, outcome: 'skipped_accepted', reused: false };
+      const outcome: PdeMappingOutcome = written
+        ? { pdeId, outcome: 'mapped', classification: answer.classification, reused: false }
+        : { pdeId, outcome: 'skipped_accepted', reused: false };
       return storeOutcome(trx, jobId, outcome);
     });
   }
@@ -128,7 +178,12 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
     await storeOutcome(db, input.jobId, { pdeId: input.pdeId, outcome: 'failed', reason: input.reason, reused: false });
   }
 
-  async function summarizePdeMapping(input: { jobId: string; planId: string; dataSourceId: string; pdesTotal: number }): Promise<PdeMappingResult> {
+  async function summarizePdeMapping(input: {
+    jobId: string;
+    planId: string;
+    dataSourceId: string;
+    pdesTotal: number;
+  }): Promise<PdeMappingResult> {
     const outcomes = await db
       .selectFrom('pde_mapping_outcomes')
       .innerJoin('plan_data_elements', 'plan_data_elements.pde_id', 'pde_mapping_outcomes.pde_id')
@@ -138,7 +193,9 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
       .execute();
     const count = (outcome: string) => outcomes.filter((o) => o.outcome === outcome).length;
     const byClassification: Record<string, number> = {};
-    for (const o of outcomes) if (o.outcome === 'mapped' && o.classification) byClassification[o.classification] = (byClassification[o.classification] ?? 0) + 1;
+    for (const o of outcomes)
+      if (o.outcome === 'mapped' && o.classification)
+        byClassification[o.classification] = (byClassification[o.classification] ?? 0) + 1;
     const failed = outcomes.filter((o) => o.outcome === 'failed');
     return {
       planId: input.planId,
@@ -149,7 +206,9 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
       skippedAccepted: count('skipped_accepted'),
       byClassification,
       // The job row keeps a readable sample; every failure stays in pde_mapping_outcomes.
-      failedPdes: failed.slice(0, 50).map((o) => ({ pdeId: Number(o.pde_id), name: o.name, reason: o.failure_reason ?? 'unknown' })),
+      failedPdes: failed
+        .slice(0, 50)
+        .map((o) => ({ pdeId: Number(o.pde_id), name: o.name, reason: o.failure_reason ?? 'unknown' })),
       llm: await jobLlmUsage(db, input.jobId),
     };
   }

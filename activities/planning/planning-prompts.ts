@@ -4,7 +4,16 @@
 
 import { z } from 'zod';
 import type { CatalogueColumn } from './planning-candidates';
-import { CHARS_PER_TOKEN, DESCRIPTION_MAX_CHARS, fitPrompt, NAME_MAX_CHARS, promptTokens, truncateText, truncationMarker, type PromptText } from '../llm/prompt-budget';
+import {
+  CHARS_PER_TOKEN,
+  DESCRIPTION_MAX_CHARS,
+  fitPrompt,
+  NAME_MAX_CHARS,
+  promptTokens,
+  truncateText,
+  truncationMarker,
+  type PromptText,
+} from '../llm/prompt-budget';
 
 export const ATTRIBUTE_EXTRACTION_TASK = 'extract_plan_attributes';
 export const PDE_MAPPING_TASK = 'map_plan_data_element';
@@ -40,7 +49,10 @@ const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
  * limit), so only a budget set below that cuts one: the text is then cut at the end, marked, and the
  * delimiters stay.
  */
-export function attributeExtractionPrompt(chunk: { planId: string; document: string; chunkIndex: number; content: string }, maxTokens: number): PromptText {
+export function attributeExtractionPrompt(
+  chunk: { planId: string; document: string; chunkIndex: number; content: string },
+  maxTokens: number,
+): PromptText {
   const render = (content: string) => {
     const user = [
       `TASK: ${ATTRIBUTE_EXTRACTION_TASK}`,
@@ -55,13 +67,19 @@ export function attributeExtractionPrompt(chunk: { planId: string; document: str
   };
   const frame = render('');
   const room = (maxTokens - promptTokens(frame)) * CHARS_PER_TOKEN - truncationMarker(chunk.content.length).length;
-  return fitPrompt([() => render(chunk.content), () => render(truncateText(chunk.content, Math.max(0, room)))], maxTokens);
+  return fitPrompt(
+    [() => render(chunk.content), () => render(truncateText(chunk.content, Math.max(0, room)))],
+    maxTokens,
+  );
 }
 
 /** The answer must name only offered columns: anything else is invalid output and is asked again. */
 export function pdeMappingSchema(offered: readonly string[]) {
   return z.object({
-    columnNames: z.array(z.enum(offered as [string, ...string[]])).min(1).max(3),
+    columnNames: z
+      .array(z.enum(offered as [string, ...string[]]))
+      .min(1)
+      .max(3),
     confidence: z.number().min(0).max(1),
     classification: z.enum(CLASSIFICATIONS),
     riskRating: z.enum(RISK_RATINGS),
@@ -88,7 +106,12 @@ export interface PdeForPrompt {
  * The PDE and its candidate columns, within `maxTokens`. Every candidate stays (the answer may name only
  * them); over budget their descriptions are shortened, then dropped, then the PDE's own description is shortened.
  */
-export function pdeMappingPrompt(planId: string, pde: PdeForPrompt, candidates: readonly CatalogueColumn[], maxTokens: number): PromptText {
+export function pdeMappingPrompt(
+  planId: string,
+  pde: PdeForPrompt,
+  candidates: readonly CatalogueColumn[],
+  maxTokens: number,
+): PromptText {
   const render = (candidateChars: number, pdeChars: number) => {
     const user = [
       `TASK: ${PDE_MAPPING_TASK}`,
@@ -98,13 +121,22 @@ export function pdeMappingPrompt(planId: string, pde: PdeForPrompt, candidates: 
     ].join('\n');
     return { system: MAPPING_SYSTEM_PROMPT, user };
   };
-  return fitPrompt([() => render(DESCRIPTION_MAX_CHARS, DESCRIPTION_MAX_CHARS), () => render(200, DESCRIPTION_MAX_CHARS), () => render(0, DESCRIPTION_MAX_CHARS), () => render(0, 200)], maxTokens);
+  return fitPrompt(
+    [
+      () => render(DESCRIPTION_MAX_CHARS, DESCRIPTION_MAX_CHARS),
+      () => render(200, DESCRIPTION_MAX_CHARS),
+      () => render(0, DESCRIPTION_MAX_CHARS),
+      () => render(0, 200),
+    ],
+    maxTokens,
+  );
 }
 
 /** The ITEM key of a PDE's mapping call, as the stand-in counts it and llm_calls records it. */
 export const pdeItemKey = (planId: string, pdeId: number) => `${oneLine(planId)}/pde-${pdeId}`;
 
 /** The ITEM key of a chunk's extraction call: plan, document name (cut, as in the prompt) and chunk index. */
-export const chunkItemKey = (planId: string, document: string, chunkIndex: number) => `${oneLine(planId)}/${documentName(document)}#${chunkIndex}`;
+export const chunkItemKey = (planId: string, document: string, chunkIndex: number) =>
+  `${oneLine(planId)}/${documentName(document)}#${chunkIndex}`;
 
 const documentName = (document: string) => truncateText(oneLine(document), NAME_MAX_CHARS);

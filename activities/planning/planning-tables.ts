@@ -1,4 +1,5 @@
-// What the planning jobs store: documents and their chunks, extracted attribute candidates, plan data elements and their mappings.
+// What the planning jobs store: documents and their chunks, extracted attribute candidates, plan data elements and
+// their mappings.
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { ColumnType, Generated } from 'kysely';

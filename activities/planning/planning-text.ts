@@ -1,7 +1,31 @@
 // Text helpers the planning jobs share (merging extracted attributes, pre-filtering catalogue columns,
 // the stand-in's answers): one tokenizer and one name normalisation, so "Acct No." means the same everywhere.
 
-const STOPWORDS = new Set(['a', 'an', 'and', 'any', 'as', 'at', 'be', 'by', 'each', 'for', 'from', 'in', 'is', 'its', 'of', 'on', 'or', 'per', 'that', 'the', 'this', 'to', 'with']);
+const STOPWORDS = new Set([
+  'a',
+  'an',
+  'and',
+  'any',
+  'as',
+  'at',
+  'be',
+  'by',
+  'each',
+  'for',
+  'from',
+  'in',
+  'is',
+  'its',
+  'of',
+  'on',
+  'or',
+  'per',
+  'that',
+  'the',
+  'this',
+  'to',
+  'with',
+]);
 
 /** Abbreviations regulatory documents and catalogues use interchangeably, mapped to one spelling. */
 const SYNONYMS: Record<string, string> = {
@@ -26,7 +50,12 @@ const NAME_SYNONYMS: Record<string, string> = { ...SYNONYMS, no: 'number' };
 
 /** Lower-case alphanumeric words, abbreviations expanded; stopwords kept (names need them verbatim). */
 export function words(text: string, synonyms = SYNONYMS): string[] {
-  return (text.toLowerCase().replace(/e-mail/g, 'email').match(/[a-z0-9]+/g) ?? []).map((w) => synonyms[w] ?? w);
+  return (
+    text
+      .toLowerCase()
+      .replace(/e-mail/g, 'email')
+      .match(/[a-z0-9]+/g) ?? []
+  ).map((w) => synonyms[w] ?? w);
 }
 
 /** Tokens of a field or column name, as normaliseName reads it. */

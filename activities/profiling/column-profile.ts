@@ -14,9 +14,14 @@ export interface ColumnProfile {
   distinct: number;
   min: string | null;
   max: string | null;
-  /** Values longer than PROFILE_VALUE_MAX_CHARS are cut there and end with `…[truncated, N characters]`, as are min and max. */
+  /**
+   * Values longer than PROFILE_VALUE_MAX_CHARS are cut there and end with `…[truncated, N characters]`, as are min and
+   * max.
+   */
   topValues: { value: string; count: number }[];
-  /** Set when the table was sampled: the rows it holds by PostgreSQL's estimate. The counts above describe the sample. */
+  /**
+   * Set when the table was sampled: the rows it holds by PostgreSQL's estimate. The counts above describe the sample.
+   */
   sampledFromEstimatedRows?: number;
 }
 
@@ -31,7 +36,12 @@ export interface ProfileOptions {
   sampleRows: number;
 }
 
-export async function profileColumn(db: Kysely<Database>, table: string, attribute: AttributeDescriptor, options: ProfileOptions): Promise<ColumnProfile> {
+export async function profileColumn(
+  db: Kysely<Database>,
+  table: string,
+  attribute: AttributeDescriptor,
+  options: ProfileOptions,
+): Promise<ColumnProfile> {
   const col = sql.id(attribute.name);
   const estimatedRows = await sampleableRowEstimate(db, table);
   const sampled = estimatedRows !== undefined && estimatedRows > options.sampleRows;
@@ -81,7 +91,9 @@ interface ProfileRow {
 
 /** A value as the database cut it, marked as cut when its real length is over the bound. */
 const bounded = (prefix: string | null, length: number | null): string | null =>
-  prefix === null || length === null || length <= PROFILE_VALUE_MAX_CHARS ? prefix : `${prefix}${truncationMarker(length)}`;
+  prefix === null || length === null || length <= PROFILE_VALUE_MAX_CHARS
+    ? prefix
+    : `${prefix}${truncationMarker(length)}`;
 
 /**
  * PostgreSQL's row estimate for a plain, partitioned or materialised table (kept by ANALYZE and autovacuum);
@@ -89,7 +101,10 @@ const bounded = (prefix: string | null, length: number | null): string | null =>
  */
 async function sampleableRowEstimate(db: Kysely<Database>, table: string): Promise<number | undefined> {
   // Quoted part by part, as sql.table quotes it, so to_regclass finds the same relation.
-  const name = table.split('.').map((part) => `"${part.replace(/"/g, '""')}"`).join('.');
+  const name = table
+    .split('.')
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join('.');
   const { rows } = await sql<{ estimate: number | null }>`
     select case when c.relkind in ('r', 'p', 'm') and c.reltuples > 0 then c.reltuples::float8 end as estimate
     from pg_class c where c.oid = to_regclass(${name})`.execute(db);

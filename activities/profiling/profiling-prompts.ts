@@ -20,11 +20,30 @@ Use only what the column's description and profile support. Never write SQL.`;
  * (column-profile.ts); an over-budget prompt drops, in this order, most common values beyond the first three,
  * then the rest of them, then the extremes, and shortens the description.
  */
-export function validationRulesPrompt(dataSourceId: string, attribute: AttributeDescriptor, profile: ColumnProfile, maxTokens: number): PromptText {
+export function validationRulesPrompt(
+  dataSourceId: string,
+  attribute: AttributeDescriptor,
+  profile: ColumnProfile,
+  maxTokens: number,
+): PromptText {
   const render = (topValues: number, extremes: boolean, descriptionChars: number) => {
-    const shown = { ...profile, topValues: profile.topValues.slice(0, topValues), ...(extremes ? {} : { min: null, max: null }) };
-    const column = { name: attribute.name, dataType: attribute.dataType, description: truncateText(attribute.description, descriptionChars), profile: shown };
-    const user = [`TASK: ${VALIDATION_RULES_TASK}`, `ITEM: ${dataSourceId}.${attribute.name}`, 'Column:', JSON.stringify(column, null, 2)].join('\n');
+    const shown = {
+      ...profile,
+      topValues: profile.topValues.slice(0, topValues),
+      ...(extremes ? {} : { min: null, max: null }),
+    };
+    const column = {
+      name: attribute.name,
+      dataType: attribute.dataType,
+      description: truncateText(attribute.description, descriptionChars),
+      profile: shown,
+    };
+    const user = [
+      `TASK: ${VALIDATION_RULES_TASK}`,
+      `ITEM: ${dataSourceId}.${attribute.name}`,
+      'Column:',
+      JSON.stringify(column, null, 2),
+    ].join('\n');
     return { system: RULES_SYSTEM_PROMPT, user };
   };
   return fitPrompt(

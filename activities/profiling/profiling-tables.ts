@@ -1,4 +1,5 @@
-// What data profiling stores: each attribute's outcome, the rules generated for it, and each rule's result over the data.
+// What data profiling stores: each attribute's outcome, the rules generated for it, and each rule's result over the
+// data.
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { Generated } from 'kysely';

@@ -14,7 +14,13 @@ import { onDataSource } from '../data-sources/data-source-sql';
 import { sourceTable } from '../data-sources/data-sources';
 import { completeStructured, type LlmDeps } from '../llm/llm';
 import { validationRulesPrompt } from './profiling-prompts';
-import { countViolationsPerRule, invalidPatterns, isolatingRefusals, isRefused, type RuleToRun } from '../rules/rule-sql';
+import {
+  countViolationsPerRule,
+  invalidPatterns,
+  isolatingRefusals,
+  isRefused,
+  type RuleToRun,
+} from '../rules/rule-sql';
 import { proposedRulesSchema, ruleProblem } from '../rules/rule-schema';
 
 export interface ProfilingDeps {
@@ -40,23 +46,52 @@ export interface RuleBatchOutcome {
 }
 
 export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, profileSampleRows }: ProfilingDeps) {
-  async function generateValidationRules(input: { jobId: string; dataSourceId: string; attribute: AttributeDescriptor; llm?: LlmCallContext }): Promise<AttributeOutcome> {
+  async function generateValidationRules(input: {
+    jobId: string;
+    dataSourceId: string;
+    attribute: AttributeDescriptor;
+    llm?: LlmCallContext;
+  }): Promise<AttributeOutcome> {
     const { jobId, dataSourceId, attribute } = input;
     // Histories recorded before the call context existed carry none: such a job asks without the cache.
     const call = { ...(input.llm ?? { jobId, owner: 'unknown', priority: 3, useCache: false }), item: attribute.name };
-    const stored = await db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).where('attribute', '=', attribute.name).executeTakeFirst();
+    const stored = await db
+      .selectFrom('attribute_results')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .where('attribute', '=', attribute.name)
+      .executeTakeFirst();
     if (stored) {
-      return { attribute: attribute.name, status: stored.status, rulesCount: stored.rules_count, reason: stored.failure_reason ?? undefined, reused: true };
+      return {
+        attribute: attribute.name,
+        status: stored.status,
+        rulesCount: stored.rules_count,
+        reason: stored.failure_reason ?? undefined,
+        reused: true,
+      };
     }
 
-    log.info('generating validation rules', { jobId, attribute: attribute.name, attempt: Context.current().info.attempt });
+    log.info('generating validation rules', {
+      jobId,
+      attribute: attribute.name,
+      attempt: Context.current().info.attempt,
+    });
     const { table } = await sourceTable(db, dataSourceId);
     // The LLM activity's heartbeat timeout is 10 s; a profile of a large table or on a busy database can take longer.
     // A column the table lacks, or a type it cannot be read as, fails the attribute at once (DataSourceError).
-    const profile = await onDataSource(db, { table, label: `column_profile:${jobId}:${attribute.name}`, details: () => ({ profiling: attribute.name }) }, (conn) =>
-      profileColumn(conn, table, attribute, { sampleRows: profileSampleRows }),
+    const profile = await onDataSource(
+      db,
+      { table, label: `column_profile:${jobId}:${attribute.name}`, details: () => ({ profiling: attribute.name }) },
+      (conn) => profileColumn(conn, table, attribute, { sampleRows: profileSampleRows }),
     );
-    const answer = await completeStructured(llm, { ...validationRulesPrompt(dataSourceId, attribute, profile, llm.settings.maxPromptTokens), schema: proposedRulesSchema }, call);
+    const answer = await completeStructured(
+      llm,
+      {
+        ...validationRulesPrompt(dataSourceId, attribute, profile, llm.settings.maxPromptTokens),
+        schema: proposedRulesSchema,
+      },
+      call,
+    );
     const usable = answer.ok ? answer.value.rules.filter((r) => ruleProblem(attribute, r.rule) === undefined) : [];
     const reason = answer.ok ? undefined : answer.reason;
 
@@ -64,24 +99,63 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
       if (usable.length > 0) {
         await trx
           .insertInto('profiling_rules')
-          .values(usable.map((r, ruleIndex) => ({ job_id: jobId, attribute: attribute.name, rule_index: ruleIndex, rule: JSON.stringify(r.rule), description: r.description, severity: r.severity })))
-          .onConflict((oc) => oc.columns(['job_id', 'attribute', 'rule_index']).doUpdateSet((eb) => ({ rule: eb.ref('excluded.rule'), description: eb.ref('excluded.description'), severity: eb.ref('excluded.severity') })))
+          .values(
+            usable.map((r, ruleIndex) => ({
+              job_id: jobId,
+              attribute: attribute.name,
+              rule_index: ruleIndex,
+              rule: JSON.stringify(r.rule),
+              description: r.description,
+              severity: r.severity,
+            })),
+          )
+          .onConflict((oc) =>
+            oc.columns(['job_id', 'attribute', 'rule_index']).doUpdateSet((eb) => ({
+              rule: eb.ref('excluded.rule'),
+              description: eb.ref('excluded.description'),
+              severity: eb.ref('excluded.severity'),
+            })),
+          )
           .execute();
       }
       await trx
         .insertInto('attribute_results')
-        .values({ job_id: jobId, attribute: attribute.name, status: answer.ok ? 'completed' : 'failed', rules_count: usable.length, failure_reason: reason ?? null, llm_attempts: answer.calls, prompt_tokens: answer.promptTokens, completion_tokens: answer.completionTokens })
+        .values({
+          job_id: jobId,
+          attribute: attribute.name,
+          status: answer.ok ? 'completed' : 'failed',
+          rules_count: usable.length,
+          failure_reason: reason ?? null,
+          llm_attempts: answer.calls,
+          prompt_tokens: answer.promptTokens,
+          completion_tokens: answer.completionTokens,
+        })
         .onConflict((oc) => oc.columns(['job_id', 'attribute']).doNothing())
         .execute();
     });
-    return { attribute: attribute.name, status: answer.ok ? 'completed' : 'failed', rulesCount: usable.length, reason, reused: false };
+    return {
+      attribute: attribute.name,
+      status: answer.ok ? 'completed' : 'failed',
+      rulesCount: usable.length,
+      reason,
+      reused: false,
+    };
   }
 
   /** Records an attribute whose activity failed for good (retries exhausted or a non-retryable error). */
   async function recordAttributeFailure(input: { jobId: string; attribute: string; reason: string }): Promise<void> {
     await db
       .insertInto('attribute_results')
-      .values({ job_id: input.jobId, attribute: input.attribute, status: 'failed', rules_count: 0, failure_reason: input.reason, llm_attempts: 0, prompt_tokens: 0, completion_tokens: 0 })
+      .values({
+        job_id: input.jobId,
+        attribute: input.attribute,
+        status: 'failed',
+        rules_count: 0,
+        failure_reason: input.reason,
+        llm_attempts: 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+      })
       .onConflict((oc) => oc.columns(['job_id', 'attribute']).doNothing())
       .execute();
   }
@@ -92,7 +166,12 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
    * is isolated and stored as not run with its reason and SQLSTATE, and the batch's other rules still run.
    * Results are written once at the end, so a batch interrupted by cancel or pause-now leaves nothing behind.
    */
-  async function executeRules(input: { jobId: string; rulesJobId: string; dataSourceId: string; attributes: AttributeDescriptor[] }): Promise<RuleBatchOutcome> {
+  async function executeRules(input: {
+    jobId: string;
+    rulesJobId: string;
+    dataSourceId: string;
+    attributes: AttributeDescriptor[];
+  }): Promise<RuleBatchOutcome> {
     const rules = await storedRulesOf(input.rulesJobId, input.attributes);
     if (rules.length === 0) return { rulesExecuted: 0, rulesNotRun: 0 };
 
@@ -112,12 +191,32 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     );
     const resultOf = new Map(runnable.map((r, i) => [r, results[i]!]));
     const rows = rules.map((r) => {
-      const key = { job_id: input.jobId, rules_job_id: input.rulesJobId, attribute: r.attribute.name, rule_index: r.ruleIndex };
+      const key = {
+        job_id: input.jobId,
+        rules_job_id: input.rulesJobId,
+        attribute: r.attribute.name,
+        rule_index: r.ruleIndex,
+      };
       // A rule not scanned is one whose regex PostgreSQL refused up front.
       const outcome = resultOf.get(r) ?? { refused: patternProblems.get((r.rule as { regex: string }).regex)! };
-      if (isRefused(outcome)) return { ...key, checked_rows: 0, failed_rows: 0, pass_rate: null, error: outcome.refused.reason, sqlstate: outcome.refused.sqlstate };
+      if (isRefused(outcome))
+        return {
+          ...key,
+          checked_rows: 0,
+          failed_rows: 0,
+          pass_rate: null,
+          error: outcome.refused.reason,
+          sqlstate: outcome.refused.sqlstate,
+        };
       const { checkedRows, failedRows } = outcome;
-      return { ...key, checked_rows: checkedRows, failed_rows: failedRows, pass_rate: checkedRows === 0 ? null : 1 - failedRows / checkedRows, error: null, sqlstate: null };
+      return {
+        ...key,
+        checked_rows: checkedRows,
+        failed_rows: failedRows,
+        pass_rate: checkedRows === 0 ? null : 1 - failedRows / checkedRows,
+        error: null,
+        sqlstate: null,
+      };
     });
     await storeRuleResults(rows);
     const notRun = rows.filter((r) => r.error !== null).length;
@@ -127,7 +226,12 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
   async function storedRulesOf(rulesJobId: string, attributes: AttributeDescriptor[]): Promise<RuleToRun[]> {
     const byName = new Map(attributes.map((a) => [a.name, a]));
     if (byName.size === 0) return [];
-    const stored = await db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule']).where('job_id', '=', rulesJobId).where('attribute', 'in', [...byName.keys()]).execute();
+    const stored = await db
+      .selectFrom('profiling_rules')
+      .select(['attribute', 'rule_index', 'rule'])
+      .where('job_id', '=', rulesJobId)
+      .where('attribute', 'in', [...byName.keys()])
+      .execute();
     return stored.map((r) => ({ attribute: byName.get(r.attribute)!, ruleIndex: r.rule_index, rule: r.rule }));
   }
 
@@ -139,7 +243,14 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
       .onConflict((oc) => {
         const key = oc.columns(['job_id', 'attribute', 'rule_index']);
         if (!overwrite) return key.doNothing();
-        return key.doUpdateSet((eb) => ({ checked_rows: eb.ref('excluded.checked_rows'), failed_rows: eb.ref('excluded.failed_rows'), pass_rate: eb.ref('excluded.pass_rate'), error: eb.ref('excluded.error'), sqlstate: eb.ref('excluded.sqlstate'), executed_at: new Date() }));
+        return key.doUpdateSet((eb) => ({
+          checked_rows: eb.ref('excluded.checked_rows'),
+          failed_rows: eb.ref('excluded.failed_rows'),
+          pass_rate: eb.ref('excluded.pass_rate'),
+          error: eb.ref('excluded.error'),
+          sqlstate: eb.ref('excluded.sqlstate'),
+          executed_at: new Date(),
+        }));
       })
       .execute();
   }
@@ -148,18 +259,56 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
    * Records the rules of a batch whose activity failed for good (retries exhausted, or it could never run) as
    * rules that did not run, with the reason, so the job's result counts them instead of forgetting them.
    */
-  async function recordRuleBatchFailure(input: { jobId: string; rulesJobId: string; attributes: AttributeDescriptor[]; reason: string; sqlstate: string | null }): Promise<void> {
+  async function recordRuleBatchFailure(input: {
+    jobId: string;
+    rulesJobId: string;
+    attributes: AttributeDescriptor[];
+    reason: string;
+    sqlstate: string | null;
+  }): Promise<void> {
     const rules = await storedRulesOf(input.rulesJobId, input.attributes);
-    const row = (r: RuleToRun) => ({ job_id: input.jobId, rules_job_id: input.rulesJobId, attribute: r.attribute.name, rule_index: r.ruleIndex, checked_rows: 0, failed_rows: 0, pass_rate: null, error: input.reason, sqlstate: input.sqlstate });
+    const row = (r: RuleToRun) => ({
+      job_id: input.jobId,
+      rules_job_id: input.rulesJobId,
+      attribute: r.attribute.name,
+      rule_index: r.ruleIndex,
+      checked_rows: 0,
+      failed_rows: 0,
+      pass_rate: null,
+      error: input.reason,
+      sqlstate: input.sqlstate,
+    });
     await storeRuleResults(rules.map(row), false);
   }
 
-  async function summarizeProfiling(input: { jobId: string; rulesJobId: string; attributesTotal: number }): Promise<ProfilingJobResult> {
-    const attributes = await db.selectFrom('attribute_results').select(['attribute', 'status', 'rules_count', 'failure_reason']).where('job_id', '=', input.rulesJobId).orderBy('attribute').execute();
+  async function summarizeProfiling(input: {
+    jobId: string;
+    rulesJobId: string;
+    attributesTotal: number;
+  }): Promise<ProfilingJobResult> {
+    const attributes = await db
+      .selectFrom('attribute_results')
+      .select(['attribute', 'status', 'rules_count', 'failure_reason'])
+      .where('job_id', '=', input.rulesJobId)
+      .orderBy('attribute')
+      .execute();
     const rules = await db
       .selectFrom('rule_results as rr')
-      .leftJoin('profiling_rules as pr', (join) => join.onRef('pr.job_id', '=', 'rr.rules_job_id').onRef('pr.attribute', '=', 'rr.attribute').onRef('pr.rule_index', '=', 'rr.rule_index'))
-      .select(['rr.attribute', 'rr.rule_index', 'rr.checked_rows', 'rr.failed_rows', 'rr.error', 'rr.sqlstate', 'pr.rule'])
+      .leftJoin('profiling_rules as pr', (join) =>
+        join
+          .onRef('pr.job_id', '=', 'rr.rules_job_id')
+          .onRef('pr.attribute', '=', 'rr.attribute')
+          .onRef('pr.rule_index', '=', 'rr.rule_index'),
+      )
+      .select([
+        'rr.attribute',
+        'rr.rule_index',
+        'rr.checked_rows',
+        'rr.failed_rows',
+        'rr.error',
+        'rr.sqlstate',
+        'pr.rule',
+      ])
       .where('rr.job_id', '=', input.jobId)
       .orderBy('rr.attribute')
       .orderBy('rr.rule_index')
@@ -168,7 +317,9 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     const notRun = rules.filter((r) => r.error !== null);
     const checked = ran.reduce((sum, r) => sum + Number(r.checked_rows), 0);
     const failedRows = ran.reduce((sum, r) => sum + Number(r.failed_rows), 0);
-    const generationFailures = attributes.filter((a) => a.status === 'failed').map((a) => ({ attribute: a.attribute, reason: a.failure_reason ?? 'unknown' }));
+    const generationFailures = attributes
+      .filter((a) => a.status === 'failed')
+      .map((a) => ({ attribute: a.attribute, reason: a.failure_reason ?? 'unknown' }));
     const executionFailures = [...new Set(notRun.map((r) => r.attribute))].map((attribute) => {
       const own = rules.filter((r) => r.attribute === attribute);
       const missed = own.filter((r) => r.error !== null);
@@ -176,9 +327,17 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
       const kind = (first.rule as { kind?: string } | null)?.kind ?? 'unknown';
       const which = `rule ${first.rule_index} (${kind})`;
       if (missed.length === 1) return { attribute, reason: `${which} could not run: ${first.error}` };
-      return { attribute, reason: missed.length === own.length ? `none of its ${own.length} rules could run, ${which}: ${first.error}` : `${missed.length} of ${own.length} rules could not run, first ${which}: ${first.error}` };
+      return {
+        attribute,
+        reason:
+          missed.length === own.length
+            ? `none of its ${own.length} rules could run, ${which}: ${first.error}`
+            : `${missed.length} of ${own.length} rules could not run, first ${which}: ${first.error}`,
+      };
     });
-    const failedAttributes = [...generationFailures, ...executionFailures].sort((a, b) => (a.attribute < b.attribute ? -1 : a.attribute > b.attribute ? 1 : 0));
+    const failedAttributes = [...generationFailures, ...executionFailures].sort((a, b) =>
+      a.attribute < b.attribute ? -1 : a.attribute > b.attribute ? 1 : 0,
+    );
     return {
       attributesTotal: input.attributesTotal,
       attributesProfiled: attributes.length - failedAttributes.length,
@@ -186,10 +345,18 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
       rulesGenerated: attributes.reduce((sum, a) => sum + a.rules_count, 0),
       rulesTotal: rules.length,
       rulesExecuted: ran.length,
-      rulesNotRun: notRun.map((r) => ({ attribute: r.attribute, ruleIndex: r.rule_index, reason: r.error!, sqlstate: r.sqlstate })),
+      rulesNotRun: notRun.map((r) => ({
+        attribute: r.attribute,
+        ruleIndex: r.rule_index,
+        reason: r.error!,
+        sqlstate: r.sqlstate,
+      })),
       rowsChecked: checked,
       overallPassRate: checked > 0 ? 1 - failedRows / checked : null,
-      passRateScope: rules.length === 0 ? 'no rules run' : `${ran.length} of ${rules.length} rules${notRun.length > 0 ? ` (${notRun.length} could not run)` : ''}`,
+      passRateScope:
+        rules.length === 0
+          ? 'no rules run'
+          : `${ran.length} of ${rules.length} rules${notRun.length > 0 ? ` (${notRun.length} could not run)` : ''}`,
       failedAttributes,
     };
   }

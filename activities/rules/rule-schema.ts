@@ -11,7 +11,11 @@ export const validationRuleSchema: z.ZodType<ValidationRule, ValidationRule> = z
   z.object({ kind: z.literal('range'), min: z.number().optional(), max: z.number().optional() }),
   z.object({ kind: z.literal('allowed_values'), values: z.array(z.string().max(200)).min(1).max(500) }),
   z.object({ kind: z.literal('pattern'), regex: z.string().min(1).max(500) }),
-  z.object({ kind: z.literal('length'), min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() }),
+  z.object({
+    kind: z.literal('length'),
+    min: z.number().int().min(0).optional(),
+    max: z.number().int().min(0).optional(),
+  }),
   z.object({ kind: z.literal('unique') }),
   z.object({ kind: z.literal('freshness'), maxAgeDays: z.number().int().positive().max(36_500) }),
   z.object({ kind: z.literal('date_range'), notBefore: isoDate.optional(), notAfter: isoDate.optional() }),
@@ -40,9 +44,17 @@ const KINDS_BY_TYPE: Record<AttributeDescriptor['dataType'], ReadonlySet<Validat
 
 /** Why a schema-valid rule still cannot apply to this column, or undefined when it can. */
 export function ruleProblem(attribute: AttributeDescriptor, rule: ValidationRule): string | undefined {
-  if (!KINDS_BY_TYPE[attribute.dataType].has(rule.kind)) return `${rule.kind} does not apply to a ${attribute.dataType} column`;
-  if ((rule.kind === 'range' || rule.kind === 'length') && rule.min === undefined && rule.max === undefined) return `${rule.kind} needs min or max`;
-  if ((rule.kind === 'range' || rule.kind === 'length') && rule.min !== undefined && rule.max !== undefined && rule.min > rule.max) return `${rule.kind} has min > max`;
+  if (!KINDS_BY_TYPE[attribute.dataType].has(rule.kind))
+    return `${rule.kind} does not apply to a ${attribute.dataType} column`;
+  if ((rule.kind === 'range' || rule.kind === 'length') && rule.min === undefined && rule.max === undefined)
+    return `${rule.kind} needs min or max`;
+  if (
+    (rule.kind === 'range' || rule.kind === 'length') &&
+    rule.min !== undefined &&
+    rule.max !== undefined &&
+    rule.min > rule.max
+  )
+    return `${rule.kind} has min > max`;
   if (rule.kind === 'date_range' && !rule.notBefore && !rule.notAfter) return 'date_range needs notBefore or notAfter';
   return undefined;
 }

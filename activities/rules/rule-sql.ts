@@ -84,7 +84,11 @@ export interface RefusedRule {
  * 2·log2(n) scans and every other rule still gets its result. A missing relation refuses every part at once.
  * Errors that may pass are thrown, for the activity's retry policy.
  */
-export async function isolatingRefusals<T>(rules: RuleToRun[], scan: (part: RuleToRun[]) => Promise<T[]>, table?: string): Promise<(T | RefusedRule)[]> {
+export async function isolatingRefusals<T>(
+  rules: RuleToRun[],
+  scan: (part: RuleToRun[]) => Promise<T[]>,
+  table?: string,
+): Promise<(T | RefusedRule)[]> {
   const results = new Array<T | RefusedRule>(rules.length);
   const run = async (part: number[]): Promise<void> => {
     try {
@@ -101,14 +105,18 @@ export async function isolatingRefusals<T>(rules: RuleToRun[], scan: (part: Rule
   return results;
 }
 
-export const isRefused = <T>(result: T | RefusedRule): result is RefusedRule => typeof result === 'object' && result !== null && 'refused' in result;
+export const isRefused = <T>(result: T | RefusedRule): result is RefusedRule =>
+  typeof result === 'object' && result !== null && 'refused' in result;
 
 /** Two halves of `part`: by attribute while it spans several (an attribute's rules stay together), else by rule. */
 function halves(part: number[], rules: RuleToRun[]): [number[], number[]] {
   const attributes = [...new Set(part.map((i) => rules[i]!.attribute.name))];
   if (attributes.length > 1) {
     const first = new Set(attributes.slice(0, Math.ceil(attributes.length / 2)));
-    return [part.filter((i) => first.has(rules[i]!.attribute.name)), part.filter((i) => !first.has(rules[i]!.attribute.name))];
+    return [
+      part.filter((i) => first.has(rules[i]!.attribute.name)),
+      part.filter((i) => !first.has(rules[i]!.attribute.name)),
+    ];
   }
   const middle = Math.ceil(part.length / 2);
   return [part.slice(0, middle), part.slice(middle)];
@@ -128,22 +136,36 @@ export async function countViolationsPerRule(
   // One `count(distinct …)` in the main scan would keep PostgreSQL from splitting it across its workers.
   const numbered = rules.map((rule, i) => ({ rule, column: `v${i}` }));
   const scanOf = (part: typeof numbered) => {
-    const aggregates = part.map(({ rule, column }) => sql`${violations(rule.rule, rule.attribute.name)}::int as ${sql.id(column)}`);
-    return sql<Record<string, number>>`select ${sql.join([sql`count(*)::int as checked_rows`, ...aggregates])} from ${sql.table(table)}`;
+    const aggregates = part.map(
+      ({ rule, column }) => sql`${violations(rule.rule, rule.attribute.name)}::int as ${sql.id(column)}`,
+    );
+    return sql<
+      Record<string, number>
+    >`select ${sql.join([sql`count(*)::int as checked_rows`, ...aggregates])} from ${sql.table(table)}`;
   };
-  const [filtered, distinct] = [numbered.filter((n) => n.rule.rule.kind !== 'unique'), numbered.filter((n) => n.rule.rule.kind === 'unique')];
-  const row = await db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
-    // Both scans read one snapshot, so their counts describe the same rows.
-    await sql`set transaction read only`.execute(trx);
-    await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
-    const [main] = (await scanOf(filtered).execute(trx)).rows;
-    const [unique] = distinct.length > 0 ? (await scanOf(distinct).execute(trx)).rows : [{}];
-    return main && unique ? { ...unique, ...main } : undefined;
-  });
+  const [filtered, distinct] = [
+    numbered.filter((n) => n.rule.rule.kind !== 'unique'),
+    numbered.filter((n) => n.rule.rule.kind === 'unique'),
+  ];
+  const row = await db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .execute(async (trx) => {
+      // Both scans read one snapshot, so their counts describe the same rows.
+      await sql`set transaction read only`.execute(trx);
+      await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
+      const [main] = (await scanOf(filtered).execute(trx)).rows;
+      const [unique] = distinct.length > 0 ? (await scanOf(distinct).execute(trx)).rows : [{}];
+      return main && unique ? { ...unique, ...main } : undefined;
+    });
   if (!row) throw new Error(`no result scanning ${table}`);
   return {
     checkedRows: row.checked_rows ?? 0,
-    counts: numbered.map(({ rule, column }) => ({ attribute: rule.attribute.name, ruleIndex: rule.ruleIndex, failedRows: row[column] ?? 0 })),
+    counts: numbered.map(({ rule, column }) => ({
+      attribute: rule.attribute.name,
+      ruleIndex: rule.ruleIndex,
+      failedRows: row[column] ?? 0,
+    })),
   };
 }
 
@@ -183,8 +205,13 @@ export async function findViolationsInOneScan(
     ];
   });
   const ruleColumns = aggregates.length ? sql`, ${sql.join(aggregates)}` : sql``;
-  const inScope = scope.sampleJobId === undefined ? sql`true` : sql`${id} in (select row_id from sample_records where job_id = ${scope.sampleJobId})`;
-  const query = sql<Record<string, unknown>>`select count(*)::int as checked_records${ruleColumns} from ${sql.table(scope.table)} where ${inScope}`;
+  const inScope =
+    scope.sampleJobId === undefined
+      ? sql`true`
+      : sql`${id} in (select row_id from sample_records where job_id = ${scope.sampleJobId})`;
+  const query = sql<
+    Record<string, unknown>
+  >`select count(*)::int as checked_records${ruleColumns} from ${sql.table(scope.table)} where ${inScope}`;
   const row = await db.transaction().execute(async (trx) => {
     await sql`set transaction read only`.execute(trx);
     await sql`select set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true)`.execute(trx);
@@ -195,6 +222,9 @@ export async function findViolationsInOneScan(
   return {
     checkedRecords: Number(row.checked_records ?? 0),
     // pg hands bigint[] back as strings; record ids fit in doubles.
-    findings: rules.map((_, i) => ({ failedRecords: Number(row[`n${i}`] ?? 0), failingRecordIds: ((row[`ids${i}`] as string[] | null) ?? []).map(Number) })),
+    findings: rules.map((_, i) => ({
+      failedRecords: Number(row[`n${i}`] ?? 0),
+      failingRecordIds: ((row[`ids${i}`] as string[] | null) ?? []).map(Number),
+    })),
   };
 }

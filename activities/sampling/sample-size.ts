@@ -2,9 +2,15 @@
 // finite-population correction, and allocation of a sample over strata (proportional, Neyman, per stratum).
 
 /** Acklam's rational approximation of the standard normal inverse CDF (relative error < 1.15e-9). */
-const A = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+const A = [
+  -3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1,
+  2.506628277459239,
+];
 const B = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-const C = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+const C = [
+  -7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968,
+  2.938163982698783,
+];
 const D = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
 const P_LOW = 0.02425;
 
@@ -66,15 +72,25 @@ export interface StratumStats {
  * the largest fractional parts (ties to the earlier stratum in the given order). No stratum gets more than
  * its population; the excess of a capped stratum is shared again among the others.
  */
-export function allocateByWeight(strata: StratumStats[], total: number, weight: (s: StratumStats) => number): Map<string, number> {
+export function allocateByWeight(
+  strata: StratumStats[],
+  total: number,
+  weight: (s: StratumStats) => number,
+): Map<string, number> {
   const sizes = new Map<string, number>();
   let open = strata.filter((s) => s.population > 0);
-  let left = Math.min(total, strata.reduce((sum, s) => sum + s.population, 0));
+  let left = Math.min(
+    total,
+    strata.reduce((sum, s) => sum + s.population, 0),
+  );
   for (const s of strata) sizes.set(s.stratum, 0);
   while (left > 0 && open.length > 0) {
     const weights = open.map(weight);
     const weightSum = weights.reduce((a, b) => a + b, 0);
-    const quotas = weightSum > 0 ? weights.map((w) => (left * w) / weightSum) : open.map((s) => (left * s.population) / open.reduce((a, o) => a + o.population, 0));
+    const quotas =
+      weightSum > 0
+        ? weights.map((w) => (left * w) / weightSum)
+        : open.map((s) => (left * s.population) / open.reduce((a, o) => a + o.population, 0));
     const capped = open.filter((s, i) => quotas[i]! > s.population);
     if (capped.length > 0) {
       for (const s of capped) sizes.set(s.stratum, s.population);
@@ -84,7 +100,9 @@ export function allocateByWeight(strata: StratumStats[], total: number, weight: 
     }
     const floors = quotas.map(Math.floor);
     let remainder = left - floors.reduce((a, b) => a + b, 0);
-    const byFraction = open.map((_, i) => i).sort((i, j) => quotas[j]! - floors[j]! - (quotas[i]! - floors[i]!) || i - j);
+    const byFraction = open
+      .map((_, i) => i)
+      .sort((i, j) => quotas[j]! - floors[j]! - (quotas[i]! - floors[i]!) || i - j);
     for (const i of byFraction) {
       if (remainder === 0) break;
       floors[i]!++;
@@ -104,15 +122,26 @@ export interface SamplePlan {
   perStratum?: Map<string, SampleSize>;
 }
 
-export function planSample(strata: StratumStats[], allocation: Allocation, inputs: Omit<SampleSizeInputs, 'population'>): SamplePlan {
+export function planSample(
+  strata: StratumStats[],
+  allocation: Allocation,
+  inputs: Omit<SampleSizeInputs, 'population'>,
+): SamplePlan {
   const population = strata.reduce((sum, s) => sum + s.population, 0);
   const overall = cochranSampleSize({ ...inputs, population });
   if (allocation === 'per_stratum') {
-    const perStratum = new Map(strata.map((s) => [s.stratum, cochranSampleSize({ ...inputs, population: s.population })]));
+    const perStratum = new Map(
+      strata.map((s) => [s.stratum, cochranSampleSize({ ...inputs, population: s.population })]),
+    );
     const allocated = new Map([...perStratum].map(([k, size]) => [k, size.sampleSize]));
-    return { overall: { ...overall, sampleSize: [...allocated.values()].reduce((a, b) => a + b, 0) }, allocated, perStratum };
+    return {
+      overall: { ...overall, sampleSize: [...allocated.values()].reduce((a, b) => a + b, 0) },
+      allocated,
+      perStratum,
+    };
   }
   // Neyman: n_h ∝ N_h·S_h. When no stratum varies at all, that is no guidance: fall back to N_h.
-  const weight = allocation === 'neyman' ? (s: StratumStats) => s.population * s.stddev : (s: StratumStats) => s.population;
+  const weight =
+    allocation === 'neyman' ? (s: StratumStats) => s.population * s.stddev : (s: StratumStats) => s.population;
   return { overall, allocated: allocateByWeight(strata, overall.sampleSize, weight) };
 }

@@ -38,7 +38,11 @@ interface EdgeCase {
 
 /** `statementTimeoutMs` caps each edge query, as it caps rule execution (RULE_STATEMENT_TIMEOUT_MS). */
 export function createSamplingCoverageActivities(db: Kysely<Database>, statementTimeoutMs: number) {
-  async function edgeCases(input: CoverageRequest, source: DataSourceTable, skipped: CoverageOutcome['skipped']): Promise<EdgeCase[]> {
+  async function edgeCases(
+    input: CoverageRequest,
+    source: DataSourceTable,
+    skipped: CoverageOutcome['skipped'],
+  ): Promise<EdgeCase[]> {
     const cases: EdgeCase[] = [];
     for (const column of input.edgeCaseColumns) {
       const col = sql.id(column);
@@ -47,14 +51,34 @@ export function createSamplingCoverageActivities(db: Kysely<Database>, statement
       cases.push({ reason: `edge:max:${column}`, where: sql<boolean>`${col} is not null`, order: sql`${col} desc` });
     }
     if (!input.rulesFromJobId) return cases;
-    const stored = await db.selectFrom('profiling_rules').select(['attribute', 'rule_index', 'rule']).where('job_id', '=', input.rulesFromJobId).orderBy('attribute').orderBy('rule_index').execute();
-    const catalogue = await db.selectFrom('data_source_attributes').select(['name', 'data_type']).where('data_source_id', '=', input.dataSourceId).execute();
+    const stored = await db
+      .selectFrom('profiling_rules')
+      .select(['attribute', 'rule_index', 'rule'])
+      .where('job_id', '=', input.rulesFromJobId)
+      .orderBy('attribute')
+      .orderBy('rule_index')
+      .execute();
+    const catalogue = await db
+      .selectFrom('data_source_attributes')
+      .select(['name', 'data_type'])
+      .where('data_source_id', '=', input.dataSourceId)
+      .execute();
     const rules: RuleToRun[] = [];
     for (const r of stored) {
       const column = catalogue.find((c) => c.name === r.attribute);
       // Identifiers reach SQL only from the catalogue: a stored rule naming anything else is skipped.
-      if (!column) skipped.push({ reason: `edge:rule:${r.attribute}#${r.rule_index}`, why: 'attribute is not in the catalogue' });
-      else rules.push({ attribute: { name: column.name, dataType: column.data_type as AttributeDescriptor['dataType'], description: '' }, ruleIndex: r.rule_index, rule: r.rule });
+      if (!column)
+        skipped.push({ reason: `edge:rule:${r.attribute}#${r.rule_index}`, why: 'attribute is not in the catalogue' });
+      else
+        rules.push({
+          attribute: {
+            name: column.name,
+            dataType: column.data_type as AttributeDescriptor['dataType'],
+            description: '',
+          },
+          ruleIndex: r.rule_index,
+          rule: r.rule,
+        });
     }
     const badPatterns = await invalidPatterns(db, rules);
     for (const { attribute, ruleIndex, rule } of rules) {
@@ -73,20 +97,26 @@ export function createSamplingCoverageActivities(db: Kysely<Database>, statement
     const cases = await edgeCases(input, source, outcome.skipped);
     let current = '';
     // Each case is one query that may read the whole table: heartbeats carry a cancel to it.
-    await onDataSource(db, { table: source.table, label: `sampling_edges:${input.jobId}`, details: () => current }, (conn) =>
-      conn.transaction().execute(async (trx) => {
-        await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
-        for (const edge of cases) {
-          current = edge.reason;
-          const found = await findRecord(trx, source, input, edge);
-          if (!found) outcome.absent.push(edge.reason);
-          else if (found.sampled) outcome.alreadyCovered.push(edge.reason);
-          else {
-            await trx.insertInto('sample_records').values({ job_id: input.jobId, row_id: found.rowId, stratum: found.stratum, reason: edge.reason }).execute();
-            outcome.added.push({ reason: edge.reason, rowId: found.rowId });
+    await onDataSource(
+      db,
+      { table: source.table, label: `sampling_edges:${input.jobId}`, details: () => current },
+      (conn) =>
+        conn.transaction().execute(async (trx) => {
+          await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
+          for (const edge of cases) {
+            current = edge.reason;
+            const found = await findRecord(trx, source, input, edge);
+            if (!found) outcome.absent.push(edge.reason);
+            else if (found.sampled) outcome.alreadyCovered.push(edge.reason);
+            else {
+              await trx
+                .insertInto('sample_records')
+                .values({ job_id: input.jobId, row_id: found.rowId, stratum: found.stratum, reason: edge.reason })
+                .execute();
+              outcome.added.push({ reason: edge.reason, rowId: found.rowId });
+            }
           }
-        }
-      }),
+        }),
     );
     return outcome;
   }
@@ -95,7 +125,12 @@ export function createSamplingCoverageActivities(db: Kysely<Database>, statement
 }
 
 /** The record showing `edge`, preferring one already in the sample, then the lowest row id. */
-async function findRecord(trx: Kysely<Database>, { table, recordId }: DataSourceTable, input: CoverageRequest, edge: EdgeCase) {
+async function findRecord(
+  trx: Kysely<Database>,
+  { table, recordId }: DataSourceTable,
+  input: CoverageRequest,
+  edge: EdgeCase,
+) {
   const id = sql.id(recordId);
   const strata = input.strataColumns.map((c, i) => sql`, ${sql.id(c)}::text as ${sql.id(`s${i}`)}`);
   const sampled = sql`exists (select 1 from sample_records s where s.job_id = ${input.jobId} and s.row_id = ${sql.table(table)}.${id})`;

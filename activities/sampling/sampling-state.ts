@@ -34,7 +34,12 @@ export function mergeMoments(a: StratumMoments, b: StratumMoments): StratumMomen
   const values = a.values + b.values;
   if (values === 0) return { rows: a.rows + b.rows, values: 0, mean: 0, m2: 0 };
   const delta = b.mean - a.mean;
-  return { rows: a.rows + b.rows, values, mean: a.mean + (delta * b.values) / values, m2: a.m2 + b.m2 + (delta * delta * a.values * b.values) / values };
+  return {
+    rows: a.rows + b.rows,
+    values,
+    mean: a.mean + (delta * b.values) / values,
+    m2: a.m2 + b.m2 + (delta * delta * a.values * b.values) / values,
+  };
 }
 
 /** Sample standard deviation (n − 1); 0 with fewer than two values. */
@@ -42,7 +47,9 @@ export const stddevOf = (m: StratumMoments) => (m.values > 1 ? Math.sqrt(m.m2 / 
 
 export function mergeMomentMaps(maps: Record<string, StratumMoments>[]): Record<string, StratumMoments> {
   const merged: Record<string, StratumMoments> = {};
-  for (const map of maps) for (const [stratum, m] of Object.entries(map)) merged[stratum] = mergeMoments(merged[stratum] ?? emptyMoments(), m);
+  for (const map of maps)
+    for (const [stratum, m] of Object.entries(map))
+      merged[stratum] = mergeMoments(merged[stratum] ?? emptyMoments(), m);
   return merged;
 }
 

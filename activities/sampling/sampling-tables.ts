@@ -1,4 +1,5 @@
-// What intelligent sampling stores: the plan, its strata, each work unit's scan result and checkpoint, and the records chosen.
+// What intelligent sampling stores: the plan, its strata, each work unit's scan result and checkpoint, and the records
+// chosen.
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { Generated } from 'kysely';

@@ -54,7 +54,11 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
   }
 
   async function allocationOf(jobId: string): Promise<Map<string, number>> {
-    const strata = await db.selectFrom('sampling_strata').select(['stratum', 'allocated']).where('job_id', '=', jobId).execute();
+    const strata = await db
+      .selectFrom('sampling_strata')
+      .select(['stratum', 'allocated'])
+      .where('job_id', '=', jobId)
+      .execute();
     return new Map(strata.map((s) => [s.stratum, s.allocated]));
   }
 
@@ -62,30 +66,52 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
    * Scans one unit for one pass: `count` gathers per-stratum rows and Neyman moments, `select` keeps each
    * stratum's bottom-k record ids by seeded priority. Idempotent: a unit already stored is not scanned again.
    */
-  async function scanSamplingUnit(input: ScanSpec & { pass: ScanPass; unit: ScanUnit }): Promise<{ rowsScanned: number; resumedAfter: number | null }> {
+  async function scanSamplingUnit(
+    input: ScanSpec & { pass: ScanPass; unit: ScanUnit },
+  ): Promise<{ rowsScanned: number; resumedAfter: number | null }> {
     const { jobId, pass, unit } = input;
-    const stored = await db.selectFrom('sampling_unit_results').select('rows_scanned').where('job_id', '=', jobId).where('pass', '=', pass).where('unit_index', '=', unit.index).executeTakeFirst();
+    const stored = await db
+      .selectFrom('sampling_unit_results')
+      .select('rows_scanned')
+      .where('job_id', '=', jobId)
+      .where('pass', '=', pass)
+      .where('unit_index', '=', unit.index)
+      .executeTakeFirst();
     if (stored) return { rowsScanned: 0, resumedAfter: null };
 
     const ctx = Context.current();
     const columns = [...input.strataColumns, ...(input.neymanColumn ? [input.neymanColumn] : [])];
     const source = await sourceTable(db, input.dataSourceId, columns);
     const checkpoint = ctx.info.heartbeatDetails as ScanCheckpoint | undefined;
-    const state: UnitState = checkpoint?.partialState ?? (pass === 'count' ? { rows: 0, moments: {} } : { rows: 0, picks: {} });
+    const state: UnitState =
+      checkpoint?.partialState ?? (pass === 'count' ? { rows: 0, moments: {} } : { rows: 0, picks: {} });
     let after = checkpoint?.lastRowId ?? unit.firstRowId - 1;
     const allocation = pass === 'select' ? await allocationOf(jobId) : undefined;
     const progress = await db
       .insertInto('sampling_scan_progress')
-      .values({ job_id: jobId, pass, unit_index: unit.index, attempt: ctx.info.attempt, unit_first_row_id: unit.firstRowId, started_after_row_id: after, resumed: checkpoint !== undefined })
+      .values({
+        job_id: jobId,
+        pass,
+        unit_index: unit.index,
+        attempt: ctx.info.attempt,
+        unit_first_row_id: unit.firstRowId,
+        started_after_row_id: after,
+        resumed: checkpoint !== undefined,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
-    if (checkpoint) log.info('sampling scan resumes from its checkpoint', { jobId, pass, unit: unit.index, lastRowId: after });
+    if (checkpoint)
+      log.info('sampling scan resumes from its checkpoint', { jobId, pass, unit: unit.index, lastRowId: after });
 
     const startedAt = Date.now();
     let scanned = 0;
     // Each chunk on its own lent connection (a throttled unit must not hold one for its whole length); a slow
     // chunk heartbeats the last checkpoint, and a cancel stops the chunk's statement.
-    const chunkWork = { table: source.table, label: `sampling_scan:${jobId}:${pass}:${unit.index}`, details: (): ScanCheckpoint => ({ lastRowId: after, partialState: state }) };
+    const chunkWork = {
+      table: source.table,
+      label: `sampling_scan:${jobId}:${pass}:${unit.index}`,
+      details: (): ScanCheckpoint => ({ lastRowId: after, partialState: state }),
+    };
     for (;;) {
       if (ctx.cancellationSignal.aborted) await ctx.cancelled;
       const rows = await onDataSource(db, chunkWork, (conn) => readChunk(conn, source, input, after, unit.lastRowId));
@@ -94,8 +120,13 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
       after = rows[rows.length - 1]!.row_id;
       scanned += rows.length;
       ctx.heartbeat({ lastRowId: after, partialState: state } satisfies ScanCheckpoint);
-      await db.updateTable('sampling_scan_progress').set({ last_row_id: after, rows_scanned: scanned, updated_at: sql`now()` }).where('id', '=', progress.id).execute();
-      if (input.scanRowsPerSecond) await throttle(ctx, startedAt, scanned, input.scanRowsPerSecond, { lastRowId: after, partialState: state });
+      await db
+        .updateTable('sampling_scan_progress')
+        .set({ last_row_id: after, rows_scanned: scanned, updated_at: sql`now()` })
+        .where('id', '=', progress.id)
+        .execute();
+      if (input.scanRowsPerSecond)
+        await throttle(ctx, startedAt, scanned, input.scanRowsPerSecond, { lastRowId: after, partialState: state });
     }
     await db
       .insertInto('sampling_unit_results')
@@ -111,17 +142,30 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
     [stratum: `s${number}`]: string | null;
   }
 
-  async function readChunk(conn: Kysely<Database>, { table, recordId }: DataSourceTable, spec: ScanSpec, after: number, last: number): Promise<ChunkRow[]> {
+  async function readChunk(
+    conn: Kysely<Database>,
+    { table, recordId }: DataSourceTable,
+    spec: ScanSpec,
+    after: number,
+    last: number,
+  ): Promise<ChunkRow[]> {
     const id = sql.id(recordId);
     const strata = spec.strataColumns.map((c, i) => sql`, ${sql.id(c)}::text as ${sql.id(`s${i}`)}`);
     const value = spec.neymanColumn ? sql`${sql.id(spec.neymanColumn)}::float8` : sql`null::float8`;
     const { rows } = await sql<ChunkRow>`
       select ${id} as row_id, ${value} as v ${sql.join(strata, sql``)}
-      from ${sql.table(table)} where ${id} > ${after} and ${id} <= ${last} order by ${id} limit ${spec.chunkSize}`.execute(conn);
+      from ${sql.table(table)} where ${id} > ${after} and ${id} <= ${last} order by ${id} limit ${spec.chunkSize}`.execute(
+      conn,
+    );
     return rows.map((r) => ({ ...r, row_id: Number(r.row_id) }));
   }
 
-  function foldChunk(state: UnitState, rows: ChunkRow[], spec: ScanSpec, allocation: Map<string, number> | undefined): void {
+  function foldChunk(
+    state: UnitState,
+    rows: ChunkRow[],
+    spec: ScanSpec,
+    allocation: Map<string, number> | undefined,
+  ): void {
     const keyOf = (row: ChunkRow) => stratumKey(spec.strataColumns.map((_, i) => row[`s${i}`] ?? null));
     state.rows += rows.length;
     if (state.moments) {
@@ -133,14 +177,21 @@ export function createSamplingScanActivities(db: Kysely<Database>) {
       const key = keyOf(row);
       if ((allocation?.get(key) ?? 0) > 0) (candidates.get(key) ?? candidates.set(key, []).get(key)!).push(row.row_id);
     }
-    for (const [key, ids] of candidates) state.picks![key] = bottomK(state.picks![key] ?? [], ids, allocation!.get(key)!, spec.seed);
+    for (const [key, ids] of candidates)
+      state.picks![key] = bottomK(state.picks![key] ?? [], ids, allocation!.get(key)!, spec.seed);
   }
 
   return { planSamplingScan, scanSamplingUnit };
 }
 
 /** Holds the scan to `rowsPerSecond`, heartbeating while it waits so the heartbeat timeout never fires. */
-async function throttle(ctx: Context, startedAt: number, scanned: number, rowsPerSecond: number, checkpoint: ScanCheckpoint): Promise<void> {
+async function throttle(
+  ctx: Context,
+  startedAt: number,
+  scanned: number,
+  rowsPerSecond: number,
+  checkpoint: ScanCheckpoint,
+): Promise<void> {
   for (;;) {
     const wait = startedAt + (scanned * 1000) / rowsPerSecond - Date.now();
     if (wait <= 0) return;

@@ -61,8 +61,12 @@ export function riskScore(input: ScoreInput): RiskScore {
   const worstRate = Math.max(0, ...failing.map((r) => (r.checkedRows > 0 ? r.failedRows / r.checkedRows : 0)));
   const parts = {
     llmRisk: LLM_RISK_POINTS[input.risk],
-    failures: failing.length === 0 ? 0 : FAILURE_BASE + Math.min(FAILURE_RATE_CAP, Math.round(worstRate * FAILURE_RATE_FACTOR)),
-    severity: Math.min(SEVERITY_CAP, failing.reduce((sum, r) => sum + SEVERITY_POINTS[r.severity], 0)),
+    failures:
+      failing.length === 0 ? 0 : FAILURE_BASE + Math.min(FAILURE_RATE_CAP, Math.round(worstRate * FAILURE_RATE_FACTOR)),
+    severity: Math.min(
+      SEVERITY_CAP,
+      failing.reduce((sum, r) => sum + SEVERITY_POINTS[r.severity], 0),
+    ),
     sensitivity: sensitivityPoints(input.name, input.description),
   };
   const total = Math.min(100, parts.llmRisk + parts.failures + parts.severity + parts.sensitivity);

@@ -120,7 +120,12 @@ function greedy(useful: Useful[], budget: number): Best {
       if (gain === 0) continue;
       const ratio = gain / candidate.cost;
       const pickRatio = pick ? pick.gain / pick.candidate.cost : -1;
-      if (!pick || ratio > pickRatio || (ratio === pickRatio && (gain > pick.gain || (gain === pick.gain && candidate.index < pick.candidate.index)))) pick = { candidate, gain };
+      if (
+        !pick ||
+        ratio > pickRatio ||
+        (ratio === pickRatio && (gain > pick.gain || (gain === pick.gain && candidate.index < pick.candidate.index)))
+      )
+        pick = { candidate, gain };
     }
     if (!pick) return current;
     left.delete(pick.candidate);

@@ -2,7 +2,15 @@
 // cost (relative effort to build and run the test once over every attribute it applies to). Pure
 // constants: the prompt, the answer schema, the stand-in, the score and the optimiser all read them here.
 
-export const TEST_KINDS = ['completeness', 'validity', 'uniqueness', 'consistency', 'timeliness', 'accuracy', 'reconciliation'] as const;
+export const TEST_KINDS = [
+  'completeness',
+  'validity',
+  'uniqueness',
+  'consistency',
+  'timeliness',
+  'accuracy',
+  'reconciliation',
+] as const;
 export type TestKind = (typeof TEST_KINDS)[number];
 
 /** Cheap automated checks cost little; accuracy needs a trusted source, reconciliation a second system. */

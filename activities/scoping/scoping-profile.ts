@@ -5,11 +5,20 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database';
 import type { ProfiledRule } from './risk-score';
 
-export async function profiledRulesOf(db: Kysely<Database>, profilingJobId: string, attribute: string): Promise<ProfiledRule[]> {
+export async function profiledRulesOf(
+  db: Kysely<Database>,
+  profilingJobId: string,
+  attribute: string,
+): Promise<ProfiledRule[]> {
   const rows = await db
     .selectFrom('rule_results as rr')
     // A rule-execution job's results point at the generation job whose rules they ran.
-    .innerJoin('profiling_rules as pr', (join) => join.onRef('pr.job_id', '=', 'rr.rules_job_id').onRef('pr.attribute', '=', 'rr.attribute').onRef('pr.rule_index', '=', 'rr.rule_index'))
+    .innerJoin('profiling_rules as pr', (join) =>
+      join
+        .onRef('pr.job_id', '=', 'rr.rules_job_id')
+        .onRef('pr.attribute', '=', 'rr.attribute')
+        .onRef('pr.rule_index', '=', 'rr.rule_index'),
+    )
     .select(['pr.rule', 'pr.severity', 'rr.pass_rate', 'rr.failed_rows', 'rr.checked_rows'])
     .where('rr.job_id', '=', profilingJobId)
     .where('rr.attribute', '=', attribute)

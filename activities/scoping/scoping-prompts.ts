@@ -40,7 +40,12 @@ export interface ProfilingForPrompt {
  * passed best before those that failed most (20 kept, then none, their number still said), then most of the
  * description.
  */
-export function scopingPrompt(dataSourceId: string, attribute: AttributeDescriptor, profiling: ProfilingForPrompt | null, maxTokens: number): PromptText {
+export function scopingPrompt(
+  dataSourceId: string,
+  attribute: AttributeDescriptor,
+  profiling: ProfilingForPrompt | null,
+  maxTokens: number,
+): PromptText {
   const render = (maxRules: number, descriptionChars: number) => {
     const lines = [
       `TASK: ${SCOPING_TASK}`,
@@ -48,16 +53,35 @@ export function scopingPrompt(dataSourceId: string, attribute: AttributeDescript
       `ATTRIBUTE: ${JSON.stringify({ name: attribute.name, dataType: attribute.dataType, description: truncateText(attribute.description, descriptionChars) })}`,
     ];
     if (profiling) {
-      const kept = maxRules >= profiling.rules.length ? profiling.rules : [...profiling.rules].sort(failingFirst).slice(0, maxRules);
-      const rules = kept.map((r) => ({ kind: truncateText(r.kind, 50), severity: r.severity, passRate: r.passRate === null ? null : round4(r.passRate), failedRows: r.failedRows, checkedRows: r.checkedRows }));
+      const kept =
+        maxRules >= profiling.rules.length
+          ? profiling.rules
+          : [...profiling.rules].sort(failingFirst).slice(0, maxRules);
+      const rules = kept.map((r) => ({
+        kind: truncateText(r.kind, 50),
+        severity: r.severity,
+        passRate: r.passRate === null ? null : round4(r.passRate),
+        failedRows: r.failedRows,
+        checkedRows: r.checkedRows,
+      }));
       const omitted = profiling.rules.length - rules.length;
-      lines.push(`PROFILING: ${JSON.stringify({ job: profiling.profilingJobId, rules, ...(omitted > 0 ? { rulesOmitted: omitted } : {}) })}`);
+      lines.push(
+        `PROFILING: ${JSON.stringify({ job: profiling.profilingJobId, rules, ...(omitted > 0 ? { rulesOmitted: omitted } : {}) })}`,
+      );
     } else {
       lines.push('PROFILING: none');
     }
     return { system: SCOPING_SYSTEM_PROMPT, user: lines.join('\n') };
   };
-  return fitPrompt([() => render(Infinity, DESCRIPTION_MAX_CHARS), () => render(20, DESCRIPTION_MAX_CHARS), () => render(0, DESCRIPTION_MAX_CHARS), () => render(0, 200)], maxTokens);
+  return fitPrompt(
+    [
+      () => render(Infinity, DESCRIPTION_MAX_CHARS),
+      () => render(20, DESCRIPTION_MAX_CHARS),
+      () => render(0, DESCRIPTION_MAX_CHARS),
+      () => render(0, 200),
+    ],
+    maxTokens,
+  );
 }
 
 const failingFirst = (a: ProfiledRule, b: ProfiledRule) => (a.passRate ?? 2) - (b.passRate ?? 2);

@@ -37,8 +37,18 @@ export interface TestExecutionSummary {
 
 export function createTestExecutionSummaryActivities(db: Kysely<Database>) {
   /** `maxFailingIds` bounds each attribute's ids: the lowest records failing any of its tests. */
-  async function summarizeTestExecution(input: { jobId: string; rerunOfJobId?: string; maxFailingIds: number }): Promise<TestExecutionSummary> {
-    const rows = await db.selectFrom('test_case_results').selectAll().where('job_id', '=', input.jobId).orderBy('attribute').orderBy('test_case_id').execute();
+  async function summarizeTestExecution(input: {
+    jobId: string;
+    rerunOfJobId?: string;
+    maxFailingIds: number;
+  }): Promise<TestExecutionSummary> {
+    const rows = await db
+      .selectFrom('test_case_results')
+      .selectAll()
+      .where('job_id', '=', input.jobId)
+      .orderBy('attribute')
+      .orderBy('test_case_id')
+      .execute();
     const byTest = rows.map((r) => ({
       testCaseId: r.test_case_id,
       attribute: r.attribute,
@@ -55,13 +65,22 @@ export function createTestExecutionSummaryActivities(db: Kysely<Database>) {
     return {
       testCases: { ...totals, executed: byTest.length - carried, carriedOver: carried },
       passRate: totals.tests > 0 ? totals.pass / totals.tests : null,
-      recordsUnderTest: Math.max(0, ...byTest.filter((t) => t.executed && t.status !== 'error').map((t) => t.checkedRecords)),
+      recordsUnderTest: Math.max(
+        0,
+        ...byTest.filter((t) => t.executed && t.status !== 'error').map((t) => t.checkedRecords),
+      ),
       carriedOver: input.rerunOfJobId
-        ? { fromJobId: input.rerunOfJobId, testCases: carried, note: `${carried} passing test cases of job ${input.rerunOfJobId} carried over as they were, not re-executed` }
+        ? {
+            fromJobId: input.rerunOfJobId,
+            testCases: carried,
+            note: `${carried} passing test cases of job ${input.rerunOfJobId} carried over as they were, not re-executed`,
+          }
         : null,
       byAttribute: perAttribute(byTest, input.maxFailingIds),
       byTest,
-      errors: rows.filter((r) => r.status === 'error').map((r) => ({ testCaseId: r.test_case_id, attribute: r.attribute, reason: r.error ?? 'unknown' })),
+      errors: rows
+        .filter((r) => r.status === 'error')
+        .map((r) => ({ testCaseId: r.test_case_id, attribute: r.attribute, reason: r.error ?? 'unknown' })),
     };
   }
 
@@ -78,12 +97,17 @@ function countOutcomes(tests: readonly { status: 'pass' | 'fail' | 'error' }[]):
  * Each test stores its lowest failing ids, so the lowest ids of their union are exactly the attribute's
  * lowest records failing any of its tests.
  */
-function perAttribute(tests: TestExecutionSummary['byTest'], maxFailingIds: number): TestExecutionSummary['byAttribute'] {
+function perAttribute(
+  tests: TestExecutionSummary['byTest'],
+  maxFailingIds: number,
+): TestExecutionSummary['byAttribute'] {
   const groups = new Map<string, TestExecutionSummary['byTest']>();
   for (const t of tests) groups.set(t.attribute, [...(groups.get(t.attribute) ?? []), t]);
   return [...groups].map(([attribute, group]) => ({
     attribute,
     ...countOutcomes(group),
-    failingRecordIds: [...new Set(group.flatMap((t) => t.failingRecordIds))].sort((a, b) => a - b).slice(0, maxFailingIds),
+    failingRecordIds: [...new Set(group.flatMap((t) => t.failingRecordIds))]
+      .sort((a, b) => a - b)
+      .slice(0, maxFailingIds),
   }));
 }

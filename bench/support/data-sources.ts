@@ -7,40 +7,79 @@ import type { Database } from '../../db/database';
 import { DEMO_COLUMNS } from '../../db/demo-columns';
 import { DEMO_TABLE } from '../../db/demo-data';
 
-const SQL_TYPES = { integer: 'integer', numeric: 'numeric', text: 'text', date: 'date', timestamp: 'timestamptz', boolean: 'boolean' } as const;
+const SQL_TYPES = {
+  integer: 'integer',
+  numeric: 'numeric',
+  text: 'text',
+  date: 'date',
+  timestamp: 'timestamptz',
+  boolean: 'boolean',
+} as const;
 
 /** A table with `attributes` columns (demo columns renamed `<name>_<copy>`) and `rows` demo rows. */
-export async function createWideDataSource(db: Kysely<Database>, id: string, attributes: number, rows: number): Promise<string[]> {
+export async function createWideDataSource(
+  db: Kysely<Database>,
+  id: string,
+  attributes: number,
+  rows: number,
+): Promise<string[]> {
   const columns = Array.from({ length: attributes }, (_, i) => {
     const demo = DEMO_COLUMNS[i % DEMO_COLUMNS.length]!;
     return { demo, name: `${demo.name}_${Math.floor(i / DEMO_COLUMNS.length) + 1}` };
   });
   const definitions = columns.map((c) => sql`${sql.id(c.name)} ${sql.raw(SQL_TYPES[c.demo.dataType])}`);
-  await sql`create table ${sql.table(id)} (row_id bigint generated always as identity primary key, ${sql.join(definitions)})`.execute(db);
+  await sql`create table ${sql.table(id)} (row_id bigint generated always as identity primary key, ${sql.join(definitions)})`.execute(
+    db,
+  );
   await sql`insert into ${sql.table(id)} (${sql.join(columns.map((c) => sql.id(c.name)))})
-            select ${sql.join(columns.map((c) => sql.id(c.demo.name)))} from ${sql.table(DEMO_TABLE)} order by row_id limit ${rows}`.execute(db);
+            select ${sql.join(columns.map((c) => sql.id(c.demo.name)))} from ${sql.table(DEMO_TABLE)} order by row_id limit ${rows}`.execute(
+    db,
+  );
   await sql`analyze ${sql.table(id)}`.execute(db);
-  await register(db, id, columns.map((c) => ({ name: c.name, dataType: c.demo.dataType, description: c.demo.description })));
+  await register(
+    db,
+    id,
+    columns.map((c) => ({ name: c.name, dataType: c.demo.dataType, description: c.demo.description })),
+  );
   return columns.map((c) => c.name);
 }
 
 /** The demo table's rows `copies` times over, same columns, registered with the demo catalogue. */
 export async function createTallDataSource(db: Kysely<Database>, id: string, copies: number): Promise<number> {
   const names = sql.join(DEMO_COLUMNS.map((c) => sql.id(c.name)));
-  await sql`create table ${sql.table(id)} (like ${sql.table(DEMO_TABLE)} including defaults including identity)`.execute(db);
-  await sql`insert into ${sql.table(id)} (${names}) select ${names} from ${sql.table(DEMO_TABLE)}, generate_series(1, ${copies}) as copy`.execute(db);
+  await sql`create table ${sql.table(id)} (like ${sql.table(DEMO_TABLE)} including defaults including identity)`.execute(
+    db,
+  );
+  await sql`insert into ${sql.table(id)} (${names}) select ${names} from ${sql.table(DEMO_TABLE)}, generate_series(1, ${copies}) as copy`.execute(
+    db,
+  );
   await sql`analyze ${sql.table(id)}`.execute(db);
   await register(db, id, DEMO_COLUMNS);
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(id)}`.execute(db);
   return rows[0]!.n;
 }
 
-async function register(db: Kysely<Database>, id: string, attributes: readonly { name: string; dataType: string; description: string }[]): Promise<void> {
-  await db.insertInto('data_sources').values({ id, table_name: id, description: `bench data source ${id}` }).execute();
+async function register(
+  db: Kysely<Database>,
+  id: string,
+  attributes: readonly { name: string; dataType: string; description: string }[],
+): Promise<void> {
+  await db
+    .insertInto('data_sources')
+    .values({ id, table_name: id, description: `bench data source ${id}` })
+    .execute();
   for (let start = 0; start < attributes.length; start += 500) {
     await db
       .insertInto('data_source_attributes')
-      .values(attributes.slice(start, start + 500).map((a, i) => ({ data_source_id: id, name: a.name, data_type: a.dataType, description: a.description, position: start + i })))
+      .values(
+        attributes.slice(start, start + 500).map((a, i) => ({
+          data_source_id: id,
+          name: a.name,
+          data_type: a.dataType,
+          description: a.description,
+          position: start + i,
+        })),
+      )
       .execute();
   }
 }

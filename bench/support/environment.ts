@@ -25,7 +25,10 @@ export interface BenchEnvironment {
   db: ReturnType<typeof openDatabase>;
   jobs: JobsClient;
   standin: LlmStandin;
-  /** An in-process worker on the bench's task queue; `options` go to Worker.create (e.g. maxTaskQueueActivitiesPerSecond). */
+  /**
+   * An in-process worker on the bench's task queue; `options` go to Worker.create (e.g.
+   * maxTaskQueueActivitiesPerSecond).
+   */
   startWorker(config?: Partial<Config>, options?: Partial<WorkerOptions>): Promise<InProcessWorker>;
   /** `node --import tsx workers/main.ts` as its own OS process, using the prebuilt workflow bundle. */
   spawnWorker(config?: Partial<Config>): WorkerProcess;
@@ -150,7 +153,10 @@ let bundled: Promise<string> | undefined;
 /** The jobs workflows bundled once per process, shared by in-process workers and worker processes. */
 function bundleOnce(): Promise<string> {
   bundled ??= (async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: bundleLogger });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows'),
+      logger: bundleLogger,
+    });
     const dir = path.resolve(__dirname, '../../.tmp');
     mkdirSync(dir, { recursive: true });
     const bundlePath = path.join(dir, `bench-workflow-bundle-${process.pid}.js`);

@@ -30,7 +30,8 @@ export async function runHistories(client: Client, workflowId: string): Promise<
   return runs;
 }
 
-const timeMs = (event: temporal.api.history.v1.IHistoryEvent) => Number(event.eventTime?.seconds ?? 0) * 1_000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+const timeMs = (event: temporal.api.history.v1.IHistoryEvent) =>
+  Number(event.eventTime?.seconds ?? 0) * 1_000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
 
 /** Completed activities of one history with their three times (ms since the epoch). */
 export function activitySpans(history: History): ActivitySpan[] {
@@ -39,12 +40,23 @@ export function activitySpans(history: History): ActivitySpan[] {
   const spans: ActivitySpan[] = [];
   for (const event of history.events ?? []) {
     const id = String(event.eventId);
-    if (event.activityTaskScheduledEventAttributes) scheduled.set(id, { type: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: timeMs(event) });
-    if (event.activityTaskStartedEventAttributes) started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), timeMs(event));
+    if (event.activityTaskScheduledEventAttributes)
+      scheduled.set(id, {
+        type: event.activityTaskScheduledEventAttributes.activityType?.name ?? '?',
+        at: timeMs(event),
+      });
+    if (event.activityTaskStartedEventAttributes)
+      started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), timeMs(event));
     const done = event.activityTaskCompletedEventAttributes;
     if (done) {
       const from = scheduled.get(String(done.scheduledEventId));
-      if (from) spans.push({ activityType: from.type, scheduledMs: from.at, startedMs: started.get(String(done.scheduledEventId)) ?? from.at, completedMs: timeMs(event) });
+      if (from)
+        spans.push({
+          activityType: from.type,
+          scheduledMs: from.at,
+          startedMs: started.get(String(done.scheduledEventId)) ?? from.at,
+          completedMs: timeMs(event),
+        });
     }
   }
   return spans;

@@ -15,7 +15,13 @@ export interface LoadResult {
   fieldCounts: Record<string, number>;
 }
 
-export async function openLoopLoad(options: { url: string; headers: Record<string, string>; ratePerSecond: number; seconds: number; countField?: string }): Promise<LoadResult> {
+export async function openLoopLoad(options: {
+  url: string;
+  headers: Record<string, string>;
+  ratePerSecond: number;
+  seconds: number;
+  countField?: string;
+}): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1_024 });
   const total = Math.round(options.ratePerSecond * options.seconds);
   const interval = 1_000 / options.ratePerSecond;
@@ -47,11 +53,25 @@ export async function openLoopLoad(options: { url: string; headers: Record<strin
   }
   await Promise.all(inFlight);
   agent.destroy();
-  const non2xx = Object.entries(byStatus).filter(([s]) => !s.startsWith('2')).reduce((sum, [, c]) => sum + c, 0);
-  return { sent: total, byStatus, errors: errors + non2xx, p50Ms: round(percentile(latencies, 50), 1), p99Ms: round(percentile(latencies, 99), 1), maxMs: round(Math.max(...latencies), 1), fieldCounts };
+  const non2xx = Object.entries(byStatus)
+    .filter(([s]) => !s.startsWith('2'))
+    .reduce((sum, [, c]) => sum + c, 0);
+  return {
+    sent: total,
+    byStatus,
+    errors: errors + non2xx,
+    p50Ms: round(percentile(latencies, 50), 1),
+    p99Ms: round(percentile(latencies, 99), 1),
+    maxMs: round(Math.max(...latencies), 1),
+    fieldCounts,
+  };
 }
 
-function get(agent: http.Agent, url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function get(
+  agent: http.Agent,
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.get(url, { agent, headers, timeout: 30_000 }, (response) => {
       let body = '';

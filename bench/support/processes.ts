@@ -12,8 +12,16 @@ export interface ApiProcess {
 }
 
 export async function spawnApiProcess(config: Config): Promise<ApiProcess> {
-  const env = Object.fromEntries(Object.entries({ ...process.env, ...config, API_PORT: 0 }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../client/http/main.ts')], { cwd: path.resolve(__dirname, '../..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = Object.fromEntries(
+    Object.entries({ ...process.env, ...config, API_PORT: 0 })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../client/http/main.ts')], {
+    cwd: path.resolve(__dirname, '../..'),
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {

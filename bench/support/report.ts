@@ -31,13 +31,24 @@ export function machineNote() {
   };
 }
 
-export function writeResult(name: string, parameters: Record<string, unknown>, figures: Record<string, unknown>, notes: string[] = []): string {
+export function writeResult(
+  name: string,
+  parameters: Record<string, unknown>,
+  figures: Record<string, unknown>,
+  notes: string[] = [],
+): string {
   const dir = path.resolve(__dirname, '../results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify({ benchmark: name, parameters, figures, notes, machine: machineNote() }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ benchmark: name, parameters, figures, notes, machine: machineNote() }, null, 2)}\n`,
+  );
   console.log(`\n${name}: figures`);
-  for (const [key, value] of Object.entries(figures)) console.log(`  ${key.padEnd(40)} ${typeof value === 'string' || typeof value === 'number' ? value : JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries(figures))
+    console.log(
+      `  ${key.padEnd(40)} ${typeof value === 'string' || typeof value === 'number' ? value : JSON.stringify(value)}`,
+    );
   for (const note of notes) console.log(`  note: ${note}`);
   console.log(`written to ${path.relative(process.cwd(), file)}`);
   return file;

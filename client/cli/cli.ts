@@ -57,11 +57,27 @@ async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      as: { type: 'string' }, admin: { type: 'boolean' }, now: { type: 'boolean' }, watch: { type: 'boolean' }, resubmit: { type: 'boolean' },
-      'data-source': { type: 'string' }, attributes: { type: 'string' }, priority: { type: 'string' }, concurrency: { type: 'string' },
-      'rules-from': { type: 'string' }, 'idempotency-key': { type: 'string' }, metadata: { type: 'string' }, params: { type: 'string' },
-      status: { type: 'string' }, type: { type: 'string' }, owner: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      rpm: { type: 'string' }, tpm: { type: 'string' }, 'window-ms': { type: 'string' },
+      as: { type: 'string' },
+      admin: { type: 'boolean' },
+      now: { type: 'boolean' },
+      watch: { type: 'boolean' },
+      resubmit: { type: 'boolean' },
+      'data-source': { type: 'string' },
+      attributes: { type: 'string' },
+      priority: { type: 'string' },
+      concurrency: { type: 'string' },
+      'rules-from': { type: 'string' },
+      'idempotency-key': { type: 'string' },
+      metadata: { type: 'string' },
+      params: { type: 'string' },
+      status: { type: 'string' },
+      type: { type: 'string' },
+      owner: { type: 'string' },
+      limit: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      rpm: { type: 'string' },
+      tpm: { type: 'string' },
+      'window-ms': { type: 'string' },
     },
   });
   const [command, target, extra] = positionals;
@@ -70,10 +86,14 @@ async function run(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const config = loadConfig();
-  const principal: Principal = { subject: values.as ?? process.env.SYNAPSE_USER ?? os.userInfo().username, admin: values.admin ?? false };
+  const principal: Principal = {
+    subject: values.as ?? process.env.SYNAPSE_USER ?? os.userInfo().username,
+    admin: values.admin ?? false,
+  };
   // The API's identity rule: the subject as given is the owner and the ownership key, so it must need no normalising.
   const subjectProblem = ownerProblem(principal.subject);
-  if (subjectProblem) throw new UsageError(`--as / SYNAPSE_USER "${principal.subject}" cannot own jobs (${subjectProblem})`);
+  if (subjectProblem)
+    throw new UsageError(`--as / SYNAPSE_USER "${principal.subject}" cannot own jobs (${subjectProblem})`);
   const db = openDatabase(config.DATABASE_URL, 2);
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
@@ -88,7 +108,12 @@ async function run(argv: string[]): Promise<number> {
         const options = {
           dataSourceId: values['data-source'],
           attributeIds: values.attributes?.split(',').map((a) => a.trim()),
-          priority: values.priority === undefined ? undefined : /^\d+$/.test(values.priority) ? Number(values.priority) : values.priority,
+          priority:
+            values.priority === undefined
+              ? undefined
+              : /^\d+$/.test(values.priority)
+                ? Number(values.priority)
+                : values.priority,
           llmConcurrency: values.concurrency === undefined ? undefined : Number(values.concurrency),
           rulesFromJobId: values['rules-from'],
           idempotencyKey: values['idempotency-key'],
@@ -97,35 +122,79 @@ async function run(argv: string[]): Promise<number> {
         // Options given on the command line win over the same fields in --params; absent ones are left out.
         const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
         const params = values.params ? (JSON.parse(values.params) as Record<string, unknown>) : {};
-        const started = await jobs.startJobFromJson({ ...params, ...given, jobType: need(target, 'job type'), owner: principal.subject }, principal.subject);
+        const started = await jobs.startJobFromJson(
+          { ...params, ...given, jobType: need(target, 'job type'), owner: principal.subject },
+          principal.subject,
+        );
         console.log(`${started.created ? 'started' : 'already started'} job ${started.jobId}`);
         if (values.watch) return (await watch(jobs, principal, started.jobId)) === 'completed' ? 0 : 1;
         return 0;
       }
-      case 'status': print(await jobs.status(principal, need(target, 'job id'))); return 0;
-      case 'watch': return (await watch(jobs, principal, need(target, 'job id'))) === 'completed' ? 0 : 1;
-      case 'pause': print(await jobs.pause(principal, need(target, 'job id'), { now: values.now })); return 0;
-      case 'resume': print(await jobs.resume(principal, need(target, 'job id'))); return 0;
-      case 'cancel': print(await jobs.cancel(principal, need(target, 'job id'))); return 0;
-      case 'priority': print(await jobs.setPriority(principal, need(target, 'job id'), /^\d+$/.test(need(extra, 'priority')) ? Number(extra) : extra)); return 0;
+      case 'status':
+        print(await jobs.status(principal, need(target, 'job id')));
+        return 0;
+      case 'watch':
+        return (await watch(jobs, principal, need(target, 'job id'))) === 'completed' ? 0 : 1;
+      case 'pause':
+        print(await jobs.pause(principal, need(target, 'job id'), { now: values.now }));
+        return 0;
+      case 'resume':
+        print(await jobs.resume(principal, need(target, 'job id')));
+        return 0;
+      case 'cancel':
+        print(await jobs.cancel(principal, need(target, 'job id')));
+        return 0;
+      case 'priority':
+        print(
+          await jobs.setPriority(
+            principal,
+            need(target, 'job id'),
+            /^\d+$/.test(need(extra, 'priority')) ? Number(extra) : extra,
+          ),
+        );
+        return 0;
       case 'list': {
-        const filter = parseOrReject(jobFilterSchema, { status: values.status, type: values.type, owner: values.owner, limit: values.limit }, 'filter');
+        const filter = parseOrReject(
+          jobFilterSchema,
+          { status: values.status, type: values.type, owner: values.owner, limit: values.limit },
+          'filter',
+        );
         const listed = await jobs.list(principal, filter);
-        for (const job of listed) console.log(`${job.job_id}  ${job.job_type.padEnd(32)} ${job.status.padEnd(10)} ${String(job.progress_percentage).padStart(3)}%  ${job.owner}  ${job.created_at}`);
+        for (const job of listed)
+          console.log(
+            `${job.job_id}  ${job.job_type.padEnd(32)} ${job.status.padEnd(10)} ${String(job.progress_percentage).padStart(3)}%  ${job.owner}  ${job.created_at}`,
+          );
         return 0;
       }
       case 'import-legacy': {
-        return await importLegacyCommand(db, jobs, principal, need(target, 'file'), { resubmit: values.resubmit ?? false, dataSourceId: values['data-source'] });
+        return await importLegacyCommand(db, jobs, principal, need(target, 'file'), {
+          resubmit: values.resubmit ?? false,
+          dataSourceId: values['data-source'],
+        });
       }
       case 'budget': {
-        if (target === 'set') print(await jobs.setLlmBudget(principal, need(extra, 'model'), { rpm: values.rpm, tpm: values.tpm, windowMs: values['window-ms'] }));
+        if (target === 'set')
+          print(
+            await jobs.setLlmBudget(principal, need(extra, 'model'), {
+              rpm: values.rpm,
+              tpm: values.tpm,
+              windowMs: values['window-ms'],
+            }),
+          );
         else if (target === undefined || target === 'show') print(await jobs.llmBudget(principal));
         else throw new UsageError(`unknown budget command "${target}"\n\n${USAGE}`);
         return 0;
       }
       case 'bulk': {
-        if (target !== 'pause' && target !== 'resume' && target !== 'cancel') throw new UsageError(`bulk needs pause, resume or cancel\n\n${USAGE}`);
-        print(await jobs.bulkControl(principal, { owner: values.owner, jobType: values.type, status: values.status }, target));
+        if (target !== 'pause' && target !== 'resume' && target !== 'cancel')
+          throw new UsageError(`bulk needs pause, resume or cancel\n\n${USAGE}`);
+        print(
+          await jobs.bulkControl(
+            principal,
+            { owner: values.owner, jobType: values.type, status: values.status },
+            target,
+          ),
+        );
         return 0;
       }
       default:

@@ -16,7 +16,10 @@ export async function importLegacyCommand(
   const report = await importLegacyJobs(db, file);
   console.log(formatImportReport(report));
   if (!options.resubmit) {
-    if (report.interrupted.length > 0) console.log(`\nRun again with --resubmit --data-source ID to start the ${report.interrupted.length} interrupted jobs as new durable jobs.`);
+    if (report.interrupted.length > 0)
+      console.log(
+        `\nRun again with --resubmit --data-source ID to start the ${report.interrupted.length} interrupted jobs as new durable jobs.`,
+      );
     return 0;
   }
   if (!options.dataSourceId) {
@@ -25,13 +28,16 @@ export async function importLegacyCommand(
   }
   for (const interrupted of report.interrupted) {
     const row = await jobs.job(interrupted.jobId);
-    const request = legacyResubmitRequest({ jobId: interrupted.jobId, jobType: interrupted.jobType, metadata: (row?.metadata ?? {}) }, { dataSourceId: options.dataSourceId, owner: interrupted.owner });
+    const request = legacyResubmitRequest(
+      { jobId: interrupted.jobId, jobType: interrupted.jobType, metadata: row?.metadata ?? {} },
+      { dataSourceId: options.dataSourceId, owner: interrupted.owner },
+    );
     if ('skipped' in request) {
       console.log(`skipped ${interrupted.jobId}: ${request.skipped}`);
       continue;
     }
     const started = await jobs.startJob(request, principal.subject);
-    console.log(`${started.created ? "resubmitted" : "already resubmitted"} ${interrupted.jobId} as ${started.jobId}`);
+    console.log(`${started.created ? 'resubmitted' : 'already resubmitted'} ${interrupted.jobId} as ${started.jobId}`);
   }
   return 0;
 }

@@ -8,13 +8,24 @@ import { UnauthorizedError } from '../errors';
 import { ownerProblem } from '../job-requests';
 import type { Principal } from '../jobs-client';
 
-type AuthConfig = Pick<Config, 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'JWT_MAX_LIFETIME_S'>;
+type AuthConfig = Pick<
+  Config,
+  'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'JWT_MAX_LIFETIME_S'
+>;
 
 export function createAuthenticator(config: AuthConfig): (authorization: string | undefined) => Promise<Principal> {
-  if (!config.JWT_SECRET && !config.JWT_JWKS_URL) throw new Error('The API needs JWT_SECRET or JWT_JWKS_URL to verify bearer tokens');
-  const key = config.JWT_JWKS_URL ? createRemoteJWKSet(new URL(config.JWT_JWKS_URL)) : new TextEncoder().encode(config.JWT_SECRET);
+  if (!config.JWT_SECRET && !config.JWT_JWKS_URL)
+    throw new Error('The API needs JWT_SECRET or JWT_JWKS_URL to verify bearer tokens');
+  const key = config.JWT_JWKS_URL
+    ? createRemoteJWKSet(new URL(config.JWT_JWKS_URL))
+    : new TextEncoder().encode(config.JWT_SECRET);
   // A token without `exp` would never expire: every token must say when it ends.
-  const options = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, algorithms: config.JWT_JWKS_URL ? ['RS256', 'ES256', 'EdDSA'] : ['HS256'], requiredClaims: ['exp'] };
+  const options = {
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    algorithms: config.JWT_JWKS_URL ? ['RS256', 'ES256', 'EdDSA'] : ['HS256'],
+    requiredClaims: ['exp'],
+  };
 
   return async (authorization) => {
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
@@ -34,7 +45,10 @@ export function createAuthenticator(config: AuthConfig): (authorization: string 
     const now = Math.floor(Date.now() / 1_000);
     // Counted from iat, but never from an iat in the future, which would not shorten the token's use.
     const lifetime = payload.exp! - Math.min(payload.iat ?? now, now);
-    if (lifetime > config.JWT_MAX_LIFETIME_S) throw new UnauthorizedError(`bearer token lives ${lifetime} s; at most ${config.JWT_MAX_LIFETIME_S} s (JWT_MAX_LIFETIME_S) are accepted`);
+    if (lifetime > config.JWT_MAX_LIFETIME_S)
+      throw new UnauthorizedError(
+        `bearer token lives ${lifetime} s; at most ${config.JWT_MAX_LIFETIME_S} s (JWT_MAX_LIFETIME_S) are accepted`,
+      );
   }
 
   /**
@@ -44,7 +58,10 @@ export function createAuthenticator(config: AuthConfig): (authorization: string 
    */
   function subjectOf(payload: JWTPayload): string {
     const subject: unknown = payload.sub;
-    if (typeof subject !== 'string') throw new UnauthorizedError(subject === undefined ? 'bearer token has no subject' : 'bearer token subject must be a string');
+    if (typeof subject !== 'string')
+      throw new UnauthorizedError(
+        subject === undefined ? 'bearer token has no subject' : 'bearer token subject must be a string',
+      );
     const problem = ownerProblem(subject);
     if (problem) throw new UnauthorizedError(`bearer token subject cannot own jobs (${problem})`);
     return subject;

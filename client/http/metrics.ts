@@ -22,7 +22,12 @@ export function createApiMetrics(options: { db?: Kysely<Database> } = {}): ApiMe
   // A registry per server, so two APIs in one process (tests) never share or clash over series.
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({ name: 'synapse_api_requests_total', help: 'HTTP requests by method, route template and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'synapse_api_requests_total',
+    help: 'HTTP requests by method, route template and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
   const duration = new Histogram({
     name: 'synapse_api_request_duration_seconds',
     help: 'HTTP request duration by method and route template',
@@ -30,7 +35,12 @@ export function createApiMetrics(options: { db?: Kysely<Database> } = {}): ApiMe
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const statusAnswers = new Counter({ name: 'synapse_api_status_answers_total', help: 'Job status answers by progress source: live (worker query) or snapshot (jobs table)', labelNames: ['source'], registers: [registry] });
+  const statusAnswers = new Counter({
+    name: 'synapse_api_status_answers_total',
+    help: 'Job status answers by progress source: live (worker query) or snapshot (jobs table)',
+    labelNames: ['source'],
+    registers: [registry],
+  });
   if (options.db) registerJobsGauge(registry, options.db);
   return {
     registry,
@@ -58,7 +68,12 @@ function registerJobsGauge(registry: Registry, db: Kysely<Database>): void {
     async collect() {
       this.reset();
       // The request metrics matter most when PostgreSQL is down: then this gauge has no series, and /readyz says why.
-      const rows = await db.selectFrom('jobs').select(['type', 'status', (eb) => eb.fn.countAll<string>().as('count')]).groupBy(['type', 'status']).execute().catch(() => []);
+      const rows = await db
+        .selectFrom('jobs')
+        .select(['type', 'status', (eb) => eb.fn.countAll<string>().as('count')])
+        .groupBy(['type', 'status'])
+        .execute()
+        .catch(() => []);
       for (const row of rows) this.set({ job_type: row.type, status: row.status }, Number(row.count));
     },
   });
@@ -67,7 +82,12 @@ function registerJobsGauge(registry: Registry, db: Kysely<Database>): void {
 export type { Readiness };
 
 /** Ready = PostgreSQL answers and the Temporal namespace is reachable with our credentials, each within `timeoutMs`. */
-export function apiReadiness(deps: { db: Kysely<Database>; connection: ConnectionLike; namespace: string; timeoutMs?: number }): () => Promise<Readiness> {
+export function apiReadiness(deps: {
+  db: Kysely<Database>;
+  connection: ConnectionLike;
+  namespace: string;
+  timeoutMs?: number;
+}): () => Promise<Readiness> {
   return async () => {
     const checks = await checkDependencies(deps);
     return { ok: checks.database === 'ok' && checks.temporal === 'ok', checks };

@@ -7,7 +7,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config';
 import { isLostConnection } from '../../db/connection';
-import { asDependencyFailure, DependencyUnavailableError, HttpError, InvalidJobRequestError, JobsError } from '../errors';
+import {
+  asDependencyFailure,
+  DependencyUnavailableError,
+  HttpError,
+  InvalidJobRequestError,
+  JobsError,
+} from '../errors';
 import { parseOrReject } from '../job-requests';
 import { jobFilterSchema } from '../job-list';
 import type { BulkAction } from '../bulk-control';
@@ -16,7 +22,17 @@ import { createAuthenticator } from './auth';
 import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
 import { createApiMetrics, type ApiMetrics, type Readiness } from './metrics';
 
-type ApiConfig = Pick<Config, 'API_MAX_BODY_BYTES' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'JWT_MAX_LIFETIME_S' | 'API_METRICS_TOKEN'>;
+type ApiConfig = Pick<
+  Config,
+  | 'API_MAX_BODY_BYTES'
+  | 'JWT_SECRET'
+  | 'JWT_JWKS_URL'
+  | 'JWT_ISSUER'
+  | 'JWT_AUDIENCE'
+  | 'JWT_ADMIN_ROLE'
+  | 'JWT_MAX_LIFETIME_S'
+  | 'API_METRICS_TOKEN'
+>;
 
 /** Metrics (a registry of its own unless given) and, when given, the readiness check behind /readyz. */
 export interface ApiOperations {
@@ -53,8 +69,13 @@ const ROUTES: Route[] = [
       const owner = principal.admin && typeof body.owner === 'string' ? body.owner : principal.subject;
       // The Idempotency-Key header is the key when the body has none; the client refuses two different keys.
       const header = headers['idempotency-key'];
-      const started = await jobs.startJobFromJson({ ...body, owner }, principal.subject, { idempotencyKeyHeader: Array.isArray(header) ? header.join(', ') : header });
-      return [started.created ? 201 : 200, { ...(await jobs.status(principal, started.jobId)), created: started.created }];
+      const started = await jobs.startJobFromJson({ ...body, owner }, principal.subject, {
+        idempotencyKeyHeader: Array.isArray(header) ? header.join(', ') : header,
+      });
+      return [
+        started.created ? 201 : 200,
+        { ...(await jobs.status(principal, started.jobId)), created: started.created },
+      ];
     },
   },
   {
@@ -66,21 +87,70 @@ const ROUTES: Route[] = [
       return [200, { jobs: await jobs.list(principal, filter) }];
     },
   },
-  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`), template: '/api/v1/jobs/:id/status' /* with or without /status */, handle: async (jobs, r: Request<'id'>) => [200, await jobs.status(r.principal, r.params.id)] },
-  { method: ['GET'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/history$`), template: '/api/v1/jobs/:id/history', handle: async (jobs, r: Request<'id'>) => [200, { job_id: r.params.id, events: await jobs.history(r.principal, r.params.id) }] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/pause$`), template: '/api/v1/jobs/:id/pause', handle: async (jobs, r: Request<'id'>) => [202, await jobs.pause(r.principal, r.params.id, { now: r.body.now === true || r.query.get('now') === 'true' })] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`), template: '/api/v1/jobs/:id/resume', handle: async (jobs, r: Request<'id'>) => [202, await jobs.resume(r.principal, r.params.id)] },
-  { method: ['POST'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`), template: '/api/v1/jobs/:id/cancel', handle: async (jobs, r: Request<'id'>) => [202, await jobs.cancel(r.principal, r.params.id)] },
-  { method: ['POST', 'PATCH'], pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`), template: '/api/v1/jobs/:id/priority', handle: async (jobs, r: Request<'id'>) => [202, await jobs.setPriority(r.principal, r.params.id, r.body.priority)] },
+  {
+    method: ['GET'],
+    pattern: new RegExp(`^/api/v1/jobs/${JOB}(?:/status)?$`),
+    template: '/api/v1/jobs/:id/status' /* with or without /status */,
+    handle: async (jobs, r: Request<'id'>) => [200, await jobs.status(r.principal, r.params.id)],
+  },
+  {
+    method: ['GET'],
+    pattern: new RegExp(`^/api/v1/jobs/${JOB}/history$`),
+    template: '/api/v1/jobs/:id/history',
+    handle: async (jobs, r: Request<'id'>) => [
+      200,
+      { job_id: r.params.id, events: await jobs.history(r.principal, r.params.id) },
+    ],
+  },
+  {
+    method: ['POST'],
+    pattern: new RegExp(`^/api/v1/jobs/${JOB}/pause$`),
+    template: '/api/v1/jobs/:id/pause',
+    handle: async (jobs, r: Request<'id'>) => [
+      202,
+      await jobs.pause(r.principal, r.params.id, { now: r.body.now === true || r.query.get('now') === 'true' }),
+    ],
+  },
+  {
+    method: ['POST'],
+    pattern: new RegExp(`^/api/v1/jobs/${JOB}/resume$`),
+    template: '/api/v1/jobs/:id/resume',
+    handle: async (jobs, r: Request<'id'>) => [202, await jobs.resume(r.principal, r.params.id)],
+  },
+  {
+    method: ['POST'],
+    pattern: new RegExp(`^/api/v1/jobs/${JOB}/cancel$`),
+    template: '/api/v1/jobs/:id/cancel',
+    handle: async (jobs, r: Request<'id'>) => [202, await jobs.cancel(r.principal, r.params.id)],
+  },
+  {
+    method: ['POST', 'PATCH'],
+    pattern: new RegExp(`^/api/v1/jobs/${JOB}/priority$`),
+    template: '/api/v1/jobs/:id/priority',
+    handle: async (jobs, r: Request<'id'>) => [202, await jobs.setPriority(r.principal, r.params.id, r.body.priority)],
+  },
   // Operators (admin): the fleet-wide LLM budget and bulk control; the model or action is the path's capture.
-  { method: ['GET'], pattern: /^\/api\/v1\/llm-budget$/, template: '/api/v1/llm-budget', handle: async (jobs, r) => [200, { models: await jobs.llmBudget(r.principal) }] },
-  { method: ['PUT', 'PATCH'], pattern: /^\/api\/v1\/llm-budget\/(?<model>[\w.:-]{1,200})$/, template: '/api/v1/llm-budget/:model', handle: async (jobs, r: Request<'model'>) => [200, await jobs.setLlmBudget(r.principal, r.params.model, r.body)] },
+  {
+    method: ['GET'],
+    pattern: /^\/api\/v1\/llm-budget$/,
+    template: '/api/v1/llm-budget',
+    handle: async (jobs, r) => [200, { models: await jobs.llmBudget(r.principal) }],
+  },
+  {
+    method: ['PUT', 'PATCH'],
+    pattern: /^\/api\/v1\/llm-budget\/(?<model>[\w.:-]{1,200})$/,
+    template: '/api/v1/llm-budget/:model',
+    handle: async (jobs, r: Request<'model'>) => [200, await jobs.setLlmBudget(r.principal, r.params.model, r.body)],
+  },
   {
     method: ['POST'],
     pattern: /^\/api\/v1\/admin\/jobs\/(?<action>pause|resume|cancel)$/,
     template: '/api/v1/admin/jobs/:action',
     // The pattern admits only the three bulk actions.
-    handle: async (jobs, r: Request<'action'>) => [202, await jobs.bulkControl(r.principal, r.body, r.params.action as BulkAction)],
+    handle: async (jobs, r: Request<'action'>) => [
+      202,
+      await jobs.bulkControl(r.principal, r.body, r.params.action as BulkAction),
+    ],
   },
 ];
 
@@ -100,7 +170,8 @@ async function readJson(request: http.IncomingMessage, maxBytes: number): Promis
   } catch {
     throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'invalid_json', 'request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpError(400, 'invalid_json', 'request body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
@@ -113,9 +184,19 @@ export function routeTemplate(pathname: string): string {
   return ROUTES.find((route) => route.pattern.test(pathname))?.template ?? 'other';
 }
 
-function send(response: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
+function send(
+  response: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   response.end(text);
 }
 
@@ -123,7 +204,8 @@ function errorAnswer(error: unknown): [number, unknown, http.OutgoingHttpHeaders
   const known = error instanceof JobsError ? error : asDependencyFailure(error);
   if (known) {
     const field = known instanceof InvalidJobRequestError ? { field: known.field } : {};
-    const headers = known instanceof DependencyUnavailableError ? { 'retry-after': String(known.retryAfterSeconds) } : {};
+    const headers =
+      known instanceof DependencyUnavailableError ? { 'retry-after': String(known.retryAfterSeconds) } : {};
     return [known.httpStatus, { error: { code: known.code, message: known.message, ...field } }, headers];
   }
   console.error('unexpected API error', error);
@@ -138,7 +220,13 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
     metrics.track(request, response, routeTemplate(url.pathname));
     if (request.method === 'GET' && (url.pathname === '/' || url.pathname === '/jobs')) {
       // frame-ancestors keeps other sites from framing the page to trick clicks on Pause or Cancel.
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': JOBS_PAGE_CSP, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': JOBS_PAGE_CSP,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'cache-control': 'no-store',
+      });
       response.end(JOBS_PAGE_HTML);
       return;
     }
@@ -147,15 +235,26 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
       const readiness = await operations.readiness();
       return send(response, readiness.ok ? 200 : 503, readiness);
     }
-    if (request.method === 'GET' && url.pathname === '/metrics') return serveMetrics(response, metrics, config.API_METRICS_TOKEN, request.headers.authorization);
+    if (request.method === 'GET' && url.pathname === '/metrics')
+      return serveMetrics(response, metrics, config.API_METRICS_TOKEN, request.headers.authorization);
     try {
-      const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter((m) => m.match);
+      const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter(
+        (m) => m.match,
+      );
       if (matches.length === 0) throw new HttpError(404, 'not_found', `no such endpoint: ${url.pathname}`);
       const chosen = matches.find((m) => m.route.method.includes(request.method ?? ''));
-      if (!chosen) throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${url.pathname}`);
+      if (!chosen)
+        throw new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${url.pathname}`);
       const principal = await authenticate(request.headers.authorization);
       const body = request.method === 'GET' ? {} : await readJson(request, config.API_MAX_BODY_BYTES);
-      const handle = () => chosen.route.handle(jobs, { principal, params: chosen.match!.groups ?? {}, body, query: url.searchParams, headers: request.headers });
+      const handle = () =>
+        chosen.route.handle(jobs, {
+          principal,
+          params: chosen.match!.groups ?? {},
+          body,
+          query: url.searchParams,
+          headers: request.headers,
+        });
       // A read whose pooled connection was cut off (an operator's pg_terminate_backend, a failover) is asked
       // again once, on a fresh connection; a write is not, since part of it may have happened: it gets a 503.
       const [status, result] = await handle().catch((error: unknown) => {
@@ -181,8 +280,14 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
 }
 
 /** Prometheus text format; behind `Authorization: Bearer API_METRICS_TOKEN` when that is set. */
-async function serveMetrics(response: http.ServerResponse, metrics: ApiMetrics, token: string | undefined, authorization: string | undefined): Promise<void> {
-  if (token && !sameSecret(authorization ?? '', `Bearer ${token}`)) return send(response, 401, { error: { code: 'unauthorized', message: 'metrics need the metrics token' } });
+async function serveMetrics(
+  response: http.ServerResponse,
+  metrics: ApiMetrics,
+  token: string | undefined,
+  authorization: string | undefined,
+): Promise<void> {
+  if (token && !sameSecret(authorization ?? '', `Bearer ${token}`))
+    return send(response, 401, { error: { code: 'unauthorized', message: 'metrics need the metrics token' } });
   const text = await metrics.registry.metrics();
   response.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
   response.end(text);

@@ -23,7 +23,14 @@ export interface LegacyImportReport {
   /** Damaged records, each with a reason naming the field. */
   rejected: { key: string; reason: string }[];
   /** Valid records that were `running` or `pending` when the legacy process stopped (their original status). */
-  interrupted: { jobId: string; jobType: string; owner: string; status: string; completedSteps: number | null; totalSteps: number | null }[];
+  interrupted: {
+    jobId: string;
+    jobType: string;
+    owner: string;
+    status: string;
+    completedSteps: number | null;
+    totalSteps: number | null;
+  }[];
 }
 
 /** The owner of a legacy job nobody was recorded for; no bearer token has this subject, so only admins see it. */
@@ -38,7 +45,14 @@ const INTERRUPTED_STATUSES: readonly LegacyStatus[] = ['pending', 'running'];
 /** Reads, validates and imports the file in one transaction; safe to run again (nothing is written twice). */
 export async function importLegacyJobs(db: Kysely<Database>, filePath: string): Promise<LegacyImportReport> {
   const entries = Object.entries(await readLegacyFile(filePath));
-  const report: LegacyImportReport = { file: filePath, records: entries.length, imported: [], alreadyPresent: [], rejected: [], interrupted: [] };
+  const report: LegacyImportReport = {
+    file: filePath,
+    records: entries.length,
+    imported: [],
+    alreadyPresent: [],
+    rejected: [],
+    interrupted: [],
+  };
   const valid: LegacyRecord[] = [];
   for (const [key, value] of entries) {
     const check = checkLegacyRecord(key, value);
@@ -66,11 +80,15 @@ async function readLegacyFile(filePath: string): Promise<Record<string, unknown>
   try {
     content = JSON.parse(text);
   } catch (error) {
-    throw new Error(`the legacy jobs file ${filePath} is not valid JSON (${(error as Error).message}); nothing was imported`);
+    throw new Error(
+      `the legacy jobs file ${filePath} is not valid JSON (${(error as Error).message}); nothing was imported`,
+    );
   }
   if (typeof content !== 'object' || content === null || Array.isArray(content)) {
     const found = content === null ? 'null' : Array.isArray(content) ? 'an array' : `a ${typeof content}`;
-    throw new Error(`the legacy jobs file ${filePath} must hold a JSON object keyed by job id, but holds ${found}; nothing was imported`);
+    throw new Error(
+      `the legacy jobs file ${filePath} must hold a JSON object keyed by job id, but holds ${found}; nothing was imported`,
+    );
   }
   return content as Record<string, unknown>;
 }
@@ -184,7 +202,13 @@ export function formatImportReport(report: LegacyImportReport): string {
     `  interrupted      ${report.interrupted.length} (stored as failed)`,
   ];
   if (report.rejected.length > 0) {
-    lines.push('', 'Rejected (not imported):', ...report.rejected.map(({ key, reason }) => `  ${unstorableTextProblem(key) ? JSON.stringify(key) : key}: ${reason}`));
+    lines.push(
+      '',
+      'Rejected (not imported):',
+      ...report.rejected.map(
+        ({ key, reason }) => `  ${unstorableTextProblem(key) ? JSON.stringify(key) : key}: ${reason}`,
+      ),
+    );
   }
   if (report.interrupted.length > 0) {
     lines.push('', 'Interrupted (the legacy job manager stopped while they were pending or running):');
@@ -208,15 +232,31 @@ export function legacyResubmitRequest(
   defaults: { dataSourceId: string; owner: string },
 ): ProfilingStartRequest | { skipped: string } {
   if (job.jobType === JobType.DataProfilingRuleExecution) {
-    return { skipped: `job type ${job.jobType} runs the rules of a rule-generation job, which the legacy record does not name; start it with rulesFromJobId once that job has run` };
+    return {
+      skipped: `job type ${job.jobType} runs the rules of a rule-generation job, which the legacy record does not name; start it with rulesFromJobId once that job has run`,
+    };
   }
-  if (!isResubmittable(job.jobType)) return { skipped: `job type ${job.jobType} needs parameters the legacy record does not hold; start it anew with them` };
-  const request: ProfilingStartRequest = { jobType: job.jobType, owner: defaults.owner, dataSourceId: defaults.dataSourceId, metadata: { ...job.metadata } };
+  if (!isResubmittable(job.jobType))
+    return {
+      skipped: `job type ${job.jobType} needs parameters the legacy record does not hold; start it anew with them`,
+    };
+  const request: ProfilingStartRequest = {
+    jobType: job.jobType,
+    owner: defaults.owner,
+    dataSourceId: defaults.dataSourceId,
+    metadata: { ...job.metadata },
+  };
   if (job.jobId === undefined) return request;
-  return { ...request, metadata: { ...job.metadata, legacy_job_id: job.jobId }, idempotencyKey: `legacy-resubmit:${job.jobId}` };
+  return {
+    ...request,
+    metadata: { ...job.metadata, legacy_job_id: job.jobId },
+    idempotencyKey: `legacy-resubmit:${job.jobId}`,
+  };
 }
 
 /** The generation job types: they need nothing but a data source to run again. */
-function isResubmittable(jobType: string): jobType is typeof JobType.DataProfiling | typeof JobType.DataProfilingLlmGeneration {
+function isResubmittable(
+  jobType: string,
+): jobType is typeof JobType.DataProfiling | typeof JobType.DataProfilingLlmGeneration {
   return jobType === JobType.DataProfiling || jobType === JobType.DataProfilingLlmGeneration;
 }

@@ -21,8 +21,11 @@ export const LEGACY_JOB_TYPES = [
 export const LEGACY_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type LegacyStatus = (typeof LEGACY_STATUSES)[number];
 
-/** `2025-01-10T15:07:50.595068Z`; the offset is optional and a space may stand for the `T` (Python's `str(datetime)`). */
-const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/;
+/**
+ * `2025-01-10T15:07:50.595068Z`; the offset is optional and a space may stand for the `T` (Python's `str(datetime)`).
+ */
+const ISO_TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/;
 
 /**
  * The instant an ISO-8601 timestamp names, or null when it is malformed or names no real date or time
@@ -42,7 +45,8 @@ export function parseIsoTimestamp(text: string): Date | null {
   const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
   const calendar = new Date(utc);
   // Date.UTC accepts day 30 of February and answers March 2nd: a real date comes back unchanged.
-  if (calendar.getUTCFullYear() !== year || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return null;
+  if (calendar.getUTCFullYear() !== year || calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day)
+    return null;
   const offsetMs = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
   return new Date(utc - offsetMs);
 }
@@ -57,7 +61,11 @@ export function describeValue(value: unknown): string {
 const timestamp = z.string().transform((text, ctx) => {
   const instant = parseIsoTimestamp(text);
   if (instant) return instant;
-  ctx.issues.push({ code: 'custom', input: text, message: `must be an ISO-8601 timestamp of a real date and time, got ${describeValue(text)}` });
+  ctx.issues.push({
+    code: 'custom',
+    input: text,
+    message: `must be an ISO-8601 timestamp of a real date and time, got ${describeValue(text)}`,
+  });
   return z.NEVER;
 });
 
@@ -103,30 +111,47 @@ const legacyRecordSchema = z
       // record is only known to be an object here, and the counts are checked for type first.
       const { completed_steps: completed, total_steps: total } = record as Record<string, unknown>;
       if (typeof completed === 'number' && typeof total === 'number' && completed > total) {
-        ctx.addIssue({ code: 'custom', path: ['completed_steps'], message: `${completed} is more than total_steps ${total}`, input: completed });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['completed_steps'],
+          message: `${completed} is more than total_steps ${total}`,
+          input: completed,
+        });
       }
     },
     { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
   )
   .superRefine((record, ctx) => {
-    const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message, input: record });
+    const problem = (path: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [path], message, input: record });
     // Time only runs forwards: a job starts after it is created and finishes after both.
     const { created_at: created, started_at: started, completed_at: completed } = record;
-    if (started && started < created) problem('started_at', `${started.toISOString()} is before created_at ${created.toISOString()}`);
-    if (completed && completed < created) problem('completed_at', `${completed.toISOString()} is before created_at ${created.toISOString()}`);
-    if (completed && started && completed < started) problem('completed_at', `${completed.toISOString()} is before started_at ${started.toISOString()}`);
+    if (started && started < created)
+      problem('started_at', `${started.toISOString()} is before created_at ${created.toISOString()}`);
+    if (completed && completed < created)
+      problem('completed_at', `${completed.toISOString()} is before created_at ${created.toISOString()}`);
+    if (completed && started && completed < started)
+      problem('completed_at', `${completed.toISOString()} is before started_at ${started.toISOString()}`);
   });
 
 export type LegacyRecord = z.output<typeof legacyRecordSchema>;
 
-const EXPECTED: Record<string, string> = { object: 'an object', record: 'an object', int: 'an integer', number: 'a number', string: 'a string' };
+const EXPECTED: Record<string, string> = {
+  object: 'an object',
+  record: 'an object',
+  int: 'an integer',
+  number: 'a number',
+  string: 'a string',
+};
 
 /** Zod's issues in words, each with the value found, for every issue whose schema gave no message of its own. */
 function legacyIssueMessage(issue: z.core.$ZodRawIssue): string | undefined {
   const found = describeValue(issue.input);
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? 'is missing' : `must be ${EXPECTED[issue.expected] ?? `a ${issue.expected}`}, got ${found}`;
+      return issue.input === undefined
+        ? 'is missing'
+        : `must be ${EXPECTED[issue.expected] ?? `a ${issue.expected}`}, got ${found}`;
     case 'invalid_value':
       return `must be one of ${issue.values.join(', ')}; got ${found}`;
     case 'invalid_format':
@@ -156,7 +181,8 @@ export function checkLegacyRecord(key: string, value: unknown): LegacyRecordChec
   const reasons = parsed.success ? [] : [formatIssues(parsed.error.issues)];
   const jobId = (value as { job_id?: unknown } | null)?.job_id;
   // The key is how the legacy manager looked a job up: a record filed under another id is not that job.
-  if (typeof jobId === 'string' && jobId !== key) reasons.push(`job_id: ${describeValue(jobId)} differs from the key it is stored under, ${describeValue(key)}`);
+  if (typeof jobId === 'string' && jobId !== key)
+    reasons.push(`job_id: ${describeValue(jobId)} differs from the key it is stored under, ${describeValue(key)}`);
   // Text PostgreSQL cannot store would abort the whole import's transaction: the record is refused by itself.
   const unstorable = findUnstorableText(value, 'record');
   if (unstorable) reasons.push(`${unstorable.field}: ${unstorable.problem}`);

@@ -19,14 +19,23 @@ const MAX_DOCUMENT_CHARS = 200_000;
 /** Rows per insert when upserting PDEs: 6 parameters each stays far below PostgreSQL's 65 535. */
 const PDE_INSERT_BATCH = 1_000;
 
-const concurrency = (limits: JobLimits) => z.number().int().min(1).max(limits.JOB_MAX_LLM_CONCURRENCY).default(limits.JOB_DEFAULT_LLM_CONCURRENCY);
+const concurrency = (limits: JobLimits) =>
+  z.number().int().min(1).max(limits.JOB_MAX_LLM_CONCURRENCY).default(limits.JOB_DEFAULT_LLM_CONCURRENCY);
 
 const generationSchema = (limits: JobLimits) =>
   z
     .object({
       planId: identifier,
       documents: z
-        .array(z.object({ name: identifier, content: z.string().max(MAX_DOCUMENT_CHARS).refine((c) => c.trim().length > 0, 'is empty') }))
+        .array(
+          z.object({
+            name: identifier,
+            content: z
+              .string()
+              .max(MAX_DOCUMENT_CHARS)
+              .refine((c) => c.trim().length > 0, 'is empty'),
+          }),
+        )
         .min(1)
         .max(MAX_DOCUMENTS)
         .optional(),
@@ -37,8 +46,10 @@ const generationSchema = (limits: JobLimits) =>
       llmConcurrency: concurrency(limits),
     })
     .superRefine((p, ctx) => {
-      if (!p.documents && !p.sampleDocuments) ctx.addIssue({ code: 'custom', path: ['documents'], message: 'give documents, or sampleDocuments: true' });
-      if (p.chunkOverlap * 2 > p.chunkSize) ctx.addIssue({ code: 'custom', path: ['chunkOverlap'], message: 'must be at most half of chunkSize' });
+      if (!p.documents && !p.sampleDocuments)
+        ctx.addIssue({ code: 'custom', path: ['documents'], message: 'give documents, or sampleDocuments: true' });
+      if (p.chunkOverlap * 2 > p.chunkSize)
+        ctx.addIssue({ code: 'custom', path: ['chunkOverlap'], message: 'must be at most half of chunkSize' });
     });
 
 const mappingSchema = (limits: JobLimits) =>
@@ -47,7 +58,13 @@ const mappingSchema = (limits: JobLimits) =>
     dataSourceId: identifier,
     /** PDEs to upsert into the plan and map; the plan's PDEs when omitted. */
     pdes: z
-      .array(z.object({ name: identifier, description: z.string().trim().max(2_000).default(''), dataType: z.string().trim().min(1).max(50).default('text') }))
+      .array(
+        z.object({
+          name: identifier,
+          description: z.string().trim().max(2_000).default(''),
+          dataType: z.string().trim().min(1).max(50).default('text'),
+        }),
+      )
       .min(1)
       .max(limits.JOB_MAX_ATTRIBUTES)
       .optional(),
@@ -67,7 +84,8 @@ const regenerationSchema = (limits: JobLimits) =>
       llmConcurrency: concurrency(limits),
     })
     .superRefine((p, ctx) => {
-      if (!p.pdeIds === !p.pdeNames) ctx.addIssue({ code: 'custom', path: ['pdeIds'], message: 'give exactly one of pdeIds or pdeNames' });
+      if (!p.pdeIds === !p.pdeNames)
+        ctx.addIssue({ code: 'custom', path: ['pdeIds'], message: 'give exactly one of pdeIds or pdeNames' });
     });
 
 const workflows = {
@@ -87,9 +105,18 @@ export const planningJobs: JobDefinition<keyof typeof workflows> = {
   async prepare(db, job, body, limits) {
     if (job.jobType === JobType.LlmAttributeGeneration) return prepareGeneration(db, job, body, limits);
     const { planId, dataSourceId, candidateColumns, llmConcurrency, pdeIds } =
-      job.jobType === JobType.PdeAutoMapping ? await resolveMapping(db, parseOrReject(mappingSchema(limits), body)) : await resolveRegeneration(db, parseOrReject(regenerationSchema(limits), body));
+      job.jobType === JobType.PdeAutoMapping
+        ? await resolveMapping(db, parseOrReject(mappingSchema(limits), body))
+        : await resolveRegeneration(db, parseOrReject(regenerationSchema(limits), body));
     return {
-      workflow: workflowCall(workflows[job.jobType], { planId, dataSourceId, pdeIds, candidateColumns, llmConcurrency, ...job }),
+      workflow: workflowCall(workflows[job.jobType], {
+        planId,
+        dataSourceId,
+        pdeIds,
+        candidateColumns,
+        llmConcurrency,
+        ...job,
+      }),
       metadata: { plan_id: planId, data_source_id: dataSourceId, total_pdes: pdeIds.length },
       summary: `${job.jobType} of ${pdeIds.length} PDEs of plan ${planId} for ${job.owner}`,
       details: `priority ${job.priority}, data source ${dataSourceId}, LLM concurrency ${llmConcurrency}, ${candidateColumns} candidate columns per PDE`,
@@ -97,12 +124,18 @@ export const planningJobs: JobDefinition<keyof typeof workflows> = {
   },
 };
 
-async function prepareGeneration(db: Kysely<Database>, job: JobInputBase, body: unknown, limits: JobLimits): Promise<PreparedJob> {
+async function prepareGeneration(
+  db: Kysely<Database>,
+  job: JobInputBase,
+  body: unknown,
+  limits: JobLimits,
+): Promise<PreparedJob> {
   const params = parseOrReject(generationSchema(limits), body);
   const documents = [...(params.documents ?? []), ...(params.sampleDocuments ? sampleDocuments() : [])];
   const seen = new Set<string>();
   documents.forEach((d, index) => {
-    if (seen.has(d.name)) throw new InvalidJobRequestError(`documents.${index}.name`, `document "${d.name}" is given twice`);
+    if (seen.has(d.name))
+      throw new InvalidJobRequestError(`documents.${index}.name`, `document "${d.name}" is given twice`);
     seen.add(d.name);
   });
   const stored = await db
@@ -112,7 +145,14 @@ async function prepareGeneration(db: Kysely<Database>, job: JobInputBase, body: 
     .execute();
   const { planId, chunkSize, chunkOverlap, llmConcurrency } = params;
   return {
-    workflow: workflowCall(llmAttributeGeneration, { planId, documentIds: stored.map((d) => Number(d.id)), chunkSize, chunkOverlap, llmConcurrency, ...job }),
+    workflow: workflowCall(llmAttributeGeneration, {
+      planId,
+      documentIds: stored.map((d) => Number(d.id)),
+      chunkSize,
+      chunkOverlap,
+      llmConcurrency,
+      ...job,
+    }),
     metadata: { plan_id: planId, total_documents: documents.length },
     summary: `${job.jobType} from ${documents.length} documents for plan ${planId} for ${job.owner}`,
     details: `priority ${job.priority}, chunks of ${chunkSize} characters overlapping by ${chunkOverlap}, LLM concurrency ${llmConcurrency}`,
@@ -128,8 +168,16 @@ export function sampleDocuments(): { name: string; content: string }[] {
 }
 
 async function checkDataSource(db: Kysely<Database>, dataSourceId: string): Promise<void> {
-  const columns = await db.selectFrom('data_source_attributes').select((eb) => eb.fn.countAll<number>().as('n')).where('data_source_id', '=', dataSourceId).executeTakeFirstOrThrow();
-  if (Number(columns.n) === 0) throw new InvalidJobRequestError('dataSourceId', `unknown data source "${dataSourceId}", or one without catalogue columns`);
+  const columns = await db
+    .selectFrom('data_source_attributes')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('data_source_id', '=', dataSourceId)
+    .executeTakeFirstOrThrow();
+  if (Number(columns.n) === 0)
+    throw new InvalidJobRequestError(
+      'dataSourceId',
+      `unknown data source "${dataSourceId}", or one without catalogue columns`,
+    );
 }
 
 type MappingParams = z.output<ReturnType<typeof mappingSchema>>;
@@ -139,8 +187,17 @@ async function resolveMapping(db: Kysely<Database>, params: MappingParams): Prom
   await checkDataSource(db, params.dataSourceId);
   const { pdes, ...rest } = params;
   if (!pdes) {
-    const all = await db.selectFrom('plan_data_elements').select('pde_id').where('plan_id', '=', params.planId).orderBy('pde_id').execute();
-    if (all.length === 0) throw new InvalidJobRequestError('planId', `plan "${params.planId}" has no data elements: generate them first or give pdes`);
+    const all = await db
+      .selectFrom('plan_data_elements')
+      .select('pde_id')
+      .where('plan_id', '=', params.planId)
+      .orderBy('pde_id')
+      .execute();
+    if (all.length === 0)
+      throw new InvalidJobRequestError(
+        'planId',
+        `plan "${params.planId}" has no data elements: generate them first or give pdes`,
+      );
     return { ...rest, pdeIds: all.map((p) => Number(p.pde_id)) };
   }
   const seen = new Set<string>();
@@ -153,8 +210,23 @@ async function resolveMapping(db: Kysely<Database>, params: MappingParams): Prom
     for (let start = 0; start < pdes.length; start += PDE_INSERT_BATCH) {
       const rows = await trx
         .insertInto('plan_data_elements')
-        .values(pdes.slice(start, start + PDE_INSERT_BATCH).map((p) => ({ plan_id: params.planId, name: p.name, description: p.description, data_type: p.dataType, source_job_id: null, provenance: JSON.stringify([{ source: 'request' }]) })))
-        .onConflict((oc) => oc.columns(['plan_id', 'name']).doUpdateSet((eb) => ({ description: eb.ref('excluded.description'), data_type: eb.ref('excluded.data_type'), updated_at: new Date() })))
+        .values(
+          pdes.slice(start, start + PDE_INSERT_BATCH).map((p) => ({
+            plan_id: params.planId,
+            name: p.name,
+            description: p.description,
+            data_type: p.dataType,
+            source_job_id: null,
+            provenance: JSON.stringify([{ source: 'request' }]),
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['plan_id', 'name']).doUpdateSet((eb) => ({
+            description: eb.ref('excluded.description'),
+            data_type: eb.ref('excluded.data_type'),
+            updated_at: new Date(),
+          })),
+        )
         .returning(['pde_id', 'name'])
         .execute();
       for (const row of rows) idByName.set(row.name, Number(row.pde_id));
@@ -163,18 +235,29 @@ async function resolveMapping(db: Kysely<Database>, params: MappingParams): Prom
   return { ...rest, pdeIds: pdes.map((p) => idByName.get(p.name)!) };
 }
 
-async function resolveRegeneration(db: Kysely<Database>, params: z.output<ReturnType<typeof regenerationSchema>>): Promise<Resolved> {
+async function resolveRegeneration(
+  db: Kysely<Database>,
+  params: z.output<ReturnType<typeof regenerationSchema>>,
+): Promise<Resolved> {
   await checkDataSource(db, params.dataSourceId);
   const { pdeIds, pdeNames, ...rest } = params;
   const field = pdeIds ? 'pdeIds' : 'pdeNames';
   const wanted: (number | string)[] = pdeIds ?? pdeNames!;
-  const plan = await db.selectFrom('plan_data_elements').select(['pde_id', 'name']).where('plan_id', '=', params.planId).execute();
-  const idOf = new Map<number | string, number>(plan.map((p) => [pdeIds ? Number(p.pde_id) : p.name, Number(p.pde_id)]));
+  const plan = await db
+    .selectFrom('plan_data_elements')
+    .select(['pde_id', 'name'])
+    .where('plan_id', '=', params.planId)
+    .execute();
+  const idOf = new Map<number | string, number>(
+    plan.map((p) => [pdeIds ? Number(p.pde_id) : p.name, Number(p.pde_id)]),
+  );
   const seen = new Set<number>();
   const resolved = wanted.map((key, index) => {
     const id = idOf.get(key);
-    if (id === undefined) throw new InvalidJobRequestError(`${field}.${index}`, `no PDE ${JSON.stringify(key)} in plan "${params.planId}"`);
-    if (seen.has(id)) throw new InvalidJobRequestError(`${field}.${index}`, `PDE ${JSON.stringify(key)} is listed twice`);
+    if (id === undefined)
+      throw new InvalidJobRequestError(`${field}.${index}`, `no PDE ${JSON.stringify(key)} in plan "${params.planId}"`);
+    if (seen.has(id))
+      throw new InvalidJobRequestError(`${field}.${index}`, `PDE ${JSON.stringify(key)} is listed twice`);
     seen.add(id);
     return id;
   });

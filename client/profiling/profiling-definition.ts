@@ -6,7 +6,11 @@ import { z } from 'zod';
 import { JobType } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
-import { dataProfiling, dataProfilingLlmGeneration, dataProfilingRuleExecution } from '../../workflows/profiling/profiling';
+import {
+  dataProfiling,
+  dataProfilingLlmGeneration,
+  dataProfilingRuleExecution,
+} from '../../workflows/profiling/profiling';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
 import { workflowCall, type JobDefinition, type JobLimits } from '../job-definition';
@@ -17,7 +21,12 @@ export function profilingParamsSchema(limits: JobLimits) {
     dataSourceId: identifier,
     /** Attribute (column) names; all of the data source's attributes when omitted. */
     attributeIds: z.array(identifier).min(1).max(limits.JOB_MAX_ATTRIBUTES).optional(),
-    llmConcurrency: z.number().int().min(1).max(limits.JOB_MAX_LLM_CONCURRENCY).default(limits.JOB_DEFAULT_LLM_CONCURRENCY),
+    llmConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(limits.JOB_MAX_LLM_CONCURRENCY)
+      .default(limits.JOB_DEFAULT_LLM_CONCURRENCY),
     ruleBatchSize: z.number().int().min(1).max(1_000).default(200),
     rulesFromJobId: identifier.optional(),
   });
@@ -32,7 +41,10 @@ const workflows = {
   [JobType.DataProfilingRuleExecution]: dataProfilingRuleExecution,
 };
 
-export type ProfilingStartRequest = FamilyStartRequest<keyof typeof workflows, z.input<ReturnType<typeof profilingParamsSchema>>>;
+export type ProfilingStartRequest = FamilyStartRequest<
+  keyof typeof workflows,
+  z.input<ReturnType<typeof profilingParamsSchema>>
+>;
 
 export const profilingJobs: JobDefinition<keyof typeof workflows> = {
   workflows,
@@ -42,16 +54,29 @@ export const profilingJobs: JobDefinition<keyof typeof workflows> = {
     await checkRuleSource(db, job.jobType, params.dataSourceId, params.rulesFromJobId);
     const { dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId } = params;
     return {
-      workflow: workflowCall(workflows[job.jobType], { dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId, attributes, ...job }),
+      workflow: workflowCall(workflows[job.jobType], {
+        dataSourceId,
+        llmConcurrency,
+        ruleBatchSize,
+        rulesFromJobId,
+        attributes,
+        ...job,
+      }),
       metadata: { data_source_id: dataSourceId, total_attributes: attributes.length },
       summary: `${job.jobType} of ${attributes.length} attributes of ${dataSourceId} for ${job.owner}`,
-      details: `priority ${job.priority}, LLM concurrency ${llmConcurrency}, rule batches of ${ruleBatchSize}` + (rulesFromJobId ? `, rules from job ${rulesFromJobId}` : ''),
+      details:
+        `priority ${job.priority}, LLM concurrency ${llmConcurrency}, rule batches of ${ruleBatchSize}` +
+        (rulesFromJobId ? `, rules from job ${rulesFromJobId}` : ''),
     };
   },
 };
 
 /** Resolves attribute names against the catalogue; unknown or repeated names are rejected by position. */
-export async function resolveAttributes(db: Kysely<Database>, dataSourceId: string, attributeIds?: string[]): Promise<AttributeDescriptor[]> {
+export async function resolveAttributes(
+  db: Kysely<Database>,
+  dataSourceId: string,
+  attributeIds?: string[],
+): Promise<AttributeDescriptor[]> {
   const source = await db.selectFrom('data_sources').select('id').where('id', '=', dataSourceId).executeTakeFirst();
   if (!source) throw new InvalidJobRequestError('dataSourceId', `unknown data source "${dataSourceId}"`);
   const catalogue = await db
@@ -60,26 +85,44 @@ export async function resolveAttributes(db: Kysely<Database>, dataSourceId: stri
     .where('data_source_id', '=', dataSourceId)
     .orderBy('position')
     .execute();
-  const byName = new Map(catalogue.map((a) => [a.name, { name: a.name, dataType: a.data_type as AttributeDescriptor['dataType'], description: a.description }]));
+  const byName = new Map(
+    catalogue.map((a) => [
+      a.name,
+      { name: a.name, dataType: a.data_type as AttributeDescriptor['dataType'], description: a.description },
+    ]),
+  );
   if (!attributeIds) return [...byName.values()];
 
   const seen = new Set<string>();
   return attributeIds.map((name, index) => {
     const attribute = byName.get(name);
-    if (!attribute) throw new InvalidJobRequestError(`attributeIds.${index}`, `unknown attribute "${name}" in data source "${dataSourceId}"`);
-    if (seen.has(name)) throw new InvalidJobRequestError(`attributeIds.${index}`, `attribute "${name}" is listed twice`);
+    if (!attribute)
+      throw new InvalidJobRequestError(
+        `attributeIds.${index}`,
+        `unknown attribute "${name}" in data source "${dataSourceId}"`,
+      );
+    if (seen.has(name))
+      throw new InvalidJobRequestError(`attributeIds.${index}`, `attribute "${name}" is listed twice`);
     seen.add(name);
     return attribute;
   });
 }
 
 /** A rule-execution job runs the rules of a completed rules job on the same data source; no other job takes one. */
-async function checkRuleSource(db: Kysely<Database>, jobType: JobType, dataSourceId: string, rulesFromJobId: ProfilingParams['rulesFromJobId']): Promise<void> {
+async function checkRuleSource(
+  db: Kysely<Database>,
+  jobType: JobType,
+  dataSourceId: string,
+  rulesFromJobId: ProfilingParams['rulesFromJobId'],
+): Promise<void> {
   if (jobType !== JobType.DataProfilingRuleExecution) {
-    if (rulesFromJobId) throw new InvalidJobRequestError('rulesFromJobId', `only applies to ${JobType.DataProfilingRuleExecution}`);
+    if (rulesFromJobId)
+      throw new InvalidJobRequestError('rulesFromJobId', `only applies to ${JobType.DataProfilingRuleExecution}`);
     return;
   }
-  if (!rulesFromJobId) throw new InvalidJobRequestError('rulesFromJobId', `is required for ${JobType.DataProfilingRuleExecution}`);
-  // A running or cancelled generation job holds only some of its rules: running them would report a partial check as whole.
+  if (!rulesFromJobId)
+    throw new InvalidJobRequestError('rulesFromJobId', `is required for ${JobType.DataProfilingRuleExecution}`);
+  // A running or cancelled generation job holds only some of its rules: running them would report a partial check as
+  // whole.
   await completedJob(db, 'rulesFromJobId', rulesFromJobId, JOBS_WITH_RULES, dataSourceId);
 }

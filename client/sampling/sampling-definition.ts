@@ -39,7 +39,10 @@ export const samplingParamsSchema = z.object({
 
 type SamplingParams = z.output<typeof samplingParamsSchema>;
 
-export type SamplingStartRequest = FamilyStartRequest<typeof JobType.IntelligentSampling, z.input<typeof samplingParamsSchema>>;
+export type SamplingStartRequest = FamilyStartRequest<
+  typeof JobType.IntelligentSampling,
+  z.input<typeof samplingParamsSchema>
+>;
 
 export const samplingJobs: JobDefinition<typeof JobType.IntelligentSampling> = {
   workflows: { [JobType.IntelligentSampling]: intelligentSampling },
@@ -51,25 +54,33 @@ export const samplingJobs: JobDefinition<typeof JobType.IntelligentSampling> = {
     checkColumns('edgeCaseColumns', params.edgeCaseColumns, types);
     checkNeyman(params, types);
     // The rules to cover must come from a completed job that stored rules for the same data source.
-    if (params.rulesFromJobId) await completedJob(db, 'rulesFromJobId', params.rulesFromJobId, JOBS_WITH_RULES, params.dataSourceId);
+    if (params.rulesFromJobId)
+      await completedJob(db, 'rulesFromJobId', params.rulesFromJobId, JOBS_WITH_RULES, params.dataSourceId);
     // The one read of the table itself, last: after every other check here and the owner's quota (JobsClient.startJob).
     const rowsAtStart = await countRecords(db, params.dataSourceId, table, limits.JOB_START_COUNT_TIMEOUT_MS);
     const seed = params.seed ?? randomInt(MAX_SEED);
-    const strata = params.strataColumns.length ? `strata ${params.strataColumns.join(', ')} (${params.allocation})` : 'no strata';
+    const strata = params.strataColumns.length
+      ? `strata ${params.strataColumns.join(', ')} (${params.allocation})`
+      : 'no strata';
     return {
       workflow: workflowCall(intelligentSampling, { ...params, seed, rowsAtStart, ...job }),
       metadata: { data_source_id: params.dataSourceId, seed, rows_at_start: rowsAtStart },
       summary: `${job.jobType} of ${params.dataSourceId} (${rowsAtStart} rows) for ${job.owner}`,
       details:
         `confidence ${params.confidenceLevel}, margin ${params.marginOfError}, expected rate ${params.expectedRate}, ${strata}, seed ${seed}, ` +
-        `chunks of ${params.chunkSize} × ${params.chunksPerUnit} per unit` + (params.scanRowsPerSecond ? `, at most ${params.scanRowsPerSecond} rows/s` : ''),
+        `chunks of ${params.chunkSize} × ${params.chunksPerUnit} per unit` +
+        (params.scanRowsPerSecond ? `, at most ${params.scanRowsPerSecond} rows/s` : ''),
     };
   },
 };
 
 /** The data source's table; the data source must exist. */
 async function dataSourceTable(db: Kysely<Database>, dataSourceId: string): Promise<string> {
-  const source = await db.selectFrom('data_sources').select(['table_name']).where('id', '=', dataSourceId).executeTakeFirst();
+  const source = await db
+    .selectFrom('data_sources')
+    .select(['table_name'])
+    .where('id', '=', dataSourceId)
+    .executeTakeFirst();
   if (!source) throw new InvalidJobRequestError('dataSourceId', `unknown data source "${dataSourceId}"`);
   return source.table_name;
 }
@@ -79,7 +90,12 @@ async function dataSourceTable(db: Kysely<Database>, dataSourceId: string): Prom
  * statement timeout, so a huge or locked table cannot hold a start request for long: past it, PostgreSQL's
  * estimate from its last ANALYZE stands in (the job counts every row itself when it scans).
  */
-async function countRecords(db: Kysely<Database>, dataSourceId: string, table: string, timeoutMs: number): Promise<number> {
+async function countRecords(
+  db: Kysely<Database>,
+  dataSourceId: string,
+  table: string,
+  timeoutMs: number,
+): Promise<number> {
   let count: number;
   try {
     count = await db.transaction().execute(async (trx) => {
@@ -90,9 +106,14 @@ async function countRecords(db: Kysely<Database>, dataSourceId: string, table: s
   } catch (error) {
     if ((error as { code?: unknown }).code !== QUERY_CANCELED) throw error;
     count = await estimatedRows(db, table);
-    if (count <= 0) throw new InvalidJobRequestError('dataSourceId', `counting the records of "${dataSourceId}" took over ${timeoutMs} ms (JOB_START_COUNT_TIMEOUT_MS), and PostgreSQL has no row estimate for it: ANALYZE its table`);
+    if (count <= 0)
+      throw new InvalidJobRequestError(
+        'dataSourceId',
+        `counting the records of "${dataSourceId}" took over ${timeoutMs} ms (JOB_START_COUNT_TIMEOUT_MS), and PostgreSQL has no row estimate for it: ANALYZE its table`,
+      );
   }
-  if (count === 0) throw new InvalidJobRequestError('dataSourceId', `data source "${dataSourceId}" has no records to sample`);
+  if (count === 0)
+    throw new InvalidJobRequestError('dataSourceId', `data source "${dataSourceId}" has no records to sample`);
   return count;
 }
 
@@ -101,7 +122,9 @@ const QUERY_CANCELED = '57014';
 
 /** The planner's row count of `table` (`schema.table` or a table on the search path); 0 or less when it has none. */
 async function estimatedRows(db: Kysely<Database>, table: string): Promise<number> {
-  const { rows } = await sql<{ n: number }>`select reltuples::float8 as n from pg_class where oid = to_regclass(${quotedName(table)})`.execute(db);
+  const { rows } = await sql<{
+    n: number;
+  }>`select reltuples::float8 as n from pg_class where oid = to_regclass(${quotedName(table)})`.execute(db);
   return Math.round(rows[0]?.n ?? -1);
 }
 
@@ -114,14 +137,19 @@ function quotedName(table: string): string {
 }
 
 async function catalogueTypes(db: Kysely<Database>, dataSourceId: string): Promise<Map<string, string>> {
-  const rows = await db.selectFrom('data_source_attributes').select(['name', 'data_type']).where('data_source_id', '=', dataSourceId).execute();
+  const rows = await db
+    .selectFrom('data_source_attributes')
+    .select(['name', 'data_type'])
+    .where('data_source_id', '=', dataSourceId)
+    .execute();
   return new Map(rows.map((r) => [r.name, r.data_type]));
 }
 
 function checkColumns(field: string, columns: string[], types: Map<string, string>): void {
   columns.forEach((column, index) => {
     if (!types.has(column)) throw new InvalidJobRequestError(`${field}.${index}`, `unknown column "${column}"`);
-    if (columns.indexOf(column) !== index) throw new InvalidJobRequestError(`${field}.${index}`, `column "${column}" is listed twice`);
+    if (columns.indexOf(column) !== index)
+      throw new InvalidJobRequestError(`${field}.${index}`, `column "${column}" is listed twice`);
   });
 }
 
@@ -131,8 +159,10 @@ function checkNeyman(params: SamplingParams, types: Map<string, string>): void {
     if (params.neymanColumn) throw new InvalidJobRequestError('neymanColumn', 'only applies to allocation "neyman"');
     return;
   }
-  if (!params.neymanColumn) throw new InvalidJobRequestError('neymanColumn', 'is required for allocation "neyman" (a numeric column)');
+  if (!params.neymanColumn)
+    throw new InvalidJobRequestError('neymanColumn', 'is required for allocation "neyman" (a numeric column)');
   const type = types.get(params.neymanColumn);
   if (!type) throw new InvalidJobRequestError('neymanColumn', `unknown column "${params.neymanColumn}"`);
-  if (!NUMERIC_TYPES.includes(type)) throw new InvalidJobRequestError('neymanColumn', `column "${params.neymanColumn}" is ${type}, not numeric`);
+  if (!NUMERIC_TYPES.includes(type))
+    throw new InvalidJobRequestError('neymanColumn', `column "${params.neymanColumn}" is ${type}, not numeric`);
 }

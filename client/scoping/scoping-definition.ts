@@ -17,8 +17,15 @@ export function scopingParamsSchema(limits: JobLimits) {
     /** Attribute (column) names; all of the data source's attributes when omitted. */
     attributeIds: z.array(identifier).min(1).max(limits.JOB_MAX_ATTRIBUTES).optional(),
     profilingJobId: identifier.optional(),
-    llmConcurrency: z.number().int().min(1).max(limits.JOB_MAX_LLM_CONCURRENCY).default(limits.JOB_DEFAULT_LLM_CONCURRENCY),
-    /** Maximum total cost of the chosen tests (costs in activities/scoping/scoping-catalogue.ts); no limit when omitted. */
+    llmConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(limits.JOB_MAX_LLM_CONCURRENCY)
+      .default(limits.JOB_DEFAULT_LLM_CONCURRENCY),
+    /**
+     * Maximum total cost of the chosen tests (costs in activities/scoping/scoping-catalogue.ts); no limit when omitted.
+     */
     testBudget: z.number().int().min(0).max(1_000_000).optional(),
   });
 }
@@ -28,22 +35,40 @@ const workflows = {
   [JobType.GenerateScopingRecommendations]: generateScopingRecommendations,
 };
 
-export type ScopingStartRequest = FamilyStartRequest<keyof typeof workflows, z.input<ReturnType<typeof scopingParamsSchema>>>;
+export type ScopingStartRequest = FamilyStartRequest<
+  keyof typeof workflows,
+  z.input<ReturnType<typeof scopingParamsSchema>>
+>;
 
 export const scopingJobs: JobDefinition<keyof typeof workflows> = {
   workflows,
   async prepare(db, job, body, limits) {
     const params = parseOrReject(scopingParamsSchema(limits), body);
     if (params.testBudget !== undefined && job.jobType !== JobType.ScopingRecommendations) {
-      throw new InvalidJobRequestError('testBudget', `only applies to ${JobType.ScopingRecommendations}, which chooses tests`);
+      throw new InvalidJobRequestError(
+        'testBudget',
+        `only applies to ${JobType.ScopingRecommendations}, which chooses tests`,
+      );
     }
     const attributes = await resolveAttributes(db, params.dataSourceId, params.attributeIds);
     // A completed profiling job of the same data source, so its results are whole and relevant.
-    if (params.profilingJobId) await completedJob(db, 'profilingJobId', params.profilingJobId, PROFILING_WITH_RESULTS, params.dataSourceId);
+    if (params.profilingJobId)
+      await completedJob(db, 'profilingJobId', params.profilingJobId, PROFILING_WITH_RESULTS, params.dataSourceId);
     const { dataSourceId, profilingJobId, llmConcurrency, testBudget } = params;
     return {
-      workflow: workflowCall(workflows[job.jobType], { dataSourceId, attributes, profilingJobId, llmConcurrency, testBudget, ...job }),
-      metadata: { data_source_id: dataSourceId, total_attributes: attributes.length, ...(profilingJobId ? { profiling_job_id: profilingJobId } : {}) },
+      workflow: workflowCall(workflows[job.jobType], {
+        dataSourceId,
+        attributes,
+        profilingJobId,
+        llmConcurrency,
+        testBudget,
+        ...job,
+      }),
+      metadata: {
+        data_source_id: dataSourceId,
+        total_attributes: attributes.length,
+        ...(profilingJobId ? { profiling_job_id: profilingJobId } : {}),
+      },
       summary: `${job.jobType} of ${attributes.length} attributes of ${dataSourceId} for ${job.owner}`,
       details:
         `priority ${job.priority}, LLM concurrency ${llmConcurrency}` +

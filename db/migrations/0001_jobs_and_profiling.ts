@@ -80,7 +80,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ['rule_results', 'profiling_rules', 'attribute_results', 'data_source_attributes', 'data_sources', 'jobs']) {
+  for (const table of [
+    'rule_results',
+    'profiling_rules',
+    'attribute_results',
+    'data_source_attributes',
+    'data_sources',
+    'jobs',
+  ]) {
     await db.schema.dropTable(table).ifExists().execute();
   }
 }

@@ -11,7 +11,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('idempotency_key', 'text')
     .addColumn('source', 'text', (c) => c.notNull().defaultTo('synapse'))
     .execute();
-  await db.schema.createIndex('jobs_owner_idempotency_key').unique().on('jobs').columns(['owner', 'idempotency_key']).execute();
+  await db.schema
+    .createIndex('jobs_owner_idempotency_key')
+    .unique()
+    .on('jobs')
+    .columns(['owner', 'idempotency_key'])
+    .execute();
   await db.schema.createIndex('jobs_status').on('jobs').column('status').execute();
 
   await db.schema
@@ -31,5 +36,10 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('audit_log').execute();
   await db.schema.dropIndex('jobs_status').execute();
   await db.schema.dropIndex('jobs_owner_idempotency_key').execute();
-  await db.schema.alterTable('jobs').dropColumn('source').dropColumn('idempotency_key').dropColumn('priority').execute();
+  await db.schema
+    .alterTable('jobs')
+    .dropColumn('source')
+    .dropColumn('idempotency_key')
+    .dropColumn('priority')
+    .execute();
 }

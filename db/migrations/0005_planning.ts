@@ -58,10 +58,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('data_source_id', 'text', (c) => c.notNull())
     .addColumn('column_names', sql`text[]`, (c) => c.notNull())
     .addColumn('confidence', 'real', (c) => c.notNull())
-    .addColumn('classification', 'text', (c) => c.notNull().check(sql`classification in ('CDE', 'PII', 'financial', 'other')`))
+    .addColumn('classification', 'text', (c) =>
+      c.notNull().check(sql`classification in ('CDE', 'PII', 'financial', 'other')`),
+    )
     .addColumn('risk_rating', 'text', (c) => c.notNull().check(sql`risk_rating in ('low', 'medium', 'high')`))
     .addColumn('rationale', 'text', (c) => c.notNull())
-    .addColumn('status', 'text', (c) => c.notNull().defaultTo('suggested').check(sql`status in ('suggested', 'accepted', 'rejected')`))
+    .addColumn('status', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('suggested')
+        .check(sql`status in ('suggested', 'accepted', 'rejected')`),
+    )
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addPrimaryKeyConstraint('pde_mappings_pk', ['plan_id', 'pde_id'])
     .execute();
@@ -79,7 +86,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ['pde_mapping_outcomes', 'pde_mappings', 'plan_data_elements', 'attribute_candidates', 'planning_chunks', 'planning_documents']) {
+  for (const table of [
+    'pde_mapping_outcomes',
+    'pde_mappings',
+    'plan_data_elements',
+    'attribute_candidates',
+    'planning_chunks',
+    'planning_documents',
+  ]) {
     await db.schema.dropTable(table).execute();
   }
 }

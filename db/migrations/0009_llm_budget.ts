@@ -37,7 +37,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('granted_at', 'timestamptz')
     .addColumn('settled_at', 'timestamptz')
     .execute();
-  await db.schema.createIndex('llm_budget_calls_model_state').on('llm_budget_calls').columns(['model', 'state']).execute();
+  await db.schema
+    .createIndex('llm_budget_calls_model_state')
+    .on('llm_budget_calls')
+    .columns(['model', 'state'])
+    .execute();
   await db.schema.createIndex('llm_budget_calls_job').on('llm_budget_calls').column('job_id').execute();
 
   await db.schema
@@ -51,7 +55,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('job_id', 'text', (c) => c.notNull())
     .addColumn('worker', 'text', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('llm_budget_rate_limits_model_at').on('llm_budget_rate_limits').columns(['model', 'at']).execute();
+  await db.schema
+    .createIndex('llm_budget_rate_limits_model_at')
+    .on('llm_budget_rate_limits')
+    .columns(['model', 'at'])
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

@@ -15,5 +15,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await db.schema.alterTable('jobs').dropColumn('requested_at').dropColumn('requested_action').dropColumn('task_queue').execute();
+  await db.schema
+    .alterTable('jobs')
+    .dropColumn('requested_at')
+    .dropColumn('requested_action')
+    .dropColumn('task_queue')
+    .execute();
 }

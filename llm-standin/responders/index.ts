@@ -9,7 +9,8 @@ import { answerScopingAssessment } from './scoping-responder';
 import type { StandinResponder } from '../server';
 import { answerValidationRules } from './profiling-responder';
 
-const lastUserMessage = (messages: { role: string; content: string }[]) => [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+const lastUserMessage = (messages: { role: string; content: string }[]) =>
+  [...messages].reverse().find((m) => m.role === 'user')?.content ?? '';
 
 export const defaultResponders: Record<string, StandinResponder> = {
   echo: (req) => ({ item: req.itemKey ?? null, task: req.task }),

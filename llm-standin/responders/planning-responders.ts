@@ -31,7 +31,14 @@ function constraintsOf(description: string): string[] {
   const format = /\bformat ([^,;]+?)(?:[,;.]|$)/i.exec(description);
   if (format) constraints.push(`format ${format[1]!.trim()}`);
   const oneOf = /one of: ([A-Z0-9_, ]+)/.exec(description);
-  if (oneOf) constraints.push(`one of ${oneOf[1]!.split(',').map((v) => v.trim()).filter(Boolean).join(', ')}`);
+  if (oneOf)
+    constraints.push(
+      `one of ${oneOf[1]!
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+        .join(', ')}`,
+    );
   return constraints;
 }
 
@@ -47,7 +54,12 @@ export function answerAttributeExtraction(prompt: string) {
     .split('\n')
     .map((line) => FIELD_LINE.exec(line))
     .filter((match): match is RegExpExecArray => match !== null)
-    .map(([, name, description]) => ({ name: name!.trim(), description: description!, dataType: dataTypeOf(description!), constraints: constraintsOf(description!) }));
+    .map(([, name, description]) => ({
+      name: name!.trim(),
+      description: description!,
+      dataType: dataTypeOf(description!),
+      constraints: constraintsOf(description!),
+    }));
   return { attributes };
 }
 
@@ -60,7 +72,8 @@ function jsonAfter<T>(prompt: string, marker: string): T {
 function classify(pde: PdeDescriptor): Classification {
   const text = `${pde.name} ${pde.description}`;
   if (/\bssn\b|social security|e-?mail|phone|birth|\bzip\b|postal|address/i.test(text)) return 'PII';
-  if (/amount|balance|limit|payment|income|\brate\b|\bapr\b|interest|fee|exposure|dollars/i.test(text)) return 'financial';
+  if (/amount|balance|limit|payment|income|\brate\b|\bapr\b|interest|fee|exposure|dollars/i.test(text))
+    return 'financial';
   if (/identifier|\bid\b|number|status|score|grade|date/i.test(text)) return 'CDE';
   return 'other';
 }

@@ -47,9 +47,14 @@ function riskOf(text: string, failing: RuleInPrompt[]): { risk: RiskLevel; why: 
   const financial = FINANCIAL.test(text);
   if (financial) why.push('financial value');
   if (failing.length > 0) why.push(`fails ${failing.map((r) => `${r.kind} (${r.failedRows} rows)`).join(', ')}`);
-  const high = PERSONAL.test(text) || IDENTIFYING.test(text) || failing.some((r) => r.severity === 'high') || (financial && failing.length > 0);
+  const high =
+    PERSONAL.test(text) ||
+    IDENTIFYING.test(text) ||
+    failing.some((r) => r.severity === 'high') ||
+    (financial && failing.length > 0);
   if (high) return { risk: 'high', why };
-  if (financial || failing.length > 0 || NOTABLE.test(text)) return { risk: 'medium', why: why.length ? why : ['reported field'] };
+  if (financial || failing.length > 0 || NOTABLE.test(text))
+    return { risk: 'medium', why: why.length ? why : ['reported field'] };
   return { risk: 'low', why: ['no sensitive or failing data'] };
 }
 
@@ -61,11 +66,16 @@ export function answerScopingAssessment(prompt: string) {
   const { risk, why } = riskOf(text, failing);
   const inScope = risk !== 'low';
   const recommendedTests = inScope
-    ? TEST_CUES.filter((c) => c.words.test(attribute.description) || failing.some((r) => c.ruleKinds.includes(r.kind))).map((c) => ({
+    ? TEST_CUES.filter(
+        (c) => c.words.test(attribute.description) || failing.some((r) => c.ruleKinds.includes(r.kind)),
+      ).map((c) => ({
         test: c.test,
-        reason: failing.some((r) => c.ruleKinds.includes(r.kind)) ? 'a profiling rule of this kind fails' : 'the description calls for it',
+        reason: failing.some((r) => c.ruleKinds.includes(r.kind))
+          ? 'a profiling rule of this kind fails'
+          : 'the description calls for it',
       }))
     : [];
-  if (inScope && recommendedTests.length === 0) recommendedTests.push({ test: 'completeness', reason: 'a reported field must be present' });
+  if (inScope && recommendedTests.length === 0)
+    recommendedTests.push({ test: 'completeness', reason: 'a reported field must be present' });
   return { inScope, risk, recommendedTests, rationale: `${attribute.name}: ${why.join('; ')}` };
 }

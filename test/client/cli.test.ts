@@ -20,15 +20,28 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
-/** A CLI process still running after this is killed (SIGTERM), so a hung one fails its test instead of outliving the suite. */
+/**
+ * A CLI process still running after this is killed (SIGTERM), so a hung one fails its test instead of outliving the
+ * suite.
+ */
 const CLI_TIMEOUT_MS = 120_000;
 
 /** Asynchronously, so the in-process worker keeps running while the CLI waits on it. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   // The cache off as in the harness: earlier suites' stored answers would otherwise finish these jobs at once.
-  const env = { ...process.env, DATABASE_URL: harness.config.DATABASE_URL, TEMPORAL_ADDRESS: harness.config.TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE: harness.config.TEMPORAL_TASK_QUEUE, JOB_DEFAULT_USE_LLM_CACHE: 'false' };
+  const env = {
+    ...process.env,
+    DATABASE_URL: harness.config.DATABASE_URL,
+    TEMPORAL_ADDRESS: harness.config.TEMPORAL_ADDRESS,
+    TEMPORAL_TASK_QUEUE: harness.config.TEMPORAL_TASK_QUEUE,
+    JOB_DEFAULT_USE_LLM_CACHE: 'false',
+  };
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.resolve(__dirname, '../../bin/synapse-jobs.js'), ...args, '--as', 'cli-user'], { env, timeout: CLI_TIMEOUT_MS });
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [path.resolve(__dirname, '../../bin/synapse-jobs.js'), ...args, '--as', 'cli-user'],
+      { env, timeout: CLI_TIMEOUT_MS },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -37,7 +50,15 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 it('starts a job and watches it to completion with a progress bar', async () => {
-  const { code, stdout } = await cli('start', 'data_profiling', '--data-source', DEMO_DATA_SOURCE_ID, '--attributes', 'credit_score,apr_rate,billing_zip', '--watch');
+  const { code, stdout } = await cli(
+    'start',
+    'data_profiling',
+    '--data-source',
+    DEMO_DATA_SOURCE_ID,
+    '--attributes',
+    'credit_score,apr_rate,billing_zip',
+    '--watch',
+  );
   expect(code).toBe(0);
   const jobId = /started job (\S+)/.exec(stdout)?.[1];
   expect(jobId).toBeDefined();
@@ -52,7 +73,16 @@ it('pauses and resumes a job, and says why when an action does not apply', async
   // Every call of this job waits at the gate: the job is mid-work for as long as the CLI processes take to boot.
   const gate = harness.standin.gate({ items: attributes.map((a) => `${DEMO_DATA_SOURCE_ID}.${a}`) });
   try {
-    const started = await cli('start', 'data_profiling_llm_generation', '--data-source', DEMO_DATA_SOURCE_ID, '--attributes', attributes.join(','), '--concurrency', '1');
+    const started = await cli(
+      'start',
+      'data_profiling_llm_generation',
+      '--data-source',
+      DEMO_DATA_SOURCE_ID,
+      '--attributes',
+      attributes.join(','),
+      '--concurrency',
+      '1',
+    );
     const jobId = /started job (\S+)/.exec(started.stdout)![1]!;
     await gate.waitUntilHeld(1, 30_000);
     expect((await harness.jobs.progress(jobId))?.status).toBe('running');
@@ -64,11 +94,21 @@ it('pauses and resumes a job, and says why when an action does not apply', async
     const refused = await cli('pause', jobId);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/error: cannot pause job .* it is paused/);
-    await waitFor(async () => (await harness.jobs.progress(jobId))?.status, (s) => s === 'paused', 30_000, `job ${jobId} paused`);
+    await waitFor(
+      async () => (await harness.jobs.progress(jobId))?.status,
+      (s) => s === 'paused',
+      30_000,
+      `job ${jobId} paused`,
+    );
 
     // The held call finishes while the job is paused; no other item starts until the resume.
     gate.release();
-    await waitFor(async () => (await harness.jobs.progress(jobId))?.inFlight, (n) => n === 0, 30_000, 'the held call to finish while paused');
+    await waitFor(
+      async () => (await harness.jobs.progress(jobId))?.inFlight,
+      (n) => n === 0,
+      30_000,
+      'the held call to finish while paused',
+    );
     expect(gate.heldTotal()).toBe(1);
     expect((await harness.jobs.progress(jobId))?.status).toBe('paused');
 
@@ -76,20 +116,41 @@ it('pauses and resumes a job, and says why when an action does not apply', async
     const resumed = await cli('resume', jobId);
     expect(resumed.code).toBe(0);
     expect((await cli('watch', jobId)).code).toBe(0);
-    expect((await harness.jobs.progress(jobId))).toMatchObject({ status: 'completed', completedSteps: attributes.length });
+    expect(await harness.jobs.progress(jobId)).toMatchObject({
+      status: 'completed',
+      completedSteps: attributes.length,
+    });
   } finally {
     gate.open();
   }
 });
 
-it("starts any job type with its own fields in --params", async () => {
-  const params = JSON.stringify({ confidenceLevel: 0.95, marginOfError: 0.05, strataColumns: ['account_status'], allocation: 'proportional', seed: 5 });
-  const { code, stdout } = await cli('start', 'intelligent_sampling', '--data-source', DEMO_DATA_SOURCE_ID, '--params', params, '--watch');
+it('starts any job type with its own fields in --params', async () => {
+  const params = JSON.stringify({
+    confidenceLevel: 0.95,
+    marginOfError: 0.05,
+    strataColumns: ['account_status'],
+    allocation: 'proportional',
+    seed: 5,
+  });
+  const { code, stdout } = await cli(
+    'start',
+    'intelligent_sampling',
+    '--data-source',
+    DEMO_DATA_SOURCE_ID,
+    '--params',
+    params,
+    '--watch',
+  );
   expect(code).toBe(0);
   expect(stdout).toMatch(/100% completed/);
   const jobId = /started job (\S+)/.exec(stdout)![1]!;
   const status = JSON.parse((await cli('status', jobId)).stdout);
-  expect(status).toMatchObject({ job_type: 'intelligent_sampling', status: 'completed', result: { seed: 5, sampleSize: { n: 370 } } });
+  expect(status).toMatchObject({
+    job_type: 'intelligent_sampling',
+    status: 'completed',
+    result: { seed: 5, sampleSize: { n: 370 } },
+  });
 });
 
 it('rejects bad input with the field named and exit code 1', async () => {
@@ -102,7 +163,16 @@ it('imports a legacy file and reports the counts', async () => {
   // Its own small file: the shared sample's ids belong to the legacy-import suite's exact counts.
   const jobId = randomUUID();
   const legacy = {
-    [jobId]: { job_id: jobId, job_type: 'data_profiling', status: 'completed', progress_percentage: 100, total_steps: 4, completed_steps: 4, created_at: '2025-01-10T14:48:00Z', metadata: { user_id: 7 } },
+    [jobId]: {
+      job_id: jobId,
+      job_type: 'data_profiling',
+      status: 'completed',
+      progress_percentage: 100,
+      total_steps: 4,
+      completed_steps: 4,
+      created_at: '2025-01-10T14:48:00Z',
+      metadata: { user_id: 7 },
+    },
     broken: { job_id: 'broken', job_type: 'data_profiling', status: 'completed', created_at: '2025-01-10T14:48:00Z' },
   };
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'legacy-')), 'jobs_storage.json');
@@ -122,21 +192,36 @@ describe('import-legacy --resubmit', () => {
   // The sample's interrupted (running or pending) records whose job type needs nothing but a data source to run again.
   const RESUBMITTABLE = ['e2257159-4720-471f-8ca8-181166d22876', '0a1fb43b-c6e0-473a-8d2f-29e715c2c81a'];
   // The other interrupted valid records: scoping (2), test execution and sampling (2) need parameters the file lacks.
-  const SKIPPED = ['43c71b9a-bd87-4865-97b6-fb7ebfeaa155', '9fc2d0a1-7b8f-4ab5-b451-d0135675f6ad', 'df703017-04c9-478d-82b3-359986048719', '11f2d44d-cc35-4834-b4fa-941200d93534', 'ed9bf0b6-ed44-4d4e-ae24-1c43643ab9e2'];
+  const SKIPPED = [
+    '43c71b9a-bd87-4865-97b6-fb7ebfeaa155',
+    '9fc2d0a1-7b8f-4ab5-b451-d0135675f6ad',
+    'df703017-04c9-478d-82b3-359986048719',
+    '11f2d44d-cc35-4834-b4fa-941200d93534',
+    'ed9bf0b6-ed44-4d4e-ae24-1c43643ab9e2',
+  ];
   const admin = { subject: 'ops', admin: true };
   const ids = new Map<string, string>();
   let file: string;
   beforeAll(() => {
-    const text = readFileSync(SAMPLE, 'utf8').replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (id) => {
-      if (!ids.has(id)) ids.set(id, randomUUID());
-      return ids.get(id)!;
-    });
+    const text = readFileSync(SAMPLE, 'utf8').replace(
+      /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
+      (id) => {
+        if (!ids.has(id)) ids.set(id, randomUUID());
+        return ids.get(id)!;
+      },
+    );
     file = path.join(mkdtempSync(path.join(os.tmpdir(), 'legacy-resubmit-')), 'jobs_storage.json');
     writeFileSync(file, text);
   });
 
-  const resubmittedOf = (stdout: string) => Object.fromEntries([...stdout.matchAll(/^(?:already )?resubmitted (\S+) as (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
-  const rowsFor = (legacyIds: string[]) => harness.db.selectFrom('jobs').select(['id', 'type', 'owner', 'source', 'status']).where(sql<string>`metadata->>'legacy_job_id'`, 'in', legacyIds).execute();
+  const resubmittedOf = (stdout: string) =>
+    Object.fromEntries([...stdout.matchAll(/^(?:already )?resubmitted (\S+) as (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+  const rowsFor = (legacyIds: string[]) =>
+    harness.db
+      .selectFrom('jobs')
+      .select(['id', 'type', 'owner', 'source', 'status'])
+      .where(sql<string>`metadata->>'legacy_job_id'`, 'in', legacyIds)
+      .execute();
 
   it('starts a running job for each resubmittable interrupted record, skips the rest saying why, and a second run starts none again', async () => {
     const legacyIds = RESUBMITTABLE.map((id) => ids.get(id)!);
@@ -157,15 +242,29 @@ describe('import-legacy --resubmit', () => {
       const rows = await rowsFor(legacyIds);
       expect(rows.map((r) => r.id).sort()).toEqual([...started].sort());
       const byLegacy = Object.fromEntries(rows.map((r) => [r.id, r]));
-      expect(byLegacy[resubmitted[ids.get(RESUBMITTABLE[0]!)!]!]).toMatchObject({ type: 'data_profiling', owner: '1', source: 'synapse' });
-      expect(byLegacy[resubmitted[ids.get(RESUBMITTABLE[1]!)!]!]).toMatchObject({ type: 'data_profiling_llm_generation', owner: 'legacy-unknown', source: 'synapse' });
+      expect(byLegacy[resubmitted[ids.get(RESUBMITTABLE[0]!)!]!]).toMatchObject({
+        type: 'data_profiling',
+        owner: '1',
+        source: 'synapse',
+      });
+      expect(byLegacy[resubmitted[ids.get(RESUBMITTABLE[1]!)!]!]).toMatchObject({
+        type: 'data_profiling_llm_generation',
+        owner: 'legacy-unknown',
+        source: 'synapse',
+      });
       for (const jobId of started) {
-        await waitFor(() => Promise.resolve(harness.standin.calls().filter((c) => c.jobId === jobId && c.held).length), (n) => n > 0, 30_000, `a call of resubmitted job ${jobId} held at the gate`);
+        await waitFor(
+          () => Promise.resolve(harness.standin.calls().filter((c) => c.jobId === jobId && c.held).length),
+          (n) => n > 0,
+          30_000,
+          `a call of resubmitted job ${jobId} held at the gate`,
+        );
         expect((await harness.jobs.handle(jobId).describe()).status.name).toBe('RUNNING');
         expect((await harness.jobs.progress(jobId))?.status).toBe('running');
       }
       // The legacy rows themselves stay as imported.
-      for (const id of legacyIds) expect(await harness.jobs.job(id)).toMatchObject({ source: 'legacy', status: 'failed' });
+      for (const id of legacyIds)
+        expect(await harness.jobs.job(id)).toMatchObject({ source: 'legacy', status: 'failed' });
 
       const second = await cli('import-legacy', file, '--resubmit', '--data-source', DEMO_DATA_SOURCE_ID);
       expect(second.code).toBe(0);

@@ -16,20 +16,42 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
-const job = (extra: Record<string, unknown> = {}) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score', 'apr_rate'], ...extra });
+const job = (extra: Record<string, unknown> = {}) => ({
+  jobType: 'data_profiling_llm_generation',
+  dataSourceId: DEMO_DATA_SOURCE_ID,
+  attributeIds: ['credit_score', 'apr_rate'],
+  ...extra,
+});
 
 /** A start as `owner`, with the `Idempotency-Key` header when `key` is given. */
 async function start(owner: string, body: unknown, key?: string): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${await api.tokenFor(owner)}`, 'content-type': 'application/json' };
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${await api.tokenFor(owner)}`,
+    'content-type': 'application/json',
+  };
   if (key !== undefined) headers['idempotency-key'] = key;
   const response = await fetch(`${api.url}/api/v1/jobs`, { method: 'POST', headers, body: JSON.stringify(body) });
   return { status: response.status, body: await response.json() };
 }
 
-const rowsOf = (owner: string) => harness.db.selectFrom('jobs').select(['id', 'idempotency_key', 'metadata']).where('owner', '=', owner).orderBy('created_at').execute();
-/** Visibility is eventually consistent: wait (10 s, far above its lag) until it shows `expected`, then report what it shows. */
+const rowsOf = (owner: string) =>
+  harness.db
+    .selectFrom('jobs')
+    .select(['id', 'idempotency_key', 'metadata'])
+    .where('owner', '=', owner)
+    .orderBy('created_at')
+    .execute();
+/**
+ * Visibility is eventually consistent: wait (10 s, far above its lag) until it shows `expected`, then report what it
+ * shows.
+ */
 const workflowsShown = (owner: string, expected: number) =>
-  waitFor(async () => (await harness.temporal.workflow.count(`JobOwner = '${owner}'`)).count, (n) => n >= expected, 10_000, `${expected} workflows of ${owner} in visibility`);
+  waitFor(
+    async () => (await harness.temporal.workflow.count(`JobOwner = '${owner}'`)).count,
+    (n) => n >= expected,
+    10_000,
+    `${expected} workflows of ${owner} in visibility`,
+  );
 let owners = 0;
 const freshOwner = () => `idem-${process.pid}-${++owners}`;
 
@@ -40,7 +62,9 @@ describe('the Idempotency-Key header', () => {
     const again = await start(owner, job(), 'nightly-2026-11-30');
     expect(first).toMatchObject({ status: 201, body: { created: true } });
     expect(again).toMatchObject({ status: 200, body: { job_id: first.body.job_id, created: false } });
-    expect(await rowsOf(owner)).toEqual([expect.objectContaining({ id: first.body.job_id, idempotency_key: 'nightly-2026-11-30' })]);
+    expect(await rowsOf(owner)).toEqual([
+      expect.objectContaining({ id: first.body.job_id, idempotency_key: 'nightly-2026-11-30' }),
+    ]);
     expect(await workflowsShown(owner, 1)).toBe(1);
     expect((await harness.jobs.handle(first.body.job_id).describe()).status.name).toBe('RUNNING');
   });
@@ -48,8 +72,15 @@ describe('the Idempotency-Key header', () => {
   it('returns the first job for the same key with a different body, and starts nothing for the second body', async () => {
     const owner = freshOwner();
     const first = await start(owner, job({ metadata: { cycle_id: 1 } }), 'report-7');
-    const different = await start(owner, job({ attributeIds: ['billing_zip'], priority: 'high', metadata: { cycle_id: 2 } }), 'report-7');
-    expect(different).toMatchObject({ status: 200, body: { job_id: first.body.job_id, created: false, metadata: { cycle_id: 1 } } });
+    const different = await start(
+      owner,
+      job({ attributeIds: ['billing_zip'], priority: 'high', metadata: { cycle_id: 2 } }),
+      'report-7',
+    );
+    expect(different).toMatchObject({
+      status: 200,
+      body: { job_id: first.body.job_id, created: false, metadata: { cycle_id: 1 } },
+    });
     const rows = await rowsOf(owner);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.metadata).toMatchObject({ cycle_id: 1 });
@@ -75,13 +106,32 @@ describe('the Idempotency-Key header', () => {
     const earlier = await start(owner, job(), 'k-earlier');
     expect(earlier.status).toBe(201);
     const conflicting = await start(owner, job({ idempotencyKey: 'k-other' }), 'k-earlier');
-    expect(conflicting).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field: 'idempotencyKey', message: expect.stringMatching(/differs from the Idempotency-Key header/) } } });
+    expect(conflicting).toMatchObject({
+      status: 400,
+      body: {
+        error: {
+          code: 'invalid_request',
+          field: 'idempotencyKey',
+          message: expect.stringMatching(/differs from the Idempotency-Key header/),
+        },
+      },
+    });
     const reversed = await start(owner, job({ idempotencyKey: 'k-earlier' }), 'k-new');
     expect(reversed).toMatchObject({ status: 400, body: { error: { field: 'idempotencyKey' } } });
     expect((await rowsOf(owner)).map((r) => r.id)).toEqual([earlier.body.job_id]);
     // Refused starts are audited like any other.
-    const audit = await harness.db.selectFrom('audit_log').select('outcome').where('actor', '=', owner).where('action', '=', 'start').orderBy('id').execute();
-    expect(audit.map((a) => a.outcome)).toEqual(['ok', expect.stringMatching(/^refused: idempotencyKey: differs/), expect.stringMatching(/^refused: idempotencyKey: differs/)]);
+    const audit = await harness.db
+      .selectFrom('audit_log')
+      .select('outcome')
+      .where('actor', '=', owner)
+      .where('action', '=', 'start')
+      .orderBy('id')
+      .execute();
+    expect(audit.map((a) => a.outcome)).toEqual([
+      'ok',
+      expect.stringMatching(/^refused: idempotencyKey: differs/),
+      expect.stringMatching(/^refused: idempotencyKey: differs/),
+    ]);
   });
 
   it('keeps keys per owner: the same key from another owner starts that owner’s own job', async () => {
@@ -110,7 +160,10 @@ describe('the Idempotency-Key header', () => {
   ])('refuses %s with 400 naming idempotencyKey, starting nothing', async (_name, bodyKey, headerKey) => {
     const owner = freshOwner();
     const refused = await start(owner, job(bodyKey === undefined ? {} : { idempotencyKey: bodyKey }), headerKey);
-    expect(refused).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field: 'idempotencyKey' } } });
+    expect(refused).toMatchObject({
+      status: 400,
+      body: { error: { code: 'invalid_request', field: 'idempotencyKey' } },
+    });
     expect(await rowsOf(owner)).toEqual([]);
   });
 });

@@ -18,19 +18,43 @@ beforeAll(async () => {
 });
 afterAll(() => harness.close());
 
-const job = (extra: Record<string, unknown> = {}) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score', 'apr_rate', 'billing_zip', 'account_status'], llmConcurrency: 1, ...extra });
+const job = (extra: Record<string, unknown> = {}) => ({
+  jobType: 'data_profiling_llm_generation',
+  dataSourceId: DEMO_DATA_SOURCE_ID,
+  attributeIds: ['credit_score', 'apr_rate', 'billing_zip', 'account_status'],
+  llmConcurrency: 1,
+  ...extra,
+});
 const workflowsOf = async (owner: string) => (await harness.temporal.workflow.count(`JobOwner = '${owner}'`)).count;
-const rowsOf = async (owner: string) => (await harness.db.selectFrom('jobs').select('id').where('owner', '=', owner).execute()).length;
+const rowsOf = async (owner: string) =>
+  (await harness.db.selectFrom('jobs').select('id').where('owner', '=', owner).execute()).length;
 /**
  * The owner's workflows once visibility (eventually consistent) shows at least `expected`: a start writes its row
  * first, so the row count is the exact check and this one says Temporal agrees; 10 s is far above visibility's lag.
  */
-const workflowsShown = (owner: string, expected: number) => waitFor(() => workflowsOf(owner), (n) => n >= expected, 10_000, `${expected} workflows of ${owner} in visibility`);
+const workflowsShown = (owner: string, expected: number) =>
+  waitFor(
+    () => workflowsOf(owner),
+    (n) => n >= expected,
+    10_000,
+    `${expected} workflows of ${owner} in visibility`,
+  );
 
 /** A request with a token made of exactly these claims, for the tokens the harness would never sign. */
-async function requestWithClaims(claims: Record<string, unknown>, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(TEST_JWT_SECRET));
-  const response = await fetch(`${api.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+async function requestWithClaims(
+  claims: Record<string, unknown>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json() };
 }
 const inAnHour = () => Math.floor(Date.now() / 1_000) + 3_600;
@@ -47,7 +71,9 @@ describe('authentication and ownership', () => {
   it('refuses requests without a valid bearer token with 401', async () => {
     const missing = await fetch(`${api.url}/api/v1/jobs/${jobId}/status`);
     expect(missing.status).toBe(401);
-    const forged = await fetch(`${api.url}/api/v1/jobs/${jobId}/status`, { headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.bad' } });
+    const forged = await fetch(`${api.url}/api/v1/jobs/${jobId}/status`, {
+      headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.bad' },
+    });
     expect(forged.status).toBe(401);
     expect(((await forged.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
   });
@@ -59,7 +85,9 @@ describe('authentication and ownership', () => {
   });
 
   it('lets an admin see and list every owner’s jobs', async () => {
-    expect((await api.request('root', 'GET', `/api/v1/jobs/${jobId}/status`, undefined, ['admin'])).body.owner).toBe('alice');
+    expect((await api.request('root', 'GET', `/api/v1/jobs/${jobId}/status`, undefined, ['admin'])).body.owner).toBe(
+      'alice',
+    );
     const listed = await api.request('root', 'GET', '/api/v1/jobs?owner=alice', undefined, ['admin']);
     expect(listed.body.jobs.map((j: { job_id: string }) => j.job_id)).toContain(jobId);
   });
@@ -67,10 +95,33 @@ describe('authentication and ownership', () => {
   it('returns the legacy status shape, field for field', async () => {
     const { status, body } = await api.request('alice', 'GET', `/api/v1/jobs/${jobId}/status`);
     expect(status).toBe(200);
-    for (const field of ['job_id', 'job_type', 'status', 'progress_percentage', 'current_step', 'total_steps', 'completed_steps', 'message', 'result', 'error', 'created_at', 'started_at', 'completed_at', 'metadata']) {
+    for (const field of [
+      'job_id',
+      'job_type',
+      'status',
+      'progress_percentage',
+      'current_step',
+      'total_steps',
+      'completed_steps',
+      'message',
+      'result',
+      'error',
+      'created_at',
+      'started_at',
+      'completed_at',
+      'metadata',
+    ]) {
       expect(body).toHaveProperty(field);
     }
-    expect(body).toMatchObject({ job_id: jobId, job_type: 'data_profiling_llm_generation', status: 'completed', progress_percentage: 100, total_steps: 4, completed_steps: 4, error: null });
+    expect(body).toMatchObject({
+      job_id: jobId,
+      job_type: 'data_profiling_llm_generation',
+      status: 'completed',
+      progress_percentage: 100,
+      total_steps: 4,
+      completed_steps: 4,
+      error: null,
+    });
   });
 });
 
@@ -91,13 +142,25 @@ describe('one identity rule', () => {
   it('refuses a token without an expiry, and one that lives longer than JWT_MAX_LIFETIME_S', async () => {
     expect((await requestWithClaims({ sub: 'alice' }, 'GET', '/api/v1/jobs')).status).toBe(401);
     const now = Math.floor(Date.now() / 1_000);
-    expect((await requestWithClaims({ sub: 'alice', iat: now, exp: now + harness.config.JWT_MAX_LIFETIME_S + 60 }, 'GET', '/api/v1/jobs')).status).toBe(401);
+    expect(
+      (
+        await requestWithClaims(
+          { sub: 'alice', iat: now, exp: now + harness.config.JWT_MAX_LIFETIME_S + 60 },
+          'GET',
+          '/api/v1/jobs',
+        )
+      ).status,
+    ).toBe(401);
   });
 
   it("grants no admin for a singular `role` claim: someone else's job stays 404", async () => {
     const started = await api.request('role-owner', 'POST', '/api/v1/jobs', job());
     expect(started.status).toBe(201);
-    const asRole = await requestWithClaims({ sub: 'role-claimer', role: 'admin', exp: inAnHour() }, 'GET', `/api/v1/jobs/${started.body.job_id}/status`);
+    const asRole = await requestWithClaims(
+      { sub: 'role-claimer', role: 'admin', exp: inAnHour() },
+      'GET',
+      `/api/v1/jobs/${started.body.job_id}/status`,
+    );
     expect(asRole.status).toBe(404);
     await api.request('role-owner', 'POST', `/api/v1/jobs/${started.body.job_id}/cancel`);
   });
@@ -107,14 +170,27 @@ describe('bounded and storable input', () => {
   it.each([
     ['metadata over JOB_MAX_METADATA_BYTES', { metadata: { notes: 'x'.repeat(20_000) } }, 'metadata'],
     // As text: JSON.stringify itself runs out of stack on 5 000 levels.
-    ['metadata nested 5 000 deep', JSON.stringify(job({ metadata: { deep: 'DEEP' } })).replace('"DEEP"', '['.repeat(5_000) + ']'.repeat(5_000)), 'metadata'],
-    ['a cycle_id over Temporal’s 2 KB search-attribute limit', { metadata: { cycle_id: 'c'.repeat(3_000) } }, 'metadata.cycle_id'],
+    [
+      'metadata nested 5 000 deep',
+      JSON.stringify(job({ metadata: { deep: 'DEEP' } })).replace('"DEEP"', '['.repeat(5_000) + ']'.repeat(5_000)),
+      'metadata',
+    ],
+    [
+      'a cycle_id over Temporal’s 2 KB search-attribute limit',
+      { metadata: { cycle_id: 'c'.repeat(3_000) } },
+      'metadata.cycle_id',
+    ],
     ['a report_id that is an object', { metadata: { report_id: { nested: true } } }, 'metadata.report_id'],
     ['a NUL in the job type', { jobType: 'data_profiling\u0000' }, 'jobType'],
     ['a NUL in a metadata key', { metadata: { 'a\u0000b': 1 } }, 'metadata'],
     ['a lone surrogate deep in metadata', { metadata: { a: { b: ['ok', 'x\ud800'] } } }, 'metadata.a.b.1'],
   ])('answers %s with 400 naming the field, starting nothing', async (_name, extra, field) => {
-    const response = await api.request('bounded', 'POST', '/api/v1/jobs', typeof extra === 'string' ? extra : job(extra));
+    const response = await api.request(
+      'bounded',
+      'POST',
+      '/api/v1/jobs',
+      typeof extra === 'string' ? extra : job(extra),
+    );
     expect(response).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field } } });
     expect(await rowsOf('bounded')).toBe(0);
     expect(await workflowsOf('bounded')).toBe(0);
@@ -132,7 +208,8 @@ describe('bounded and storable input', () => {
   it('refuses idempotency keys with lone surrogates, which would be stored alike and return another key’s job', async () => {
     const first = await api.request('surrogates', 'POST', '/api/v1/jobs', job({ idempotencyKey: 'key-\ud800' }));
     const second = await api.request('surrogates', 'POST', '/api/v1/jobs', job({ idempotencyKey: 'key-\udc00' }));
-    for (const response of [first, second]) expect(response).toMatchObject({ status: 400, body: { error: { field: 'idempotencyKey' } } });
+    for (const response of [first, second])
+      expect(response).toMatchObject({ status: 400, body: { error: { field: 'idempotencyKey' } } });
     expect(await rowsOf('surrogates')).toBe(0);
   });
 
@@ -145,13 +222,29 @@ describe('bounded and storable input', () => {
     const hugeType = 'data_profiling'.repeat(60_000); // 840 000 characters, inside the 1 MB body limit
     const before = new Date();
     expect((await api.request('auditee', 'POST', '/api/v1/jobs', job({ jobType: hugeType }))).status).toBe(400);
-    expect((await api.request('auditee', 'POST', '/api/v1/jobs', job({ jobType: 'data_profiling\u0000' }))).status).toBe(400);
-    const rows = await harness.db.selectFrom('audit_log').select(['outcome', 'detail']).where('actor', '=', 'auditee').where('action', '=', 'start').where('at', '>=', before).orderBy('id').execute();
+    expect(
+      (await api.request('auditee', 'POST', '/api/v1/jobs', job({ jobType: 'data_profiling\u0000' }))).status,
+    ).toBe(400);
+    const rows = await harness.db
+      .selectFrom('audit_log')
+      .select(['outcome', 'detail'])
+      .where('actor', '=', 'auditee')
+      .where('action', '=', 'start')
+      .where('at', '>=', before)
+      .orderBy('id')
+      .execute();
     expect(rows).toHaveLength(2);
     expect(rows.every((row) => row.outcome.startsWith('refused: jobType'))).toBe(true);
-    expect(rows[0]!.detail.jobType).toEqual({ truncated: hugeType.slice(0, 256), length: hugeType.length, sha256: createHash('sha256').update(JSON.stringify(hugeType)).digest('hex') });
+    expect(rows[0]!.detail.jobType).toEqual({
+      truncated: hugeType.slice(0, 256),
+      length: hugeType.length,
+      sha256: createHash('sha256').update(JSON.stringify(hugeType)).digest('hex'),
+    });
     expect(JSON.stringify(rows[0]!.detail).length).toBeLessThan(1_000);
-    expect(rows[1]!.detail.jobType).toMatchObject({ truncated: 'data_profiling\\0', sha256: createHash('sha256').update(JSON.stringify('data_profiling\u0000')).digest('hex') });
+    expect(rows[1]!.detail.jobType).toMatchObject({
+      truncated: 'data_profiling\\0',
+      sha256: createHash('sha256').update(JSON.stringify('data_profiling\u0000')).digest('hex'),
+    });
   });
 });
 
@@ -161,28 +254,48 @@ describe('job lists', () => {
   const notes = 'n'.repeat(10_000);
   beforeAll(async () => {
     const worker = await harness.startWorker();
-    completedId = (await api.request('lister', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score'], metadata: { cycle_id: 4 } }))).body.job_id;
+    completedId = (
+      await api.request(
+        'lister',
+        'POST',
+        '/api/v1/jobs',
+        job({ attributeIds: ['credit_score'], metadata: { cycle_id: 4 } }),
+      )
+    ).body.job_id;
     await harness.jobs.waitForJob(completedId);
     await worker.stop();
-    largeId = (await api.request('lister', 'POST', '/api/v1/jobs', job({ metadata: { cycle_id: 5, report_id: 'r-9', notes } }))).body.job_id;
+    largeId = (
+      await api.request('lister', 'POST', '/api/v1/jobs', job({ metadata: { cycle_id: 5, report_id: 'r-9', notes } }))
+    ).body.job_id;
   });
   afterAll(() => api.request('lister', 'POST', `/api/v1/jobs/${largeId}/cancel`));
 
-  const entry = (body: { jobs: { job_id: string }[] }, id: string) => body.jobs.find((j) => j.job_id === id) as Record<string, any>;
+  const entry = (body: { jobs: { job_id: string }[] }, id: string) =>
+    body.jobs.find((j) => j.job_id === id) as Record<string, any>;
 
   it('answers without results by default, and with them on include=result', async () => {
     const { body: status } = await api.request('lister', 'GET', `/api/v1/jobs/${completedId}/status`);
     expect(status.result).toEqual(expect.objectContaining({}));
     const plain = entry((await api.request('lister', 'GET', '/api/v1/jobs')).body, completedId);
     expect(plain).not.toHaveProperty('result');
-    expect(plain).toMatchObject({ job_id: completedId, status: 'completed', progress_percentage: 100, metadata: { cycle_id: 4 } });
+    expect(plain).toMatchObject({
+      job_id: completedId,
+      status: 'completed',
+      progress_percentage: 100,
+      metadata: { cycle_id: 4 },
+    });
     const withResult = entry((await api.request('lister', 'GET', '/api/v1/jobs?include=result')).body, completedId);
     expect(withResult.result).toEqual(status.result);
   });
 
   it('summarises metadata over a few KB to its short entries, and gives it whole on include=metadata', async () => {
     const summarised = entry((await api.request('lister', 'GET', '/api/v1/jobs')).body, largeId);
-    expect(summarised.metadata).toEqual({ cycle_id: 5, report_id: 'r-9', data_source_id: DEMO_DATA_SOURCE_ID, total_attributes: 4 });
+    expect(summarised.metadata).toEqual({
+      cycle_id: 5,
+      report_id: 'r-9',
+      data_source_id: DEMO_DATA_SOURCE_ID,
+      total_attributes: 4,
+    });
     expect(summarised.metadata_summary.bytes).toBeGreaterThan(10_000);
     const whole = entry((await api.request('lister', 'GET', '/api/v1/jobs?include=metadata,result')).body, largeId);
     expect(whole.metadata.notes).toBe(notes);
@@ -191,7 +304,10 @@ describe('job lists', () => {
   });
 
   it('refuses an unknown include with 400 naming it', async () => {
-    expect(await api.request('lister', 'GET', '/api/v1/jobs?include=everything')).toMatchObject({ status: 400, body: { error: { field: 'include.0' } } });
+    expect(await api.request('lister', 'GET', '/api/v1/jobs?include=everything')).toMatchObject({
+      status: 400,
+      body: { error: { field: 'include.0' } },
+    });
   });
 });
 
@@ -249,12 +365,22 @@ describe('status without workers', () => {
       const started = await api.request('poller', 'POST', '/api/v1/jobs', job({ attributeIds }));
       const jobId = started.body.job_id;
       await gate.waitUntilHeld(1, 30_000);
-      await waitFor(async () => (await harness.jobs.job(jobId))?.progress as { completedSteps?: number } | null, (p) => (p?.completedSteps ?? 0) >= 2, 30_000, 'the stored snapshot to show 2 steps done');
+      await waitFor(
+        async () => (await harness.jobs.job(jobId))?.progress as { completedSteps?: number } | null,
+        (p) => (p?.completedSteps ?? 0) >= 2,
+        30_000,
+        'the stored snapshot to show 2 steps done',
+      );
       await worker.stop();
       // A live answer from just before the stop may still be shared with pollers while one query refreshes it; the
       // next answers come from the snapshot. Bounded by the two settings that decide it, with a second to spare.
       const bound = harness.config.STATUS_LIVE_CACHE_MS + harness.config.STATUS_QUERY_TIMEOUT_MS + 1_000;
-      await waitFor(() => api.request('poller', 'GET', `/api/v1/jobs/${jobId}/status`), (r) => r.body.progress_source === 'snapshot', bound, 'status answered from the snapshot');
+      await waitFor(
+        () => api.request('poller', 'GET', `/api/v1/jobs/${jobId}/status`),
+        (r) => r.body.progress_source === 'snapshot',
+        bound,
+        'status answered from the snapshot',
+      );
 
       const { status, body } = await api.request('poller', 'GET', `/api/v1/jobs/${jobId}/status`);
       expect(status).toBe(200);
@@ -286,19 +412,45 @@ describe('status without workers', () => {
 
 describe('status shows what is going on', () => {
   it('shows an item being retried, its attempt and the last error class', async () => {
-    const flaky = await createHarness({ faults: { rules: [{ kind: 'server_error', items: [`${DEMO_DATA_SOURCE_ID}.credit_score`], firstCallsPerItem: 1, status: 503 }] } });
-    // The retry (the stand-in's second call) waits at the gate, so the job is caught mid-retry whatever the machine's speed.
+    const flaky = await createHarness({
+      faults: {
+        rules: [
+          { kind: 'server_error', items: [`${DEMO_DATA_SOURCE_ID}.credit_score`], firstCallsPerItem: 1, status: 503 },
+        ],
+      },
+    });
+    // The retry (the stand-in's second call) waits at the gate, so the job is caught mid-retry whatever the machine's
+    // speed.
     const gate = flaky.standin.gate({ items: [`${DEMO_DATA_SOURCE_ID}.credit_score`], fromCall: 2 });
     try {
       await flaky.startWorker();
       const flakyApi = await flaky.startApi();
-      const jobId = (await flakyApi.request('retrier', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score'] }))).body.job_id;
+      const jobId = (await flakyApi.request('retrier', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score'] })))
+        .body.job_id;
       await gate.waitUntilHeld(1);
-      // Heartbeats are throttled: the one saying the retry is out at the provider may follow the one that said it was waiting to retry.
-      const { body } = await waitFor(() => flakyApi.request('retrier', 'GET', `/api/v1/jobs/${jobId}/status`), (r) => r.body.trouble?.items?.[0]?.waiting_for === 'llm', 10_000, 'status to show the retry at the provider');
-      expect(body).toMatchObject({ status: 'running', trouble: { items_retrying: 1, last_error_type: 'LlmUnavailable', last_error: expect.stringMatching(/503/) } });
-      // The LLM activity waits out a 503 inside its first attempt (retries by time), so the retry shows in its heartbeat, not as attempt 2.
-      expect(body.trouble.items).toEqual([expect.objectContaining({ item: 'credit_score', attempt: 1, retries: 1, waiting_for: 'llm', last_error_type: 'LlmUnavailable' })]);
+      // Heartbeats are throttled: the one saying the retry is out at the provider may follow the one that said it was
+      // waiting to retry.
+      const { body } = await waitFor(
+        () => flakyApi.request('retrier', 'GET', `/api/v1/jobs/${jobId}/status`),
+        (r) => r.body.trouble?.items?.[0]?.waiting_for === 'llm',
+        10_000,
+        'status to show the retry at the provider',
+      );
+      expect(body).toMatchObject({
+        status: 'running',
+        trouble: { items_retrying: 1, last_error_type: 'LlmUnavailable', last_error: expect.stringMatching(/503/) },
+      });
+      // The LLM activity waits out a 503 inside its first attempt (retries by time), so the retry shows in its
+      // heartbeat, not as attempt 2.
+      expect(body.trouble.items).toEqual([
+        expect.objectContaining({
+          item: 'credit_score',
+          attempt: 1,
+          retries: 1,
+          waiting_for: 'llm',
+          last_error_type: 'LlmUnavailable',
+        }),
+      ]);
       gate.open();
       expect((await flaky.jobs.waitForJob(jobId))?.status).toBe('completed');
       expect((await flakyApi.request('retrier', 'GET', `/api/v1/jobs/${jobId}/status`)).body.trouble).toBeNull();
@@ -314,21 +466,34 @@ describe('status shows what is going on', () => {
     try {
       const worker = await lonely.startWorker();
       const lonelyApi = await lonely.startApi();
-      const jobId = (await lonelyApi.request('lonely', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score', 'apr_rate'] }))).body.job_id;
+      const jobId = (
+        await lonelyApi.request('lonely', 'POST', '/api/v1/jobs', job({ attributeIds: ['credit_score', 'apr_rate'] }))
+      ).body.job_id;
       await gate.waitUntilHeld(1);
       await worker.stop();
 
       const paused = await lonelyApi.request('lonely', 'POST', `/api/v1/jobs/${jobId}/pause`);
-      expect(paused).toMatchObject({ status: 202, body: { status: 'running', requested_action: 'pause', requested_at: expect.any(String) } });
-      expect((await lonelyApi.request('lonely', 'GET', `/api/v1/jobs/${jobId}/status`)).body).toMatchObject({ status: 'running', requested_action: 'pause' });
-      expect((await lonelyApi.request('lonely', 'GET', '/api/v1/jobs')).body.jobs).toEqual([expect.objectContaining({ job_id: jobId, requested_action: 'pause' })]);
+      expect(paused).toMatchObject({
+        status: 202,
+        body: { status: 'running', requested_action: 'pause', requested_at: expect.any(String) },
+      });
+      expect((await lonelyApi.request('lonely', 'GET', `/api/v1/jobs/${jobId}/status`)).body).toMatchObject({
+        status: 'running',
+        requested_action: 'pause',
+      });
+      expect((await lonelyApi.request('lonely', 'GET', '/api/v1/jobs')).body.jobs).toEqual([
+        expect.objectContaining({ job_id: jobId, requested_action: 'pause' }),
+      ]);
       const resumed = await lonelyApi.request('lonely', 'POST', `/api/v1/jobs/${jobId}/resume`);
       expect(resumed.status).toBe(202);
 
       gate.open();
       await lonely.startWorker();
       expect((await lonely.jobs.waitForJob(jobId))?.status).toBe('completed');
-      expect((await lonelyApi.request('lonely', 'GET', `/api/v1/jobs/${jobId}/status`)).body).toMatchObject({ status: 'completed', requested_action: null });
+      expect((await lonelyApi.request('lonely', 'GET', `/api/v1/jobs/${jobId}/status`)).body).toMatchObject({
+        status: 'completed',
+        requested_action: null,
+      });
     } finally {
       gate.open();
       await lonely.close();

@@ -13,22 +13,50 @@ const alice = `list-alice-${process.pid}-${Date.now()}`;
 const bob = `list-bob-${process.pid}-${Date.now()}`;
 // Report ids of this run only, so a report filter across every owner finds no other suite's jobs.
 const report = (n: number) => `r-${n}-${process.pid}`;
-const ids: Record<'r1' | 'r2' | 'r3' | 'r4' | 'r5', string> = { r1: randomUUID(), r2: randomUUID(), r3: randomUUID(), r4: randomUUID(), r5: randomUUID() };
+const ids: Record<'r1' | 'r2' | 'r3' | 'r4' | 'r5', string> = {
+  r1: randomUUID(),
+  r2: randomUUID(),
+  r3: randomUUID(),
+  r4: randomUUID(),
+  r5: randomUUID(),
+};
 
 beforeAll(async () => {
   harness = await createHarness();
   api = await harness.startApi();
-  const row = (id: string, owner: string, type: string, status: string, createdAt: string, metadata: Record<string, unknown>) => ({
-    id, type, owner, status, workflow_id: id, metadata: JSON.stringify(metadata), created_at: new Date(createdAt), updated_at: new Date(createdAt), task_queue: harness.config.TEMPORAL_TASK_QUEUE,
+  const row = (
+    id: string,
+    owner: string,
+    type: string,
+    status: string,
+    createdAt: string,
+    metadata: Record<string, unknown>,
+  ) => ({
+    id,
+    type,
+    owner,
+    status,
+    workflow_id: id,
+    metadata: JSON.stringify(metadata),
+    created_at: new Date(createdAt),
+    updated_at: new Date(createdAt),
+    task_queue: harness.config.TEMPORAL_TASK_QUEUE,
   });
   await harness.db
     .insertInto('jobs')
     .values([
       row(ids.r1, alice, 'data_profiling', 'completed', '2026-01-01T00:00:00Z', { cycle_id: 10, report_id: report(1) }),
-      row(ids.r2, alice, 'data_profiling_llm_generation', 'failed', '2026-01-02T00:00:00Z', { cycle_id: 10, report_id: report(2) }),
+      row(ids.r2, alice, 'data_profiling_llm_generation', 'failed', '2026-01-02T00:00:00Z', {
+        cycle_id: 10,
+        report_id: report(2),
+      }),
       row(ids.r3, alice, 'intelligent_sampling', 'paused', '2026-01-03T00:00:00Z', { cycle_id: 11 }),
-      // cycle_id as text: the filter compares the stored value as text, as Temporal's CycleId search attribute holds it.
-      row(ids.r4, alice, 'data_profiling', 'cancelled', '2026-01-04T00:00:00Z', { cycle_id: '10', report_id: report(4) }),
+      // cycle_id as text: the filter compares the stored value as text, as Temporal's CycleId search attribute holds
+      // it.
+      row(ids.r4, alice, 'data_profiling', 'cancelled', '2026-01-04T00:00:00Z', {
+        cycle_id: '10',
+        report_id: report(4),
+      }),
       row(ids.r5, bob, 'data_profiling', 'completed', '2026-01-05T00:00:00Z', { cycle_id: 10, report_id: report(1) }),
     ])
     .execute();
@@ -40,7 +68,9 @@ afterAll(async () => {
 
 /** The ids a list request answers, in the order answered; as an admin unless `subject` is given. */
 async function listed(query: string, subject?: string): Promise<string[]> {
-  const response = subject ? await api.request(subject, 'GET', `/api/v1/jobs?${query}`) : await api.request('list-admin', 'GET', `/api/v1/jobs?${query}`, undefined, ['admin']);
+  const response = subject
+    ? await api.request(subject, 'GET', `/api/v1/jobs?${query}`)
+    : await api.request('list-admin', 'GET', `/api/v1/jobs?${query}`, undefined, ['admin']);
   expect(response.status).toBe(200);
   return response.body.jobs.map((job: { job_id: string }) => job.job_id);
 }
@@ -80,7 +110,9 @@ describe('GET /api/v1/jobs filters', () => {
   });
 
   it('createdAfter (inclusive) and createdBefore (exclusive)', async () => {
-    expect(await listed(`owner=${alice}&createdAfter=2026-01-02T00:00:00Z&createdBefore=2026-01-04T00:00:00Z`)).toEqual([ids.r3, ids.r2]);
+    expect(await listed(`owner=${alice}&createdAfter=2026-01-02T00:00:00Z&createdBefore=2026-01-04T00:00:00Z`)).toEqual(
+      [ids.r3, ids.r2],
+    );
     expect(await listed(`owner=${alice}&createdAfter=2026-01-04T00:00:00Z`)).toEqual([ids.r4]);
   });
 
@@ -96,7 +128,16 @@ describe('GET /api/v1/jobs filters', () => {
 
   it('shows each listed job’s fields as stored', async () => {
     const response = await api.request(alice, 'GET', `/api/v1/jobs?reportId=${report(2)}`);
-    expect(response.body.jobs).toEqual([expect.objectContaining({ job_id: ids.r2, job_type: 'data_profiling_llm_generation', status: 'failed', owner: alice, metadata: { cycle_id: 10, report_id: report(2) }, created_at: '2026-01-02T00:00:00.000Z' })]);
+    expect(response.body.jobs).toEqual([
+      expect.objectContaining({
+        job_id: ids.r2,
+        job_type: 'data_profiling_llm_generation',
+        status: 'failed',
+        owner: alice,
+        metadata: { cycle_id: 10, report_id: report(2) },
+        created_at: '2026-01-02T00:00:00.000Z',
+      }),
+    ]);
   });
 
   it.each([

@@ -14,7 +14,16 @@ import { whilePaused } from '../support/control-checks';
 import { jobHistory } from '../support/job-history';
 import { waitFor } from '../support/waiting';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const SCREENSHOT = path.resolve(__dirname, '../../.tmp/jobs-page.png');
 
@@ -53,10 +62,25 @@ async function shown(id: string): Promise<Shown> {
 beforeAll(async () => {
   harness = await createHarness();
   api = await harness.startApi();
-  const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').limit(40).execute();
+  const catalogue = await harness.db
+    .selectFrom('data_source_attributes')
+    .select('name')
+    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+    .orderBy('position')
+    .limit(40)
+    .execute();
   const attributeIds = catalogue.map((a) => a.name);
   const start = (owner: string, ids: string[], metadata: Record<string, unknown> = {}) =>
-    harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ids, llmConcurrency: 2, metadata }).then((s) => s.jobId);
+    harness.jobs
+      .startJob({
+        jobType: 'data_profiling_llm_generation',
+        owner,
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        attributeIds: ids,
+        llmConcurrency: 2,
+        metadata,
+      })
+      .then((s) => s.jobId);
   otherJobId = await start('someone-else', attributeIds.slice(0, 2));
   // Job ids are the server's UUIDs, but metadata is free text from whoever started the job, and the page shows it.
   hostileJobId = await start('page-user', attributeIds.slice(0, 1), { note: HOSTILE, [HOSTILE]: HOSTILE });
@@ -66,7 +90,10 @@ beforeAll(async () => {
   await harness.startWorker();
 
   mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
   page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message());
@@ -101,11 +128,21 @@ describe('the jobs page', () => {
     // Two items at once (llmConcurrency 2): let both finish, then one more, and watch the bar follow.
     await gate.waitUntilHeld(2, 30_000);
     gate.release(2);
-    const first = await waitFor(() => shown(jobId), (s) => s.value > 0 && s.completed > 0, 15_000, 'the bar to show the first items done');
+    const first = await waitFor(
+      () => shown(jobId),
+      (s) => s.value > 0 && s.completed > 0,
+      15_000,
+      'the bar to show the first items done',
+    );
     expect(first.status).toBe('running');
     await gate.waitUntilHeld(1, 30_000);
     gate.release(1);
-    await waitFor(() => shown(jobId), (s) => s.value > first.value && s.completed > first.completed, 15_000, 'the bar to grow past the first items');
+    await waitFor(
+      () => shown(jobId),
+      (s) => s.value > first.value && s.completed > first.completed,
+      15_000,
+      'the bar to grow past the first items',
+    );
     expect(await button(jobId, 'pause').isEnabled()).toBe(true);
     expect(await button(jobId, 'resume').isEnabled()).toBe(false);
     expect(await button(jobId, 'cancel').isEnabled()).toBe(true);
@@ -115,7 +152,9 @@ describe('the jobs page', () => {
   const pageRounds = async (rounds: number) => {
     for (let i = 0; i < rounds; i++) {
       // The page asks again a second after each round; 10 s bounds one round even on a busy machine.
-      await page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/jobs', { timeout: 10_000 });
+      await page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/jobs', {
+        timeout: 10_000,
+      });
     }
   };
 
@@ -123,14 +162,31 @@ describe('the jobs page', () => {
     await gate.waitUntilHeld(2, 30_000);
     const heldBeforePause = gate.heldTotal();
     await button(jobId, 'pause').click();
-    await waitFor(() => shown(jobId), (s) => s.status === 'paused', 15_000, 'the row to show paused');
+    await waitFor(
+      () => shown(jobId),
+      (s) => s.status === 'paused',
+      15_000,
+      'the row to show paused',
+    );
     // The two items in flight at the pause still finish; nothing else may start.
     gate.release();
-    const settled = await waitFor(() => harness.jobs.progress(jobId), (p) => p?.status === 'paused' && p.inFlight === 0, 15_000, 'the items in flight at the pause to finish');
-    const last = await waitFor(() => shown(jobId), (s) => s.status === 'paused' && s.completed === settled!.completedSteps, 15_000, `the page to show the ${settled!.completedSteps} steps done at the pause`);
+    const settled = await waitFor(
+      () => harness.jobs.progress(jobId),
+      (p) => p?.status === 'paused' && p.inFlight === 0,
+      15_000,
+      'the items in flight at the pause to finish',
+    );
+    const last = await waitFor(
+      () => shown(jobId),
+      (s) => s.status === 'paused' && s.completed === settled!.completedSteps,
+      15_000,
+      `the page to show the ${settled!.completedSteps} steps done at the pause`,
+    );
     // No item started after the pause: none reached the gate, and the history schedules nothing after the signal.
     expect(gate.heldTotal()).toBe(heldBeforePause);
-    expect(whilePaused(await jobHistory(harness.temporal, jobId)).filter((fact) => fact.kind === 'scheduled')).toEqual([]);
+    expect(whilePaused(await jobHistory(harness.temporal, jobId)).filter((fact) => fact.kind === 'scheduled')).toEqual(
+      [],
+    );
     // The page keeps polling and keeps showing the same: two more rounds rendered, nothing moved.
     await pageRounds(2);
     expect(await shown(jobId)).toEqual(last);
@@ -147,7 +203,12 @@ describe('the jobs page', () => {
     // Resumed, the job starts items again: they reach the gate; one is let through.
     await gate.waitUntilHeld(1, 30_000);
     gate.release(1);
-    const resumed = await waitFor(() => shown(jobId), (s) => s.status === 'running' && s.value > paused.value, 15_000, 'the bar to move after resume');
+    const resumed = await waitFor(
+      () => shown(jobId),
+      (s) => s.status === 'running' && s.value > paused.value,
+      15_000,
+      'the bar to move after resume',
+    );
     expect(resumed.completed).toBeGreaterThan(paused.completed);
   });
 
@@ -155,15 +216,28 @@ describe('the jobs page', () => {
     // Its items are still held at the gate: the job is mid-work when the cancel lands.
     expect(gate.held()).toBeGreaterThan(0);
     await button(jobId, 'cancel').click();
-    await waitFor(() => shown(jobId), (s) => s.status === 'cancelled', 15_000, 'the row to show cancelled');
+    await waitFor(
+      () => shown(jobId),
+      (s) => s.status === 'cancelled',
+      15_000,
+      'the row to show cancelled',
+    );
     expect((await harness.jobs.waitForJob(jobId))?.status).toBe('cancelled');
-    for (const action of ['pause', 'resume', 'cancel'] as const) expect(await button(jobId, action).isEnabled()).toBe(false);
+    for (const action of ['pause', 'resume', 'cancel'] as const)
+      expect(await button(jobId, action).isEnabled()).toBe(false);
   });
 
   it("shows the API's error in the message area when an action is refused", async () => {
-    await waitFor(() => shown(hostileJobId), (s) => s.status === 'completed', 30_000, 'the one-attribute job to show completed');
+    await waitFor(
+      () => shown(hostileJobId),
+      (s) => s.status === 'completed',
+      30_000,
+      'the one-attribute job to show completed',
+    );
     // The page offers no refused action, so force the button on and click it as a stale page would.
-    await page.evaluate(`(() => { const b = document.querySelector('[data-job-id="${hostileJobId}"] button[data-action=cancel]'); b.disabled = false; b.click(); })()`);
+    await page.evaluate(
+      `(() => { const b = document.querySelector('[data-job-id="${hostileJobId}"] button[data-action=cancel]'); b.disabled = false; b.click(); })()`,
+    );
     const notice = page.locator('[data-role=notice]');
     await notice.waitFor({ state: 'visible' });
     expect(await notice.textContent()).toContain(`wrong_state: cannot cancel job ${hostileJobId}`);
@@ -199,7 +273,11 @@ describe('the jobs page', () => {
 
   it("never shows another owner's job", async () => {
     // The job is there for whoever may see it, so its absence on the page is the owner filter's doing.
-    expect((await api.request('admin', 'GET', '/api/v1/jobs', undefined, ['admin'])).body.jobs.map((j: { job_id: string }) => j.job_id)).toContain(otherJobId);
+    expect(
+      (await api.request('admin', 'GET', '/api/v1/jobs', undefined, ['admin'])).body.jobs.map(
+        (j: { job_id: string }) => j.job_id,
+      ),
+    ).toContain(otherJobId);
     const seen = await page.evaluate<string[]>('[...window.__seenJobIds]');
     expect(seen.sort()).toEqual([hostileJobId, jobId].sort());
     expect(seen).not.toContain(otherJobId);

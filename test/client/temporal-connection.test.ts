@@ -68,8 +68,15 @@ test('a Temporal Cloud profile with an API key gives address, namespace, the key
     connection: { address: 'synapse.a1b2c.tmprl.cloud:7233', apiKey: 'cloud-api-key', tls: true },
   });
   const config = loadConfig(env);
-  expect([config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE]).toEqual(['synapse.a1b2c.tmprl.cloud:7233', 'synapse.a1b2c']);
-  expect(temporalConnectionOptions(config, env)).toEqual({ address: 'synapse.a1b2c.tmprl.cloud:7233', apiKey: 'cloud-api-key', tls: true });
+  expect([config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE]).toEqual([
+    'synapse.a1b2c.tmprl.cloud:7233',
+    'synapse.a1b2c',
+  ]);
+  expect(temporalConnectionOptions(config, env)).toEqual({
+    address: 'synapse.a1b2c.tmprl.cloud:7233',
+    apiKey: 'cloud-api-key',
+    tls: true,
+  });
 });
 
 test('an mTLS profile gives the client certificate pair, the server CA and the server name', () => {
@@ -84,15 +91,28 @@ test('an mTLS profile gives the client certificate pair, the server CA and the s
 });
 
 test('variables override the profile: address, API key, and TEMPORAL_TLS=false for a plaintext proxy', () => {
-  const env = { TEMPORAL_CONFIG_FILE: configFile, TEMPORAL_PROFILE: 'cloud', TEMPORAL_ADDRESS: 'proxy.internal:7233', TEMPORAL_API_KEY: 'rotated-key', TEMPORAL_TLS: 'false' };
-  expect(loadTemporalSettings(env)).toEqual({ namespace: 'synapse.a1b2c', connection: { address: 'proxy.internal:7233', apiKey: 'rotated-key', tls: false } });
+  const env = {
+    TEMPORAL_CONFIG_FILE: configFile,
+    TEMPORAL_PROFILE: 'cloud',
+    TEMPORAL_ADDRESS: 'proxy.internal:7233',
+    TEMPORAL_API_KEY: 'rotated-key',
+    TEMPORAL_TLS: 'false',
+  };
+  expect(loadTemporalSettings(env)).toEqual({
+    namespace: 'synapse.a1b2c',
+    connection: { address: 'proxy.internal:7233', apiKey: 'rotated-key', tls: false },
+  });
 });
 
 test('an API key from the environment alone turns TLS on; an empty one counts as unset', () => {
-  expect(loadTemporalSettings({ ...bare(), TEMPORAL_ADDRESS: 'x.tmprl.cloud:7233', TEMPORAL_API_KEY: 'k' }).connection).toEqual({ address: 'x.tmprl.cloud:7233', apiKey: 'k', tls: true });
+  expect(
+    loadTemporalSettings({ ...bare(), TEMPORAL_ADDRESS: 'x.tmprl.cloud:7233', TEMPORAL_API_KEY: 'k' }).connection,
+  ).toEqual({ address: 'x.tmprl.cloud:7233', apiKey: 'k', tls: true });
   expect(loadTemporalSettings({ ...bare(), TEMPORAL_API_KEY: '' }).connection).toEqual({ address: '127.0.0.1:7233' });
 });
 
 test('a profile that does not exist is a configuration error naming the setting', () => {
-  expect(() => loadConfig({ TEMPORAL_CONFIG_FILE: configFile, TEMPORAL_PROFILE: 'staging' })).toThrow(/Invalid configuration:[\s\S]*TEMPORAL_PROFILE[\s\S]*'staging' not found/);
+  expect(() => loadConfig({ TEMPORAL_CONFIG_FILE: configFile, TEMPORAL_PROFILE: 'staging' })).toThrow(
+    /Invalid configuration:[\s\S]*TEMPORAL_PROFILE[\s\S]*'staging' not found/,
+  );
 });

@@ -12,7 +12,11 @@ import type { StartJobRequest } from '../../client/job-definitions';
 import { FINAL_STATUSES, JobType, type JobStatus } from '../../common/jobs';
 import type { ValidationRule } from '../../common/rules';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
-import { LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from '../../workflows/control/activity-options';
+import {
+  LLM_ACTIVITY,
+  RULE_EXECUTION_ACTIVITY,
+  SAMPLING_SCAN_ACTIVITY,
+} from '../../workflows/control/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseNowWhileHeld, pauseWhileHeld, type Hold } from '../support/control-checks';
 import { createHarness, type Harness } from '../support/harness';
 import { activityCounts, jobHistory } from '../support/job-history';
@@ -31,22 +35,42 @@ const RULE_ATTRIBUTES = ['credit_score', 'account_status', 'apr_rate', 'email_ad
 const CHECKS: { attribute: string; rule: ValidationRule }[] = [
   { attribute: 'credit_score', rule: { kind: 'range', min: 300, max: 600 } },
   { attribute: 'email_address', rule: { kind: 'length', max: 200 } },
-  { attribute: 'account_status', rule: { kind: 'allowed_values', values: ['ACTIVE', 'CLOSED', 'DELINQUENT', 'SUSPENDED'] } },
+  {
+    attribute: 'account_status',
+    rule: { kind: 'allowed_values', values: ['ACTIVE', 'CLOSED', 'DELINQUENT', 'SUSPENDED'] },
+  },
   { attribute: 'credit_score', rule: { kind: 'not_null' } },
 ];
 /** Rows of the held data source and sampling's unit size: 1 000 / (100 × 2) = 5 units per pass. */
 const HELD_ROWS = 1_000;
 const SAMPLING_UNITS_PER_PASS = 5;
-const PDES = ['Customer Email', 'Current Balance', 'Credit Score', 'Account Identifier', 'Billing ZIP', 'Credit Limit'].map((name) => ({ name, description: `${name} of the account`, dataType: 'text' }));
+const PDES = [
+  'Customer Email',
+  'Current Balance',
+  'Credit Score',
+  'Account Identifier',
+  'Billing ZIP',
+  'Credit Limit',
+].map((name) => ({ name, description: `${name} of the account`, dataType: 'text' }));
 
 beforeAll(async () => {
   // A fresh live answer on every status read: the checks poll status between steps.
   harness = await createHarness({ config: { STATUS_LIVE_CACHE_MS: 0 } });
   await harness.startWorker();
   scans = await createScanHold(harness, 'ctl_every_type', HELD_ROWS);
-  const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+  const catalogue = await harness.db
+    .selectFrom('data_source_attributes')
+    .select('name')
+    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+    .orderBy('position')
+    .execute();
   attributes = catalogue.slice(0, ITEMS).map((a) => a.name);
-  const rules = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: scans.dataSourceId, attributeIds: RULE_ATTRIBUTES });
+  const rules = await harness.jobs.startJob({
+    jobType: 'data_profiling_llm_generation',
+    owner,
+    dataSourceId: scans.dataSourceId,
+    attributeIds: RULE_ATTRIBUTES,
+  });
   expect(await harness.jobs.waitForJob(rules.jobId)).toMatchObject({ status: 'completed' });
   rulesJobId = rules.jobId;
 });
@@ -61,7 +85,8 @@ afterEach(async () => {
   // Whatever happened, nothing stays held and no job of this test runs on into the next.
   await running?.hold.open();
   const row = running && (await harness.jobs.job(running.jobId));
-  if (row && !FINAL_STATUSES.includes(row.status as JobStatus)) await harness.jobs.handle(row.id).terminate('test cleanup');
+  if (row && !FINAL_STATUSES.includes(row.status as JobStatus))
+    await harness.jobs.handle(row.id).terminate('test cleanup');
   running = undefined;
 });
 
@@ -105,14 +130,25 @@ function profilingCase(jobType: typeof JobType.DataProfiling | typeof JobType.Da
     async start() {
       const items = attributes.map((a) => `${DEMO_DATA_SOURCE_ID}.${a}`);
       const hold = gated({ items });
-      const { jobId } = await harness.jobs.startJob({ jobType, owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: LLM_CONCURRENCY });
-      const stored = async () => (await harness.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()).map((r) => `${DEMO_DATA_SOURCE_ID}.${r.attribute}`);
+      const { jobId } = await harness.jobs.startJob({
+        jobType,
+        owner,
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        attributeIds: attributes,
+        llmConcurrency: LLM_CONCURRENCY,
+      });
+      const stored = async () =>
+        (
+          await harness.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()
+        ).map((r) => `${DEMO_DATA_SOURCE_ID}.${r.attribute}`);
       return { jobId, hold, llm: true, items: async () => items, stored, units: async () => items.length };
     },
   };
 }
 
-function scopingCase(jobType: typeof JobType.ScopingRecommendations | typeof JobType.GenerateScopingRecommendations): Case {
+function scopingCase(
+  jobType: typeof JobType.ScopingRecommendations | typeof JobType.GenerateScopingRecommendations,
+): Case {
   return {
     jobType,
     activity: 'assessAttributeScope',
@@ -121,8 +157,17 @@ function scopingCase(jobType: typeof JobType.ScopingRecommendations | typeof Job
     async start() {
       const items = attributes.map((a) => scopingItemKey(DEMO_DATA_SOURCE_ID, a));
       const hold = gated({ items });
-      const { jobId } = await harness.jobs.startJob({ jobType, owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: LLM_CONCURRENCY });
-      const stored = async () => (await harness.db.selectFrom('scoping_assessments').select('attribute').where('job_id', '=', jobId).execute()).map((r) => scopingItemKey(DEMO_DATA_SOURCE_ID, r.attribute));
+      const { jobId } = await harness.jobs.startJob({
+        jobType,
+        owner,
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        attributeIds: attributes,
+        llmConcurrency: LLM_CONCURRENCY,
+      });
+      const stored = async () =>
+        (
+          await harness.db.selectFrom('scoping_assessments').select('attribute').where('job_id', '=', jobId).execute()
+        ).map((r) => scopingItemKey(DEMO_DATA_SOURCE_ID, r.attribute));
       return { jobId, hold, llm: true, items: async () => items, stored, units: async () => items.length };
     },
   };
@@ -141,12 +186,21 @@ function mappingCase(jobType: typeof JobType.PdeAutoMapping | typeof JobType.Pde
       let request: StartJobRequest = { ...common, jobType: JobType.PdeAutoMapping, pdes: PDES };
       if (jobType === JobType.PdeRegeneration) {
         // A plan that already has its PDEs: regeneration maps the named ones again.
-        for (const p of PDES) await sql`insert into plan_data_elements (plan_id, name, description, data_type) values (${planId}, ${p.name}, ${p.description}, ${p.dataType})`.execute(harness.db);
+        for (const p of PDES)
+          await sql`insert into plan_data_elements (plan_id, name, description, data_type) values (${planId}, ${p.name}, ${p.description}, ${p.dataType})`.execute(
+            harness.db,
+          );
         request = { ...common, jobType, pdeNames: PDES.map((p) => p.name) };
       }
       const { jobId } = await harness.jobs.startJob(request);
-      const items = async () => (await harness.db.selectFrom('plan_data_elements').select('pde_id').where('plan_id', '=', planId).execute()).map((p) => pdeItemKey(planId, Number(p.pde_id)));
-      const stored = async () => (await harness.db.selectFrom('pde_mapping_outcomes').select('pde_id').where('job_id', '=', jobId).execute()).map((p) => pdeItemKey(planId, Number(p.pde_id)));
+      const items = async () =>
+        (
+          await harness.db.selectFrom('plan_data_elements').select('pde_id').where('plan_id', '=', planId).execute()
+        ).map((p) => pdeItemKey(planId, Number(p.pde_id)));
+      const stored = async () =>
+        (
+          await harness.db.selectFrom('pde_mapping_outcomes').select('pde_id').where('job_id', '=', jobId).execute()
+        ).map((p) => pdeItemKey(planId, Number(p.pde_id)));
       return { jobId, hold, llm: true, items, stored, units: async () => (await items()).length };
     },
   };
@@ -160,15 +214,31 @@ const attributeGenerationCase: Case = {
   async start(name) {
     const planId = `ctl-generation-${name}`;
     const hold = gated({ itemPattern: `^${escape(planId)}/` });
-    const { jobId } = await harness.jobs.startJob({ jobType: JobType.LlmAttributeGeneration, owner, planId, sampleDocuments: true, llmConcurrency: LLM_CONCURRENCY });
+    const { jobId } = await harness.jobs.startJob({
+      jobType: JobType.LlmAttributeGeneration,
+      owner,
+      planId,
+      sampleDocuments: true,
+      llmConcurrency: LLM_CONCURRENCY,
+    });
     const items = async () =>
-      (await harness.db.selectFrom('planning_chunks as c').innerJoin('planning_documents as d', 'd.id', 'c.document_id').select(['d.name', 'c.chunk_index']).where('d.plan_id', '=', planId).execute()).map((c) =>
-        chunkItemKey(planId, c.name, c.chunk_index),
-      );
+      (
+        await harness.db
+          .selectFrom('planning_chunks as c')
+          .innerJoin('planning_documents as d', 'd.id', 'c.document_id')
+          .select(['d.name', 'c.chunk_index'])
+          .where('d.plan_id', '=', planId)
+          .execute()
+      ).map((c) => chunkItemKey(planId, c.name, c.chunk_index));
     const stored = async () =>
-      (await harness.db.selectFrom('attribute_candidates as a').innerJoin('planning_documents as d', 'd.id', 'a.document_id').select(['d.name', 'a.chunk_index']).where('a.job_id', '=', jobId).execute()).map((c) =>
-        chunkItemKey(planId, c.name, c.chunk_index),
-      );
+      (
+        await harness.db
+          .selectFrom('attribute_candidates as a')
+          .innerJoin('planning_documents as d', 'd.id', 'a.document_id')
+          .select(['d.name', 'a.chunk_index'])
+          .where('a.job_id', '=', jobId)
+          .execute()
+      ).map((c) => chunkItemKey(planId, c.name, c.chunk_index));
     return { jobId, hold, llm: true, items, stored, units: async () => (await items()).length };
   },
 };
@@ -181,10 +251,32 @@ const ruleExecutionCase: Case = {
   heartbeatTimeout: RULE_EXECUTION_ACTIVITY.heartbeatTimeout!,
   async start() {
     await scans.close();
-    const { jobId } = await harness.jobs.startJob({ jobType: JobType.DataProfilingRuleExecution, owner, dataSourceId: scans.dataSourceId, rulesFromJobId: rulesJobId, attributeIds: RULE_ATTRIBUTES, ruleBatchSize: 1 });
-    const keys = (rows: { attribute: string; rule_index: number }[]) => rows.map((r) => `${r.attribute}#${r.rule_index}`);
-    const items = async () => keys(await harness.db.selectFrom('profiling_rules').select(['attribute', 'rule_index']).where('job_id', '=', rulesJobId).execute());
-    const stored = async () => keys(await harness.db.selectFrom('rule_results').select(['attribute', 'rule_index']).where('job_id', '=', jobId).execute());
+    const { jobId } = await harness.jobs.startJob({
+      jobType: JobType.DataProfilingRuleExecution,
+      owner,
+      dataSourceId: scans.dataSourceId,
+      rulesFromJobId: rulesJobId,
+      attributeIds: RULE_ATTRIBUTES,
+      ruleBatchSize: 1,
+    });
+    const keys = (rows: { attribute: string; rule_index: number }[]) =>
+      rows.map((r) => `${r.attribute}#${r.rule_index}`);
+    const items = async () =>
+      keys(
+        await harness.db
+          .selectFrom('profiling_rules')
+          .select(['attribute', 'rule_index'])
+          .where('job_id', '=', rulesJobId)
+          .execute(),
+      );
+    const stored = async () =>
+      keys(
+        await harness.db
+          .selectFrom('rule_results')
+          .select(['attribute', 'rule_index'])
+          .where('job_id', '=', jobId)
+          .execute(),
+      );
     return { jobId, hold: scans, llm: false, items, stored, units: async () => RULE_ATTRIBUTES.length };
   },
 };
@@ -197,9 +289,25 @@ const testExecutionCase: Case = {
   heartbeatTimeout: RULE_EXECUTION_ACTIVITY.heartbeatTimeout!,
   async start() {
     await scans.close();
-    const { jobId } = await harness.jobs.startJob({ jobType: JobType.TestExecution, owner, dataSourceId: scans.dataSourceId, checks: CHECKS, batchSize: 1 });
-    const stored = async () => (await harness.db.selectFrom('test_case_results').select('test_case_id').where('job_id', '=', jobId).execute()).map((r) => r.test_case_id);
-    return { jobId, hold: scans, llm: false, items: async () => CHECKS.map((c, i) => `${c.attribute}#check${i}`), stored, units: async () => CHECKS.length };
+    const { jobId } = await harness.jobs.startJob({
+      jobType: JobType.TestExecution,
+      owner,
+      dataSourceId: scans.dataSourceId,
+      checks: CHECKS,
+      batchSize: 1,
+    });
+    const stored = async () =>
+      (
+        await harness.db.selectFrom('test_case_results').select('test_case_id').where('job_id', '=', jobId).execute()
+      ).map((r) => r.test_case_id);
+    return {
+      jobId,
+      hold: scans,
+      llm: false,
+      items: async () => CHECKS.map((c, i) => `${c.attribute}#check${i}`),
+      stored,
+      units: async () => CHECKS.length,
+    };
   },
 };
 
@@ -212,10 +320,28 @@ const samplingCase: Case = {
   async start() {
     await scans.close();
     const { jobId } = await harness.jobs.startJob({
-      jobType: JobType.IntelligentSampling, owner, dataSourceId: scans.dataSourceId, confidenceLevel: 0.95, marginOfError: 0.05, seed: 7, strataColumns: ['product_type'], chunkSize: 100, chunksPerUnit: 2,
+      jobType: JobType.IntelligentSampling,
+      owner,
+      dataSourceId: scans.dataSourceId,
+      confidenceLevel: 0.95,
+      marginOfError: 0.05,
+      seed: 7,
+      strataColumns: ['product_type'],
+      chunkSize: 100,
+      chunksPerUnit: 2,
     });
-    const items = async () => ['count', 'select'].flatMap((pass) => Array.from({ length: SAMPLING_UNITS_PER_PASS }, (_, unit) => `${pass}#${unit}`));
-    const stored = async () => (await harness.db.selectFrom('sampling_unit_results').select(['pass', 'unit_index']).where('job_id', '=', jobId).execute()).map((r) => `${r.pass}#${r.unit_index}`);
+    const items = async () =>
+      ['count', 'select'].flatMap((pass) =>
+        Array.from({ length: SAMPLING_UNITS_PER_PASS }, (_, unit) => `${pass}#${unit}`),
+      );
+    const stored = async () =>
+      (
+        await harness.db
+          .selectFrom('sampling_unit_results')
+          .select(['pass', 'unit_index'])
+          .where('job_id', '=', jobId)
+          .execute()
+      ).map((r) => `${r.pass}#${r.unit_index}`);
     return { jobId, hold: scans, llm: false, items, stored, units: async () => 2 * SAMPLING_UNITS_PER_PASS };
   },
 };
@@ -247,7 +373,16 @@ const sorted = (keys: string[]) => [...keys].sort();
 async function expectEveryItemDoneOnce(kase: Case, job: Started, interrupted: number): Promise<void> {
   const units = await job.units();
   const counts = activityCounts(await jobHistory(harness.temporal, job.jobId), kase.activity);
-  expect(counts).toEqual(interrupted === 0 ? { scheduled: units, completed: units } : { scheduled: units + interrupted, completed: units, 'activity-cancel-requested': interrupted, canceled: interrupted });
+  expect(counts).toEqual(
+    interrupted === 0
+      ? { scheduled: units, completed: units }
+      : {
+          scheduled: units + interrupted,
+          completed: units,
+          'activity-cancel-requested': interrupted,
+          canceled: interrupted,
+        },
+  );
   expect(sorted(await job.stored())).toEqual(sorted(await job.items()));
   if (!job.llm) return;
   const calls = harness.standin.calls().filter((c) => c.jobId === job.jobId);
@@ -255,7 +390,9 @@ async function expectEveryItemDoneOnce(kase: Case, job: Started, interrupted: nu
   expect(aborted.size).toBe(interrupted);
   const callsPerItem: Record<string, number> = {};
   for (const call of calls) callsPerItem[call.itemKey!] = (callsPerItem[call.itemKey!] ?? 0) + 1;
-  expect(callsPerItem).toEqual(Object.fromEntries((await job.items()).map((item) => [item, aborted.has(item) ? 2 : 1])));
+  expect(callsPerItem).toEqual(
+    Object.fromEntries((await job.items()).map((item) => [item, aborted.has(item) ? 2 : 1])),
+  );
 }
 
 describe.each(CASES)('$jobType', (kase) => {
@@ -283,8 +420,22 @@ describe.each(CASES)('$jobType', (kase) => {
 
   it('cancel: ends cancelled, the units in flight interrupted within the heartbeat timeout, nothing started after', async () => {
     const job = (running = await kase.start('cancel'));
-    await cancelWhileHeld(harness, principal, job.jobId, job.hold, kase.inFlight, kase.activity, msToNumber(kase.heartbeatTimeout));
+    await cancelWhileHeld(
+      harness,
+      principal,
+      job.jobId,
+      job.hold,
+      kase.inFlight,
+      kase.activity,
+      msToNumber(kase.heartbeatTimeout),
+    );
     expect(await job.stored()).toEqual([]);
-    if (job.llm) expect(harness.standin.calls().filter((c) => c.jobId === job.jobId).map((c) => c.outcome)).toEqual(Array(kase.inFlight).fill('client_aborted'));
+    if (job.llm)
+      expect(
+        harness.standin
+          .calls()
+          .filter((c) => c.jobId === job.jobId)
+          .map((c) => c.outcome),
+      ).toEqual(Array(kase.inFlight).fill('client_aborted'));
   });
 });

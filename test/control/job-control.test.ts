@@ -24,7 +24,12 @@ beforeAll(async () => {
   harness = await createHarness();
   await harness.startWorker();
   api = await harness.startApi();
-  const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+  const catalogue = await harness.db
+    .selectFrom('data_source_attributes')
+    .select('name')
+    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+    .orderBy('position')
+    .execute();
   attributes = catalogue.map((a) => a.name);
 });
 afterAll(() => harness.close());
@@ -37,7 +42,13 @@ const GENERATE = 'generateValidationRules';
 const heartbeatTimeoutMs = msToNumber(LLM_ACTIVITY.heartbeatTimeout!);
 
 async function startJob(count: number, concurrency: number, extra: Record<string, unknown> = {}): Promise<string> {
-  const { status, body } = await api.request(owner, 'POST', '/api/v1/jobs', { jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes.slice(0, count), llmConcurrency: concurrency, ...extra });
+  const { status, body } = await api.request(owner, 'POST', '/api/v1/jobs', {
+    jobType: 'data_profiling_llm_generation',
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds: attributes.slice(0, count),
+    llmConcurrency: concurrency,
+    ...extra,
+  });
   expect(status).toBe(201);
   return body.job_id;
 }
@@ -50,13 +61,20 @@ async function backlogByPriority(of: Harness): Promise<Record<number, number>> {
     taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     reportStats: true,
   });
-  return Object.fromEntries(Object.entries(statsByPriorityKey ?? {}).map(([key, stats]) => [Number(key), Number(stats.approximateBacklogCount ?? 0)]));
+  return Object.fromEntries(
+    Object.entries(statsByPriorityKey ?? {}).map(([key, stats]) => [
+      Number(key),
+      Number(stats.approximateBacklogCount ?? 0),
+    ]),
+  );
 }
 
 const status = (jobId: string) => api.request(owner, 'GET', `/api/v1/jobs/${jobId}/status`).then((r) => r.body);
-const storedCount = async (jobId: string) => (await harness.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()).length;
+const storedCount = async (jobId: string) =>
+  (await harness.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute()).length;
 /** A control request through the API, which must accept it. */
-const send = (jobId: string, action: string, body?: unknown) => async () => expect((await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/${action}`, body)).status).toBe(202);
+const send = (jobId: string, action: string, body?: unknown) => async () =>
+  expect((await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/${action}`, body)).status).toBe(202);
 
 describe('pause and resume', () => {
   it('starts no new LLM call once paused, lets the calls in flight finish, and finishes after resume with no item done twice', async () => {
@@ -80,13 +98,30 @@ describe('pause and resume', () => {
     // The first two calls go through; pause-now lands while the next three are held.
     const gate = harness.standin.gate({ fromCall: 3 });
     const jobId = await startJob(12, 3);
-    await pauseNowWhileHeld(harness, principal, jobId, heldAtGate(gate), 3, GENERATE, send(jobId, 'pause', { now: true }));
+    await pauseNowWhileHeld(
+      harness,
+      principal,
+      jobId,
+      heldAtGate(gate),
+      3,
+      GENERATE,
+      send(jobId, 'pause', { now: true }),
+    );
     // Exactly the held calls (the third to fifth to arrive) were aborted, and nothing of theirs was stored.
     const calls = harness.standin.calls();
     const aborted = calls.filter((c) => c.outcome === 'client_aborted').map((c) => c.itemKey);
     expect(aborted).toEqual(calls.slice(2, 5).map((c) => c.itemKey));
-    const stored = await harness.db.selectFrom('attribute_results').select('attribute').where('job_id', '=', jobId).execute();
-    expect(stored.map((r) => item(r.attribute)).sort()).toEqual(calls.slice(0, 2).map((c) => c.itemKey).sort());
+    const stored = await harness.db
+      .selectFrom('attribute_results')
+      .select('attribute')
+      .where('job_id', '=', jobId)
+      .execute();
+    expect(stored.map((r) => item(r.attribute)).sort()).toEqual(
+      calls
+        .slice(0, 2)
+        .map((c) => c.itemKey)
+        .sort(),
+    );
 
     gate.open();
     await send(jobId, 'resume')();
@@ -108,7 +143,11 @@ describe('pause and resume', () => {
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toMatch(/it is completed/);
     const events = (await api.request(owner, 'GET', `/api/v1/jobs/${jobId}/history`)).body.events;
-    expect(events.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome.split(':')[0]}`)).toEqual(['start:ok', 'resume:refused', 'pause:refused']);
+    expect(events.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome.split(':')[0]}`)).toEqual([
+      'start:ok',
+      'resume:refused',
+      'pause:refused',
+    ]);
   });
 });
 
@@ -117,8 +156,20 @@ describe('cancel', () => {
     // The first four calls go through; the cancel lands while the next four are held.
     const gate = harness.standin.gate({ fromCall: 5 });
     const jobId = await startJob(20, 4);
-    await cancelWhileHeld(harness, principal, jobId, heldAtGate(gate), 4, GENERATE, heartbeatTimeoutMs, send(jobId, 'cancel'));
-    expect(harness.standin.calls().map((c) => c.outcome)).toEqual([...Array(4).fill('ok'), ...Array(4).fill('client_aborted')]);
+    await cancelWhileHeld(
+      harness,
+      principal,
+      jobId,
+      heldAtGate(gate),
+      4,
+      GENERATE,
+      heartbeatTimeoutMs,
+      send(jobId, 'cancel'),
+    );
+    expect(harness.standin.calls().map((c) => c.outcome)).toEqual([
+      ...Array(4).fill('ok'),
+      ...Array(4).fill('client_aborted'),
+    ]);
     expect(await storedCount(jobId)).toBe(4);
     expect((await status(jobId)).status).toBe('cancelled');
   });
@@ -128,11 +179,26 @@ describe('cancel', () => {
     const jobId = await startJob(10, 2);
     await gate.waitUntilHeld(2, 30_000);
     await send(jobId, 'pause')();
-    await waitFor(() => status(jobId), (s) => s.status === 'paused', 30_000, 'the job paused');
+    await waitFor(
+      () => status(jobId),
+      (s) => s.status === 'paused',
+      30_000,
+      'the job paused',
+    );
     await send(jobId, 'cancel')();
     expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'cancelled' });
-    await waitFor(async () => gate.aborted(), (n) => n === 2, 30_000, 'the two held calls aborted');
-    expect(activityCounts(factsAfter(await jobHistory(harness.temporal, jobId), (f) => f.kind === 'signal'), GENERATE)).toEqual({ 'activity-cancel-requested': 2, canceled: 2 });
+    await waitFor(
+      async () => gate.aborted(),
+      (n) => n === 2,
+      30_000,
+      'the two held calls aborted',
+    );
+    expect(
+      activityCounts(
+        factsAfter(await jobHistory(harness.temporal, jobId), (f) => f.kind === 'signal'),
+        GENERATE,
+      ),
+    ).toEqual({ 'activity-cancel-requested': 2, canceled: 2 });
   });
 });
 
@@ -143,22 +209,42 @@ describe('priority', () => {
     try {
       await saturated.startWorker();
       const start = (count: number, offset: number, priority: 'high' | 'low') =>
-        saturated.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes.slice(offset, offset + count), llmConcurrency: count, priority });
+        saturated.jobs.startJob({
+          jobType: 'data_profiling_llm_generation',
+          owner,
+          dataSourceId: DEMO_DATA_SOURCE_ID,
+          attributeIds: attributes.slice(offset, offset + count),
+          llmConcurrency: count,
+          priority,
+        });
       // Both slots busy with the low job's calls, held; its other eighteen activities wait in the queue.
       const gate = saturated.standin.gate({});
       const low = await start(20, 0, 'low');
       await gate.waitUntilHeld(2, 30_000);
       const high = await start(6, 20, 'high');
-      await waitFor(() => backlogByPriority(saturated), (b) => (b[1] ?? 0) >= 6 && (b[5] ?? 0) >= 18, 30_000, 'six high (1) and eighteen low (5) activity tasks in the queue');
+      await waitFor(
+        () => backlogByPriority(saturated),
+        (b) => (b[1] ?? 0) >= 6 && (b[5] ?? 0) >= 18,
+        30_000,
+        'six high (1) and eighteen low (5) activity tasks in the queue',
+      );
       // One slot frees at a time, and the next call is waited for before the next is freed: the stand-in sees
       // the calls in the order the queue dispatched them.
       for (let dispatched = 0; dispatched < 6; dispatched++) {
         const seen = gate.heldTotal();
         gate.release(1);
-        await waitFor(async () => gate.heldTotal(), (n) => n > seen, 30_000, 'the next activity dispatched to the freed slot');
+        await waitFor(
+          async () => gate.heldTotal(),
+          (n) => n > seen,
+          30_000,
+          'the next activity dispatched to the freed slot',
+        );
       }
       const isHigh = (key?: string) => attributes.slice(20, 26).some((a) => key === item(a));
-      expect(saturated.standin.calls().map((c) => (isHigh(c.itemKey) ? 'high' : 'low'))).toEqual([...Array(2).fill('low'), ...Array(6).fill('high')]);
+      expect(saturated.standin.calls().map((c) => (isHigh(c.itemKey) ? 'high' : 'low'))).toEqual([
+        ...Array(2).fill('low'),
+        ...Array(6).fill('high'),
+      ]);
       gate.open();
       expect((await saturated.jobs.waitForJob(high.jobId))?.status).toBe('completed');
       expect((await saturated.jobs.waitForJob(low.jobId))?.status).toBe('completed');
@@ -173,7 +259,12 @@ describe('priority', () => {
     await gate.waitUntilHeld(2, 30_000);
     const changed = await api.request(owner, 'PATCH', `/api/v1/jobs/${jobId}/priority`, { priority: 'high' });
     expect(changed.status).toBe(202);
-    await waitFor(() => status(jobId), (s) => s.priority === 1 && s.progress_source === 'live', 30_000, 'the workflow reporting priority 1');
+    await waitFor(
+      () => status(jobId),
+      (s) => s.priority === 1 && s.progress_source === 'live',
+      30_000,
+      'the workflow reporting priority 1',
+    );
     const refused = await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/priority`, { priority: 9 });
     expect(refused).toMatchObject({ status: 400, body: { error: { field: 'priority' } } });
     gate.open();
@@ -181,7 +272,8 @@ describe('priority', () => {
 
     const facts = await jobHistory(harness.temporal, jobId);
     const change = facts.findIndex((f) => f.kind === 'signal' && f.signal === 'setPriority');
-    const priorities = (from: typeof facts) => from.filter((f) => f.kind === 'scheduled' && f.activity === GENERATE).map((f) => f.priority);
+    const priorities = (from: typeof facts) =>
+      from.filter((f) => f.kind === 'scheduled' && f.activity === GENERATE).map((f) => f.priority);
     expect(priorities(facts.slice(0, change))).toEqual(Array(2).fill({ priorityKey: 4, fairnessKey: owner }));
     expect(priorities(facts.slice(change + 1))).toEqual(Array(4).fill({ priorityKey: 1, fairnessKey: owner }));
   });
@@ -193,13 +285,32 @@ describe('the stock temporal CLI', () => {
     const jobId = await startJob(16, 2);
     await gate.waitUntilHeld(2, 30_000);
     // Asynchronously: the worker runs in this process and must keep answering while the CLI waits.
-    const cli = async (...args: string[]) => (await promisify(execFile)(temporalCliPath(), [...args, '--workflow-id', jobId, '--address', harness.config.TEMPORAL_ADDRESS])).stdout;
+    const cli = async (...args: string[]) =>
+      (
+        await promisify(execFile)(temporalCliPath(), [
+          ...args,
+          '--workflow-id',
+          jobId,
+          '--address',
+          harness.config.TEMPORAL_ADDRESS,
+        ])
+      ).stdout;
     await cli('workflow', 'signal', '--name', 'pause');
-    await waitFor(() => status(jobId), (s) => s.status === 'paused', 30_000, 'the job paused by the CLI signal');
+    await waitFor(
+      () => status(jobId),
+      (s) => s.status === 'paused',
+      30_000,
+      'the job paused by the CLI signal',
+    );
     expect(await cli('workflow', 'query', '--type', 'progress', '--output', 'json')).toMatch(/"status":\s*"paused"/);
     gate.open();
     await cli('workflow', 'signal', '--name', 'resume');
-    await waitFor(() => status(jobId), (s) => s.status !== 'paused', 30_000, 'the job resumed by the CLI signal');
+    await waitFor(
+      () => status(jobId),
+      (s) => s.status !== 'paused',
+      30_000,
+      'the job resumed by the CLI signal',
+    );
     expect((await harness.jobs.waitForJob(jobId))?.status).toBe('completed');
   });
 });
@@ -211,16 +322,43 @@ describe('an operator pausing one activity with `temporal activity pause`', () =
     const gate = harness.standin.gate({ items: [item(slow)], limit: 1 });
     const jobId = await startJob(4, 4);
     await gate.waitUntilHeld(1, 30_000);
-    await waitFor(() => storedCount(jobId), (n) => n === 3, 30_000, 'the three other items stored');
+    await waitFor(
+      () => storedCount(jobId),
+      (n) => n === 3,
+      30_000,
+      'the three other items stored',
+    );
     const { raw } = await harness.jobs.handle(jobId).describe();
     const [pending] = raw.pendingActivities ?? [];
     expect(raw.pendingActivities).toHaveLength(1);
-    const cli = async (...args: string[]) => (await promisify(execFile)(temporalCliPath(), ['activity', ...args, '--workflow-id', jobId, '--activity-id', pending!.activityId!, '--address', harness.config.TEMPORAL_ADDRESS])).stdout;
+    const cli = async (...args: string[]) =>
+      (
+        await promisify(execFile)(temporalCliPath(), [
+          'activity',
+          ...args,
+          '--workflow-id',
+          jobId,
+          '--activity-id',
+          pending!.activityId!,
+          '--address',
+          harness.config.TEMPORAL_ADDRESS,
+        ])
+      ).stdout;
 
     await cli('pause');
     // The held call is aborted and Temporal holds the activity paused: no retry is dispatched until unpause.
-    await waitFor(async () => gate.aborted(), (n) => n === 1, 30_000, 'the held call of the paused activity aborted');
-    await waitFor(async () => (await harness.jobs.handle(jobId).describe()).raw.pendingActivities?.[0]?.paused, (paused) => paused === true, 30_000, 'Temporal showing the activity paused');
+    await waitFor(
+      async () => gate.aborted(),
+      (n) => n === 1,
+      30_000,
+      'the held call of the paused activity aborted',
+    );
+    await waitFor(
+      async () => (await harness.jobs.handle(jobId).describe()).raw.pendingActivities?.[0]?.paused,
+      (paused) => paused === true,
+      30_000,
+      'Temporal showing the activity paused',
+    );
     expect((await status(jobId)).status).toBe('running');
     expect(harness.standin.callCount(item(slow))).toBe(1);
 

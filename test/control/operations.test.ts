@@ -20,14 +20,15 @@ const JOB_TYPE = 'data_profiling_llm_generation';
 let harness: Harness;
 let metricsUrl: string;
 
-
 /** Sum of the samples of `name` whose labels include every one of `labels` (0 when there is none). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? ([^ ]+)/.exec(line);
     if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    const found = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
     if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[3]);
   }
   return sum;
@@ -80,10 +81,25 @@ describe('a worker', () => {
   });
 
   test('serves Temporal runtime metrics and job counters that match what the job did', async () => {
-    const { jobId } = await harness.jobs.startJob({ jobType: JOB_TYPE, owner: 'ops', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 3 });
+    const { jobId } = await harness.jobs.startJob({
+      jobType: JOB_TYPE,
+      owner: 'ops',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds,
+      llmConcurrency: 3,
+    });
     // Three attributes, one call each asked again: done in seconds; 60 s is a job that never finishes.
-    await waitFor(() => harness.jobs.job(jobId), (job) => job?.status === 'completed', 60_000, `the ${JOB_TYPE} job ${jobId} completed`);
-    const calls = await harness.db.selectFrom('llm_calls').select(['prompt_tokens', 'completion_tokens']).where('job_id', '=', jobId).execute();
+    await waitFor(
+      () => harness.jobs.job(jobId),
+      (job) => job?.status === 'completed',
+      60_000,
+      `the ${JOB_TYPE} job ${jobId} completed`,
+    );
+    const calls = await harness.db
+      .selectFrom('llm_calls')
+      .select(['prompt_tokens', 'completion_tokens'])
+      .where('job_id', '=', jobId)
+      .execute();
     const standinCalls = attributeIds.reduce((sum, a) => sum + harness.standin.callCount(itemKey(a)), 0);
     expect(standinCalls).toBe(5); // three attributes, one 503 retried, one invalid answer asked again
 
@@ -94,7 +110,9 @@ describe('a worker', () => {
     const sdkLabels = { task_queue: harness.config.TEMPORAL_TASK_QUEUE, workflow_type: 'dataProfilingLlmGeneration' };
     const { text } = await waitFor(
       () => getText(metricsUrl),
-      (m) => sample(m.text, 'synapse_jobs_finished', { job_type: JOB_TYPE }) === 1 && sample(m.text, 'temporal_workflow_completed', sdkLabels) >= 1,
+      (m) =>
+        sample(m.text, 'synapse_jobs_finished', { job_type: JOB_TYPE }) === 1 &&
+        sample(m.text, 'temporal_workflow_completed', sdkLabels) >= 1,
       10_000,
       'the worker metrics counting the finished job and its completed workflow',
     );
@@ -111,16 +129,26 @@ describe('a worker', () => {
     const promptTokens = sample(text, 'synapse_llm_prompt_tokens', queue);
     expect(promptTokens).toBeGreaterThan(0);
     expect(promptTokens).toBe(calls.reduce((sum, c) => sum + c.prompt_tokens, 0));
-    expect(sample(text, 'synapse_llm_completion_tokens', queue)).toBe(calls.reduce((sum, c) => sum + c.completion_tokens, 0));
+    expect(sample(text, 'synapse_llm_completion_tokens', queue)).toBe(
+      calls.reduce((sum, c) => sum + c.completion_tokens, 0),
+    );
     // The SDK's own metrics come from the same endpoint.
     expect(sample(text, 'temporal_workflow_completed', sdkLabels)).toBe(1);
-    expect(sample(text, 'temporal_activity_execution_failed', { task_queue: harness.config.TEMPORAL_TASK_QUEUE, activity_type: 'generateValidationRules' })).toBe(0);
+    expect(
+      sample(text, 'temporal_activity_execution_failed', {
+        task_queue: harness.config.TEMPORAL_TASK_QUEUE,
+        activity_type: 'generateValidationRules',
+      }),
+    ).toBe(0);
     expect(text).toMatch(/^temporal_activity_schedule_to_start_latency_bucket\{/m);
   });
 
   test('is live and ready while it polls, and neither once it has stopped', async () => {
     expect(await getJson(`${health.url}/healthz`)).toEqual({ status: 200, body: { ok: true, worker: 'RUNNING' } });
-    expect(await getJson(`${health.url}/readyz`)).toEqual({ status: 200, body: { ok: true, checks: { worker: 'ok', database: 'ok', temporal: 'ok' } } });
+    expect(await getJson(`${health.url}/readyz`)).toEqual({
+      status: 200,
+      body: { ok: true, checks: { worker: 'ok', database: 'ok', temporal: 'ok' } },
+    });
 
     jobsWorker.worker.shutdown();
     await running;
@@ -135,7 +163,12 @@ describe('the API', () => {
   test('serves Prometheus text with request counts by route template and status, status sources and jobs by status', async () => {
     const api = await harness.startApi();
     // No worker runs this job, so status answers from the stored snapshot.
-    const { jobId } = await harness.jobs.startJob({ jobType: JOB_TYPE, owner: 'ops-api', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: ['credit_score'] });
+    const { jobId } = await harness.jobs.startJob({
+      jobType: JOB_TYPE,
+      owner: 'ops-api',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds: ['credit_score'],
+    });
     expect((await api.request('ops-api', 'GET', `/api/v1/jobs/${jobId}/status`)).status).toBe(200);
     expect((await api.request('ops-api', 'GET', `/api/v1/jobs/${jobId}/status`)).status).toBe(200);
     expect((await api.request('someone-else', 'GET', `/api/v1/jobs/${jobId}/status`)).status).toBe(404);
@@ -149,7 +182,12 @@ describe('the API', () => {
     expect(metrics.text).not.toContain(jobId);
     expect(sample(metrics.text, 'synapse_api_request_duration_seconds_count', statusRoute)).toBe(3);
     expect(sample(metrics.text, 'synapse_api_status_answers_total', { source: 'snapshot' })).toBe(2);
-    const pending = await harness.db.selectFrom('jobs').select((eb) => eb.fn.countAll<string>().as('n')).where('type', '=', JOB_TYPE).where('status', '=', 'pending').executeTakeFirstOrThrow();
+    const pending = await harness.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('type', '=', JOB_TYPE)
+      .where('status', '=', 'pending')
+      .executeTakeFirstOrThrow();
     expect(Number(pending.n)).toBeGreaterThanOrEqual(1);
     expect(sample(metrics.text, 'synapse_jobs', { job_type: JOB_TYPE, status: 'pending' })).toBe(Number(pending.n));
     expect(metrics.text).toMatch(/^process_cpu_user_seconds_total /m);
@@ -163,7 +201,13 @@ describe('the API', () => {
     expect(routeTemplate('/api/v1/llm-budget/gpt-4o-mini')).toBe('/api/v1/llm-budget/:model');
     expect(routeTemplate('/api/v1/admin/jobs/cancel')).toBe('/api/v1/admin/jobs/:action');
     expect(routeTemplate('/readyz')).toBe('/readyz');
-    for (const probe of ['/wp-login.php', '/api/v1/jobs/a/b/c', '/api/v1/admin/jobs/drop', `/api/v1/jobs/${'x'.repeat(101)}`]) expect(routeTemplate(probe)).toBe('other');
+    for (const probe of [
+      '/wp-login.php',
+      '/api/v1/jobs/a/b/c',
+      '/api/v1/admin/jobs/drop',
+      `/api/v1/jobs/${'x'.repeat(101)}`,
+    ])
+      expect(routeTemplate(probe)).toBe('other');
   });
 
   test('keeps /metrics behind API_METRICS_TOKEN when one is set', async () => {
@@ -184,13 +228,20 @@ describe('the API', () => {
 
   test('is ready when PostgreSQL and Temporal answer, and answers 503 naming PostgreSQL when it cannot reach it', async () => {
     const api = await harness.startApi();
-    expect(await getJson(`${api.url}/readyz`)).toEqual({ status: 200, body: { ok: true, checks: { database: 'ok', temporal: 'ok' } } });
+    expect(await getJson(`${api.url}/readyz`)).toEqual({
+      status: 200,
+      body: { ok: true, checks: { database: 'ok', temporal: 'ok' } },
+    });
 
     const unreachable = new URL(harness.config.DATABASE_URL);
     unreachable.port = String(await freePort());
     const db = openDatabase(unreachable.toString(), 1);
     const server = createApiServer(new JobsClient(harness.temporal, db, harness.config), harness.config, {
-      readiness: apiReadiness({ db, connection: harness.temporal.connection, namespace: harness.config.TEMPORAL_NAMESPACE }),
+      readiness: apiReadiness({
+        db,
+        connection: harness.temporal.connection,
+        namespace: harness.config.TEMPORAL_NAMESPACE,
+      }),
     });
     try {
       const url = await listen(server, 0);

@@ -23,13 +23,33 @@ beforeEach(() => harness.standin.reset());
 
 /** A small job of eight attributes through whatever faults the stand-in was given. */
 async function runJob(attributeIds: string[]) {
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'faults', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 10 });
+  const { jobId } = await harness.jobs.startJob({
+    jobType: 'data_profiling_llm_generation',
+    owner: 'faults',
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds,
+    llmConcurrency: 10,
+  });
   const job = await harness.jobs.waitForJob(jobId);
-  const results = await harness.db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).orderBy('attribute').execute();
+  const results = await harness.db
+    .selectFrom('attribute_results')
+    .selectAll()
+    .where('job_id', '=', jobId)
+    .orderBy('attribute')
+    .execute();
   return { job, results };
 }
 
-const attributes = ['credit_score', 'apr_rate', 'credit_limit', 'account_status', 'billing_zip', 'email_address', 'phone_number', 'cardholder_age'];
+const attributes = [
+  'credit_score',
+  'apr_rate',
+  'credit_limit',
+  'account_status',
+  'billing_zip',
+  'email_address',
+  'phone_number',
+  'cardholder_age',
+];
 
 describe('each LLM fault alone', () => {
   it('waits at least the Retry-After of every 429 before asking again, and completes', async () => {
@@ -40,14 +60,20 @@ describe('each LLM fault alone', () => {
     for (const attribute of attributes) {
       const calls = harness.standin.calls().filter((c) => c.itemKey === itemKey(attribute));
       expect(calls.map((c) => c.outcome)).toEqual(['rate_limited', 'rate_limited', 'ok']);
-      for (let i = 1; i < calls.length; i++) expect(calls[i]!.receivedAt - calls[i - 1]!.receivedAt).toBeGreaterThanOrEqual(2_000);
+      for (let i = 1; i < calls.length; i++)
+        expect(calls[i]!.receivedAt - calls[i - 1]!.receivedAt).toBeGreaterThanOrEqual(2_000);
     }
   });
 
   it('rides out 5xx bursts and hung requests', async () => {
     harness.standin.setFaults({
       rules: [
-        { kind: 'server_error', items: [itemKey('credit_score'), itemKey('apr_rate')], firstCallsPerItem: 2, status: 503 },
+        {
+          kind: 'server_error',
+          items: [itemKey('credit_score'), itemKey('apr_rate')],
+          firstCallsPerItem: 2,
+          status: 503,
+        },
         { kind: 'hang', items: [itemKey('credit_limit')], firstCallsPerItem: 1 },
       ],
     });
@@ -71,8 +97,12 @@ describe('each LLM fault alone', () => {
     expect(job?.error).toMatch(/^2 of 8 attributes failed: /);
     const failed = results.filter((r) => r.status === 'failed');
     expect(failed.map((r) => r.attribute)).toEqual(['apr_rate', 'credit_score']);
-    expect(failed.find((r) => r.attribute === 'credit_score')?.failure_reason).toMatch(/invalid LLM output after 3 attempts: not JSON/);
-    expect(failed.find((r) => r.attribute === 'apr_rate')?.failure_reason).toMatch(/invalid LLM output after 3 attempts: does not match the schema \(rules: /);
+    expect(failed.find((r) => r.attribute === 'credit_score')?.failure_reason).toMatch(
+      /invalid LLM output after 3 attempts: not JSON/,
+    );
+    expect(failed.find((r) => r.attribute === 'apr_rate')?.failure_reason).toMatch(
+      /invalid LLM output after 3 attempts: does not match the schema \(rules: /,
+    );
     // Re-asking is bounded: three tries, no more.
     expect(harness.standin.callCount(itemKey('credit_score'))).toBe(3);
     expect(job?.result).toMatchObject({ attributesFailed: 2, attributesProfiled: 6 });
@@ -83,7 +113,10 @@ describe('each LLM fault alone', () => {
     const { job, results } = await runJob(attributes);
     expect(job?.status).toBe('completed');
     expect(harness.standin.callCount(itemKey('billing_zip'))).toBe(1);
-    expect(results.find((r) => r.attribute === 'billing_zip')).toMatchObject({ status: 'failed', failure_reason: expect.stringMatching(/LLM rejected the request \(400\)/) });
+    expect(results.find((r) => r.attribute === 'billing_zip')).toMatchObject({
+      status: 'failed',
+      failure_reason: expect.stringMatching(/LLM rejected the request \(400\)/),
+    });
   });
 
   it('fails the job when every attribute fails, with the reasons', async () => {
@@ -117,9 +150,19 @@ function storm(attributes: string[], mix: boolean): FaultPlan {
 async function runThroughStorm(attributeCount: number, mix: boolean) {
   const attributes = await demoAttributes(harness, attributeCount);
   harness.standin.setFaults(storm(attributes, mix));
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'llm-storm', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 10 });
+  const { jobId } = await harness.jobs.startJob({
+    jobType: 'data_profiling_llm_generation',
+    owner: 'llm-storm',
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds: attributes,
+    llmConcurrency: 10,
+  });
   const job = await waitUntilFinal(harness, jobId);
-  const results = await harness.db.selectFrom('attribute_results').select(['attribute', 'status', 'failure_reason']).where('job_id', '=', jobId).execute();
+  const results = await harness.db
+    .selectFrom('attribute_results')
+    .select(['attribute', 'status', 'failure_reason'])
+    .where('job_id', '=', jobId)
+    .execute();
   const outcomes: Record<string, number> = {};
   for (const call of harness.standin.calls()) outcomes[call.outcome] = (outcomes[call.outcome] ?? 0) + 1;
   return { jobId, job, attributes, results, outcomes };
@@ -149,20 +192,30 @@ it('ends a job through 429s, 5xx bursts, hangs and garbage, failing only the att
   const failed = run.results.filter((r) => r.status === 'failed');
   expect(failed.map((r) => r.attribute).sort()).toEqual([...neverParses].sort());
   for (const result of failed) expect(result.failure_reason).toMatch(/^invalid LLM output after 3 attempts: not JSON/);
-  for (const kind of ['rate_limited', 'server_error', 'client_aborted', 'malformed', 'ok']) expect(run.outcomes[kind] ?? 0).toBeGreaterThan(0);
+  for (const kind of ['rate_limited', 'server_error', 'client_aborted', 'malformed', 'ok'])
+    expect(run.outcomes[kind] ?? 0).toBeGreaterThan(0);
   await expectEveryItemEndedOnce(run);
-  console.info(`mixed storm: ${failed.length} of ${run.attributes.length} failed; calls ${JSON.stringify(run.outcomes)}`);
+  console.info(
+    `mixed storm: ${failed.length} of ${run.attributes.length} failed; calls ${JSON.stringify(run.outcomes)}`,
+  );
 }, 240_000);
 
-slowIt('ends a 100-attribute job through the same storm, every attribute stored once', async () => {
-  const run = await runThroughStorm(100, true);
-  expect(run.job.status).toBe('completed');
-  expect(run.results.filter((r) => r.status === 'failed')).toHaveLength(20);
-  await expectEveryItemEndedOnce(run);
-  console.info(`big storm: calls ${JSON.stringify(run.outcomes)}`);
-}, 900_000);
+slowIt(
+  'ends a 100-attribute job through the same storm, every attribute stored once',
+  async () => {
+    const run = await runThroughStorm(100, true);
+    expect(run.job.status).toBe('completed');
+    expect(run.results.filter((r) => r.status === 'failed')).toHaveLength(20);
+    await expectEveryItemEndedOnce(run);
+    console.info(`big storm: calls ${JSON.stringify(run.outcomes)}`);
+  },
+  900_000,
+);
 
-/** LLM_ACTIVITY's maximumAttempts before transient failures were retried by time: a storm this long failed every attribute. */
+/**
+ * LLM_ACTIVITY's maximumAttempts before transient failures were retried by time: a storm this long failed every
+ * attribute.
+ */
 const OLD_ATTEMPTS = 10;
 
 /**
@@ -173,7 +226,10 @@ const OLD_ATTEMPTS = 10;
  */
 describe.each([
   ['without a budget', {}],
-  ['with the fleet budget', { LLM_BUDGET_ENABLED: true, OPENAI_MODEL: 'storm-budget-model', LLM_RPM_LIMIT: 1_000, LLM_TPM_LIMIT: 10_000_000 }],
+  [
+    'with the fleet budget',
+    { LLM_BUDGET_ENABLED: true, OPENAI_MODEL: 'storm-budget-model', LLM_RPM_LIMIT: 1_000, LLM_TPM_LIMIT: 10_000_000 },
+  ],
 ] as [string, Partial<Config>][])('a storm of nothing but 429s (%s)', (_label, budget) => {
   let stormHarness: Harness;
   beforeAll(async () => {
@@ -185,8 +241,18 @@ describe.each([
   async function surviveStorm(rateLimits: number, boundMs: number) {
     const attributes = await demoAttributes(stormHarness, 10);
     stormHarness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'rate_limit', retryAfterSeconds: 1 }] });
-    const { jobId } = await stormHarness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'llm-429-storm', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 10 });
-    const refusals = () => attributes.map((a) => stormHarness.standin.calls().filter((c) => c.itemKey === itemKey(a) && c.outcome === 'rate_limited').length);
+    const { jobId } = await stormHarness.jobs.startJob({
+      jobType: 'data_profiling_llm_generation',
+      owner: 'llm-429-storm',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds: attributes,
+      llmConcurrency: 10,
+    });
+    const refusals = () =>
+      attributes.map(
+        (a) =>
+          stormHarness.standin.calls().filter((c) => c.itemKey === itemKey(a) && c.outcome === 'rate_limited').length,
+      );
     const during = await waitFor(
       async () => ({ refusals: refusals(), status: (await stormHarness.jobs.job(jobId))?.status }),
       (s) => s.refusals.every((n) => n >= rateLimits) || ['completed', 'failed', 'cancelled'].includes(s.status ?? ''),
@@ -197,10 +263,17 @@ describe.each([
     stormHarness.standin.setFaults({ latencyMs: 20 });
     const job = await waitUntilFinal(stormHarness, jobId);
 
-    expect(job).toMatchObject({ status: 'completed', error: null, result: expect.objectContaining({ attributesProfiled: attributes.length, attributesFailed: 0 }) });
+    expect(job).toMatchObject({
+      status: 'completed',
+      error: null,
+      result: expect.objectContaining({ attributesProfiled: attributes.length, attributesFailed: 0 }),
+    });
     await expectEachItemStoredOnce(stormHarness, jobId, attributes);
     for (const attribute of attributes) {
-      const outcomes = stormHarness.standin.calls().filter((c) => c.itemKey === itemKey(attribute)).map((c) => c.outcome);
+      const outcomes = stormHarness.standin
+        .calls()
+        .filter((c) => c.itemKey === itemKey(attribute))
+        .map((c) => c.outcome);
       // At least the storm's 429s (a call on the wire when it ended may add one), then exactly one answer, last.
       expect(outcomes.filter((o) => o === 'rate_limited').length).toBeGreaterThanOrEqual(rateLimits);
       expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
@@ -212,7 +285,15 @@ describe.each([
   }
 
   // About one 429 a second per attribute: the bounds leave the storm several times the time it needs.
-  it('completes every attribute once through twice the old ten attempts of 429s', () => surviveStorm(2 * OLD_ATTEMPTS, 90_000), 150_000);
+  it(
+    'completes every attribute once through twice the old ten attempts of 429s',
+    () => surviveStorm(2 * OLD_ATTEMPTS, 90_000),
+    150_000,
+  );
 
-  slowIt('completes every attribute once through 120 429s each (a two-minute storm)', () => surviveStorm(120, 400_000), 500_000);
+  slowIt(
+    'completes every attribute once through 120 429s each (a two-minute storm)',
+    () => surviveStorm(120, 400_000),
+    500_000,
+  );
 });

@@ -23,14 +23,20 @@ import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
 const describeIfRoot = canIsolateNetwork() ? describe : describe.skip;
 const CUT_ITEM = 'credit_limit';
-/** The stale attempt is given up one heartbeat timeout (10 s) after its last heartbeat got through; 60 s allows a busy machine. */
+/**
+ * The stale attempt is given up one heartbeat timeout (10 s) after its last heartbeat got through; 60 s allows a busy
+ * machine.
+ */
 const STALE_GIVE_UP_BOUND_MS = 60_000;
 
 /** The stale worker's DEBUG log entries for the cut item's activity ending as cancelled (the SDK's own words). */
 function staleAttemptCancelled(output: string): string | undefined {
   return output
     .split(/\n(?=\S)/)
-    .find((entry) => entry.includes('Activity completed as cancelled') && entry.includes("activityType: 'generateValidationRules'"));
+    .find(
+      (entry) =>
+        entry.includes('Activity completed as cancelled') && entry.includes("activityType: 'generateValidationRules'"),
+    );
 }
 
 describeIfRoot('a worker cut off from the network mid-activity', () => {
@@ -66,7 +72,13 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
     const s = await forward('127.0.0.1', harness.standin.port);
     database.hostname = network.hostAddress;
     database.port = String(d.port);
-    return { ...harness.config, TEMPORAL_ADDRESS: `${t.host}:${t.port}`, DATABASE_URL: database.toString(), OPENAI_BASE_URL: `http://${s.host}:${s.port}/v1`, WORKER_DB_POOL_SIZE: 4 };
+    return {
+      ...harness.config,
+      TEMPORAL_ADDRESS: `${t.host}:${t.port}`,
+      DATABASE_URL: database.toString(),
+      OPENAI_BASE_URL: `http://${s.host}:${s.port}/v1`,
+      WORKER_DB_POOL_SIZE: 4,
+    };
   }
 
   it('times the activity out on heartbeat, redoes it on another worker, and the cut-off worker gives its attempt up, writing nothing', async () => {
@@ -80,12 +92,23 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
     const attributes = await demoAttributes(harness, 6);
     expect(attributes).toContain(CUT_ITEM);
     const gate = harness.standin.gate({ items: [itemKey(CUT_ITEM)], limit: 1 });
-    const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'netns-fault', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: 6 });
+    const { jobId } = await harness.jobs.startJob({
+      jobType: 'data_profiling_llm_generation',
+      owner: 'netns-fault',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds: attributes,
+      llmConcurrency: 6,
+    });
 
     // Only the isolated worker polls, so the held call is its own. Cut once it is the only work in flight (the
     // other five items stored), then answer it into the partition.
     await gate.waitUntilHeld(1, 30_000);
-    await waitFor(() => storedCount(harness, jobId), (n) => n === attributes.length - 1, 30_000, `the ${attributes.length - 1} other items stored before the cut`);
+    await waitFor(
+      () => storedCount(harness, jobId),
+      (n) => n === attributes.length - 1,
+      30_000,
+      `the ${attributes.length - 1} other items stored before the cut`,
+    );
     network.cut();
     const cutAt = Date.now();
     phase('cut');
@@ -93,8 +116,21 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
     const rescuer = await harness.startWorker();
     phase('rescuer');
 
-    const storedRow = () => harness.db.selectFrom('attribute_results').selectAll().where('job_id', '=', jobId).where('attribute', '=', CUT_ITEM).executeTakeFirst();
-    const storedRules = () => harness.db.selectFrom('profiling_rules').selectAll().where('job_id', '=', jobId).where('attribute', '=', CUT_ITEM).orderBy('rule_index').execute();
+    const storedRow = () =>
+      harness.db
+        .selectFrom('attribute_results')
+        .selectAll()
+        .where('job_id', '=', jobId)
+        .where('attribute', '=', CUT_ITEM)
+        .executeTakeFirst();
+    const storedRules = () =>
+      harness.db
+        .selectFrom('profiling_rules')
+        .selectAll()
+        .where('job_id', '=', jobId)
+        .where('attribute', '=', CUT_ITEM)
+        .orderBy('rule_index')
+        .execute();
     // The heartbeat timeout (10 s), a retry's back-off and one call, with room for a busy machine.
     const stored = await waitFor(storedRow, (row) => row !== undefined, 90_000, `${CUT_ITEM} stored by the rescuer`);
     const retriedAfterSeconds = (Date.now() - cutAt) / 1000;
@@ -110,18 +146,32 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
     expect(job.status).toBe('completed');
 
     // The stale worker gave its attempt up on its own, while still cut off.
-    const cancelled = await waitFor(async () => staleAttemptCancelled(isolated!.output()), (entry) => entry !== undefined, STALE_GIVE_UP_BOUND_MS, 'the stale worker to give up its attempt at the cut item');
+    const cancelled = await waitFor(
+      async () => staleAttemptCancelled(isolated!.output()),
+      (entry) => entry !== undefined,
+      STALE_GIVE_UP_BOUND_MS,
+      'the stale worker to give up its attempt at the cut item',
+    );
     phase('stale gave up');
     network.restore();
     // Back in contact: the stale worker's RPCs (polls, retried since the cut) reach the server again. TCP
     // retransmissions back off during a partition, so allow a minute.
     const heardBefore = temporalProxy!.bytesFromClients();
-    await waitFor(async () => temporalProxy!.bytesFromClients(), (n) => n > heardBefore, 60_000, 'the stale worker talking to Temporal again after the link returned');
+    await waitFor(
+      async () => temporalProxy!.bytesFromClients(),
+      (n) => n > heardBefore,
+      60_000,
+      'the stale worker talking to Temporal again after the link returned',
+    );
     phase('stale back');
     const runs = await activityRunsFor(harness.temporal, jobId, CUT_ITEM);
     const generation = runs.filter((r) => r.activityType === 'generateValidationRules');
     expect(generation).toHaveLength(1);
-    expect(generation[0]).toMatchObject({ completed: true, lastTimeoutType: 'TIMEOUT_TYPE_HEARTBEAT', identity: `${process.pid}@${hostname()}` });
+    expect(generation[0]).toMatchObject({
+      completed: true,
+      lastTimeoutType: 'TIMEOUT_TYPE_HEARTBEAT',
+      identity: `${process.pid}@${hostname()}`,
+    });
     expect(generation[0]!.attempt).toBeGreaterThanOrEqual(2);
 
     // The isolated worker's attempt is the one before the rescuer's: it ran attempt 1 on the stale worker.
@@ -134,7 +184,9 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
 
     // The stale worker came back: still running, and talking to the server again.
     expect(isolated.process.exitCode).toBeNull();
-    console.info(`netns figures: stored by attempt ${generation[0]!.attempt} on the rescuer ${retriedAfterSeconds.toFixed(1)} s after the cut; stale attempt ended: ${cancelled!.split('\n')[0]}`);
+    console.info(
+      `netns figures: stored by attempt ${generation[0]!.attempt} on the rescuer ${retriedAfterSeconds.toFixed(1)} s after the cut; stale attempt ended: ${cancelled!.split('\n')[0]}`,
+    );
     await rescuer.stop();
     phase('checked');
     console.info(`netns phases: ${phases.join(', ')}`);

@@ -27,9 +27,16 @@ beforeAll(async () => {
 });
 afterAll(() => harness?.close());
 
-const job = (attributeIds: string[]) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 1 });
+const job = (attributeIds: string[]) => ({
+  jobType: 'data_profiling_llm_generation',
+  dataSourceId: DEMO_DATA_SOURCE_ID,
+  attributeIds,
+  llmConcurrency: 1,
+});
 const history = async (owner: string, jobId: string) =>
-  (await api.request(owner, 'GET', `/api/v1/jobs/${jobId}/history`)).body.events.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome.split(':')[0]}`);
+  (await api.request(owner, 'GET', `/api/v1/jobs/${jobId}/history`)).body.events.map(
+    (e: { action: string; outcome: string }) => `${e.action}:${e.outcome.split(':')[0]}`,
+  );
 
 it('records a job terminated from the temporal CLI as failed with the reason, answers control with 409 and frees its quota slot', async () => {
   const owner = 'terminated-from-cli';
@@ -40,10 +47,29 @@ it('records a job terminated from the temporal CLI as failed with the reason, an
     const jobId = started.body.job_id;
     await gate.waitUntilHeld(1);
 
-    await promisify(execFile)(temporalCliPath(), ['workflow', 'terminate', '--workflow-id', jobId, '--reason', 'stopped by the on-call operator', '--address', harness.config.TEMPORAL_ADDRESS, '--namespace', harness.config.TEMPORAL_NAMESPACE]);
-    const row = await waitFor(() => harness.jobs.job(jobId), (r) => r?.status !== 'running' && r?.status !== 'pending', 30_000, 'the terminated job’s row to leave running');
+    await promisify(execFile)(temporalCliPath(), [
+      'workflow',
+      'terminate',
+      '--workflow-id',
+      jobId,
+      '--reason',
+      'stopped by the on-call operator',
+      '--address',
+      harness.config.TEMPORAL_ADDRESS,
+      '--namespace',
+      harness.config.TEMPORAL_NAMESPACE,
+    ]);
+    const row = await waitFor(
+      () => harness.jobs.job(jobId),
+      (r) => r?.status !== 'running' && r?.status !== 'pending',
+      30_000,
+      'the terminated job’s row to leave running',
+    );
 
-    expect(row).toMatchObject({ status: 'failed', error: expect.stringMatching(/^Terminated in Temporal by .+: stopped by the on-call operator$/) });
+    expect(row).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^Terminated in Temporal by .+: stopped by the on-call operator$/),
+    });
     expect(row?.completed_at).toBeInstanceOf(Date);
     const status = (await api.request(owner, 'GET', `/api/v1/jobs/${jobId}/status`)).body;
     expect(status).toMatchObject({ status: 'failed', error: row?.error, in_flight: 0, eta_seconds: null });
@@ -75,7 +101,9 @@ describe('an API process killed mid-start', () => {
     await proxy?.close();
   });
 
-  /** client/http/main.ts as its own process, reaching Temporal through `proxy`; resolves with its URL once it serves. */
+  /**
+   * client/http/main.ts as its own process, reaching Temporal through `proxy`; resolves with its URL once it serves.
+   */
   async function spawnApi(temporalAddress: string): Promise<string> {
     const port = await freePort();
     const env = {
@@ -88,7 +116,11 @@ describe('an API process killed mid-start', () => {
       // Longer than the test takes to see the row and kill the process: the start must still be hanging then.
       TEMPORAL_RPC_TIMEOUT_MS: '20000',
     };
-    apiProcess = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../client/http/main.ts')], { cwd: path.resolve(__dirname, '../..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    apiProcess = spawn(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../client/http/main.ts')], {
+      cwd: path.resolve(__dirname, '../..'),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     await new Promise<void>((resolve, reject) => {
       apiProcess!.stdout!.on('data', (chunk: Buffer) => {
@@ -112,8 +144,16 @@ describe('an API process killed mid-start', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${await api.tokenFor(owner)}`, 'content-type': 'application/json' },
       body: JSON.stringify(job(['credit_score'])),
-    }).then((r) => r.status, () => 'no answer');
-    const row = await waitFor(() => harness.db.selectFrom('jobs').selectAll().where('owner', '=', owner).executeTakeFirst(), (r) => r !== undefined, 30_000, 'the row the API writes before it starts the workflow');
+    }).then(
+      (r) => r.status,
+      () => 'no answer',
+    );
+    const row = await waitFor(
+      () => harness.db.selectFrom('jobs').selectAll().where('owner', '=', owner).executeTakeFirst(),
+      (r) => r !== undefined,
+      30_000,
+      'the row the API writes before it starts the workflow',
+    );
     expect(row?.status).toBe('pending');
     await new Promise((resolve) => {
       apiProcess!.once('exit', resolve);
@@ -122,7 +162,12 @@ describe('an API process killed mid-start', () => {
     expect(await answer).toBe('no answer');
     await expect(harness.temporal.workflow.getHandle(row!.id).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
-    const failed = await waitFor(() => harness.jobs.job(row!.id), (r) => r?.status !== 'pending', START_BOUND_MS + 20_000, 'the row of the job that never started to be failed');
+    const failed = await waitFor(
+      () => harness.jobs.job(row!.id),
+      (r) => r?.status !== 'pending',
+      START_BOUND_MS + 20_000,
+      'the row of the job that never started to be failed',
+    );
     expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/^Never started:/) });
     // Not before the bound: the reconcile entry is at least JOB_START_BOUND_MS after the row was written, both on
     // PostgreSQL's clock (a start may still be under way until then, so failing it sooner could be a lie).

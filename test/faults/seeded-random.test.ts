@@ -26,8 +26,10 @@ it('takes its seed from TEST_SEED, refuses one that is not an integer, and picks
 
 it('names the seed in the error of a failing body', async () => {
   const random = seededRandom('failing storm', 99);
-  await expect(replayableOnFailure(random, async () => {
-    throw new Error('kill did not land');
-  })).rejects.toThrow('kill did not land [failing storm: seed 99; replay with TEST_SEED=99]');
+  await expect(
+    replayableOnFailure(random, async () => {
+      throw new Error('kill did not land');
+    }),
+  ).rejects.toThrow('kill did not land [failing storm: seed 99; replay with TEST_SEED=99]');
   await expect(replayableOnFailure(random, async () => 'fine')).resolves.toBe('fine');
 });

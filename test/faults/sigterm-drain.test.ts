@@ -35,7 +35,9 @@ async function drainingWorker(graceMs: number): Promise<{ worker: WorkerProcess;
   return { worker, health: `http://127.0.0.1:${port}/healthz` };
 }
 
-/** The SDK state the worker's /healthz reports (RUNNING, STOPPING, DRAINING, ...), or 'gone' once it stops answering. */
+/**
+ * The SDK state the worker's /healthz reports (RUNNING, STOPPING, DRAINING, ...), or 'gone' once it stops answering.
+ */
 const workerState = (health: string) =>
   fetch(health)
     .then(async (r) => ((await r.json()) as { worker: string }).worker)
@@ -43,19 +45,39 @@ const workerState = (health: string) =>
 
 /** The process exits by itself after a drain: 30 s covers the SDK's shutdown and closing pools on a busy machine. */
 async function expectCleanExit(worker: WorkerProcess) {
-  const exit = await Promise.race([worker.exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000).unref())]);
+  const exit = await Promise.race([
+    worker.exited,
+    new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000).unref()),
+  ]);
   expect(exit).toEqual({ code: 0, signal: null });
   expect(worker.output()).toContain('synapse-jobs worker: stopped');
 }
 
-/** A job whose first `concurrency` calls are held at a gate, all running on a fresh worker with `graceMs` of shutdown grace. */
-async function jobHeldOnDrainingWorker(options: { attributes: number; graceMs: number; concurrency: number; owner: string }) {
+/**
+ * A job whose first `concurrency` calls are held at a gate, all running on a fresh worker with `graceMs` of shutdown
+ * grace.
+ */
+async function jobHeldOnDrainingWorker(options: {
+  attributes: number;
+  graceMs: number;
+  concurrency: number;
+  owner: string;
+}) {
   const attributes = await demoAttributes(harness, options.attributes);
   const { worker, health } = await drainingWorker(options.graceMs);
   const gate = harness.standin.gate({});
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: options.owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: options.concurrency });
+  const { jobId } = await harness.jobs.startJob({
+    jobType: 'data_profiling_llm_generation',
+    owner: options.owner,
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds: attributes,
+    llmConcurrency: options.concurrency,
+  });
   await gate.waitUntilHeld(options.concurrency, 30_000);
-  const held = harness.standin.calls().filter((c) => c.held).map((c) => c.itemKey!);
+  const held = harness.standin
+    .calls()
+    .filter((c) => c.held)
+    .map((c) => c.itemKey!);
   return { attributes, worker, health, gate, jobId, held };
 }
 
@@ -70,11 +92,21 @@ async function finishOnAnotherWorker(gate: { open(): void }, jobId: string, attr
 }
 
 it('finishes its in-flight activities within the grace period, takes no new work, and exits cleanly', async () => {
-  const { attributes, worker, health, gate, jobId, held } = await jobHeldOnDrainingWorker({ attributes: 8, graceMs: 60_000, concurrency: 4, owner: 'sigterm-drain' });
+  const { attributes, worker, health, gate, jobId, held } = await jobHeldOnDrainingWorker({
+    attributes: 8,
+    graceMs: 60_000,
+    concurrency: 4,
+    owner: 'sigterm-drain',
+  });
 
   worker.process.kill('SIGTERM');
   // Polling stopped: the SDK leaves RUNNING at once (10 s bound for a busy machine).
-  await waitFor(() => workerState(health), (state) => state !== 'RUNNING', 10_000, 'the worker to leave RUNNING after SIGTERM');
+  await waitFor(
+    () => workerState(health),
+    (state) => state !== 'RUNNING',
+    10_000,
+    'the worker to leave RUNNING after SIGTERM',
+  );
   gate.release();
   await expectCleanExit(worker);
 
@@ -83,7 +115,9 @@ it('finishes its in-flight activities within the grace period, takes no new work
   expect(gate.heldTotal()).toBe(4);
   for (const item of held) {
     const attribute = item.slice(DEMO_DATA_SOURCE_ID.length + 1);
-    expect(await activityRunsFor(harness.temporal, jobId, attribute)).toEqual([expect.objectContaining({ attempt: 1, completed: true, identity: `${worker.process.pid}@${hostname()}` })]);
+    expect(await activityRunsFor(harness.temporal, jobId, attribute)).toEqual([
+      expect.objectContaining({ attempt: 1, completed: true, identity: `${worker.process.pid}@${hostname()}` }),
+    ]);
   }
 
   await finishOnAnotherWorker(gate, jobId, attributes);
@@ -91,12 +125,28 @@ it('finishes its in-flight activities within the grace period, takes no new work
 }, 120_000);
 
 it('hands back the activities that outlast the grace period: cancelled, retried elsewhere at once, and the worker exits cleanly', async () => {
-  const { attributes, worker, health, gate, jobId, held } = await jobHeldOnDrainingWorker({ attributes: 6, graceMs: 1_000, concurrency: 3, owner: 'sigterm-handback' });
+  const { attributes, worker, health, gate, jobId, held } = await jobHeldOnDrainingWorker({
+    attributes: 6,
+    graceMs: 1_000,
+    concurrency: 3,
+    owner: 'sigterm-handback',
+  });
 
   worker.process.kill('SIGTERM');
-  await waitFor(() => workerState(health), (state) => state !== 'RUNNING', 10_000, 'the worker to leave RUNNING after SIGTERM');
-  // The 1 s grace runs out with the calls still held: the SDK cancels them and the requests are aborted (15 s bound, busy machine).
-  await waitFor(async () => gate.aborted(), (n) => n === 3, 15_000, 'the three held calls aborted when the grace period ran out');
+  await waitFor(
+    () => workerState(health),
+    (state) => state !== 'RUNNING',
+    10_000,
+    'the worker to leave RUNNING after SIGTERM',
+  );
+  // The 1 s grace runs out with the calls still held: the SDK cancels them and the requests are aborted (15 s bound,
+  // busy machine).
+  await waitFor(
+    async () => gate.aborted(),
+    (n) => n === 3,
+    15_000,
+    'the three held calls aborted when the grace period ran out',
+  );
   await expectCleanExit(worker);
   expect(await storedCount(harness, jobId)).toBe(0);
 
@@ -105,7 +155,19 @@ it('hands back the activities that outlast the grace period: cancelled, retried 
     const attribute = item.slice(DEMO_DATA_SOURCE_ID.length + 1);
     // Handed back, not timed out: the retry's previous attempt failed (worker shutdown), it did not miss heartbeats.
     const runs = await activityRunsFor(harness.temporal, jobId, attribute);
-    expect(runs).toEqual([expect.objectContaining({ attempt: 2, completed: true, lastTimeoutType: undefined, identity: `${process.pid}@${hostname()}` })]);
-    expect(harness.standin.calls().filter((c) => c.itemKey === item).map((c) => c.outcome)).toEqual(['client_aborted', 'ok']);
+    expect(runs).toEqual([
+      expect.objectContaining({
+        attempt: 2,
+        completed: true,
+        lastTimeoutType: undefined,
+        identity: `${process.pid}@${hostname()}`,
+      }),
+    ]);
+    expect(
+      harness.standin
+        .calls()
+        .filter((c) => c.itemKey === item)
+        .map((c) => c.outcome),
+    ).toEqual(['client_aborted', 'ok']);
   }
 }, 120_000);

@@ -34,15 +34,33 @@ const owner = 'temporal-outage';
 async function request(method: string, path: string, body?: unknown) {
   const response = await fetch(`${api.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${await api.tokenFor(owner)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${await api.tokenFor(owner)}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
-  return { status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as any };
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    body: (await response.json()) as any,
+  };
 }
 
-const job = (attributeIds: string[]) => ({ jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: 1 });
-const rowsOf = () => harness.db.selectFrom('jobs').select(['id', 'status', 'error', 'requested_action']).where('owner', '=', owner).orderBy('id').execute();
+const job = (attributeIds: string[]) => ({
+  jobType: 'data_profiling_llm_generation',
+  dataSourceId: DEMO_DATA_SOURCE_ID,
+  attributeIds,
+  llmConcurrency: 1,
+});
+const rowsOf = () =>
+  harness.db
+    .selectFrom('jobs')
+    .select(['id', 'status', 'error', 'requested_action'])
+    .where('owner', '=', owner)
+    .orderBy('id')
+    .execute();
 
 it('answers while Temporal is stopped (status from the snapshot, start and control 503 with Retry-After, refused at once once known unreachable), writes nothing half-way, and works again once it is back', async () => {
   const gate = harness.standin.gate({ itemPattern: 'credit_score' });
@@ -51,7 +69,12 @@ it('answers while Temporal is stopped (status from the snapshot, start and contr
     expect(started.status).toBe(201);
     const jobId = started.body.job_id;
     await gate.waitUntilHeld(1);
-    await waitFor(() => harness.jobs.job(jobId), (r) => r?.status === 'running', 30_000, 'the job row to say running');
+    await waitFor(
+      () => harness.jobs.job(jobId),
+      (r) => r?.status === 'running',
+      30_000,
+      'the job row to say running',
+    );
     const rowsBefore = await rowsOf();
 
     await server.kill('SIGKILL');
@@ -62,22 +85,43 @@ it('answers while Temporal is stopped (status from the snapshot, start and contr
       ['POST', '/api/v1/jobs', job(['billing_zip'])],
     ] as const) {
       const refused = await request(method, path, body);
-      expect({ path, status: refused.status, code: refused.body.error?.code, retryAfter: Number(refused.retryAfter) > 0 }).toEqual({ path, status: 503, code: 'dependency_unavailable', retryAfter: true });
+      expect({
+        path,
+        status: refused.status,
+        code: refused.body.error?.code,
+        retryAfter: Number(refused.retryAfter) > 0,
+      }).toEqual({ path, status: 503, code: 'dependency_unavailable', retryAfter: true });
       refusals.push(refused.body.error.message);
     }
     // The first request finds Temporal gone (no answer, or past its one deadline); every later one is refused from
     // that knowledge without asking Temporal again, so it waits for no deadline.
     expect(refusals[0]).toMatch(/^Temporal (did not answer|is unreachable)\b/);
-    expect(refusals.slice(1)).toEqual([expect.stringMatching(/^Temporal is unreachable\b/), expect.stringMatching(/^Temporal is unreachable\b/)]);
+    expect(refusals.slice(1)).toEqual([
+      expect.stringMatching(/^Temporal is unreachable\b/),
+      expect.stringMatching(/^Temporal is unreachable\b/),
+    ]);
     // After a control request (which never answers from the cache), so no live answer from before the stop is served.
     const status = await request('GET', `/api/v1/jobs/${jobId}/status`);
-    expect(status).toMatchObject({ status: 200, body: { job_id: jobId, status: 'running', progress_source: 'snapshot' } });
+    expect(status).toMatchObject({
+      status: 200,
+      body: { job_id: jobId, status: 'running', progress_source: 'snapshot' },
+    });
     expect(await rowsOf()).toEqual(rowsBefore);
 
     await server.start();
-    const paused = await waitFor(() => request('POST', `/api/v1/jobs/${jobId}/pause`), (r) => r.status !== 503, 60_000, 'pause to be accepted once Temporal is back');
+    const paused = await waitFor(
+      () => request('POST', `/api/v1/jobs/${jobId}/pause`),
+      (r) => r.status !== 503,
+      60_000,
+      'pause to be accepted once Temporal is back',
+    );
     expect(paused.status).toBe(202);
-    await waitFor(() => request('GET', `/api/v1/jobs/${jobId}/status`), (r) => r.body.status === 'paused', 30_000, 'the job to be paused');
+    await waitFor(
+      () => request('GET', `/api/v1/jobs/${jobId}/status`),
+      (r) => r.body.status === 'paused',
+      30_000,
+      'the job to be paused',
+    );
     expect((await request('POST', `/api/v1/jobs/${jobId}/resume`)).status).toBe(202);
     gate.open();
     expect((await waitUntilFinal(harness, jobId)).status).toBe('completed');

@@ -12,7 +12,9 @@ import { sleep, waitFor } from '../support/waiting';
 import { createDevServer, type RestartableDevServer } from './support/dev-server';
 import { demoAttributes, expectEachItemStoredOnce, storedCount, waitUntilFinal } from './support/evidence';
 
-/** How long the server stays down: long enough for every poll and heartbeat of the worker to fail, as in a real outage. */
+/**
+ * How long the server stays down: long enough for every poll and heartbeat of the worker to fail, as in a real outage.
+ */
 const OUTAGE_MS = 3_000;
 const PASSED = 5;
 const CONCURRENCY = 4;
@@ -33,10 +35,21 @@ afterAll(async () => {
 it('completes a job across a SIGKILL and restart of the Temporal server, storing each attribute once', async () => {
   const attributes = await demoAttributes(harness, 30);
   const gate = harness.standin.gate({ fromCall: PASSED + 1 });
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'temporal-restart', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: CONCURRENCY });
+  const { jobId } = await harness.jobs.startJob({
+    jobType: 'data_profiling',
+    owner: 'temporal-restart',
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds: attributes,
+    llmConcurrency: CONCURRENCY,
+  });
   // Bounds: a handful of activities on an idle worker take well under a second; 30 s allows a busy machine.
   await gate.waitUntilHeld(CONCURRENCY, 30_000);
-  await waitFor(() => storedCount(harness, jobId), (n) => n === PASSED, 30_000, `the ${PASSED} attributes whose calls passed the gate stored`);
+  await waitFor(
+    () => storedCount(harness, jobId),
+    (n) => n === PASSED,
+    30_000,
+    `the ${PASSED} attributes whose calls passed the gate stored`,
+  );
   await server.kill('SIGKILL');
   const storedAtKill = await storedCount(harness, jobId);
   await sleep(OUTAGE_MS);
@@ -49,5 +62,7 @@ it('completes a job across a SIGKILL and restart of the Temporal server, storing
   expect(job.status).toBe('completed');
   expect(job.result).toMatchObject({ attributesProfiled: attributes.length, attributesFailed: 0 });
   await expectEachItemStoredOnce(harness, jobId, attributes);
-  console.info(`temporal restart: ${storedAtKill}/${attributes.length} stored at the kill, ${CONCURRENCY} calls held across it; job ${job.status}`);
+  console.info(
+    `temporal restart: ${storedAtKill}/${attributes.length} stored at the kill, ${CONCURRENCY} calls held across it; job ${job.status}`,
+  );
 }, 300_000);

@@ -17,7 +17,14 @@ import { createHarness, type Harness } from '../support/harness';
 import { replayableOnFailure, seededRandom, type SeededRandom } from '../support/random';
 import { waitFor } from '../support/waiting';
 import { endAllSpawnedWorkers, spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { demoAttributes, expectEachItemStoredOnce, itemKey, slowIt, storedCount, waitUntilFinal } from './support/evidence';
+import {
+  demoAttributes,
+  expectEachItemStoredOnce,
+  itemKey,
+  slowIt,
+  storedCount,
+  waitUntilFinal,
+} from './support/evidence';
 
 let harness: Harness;
 const alive = new Set<WorkerProcess>();
@@ -50,12 +57,19 @@ interface Storm {
 /** The SDK's default worker identity, as the server records it on the activities a worker runs. */
 const identityOf = (worker: WorkerProcess) => `${worker.process.pid}@${hostname()}`;
 
-/** The identity of the worker of each of the job's LLM activities started on a worker still alive (one entry per activity). */
+/**
+ * The identity of the worker of each of the job's LLM activities started on a worker still alive (one entry per
+ * activity).
+ */
 async function startedOnLiveWorkers(jobId: string): Promise<string[]> {
   const live = new Set([...alive].map(identityOf));
   const { raw } = await harness.jobs.handle(jobId).describe();
   return (raw.pendingActivities ?? [])
-    .filter((a) => a.activityType?.name === 'generateValidationRules' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)
+    .filter(
+      (a) =>
+        a.activityType?.name === 'generateValidationRules' &&
+        a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+    )
     .map((a) => a.lastWorkerIdentity ?? '')
     .filter((identity) => live.has(identity));
 }
@@ -72,7 +86,13 @@ async function profileThroughKills(storm: Storm, random: SeededRandom) {
   for (let i = 0; i < storm.workers; i++) await startWorker();
   const attributes = await demoAttributes(harness, storm.attributes);
   const gate: StandinGate = harness.standin.gate({});
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'kill-storm', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: attributes, llmConcurrency: storm.llmConcurrency });
+  const { jobId } = await harness.jobs.startJob({
+    jobType: 'data_profiling',
+    owner: 'kill-storm',
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds: attributes,
+    llmConcurrency: storm.llmConcurrency,
+  });
 
   /**
    * Waits until every LLM activity started on a live worker is a call held at the gate (none still reading its
@@ -99,17 +119,28 @@ async function profileThroughKills(storm: Storm, random: SeededRandom) {
     // Let some go (always keeping one held, so the kill cuts a call in flight) and see them stored.
     const released = before.held > 1 ? 1 + random.int(before.held - 1) : 0;
     gate.release(released);
-    await waitFor(() => storedCount(harness, jobId), (n) => n >= storedBefore + released, 30_000, `${released} released items of ${jobId} stored`);
+    await waitFor(
+      () => storedCount(harness, jobId),
+      (n) => n >= storedBefore + released,
+      30_000,
+      `${released} released items of ${jobId} stored`,
+    );
     const { workers: running } = await allStartedHeld(`before kill ${k + 1}`);
     expect((await harness.jobs.job(jobId))?.status).toBe('running');
     const candidates = [...alive].filter((w) => running.has(identityOf(w)));
-    if (candidates.length === 0) throw new Error(`no live worker runs a held call of ${jobId}; running: ${[...running].join(', ')}`);
+    if (candidates.length === 0)
+      throw new Error(`no live worker runs a held call of ${jobId}; running: ${[...running].join(', ')}`);
     const victim = random.pick(candidates);
     const abortedBefore = gate.aborted();
     alive.delete(victim);
     await victim.kill('SIGKILL');
     // The stand-in sees the dead worker's connections close: at least one held call is cut.
-    await waitFor(async () => gate.aborted(), (n) => n > abortedBefore, 10_000, `a held call of the killed worker ${identityOf(victim)} aborted at the gate`);
+    await waitFor(
+      async () => gate.aborted(),
+      (n) => n > abortedBefore,
+      10_000,
+      `a held call of the killed worker ${identityOf(victim)} aborted at the gate`,
+    );
     kills.push({ storedBefore, released, cut: gate.aborted() - abortedBefore });
     await startWorker();
   }
@@ -122,27 +153,41 @@ async function profileThroughKills(storm: Storm, random: SeededRandom) {
 async function expectNothingLostOrRepeated(run: Awaited<ReturnType<typeof profileThroughKills>>, storm: Storm) {
   expect(run.kills).toHaveLength(storm.kills);
   expect(run.job.status).toBe('completed');
-  expect(run.job.result).toMatchObject({ attributesTotal: storm.attributes, attributesProfiled: storm.attributes, attributesFailed: 0 });
+  expect(run.job.result).toMatchObject({
+    attributesTotal: storm.attributes,
+    attributesProfiled: storm.attributes,
+    attributesFailed: 0,
+  });
   await expectEachItemStoredOnce(harness, run.jobId, run.attributes);
   const asked = run.attributes.map((a) => harness.standin.callCount(itemKey(a)));
   // Every attribute asked once, plus once more for each of its calls a kill cut at the gate, and nothing else.
   expect(asked.every((n) => n >= 1)).toBe(true);
   expect(asked.reduce((a, b) => a + b, 0)).toBe(storm.attributes + run.aborted);
-  const answered = run.attributes.map((a) => harness.standin.calls().filter((c) => c.itemKey === itemKey(a) && c.outcome === 'ok').length);
+  const answered = run.attributes.map(
+    (a) => harness.standin.calls().filter((c) => c.itemKey === itemKey(a) && c.outcome === 'ok').length,
+  );
   expect(answered.filter((n) => n !== 1)).toEqual([]);
-  console.info(`kill storm: ${run.kills.length} kills at ${run.kills.map((k) => `${k.storedBefore + k.released} stored/${k.cut} cut`).join(', ')} of ${storm.attributes}; ${run.aborted} held calls cut, ${asked.reduce((a, b) => a + b, 0)} LLM calls`);
+  console.info(
+    `kill storm: ${run.kills.length} kills at ${run.kills.map((k) => `${k.storedBefore + k.released} stored/${k.cut} cut`).join(', ')} of ${storm.attributes}; ${run.aborted} held calls cut, ${asked.reduce((a, b) => a + b, 0)} LLM calls`,
+  );
 }
 
 async function storm(label: string, shape: Storm) {
   const random = seededRandom(label);
-  await replayableOnFailure(random, async () => expectNothingLostOrRepeated(await profileThroughKills(shape, random), shape));
+  await replayableOnFailure(random, async () =>
+    expectNothingLostOrRepeated(await profileThroughKills(shape, random), shape),
+  );
 }
 
 it('completes a job through 3 SIGKILLs of its workers mid-call, storing each attribute once and answering none twice', async () => {
   await storm('kill storm (3 kills)', { attributes: 40, workers: 2, kills: 3, llmConcurrency: 6 });
 }, 300_000);
 
-slowIt('completes a 110-attribute job through 20 SIGKILLs of its 3 workers mid-call, storing each attribute once and answering none twice', async () => {
-  harness.standin.reset();
-  await storm('kill storm (20 kills)', { attributes: 110, workers: 3, kills: 20, llmConcurrency: 6 });
-}, 1_500_000);
+slowIt(
+  'completes a 110-attribute job through 20 SIGKILLs of its 3 workers mid-call, storing each attribute once and answering none twice',
+  async () => {
+    harness.standin.reset();
+    await storm('kill storm (20 kills)', { attributes: 110, workers: 3, kills: 20, llmConcurrency: 6 });
+  },
+  1_500_000,
+);

@@ -10,7 +10,16 @@ import { planGrants } from '../../activities/llm/budget/llm-budget-plan';
 import { readProviderSignals } from '../../activities/llm/budget/llm-budget-provider';
 import { parseResetDuration } from '../../activities/llm/llm-errors';
 import type { CallRecord } from '../../llm-standin/server';
-import { clearBudgetJournal, grantRounds, installBudgetJournal, pausesOf, readBudgetJournal, removeBudgetJournal, type GrantRound, type JournalPause } from '../support/budget-journal';
+import {
+  clearBudgetJournal,
+  grantRounds,
+  installBudgetJournal,
+  pausesOf,
+  readBudgetJournal,
+  removeBudgetJournal,
+  type GrantRound,
+  type JournalPause,
+} from '../support/budget-journal';
 import { createHarness, type Harness } from '../support/harness';
 import { endAllSpawnedWorkers, spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { waitFor } from '../support/waiting';
@@ -24,9 +33,22 @@ let attributes: string[] = [];
 beforeAll(async () => {
   harness = await createHarness({
     faults: { latencyMs: 20 },
-    config: { OPENAI_MODEL: MODEL, LLM_BUDGET_ENABLED: true, LLM_RPM_LIMIT: 1_000, LLM_TPM_LIMIT: 10_000_000, LLM_BUDGET_WINDOW_MS: 3_000, LLM_MAX_OUTPUT_TOKENS: 300, JOB_MAX_ACTIVE_PER_OWNER: 10 },
+    config: {
+      OPENAI_MODEL: MODEL,
+      LLM_BUDGET_ENABLED: true,
+      LLM_RPM_LIMIT: 1_000,
+      LLM_TPM_LIMIT: 10_000_000,
+      LLM_BUDGET_WINDOW_MS: 3_000,
+      LLM_MAX_OUTPUT_TOKENS: 300,
+      JOB_MAX_ACTIVE_PER_OWNER: 10,
+    },
   });
-  const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+  const catalogue = await harness.db
+    .selectFrom('data_source_attributes')
+    .select('name')
+    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+    .orderBy('position')
+    .execute();
   attributes = catalogue.map((a) => a.name);
   await installBudgetJournal(harness.db);
   workers = [spawnWorkerProcess(harness.config), spawnWorkerProcess(harness.config)];
@@ -48,19 +70,30 @@ afterAll(async () => {
 });
 
 /** A fresh budget and stand-in quota for each test: the same limits on both sides, nothing left in the window. */
-async function limitsEverywhere(budget: { rpm: number; tpm: number; windowMs: number }, standin?: { rpm: number; tpm: number }) {
+async function limitsEverywhere(
+  budget: { rpm: number; tpm: number; windowMs: number },
+  standin?: { rpm: number; tpm: number },
+) {
   await harness.db.deleteFrom('llm_budget_calls').where('model', '=', MODEL).execute();
-  await harness.db.updateTable('llm_budget_limits').set({ paused_until: null, provider_rpm: null, provider_tpm: null }).where('model', '=', MODEL).execute();
+  await harness.db
+    .updateTable('llm_budget_limits')
+    .set({ paused_until: null, provider_rpm: null, provider_tpm: null })
+    .where('model', '=', MODEL)
+    .execute();
   await harness.jobs.setLlmBudget(admin, MODEL, budget);
   const quota = standin ?? { rpm: budget.rpm, tpm: budget.tpm };
-  harness.standin.setFaults({ latencyMs: 20, limits: { requestsPerMinute: quota.rpm, tokensPerMinute: quota.tpm, windowMs: budget.windowMs } });
+  harness.standin.setFaults({
+    latencyMs: 20,
+    limits: { requestsPerMinute: quota.rpm, tokensPerMinute: quota.tpm, windowMs: budget.windowMs },
+  });
   harness.standin.reset();
   await clearBudgetJournal(harness.db, MODEL);
 }
 
 const journal = () => readBudgetJournal(harness.db, MODEL);
 const iso = (ms: number) => new Date(ms).toISOString();
-const describeRound = (r: GrantRound) => `round at ${iso(r.at)} (granted ${r.granted.length}, rpm ${r.rpm}, tpm ${r.tpm}): ${r.requests} requests and ${r.tokens.least}-${r.tokens.most} tokens in the window, ${r.leftWaiting.length} left waiting`;
+const describeRound = (r: GrantRound) =>
+  `round at ${iso(r.at)} (granted ${r.granted.length}, rpm ${r.rpm}, tpm ${r.tpm}): ${r.requests} requests and ${r.tokens.least}-${r.tokens.most} tokens in the window, ${r.leftWaiting.length} left waiting`;
 
 /**
  * Every grant round kept within the limits it read, and filled the window whenever calls were left waiting:
@@ -76,7 +109,10 @@ function expectRoundsAtTheLimit(rounds: GrantRound[], bound: 'requests' | 'token
     if (round.leftWaiting.length > 0) {
       // One owner and one priority per test that reads tokens: the next in line is the oldest left waiting.
       const next = round.leftWaiting.reduce((a, b) => (a.id < b.id ? a : b));
-      const full = bound === 'requests' ? round.requests >= round.rpm : round.requests >= round.rpm || round.tokens.most + next.estimate > round.tpm;
+      const full =
+        bound === 'requests'
+          ? round.requests >= round.rpm
+          : round.requests >= round.rpm || round.tokens.most + next.estimate > round.tpm;
       if (!full) problems.push('calls left waiting while the window had room');
     }
     expect({ round: describeRound(round), problems }).toEqual({ round: describeRound(round), problems: [] });
@@ -94,7 +130,14 @@ function expectNothingGrantedWhilePaused(rounds: GrantRound[], pauses: JournalPa
 }
 
 const waitingCalls = async (jobId: string) =>
-  (await harness.db.selectFrom('llm_budget_calls').select('id').where('job_id', '=', jobId).where('state', '=', 'waiting').execute()).length;
+  (
+    await harness.db
+      .selectFrom('llm_budget_calls')
+      .select('id')
+      .where('job_id', '=', jobId)
+      .where('state', '=', 'waiting')
+      .execute()
+  ).length;
 
 /**
  * Holds the budget (as a provider pause would) while `setUp` brings a late job's calls into the queue, then
@@ -103,7 +146,9 @@ const waitingCalls = async (jobId: string) =>
  */
 async function whileBudgetHeld<T>(setUp: () => Promise<T>): Promise<{ result: T; releasedAt: number }> {
   const budget = () => harness.db.updateTable('llm_budget_limits').where('model', '=', MODEL);
-  await budget().set({ paused_until: new Date(Date.now() + 120_000) }).execute();
+  await budget()
+    .set({ paused_until: new Date(Date.now() + 120_000) })
+    .execute();
   const result = await setUp();
   const releasedAt = Date.now();
   await budget().set({ paused_until: null }).execute();
@@ -121,43 +166,110 @@ function takeAttributes(count: number): string[] {
 }
 
 async function start(owner: string, attributeIds: string[], extra: Record<string, unknown> = {}) {
-  const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds, llmConcurrency: attributeIds.length, ...extra });
+  const { jobId } = await harness.jobs.startJob({
+    jobType: 'data_profiling_llm_generation',
+    owner,
+    dataSourceId: DEMO_DATA_SOURCE_ID,
+    attributeIds,
+    llmConcurrency: attributeIds.length,
+    ...extra,
+  });
   return jobId;
 }
 
 const keysOf = (attributeIds: string[]) => new Set(attributeIds.map((a) => `${DEMO_DATA_SOURCE_ID}.${a}`));
-const callsFor = (attributeIds: string[]): CallRecord[] => harness.standin.calls().filter((c) => c.itemKey !== undefined && keysOf(attributeIds).has(c.itemKey));
-const finished = async (jobId: string) => expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'completed' });
+const callsFor = (attributeIds: string[]): CallRecord[] =>
+  harness.standin.calls().filter((c) => c.itemKey !== undefined && keysOf(attributeIds).has(c.itemKey));
+const finished = async (jobId: string) =>
+  expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'completed' });
 
 describe('granting order and provider signals (pure)', () => {
   const limits = { rpm: 3, tpm: 1_000, pausedUntil: null };
-  const waiter = (id: number, owner: string, priority = 3, tokens = 100) => ({ id, owner, priority, tokens, held: false });
+  const waiter = (id: number, owner: string, priority = 3, tokens = 100) => ({
+    id,
+    owner,
+    priority,
+    tokens,
+    held: false,
+  });
 
   it('grants higher priority first, then the owner granted least in the window, then the oldest', () => {
     const usage = { requests: 0, tokens: 0, byOwner: new Map([['alice', 5]]) };
-    const plan = planGrants({ ...limits, rpm: 10 }, usage, [waiter(1, 'alice'), waiter(2, 'alice'), waiter(3, 'bob'), waiter(4, 'carol', 1), waiter(5, 'bob')], new Date());
+    const plan = planGrants(
+      { ...limits, rpm: 10 },
+      usage,
+      [waiter(1, 'alice'), waiter(2, 'alice'), waiter(3, 'bob'), waiter(4, 'carol', 1), waiter(5, 'bob')],
+      new Date(),
+    );
     expect(plan.grant).toEqual([4, 3, 5, 1, 2]);
   });
 
   it('stops at the first call that does not fit and names the limit it waits for', () => {
-    expect(planGrants(limits, { requests: 2, tokens: 0, byOwner: new Map() }, [waiter(1, 'a'), waiter(2, 'b')], new Date())).toEqual({ grant: [1], blocked: 'waiting for requests-per-minute budget' });
-    expect(planGrants(limits, { requests: 0, tokens: 850, byOwner: new Map() }, [waiter(1, 'a', 3, 200), waiter(2, 'b', 3, 10)], new Date())).toEqual({ grant: [], blocked: 'waiting for tokens-per-minute budget' });
+    expect(
+      planGrants(limits, { requests: 2, tokens: 0, byOwner: new Map() }, [waiter(1, 'a'), waiter(2, 'b')], new Date()),
+    ).toEqual({ grant: [1], blocked: 'waiting for requests-per-minute budget' });
+    expect(
+      planGrants(
+        limits,
+        { requests: 0, tokens: 850, byOwner: new Map() },
+        [waiter(1, 'a', 3, 200), waiter(2, 'b', 3, 10)],
+        new Date(),
+      ),
+    ).toEqual({ grant: [], blocked: 'waiting for tokens-per-minute budget' });
   });
 
   it('grants nothing while the provider has paused the model, and skips calls of paused jobs', () => {
     const now = new Date();
-    expect(planGrants({ ...limits, pausedUntil: new Date(now.getTime() + 1_000) }, { requests: 0, tokens: 0, byOwner: new Map() }, [waiter(1, 'a')], now).grant).toEqual([]);
-    expect(planGrants(limits, { requests: 0, tokens: 0, byOwner: new Map() }, [{ ...waiter(1, 'a'), held: true }, waiter(2, 'b')], now).grant).toEqual([2]);
+    expect(
+      planGrants(
+        { ...limits, pausedUntil: new Date(now.getTime() + 1_000) },
+        { requests: 0, tokens: 0, byOwner: new Map() },
+        [waiter(1, 'a')],
+        now,
+      ).grant,
+    ).toEqual([]);
+    expect(
+      planGrants(
+        limits,
+        { requests: 0, tokens: 0, byOwner: new Map() },
+        [{ ...waiter(1, 'a'), held: true }, waiter(2, 'b')],
+        now,
+      ).grant,
+    ).toEqual([2]);
   });
 
   it("reads Retry-After, exhausted x-ratelimit-remaining-* and the provider's limits", () => {
     expect(parseResetDuration('6m0s')).toBe(360_000);
     expect(parseResetDuration('1.5s')).toBe(1_500);
     expect(parseResetDuration('20ms')).toBe(20);
-    expect(readProviderSignals(429, new Headers({ 'retry-after': '3' }))).toMatchObject({ pauseMs: 3_000, reason: '429 Retry-After' });
-    expect(readProviderSignals(429, new Headers({ 'retry-after-ms': '250', 'retry-after': '1' }))).toMatchObject({ pauseMs: 250 });
-    expect(readProviderSignals(200, new Headers({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '2s', 'x-ratelimit-limit-requests': '60' }))).toEqual({ pauseMs: 2_000, reason: 'x-ratelimit-remaining-requests is 0', requestLimit: 60, tokenLimit: undefined });
-    expect(readProviderSignals(200, new Headers({ 'x-ratelimit-remaining-requests': '5', 'x-ratelimit-limit-tokens': '1000' }))).toEqual({ requestLimit: undefined, tokenLimit: 1_000 });
+    expect(readProviderSignals(429, new Headers({ 'retry-after': '3' }))).toMatchObject({
+      pauseMs: 3_000,
+      reason: '429 Retry-After',
+    });
+    expect(readProviderSignals(429, new Headers({ 'retry-after-ms': '250', 'retry-after': '1' }))).toMatchObject({
+      pauseMs: 250,
+    });
+    expect(
+      readProviderSignals(
+        200,
+        new Headers({
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': '2s',
+          'x-ratelimit-limit-requests': '60',
+        }),
+      ),
+    ).toEqual({
+      pauseMs: 2_000,
+      reason: 'x-ratelimit-remaining-requests is 0',
+      requestLimit: 60,
+      tokenLimit: undefined,
+    });
+    expect(
+      readProviderSignals(
+        200,
+        new Headers({ 'x-ratelimit-remaining-requests': '5', 'x-ratelimit-limit-tokens': '1000' }),
+      ),
+    ).toEqual({ requestLimit: undefined, tokenLimit: 1_000 });
   });
 });
 
@@ -169,7 +281,12 @@ describe('one budget for two worker processes', () => {
     // Every call queues while the budget is held, so the rounds under test all start with calls waiting.
     const { result: jobIds } = await whileBudgetHeld(async () => {
       const started = await Promise.all([start('alice', sets[0]!), start('bob', sets[1]!), start('carol', sets[2]!)]);
-      await waitFor(async () => (await Promise.all(started.map(waitingCalls))).reduce((a, b) => a + b, 0), (n) => n === 48, 60_000, 'all 48 calls waiting for budget');
+      await waitFor(
+        async () => (await Promise.all(started.map(waitingCalls))).reduce((a, b) => a + b, 0),
+        (n) => n === 48,
+        60_000,
+        'all 48 calls waiting for budget',
+      );
       return started;
     });
     for (const jobId of jobIds) await finished(jobId);
@@ -189,10 +306,20 @@ describe('one budget for two worker processes', () => {
     await limitsEverywhere({ rpm: 6, tpm: 1_000_000, windowMs: 2_000 });
     const [large, small] = [takeAttributes(24), takeAttributes(4)];
     const largeJob = await start('alice', large);
-    await waitFor(async () => callsFor(large).length, (n) => n >= 6, 30_000, "alice's large job to make its first 6 calls");
+    await waitFor(
+      async () => callsFor(large).length,
+      (n) => n >= 6,
+      30_000,
+      "alice's large job to make its first 6 calls",
+    );
     const { result: smallJob, releasedAt } = await whileBudgetHeld(async () => {
       const job = await start('bob', small);
-      await waitFor(async () => waitingCalls(job), (n) => n === 4, 30_000, "bob's 4 calls waiting in the held budget");
+      await waitFor(
+        async () => waitingCalls(job),
+        (n) => n === 4,
+        30_000,
+        "bob's 4 calls waiting in the held budget",
+      );
       return job;
     });
     await finished(smallJob);
@@ -212,16 +339,29 @@ describe('one budget for two worker processes', () => {
     await limitsEverywhere({ rpm: 6, tpm: 1_000_000, windowMs: 2_000 });
     const [first, second, urgent] = [takeAttributes(16), takeAttributes(16), takeAttributes(4)];
     const jobs = [await start('alice', first), await start('bob', second)];
-    await waitFor(async () => callsFor([...first, ...second]).length, (n) => n >= 6, 30_000, 'the two earlier jobs to make their first 6 calls');
+    await waitFor(
+      async () => callsFor([...first, ...second]).length,
+      (n) => n >= 6,
+      30_000,
+      'the two earlier jobs to make their first 6 calls',
+    );
     const { result: urgentJob } = await whileBudgetHeld(async () => {
       const job = await start('carol', urgent, { priority: 'high' });
-      await waitFor(async () => waitingCalls(job), (n) => n === 4, 30_000, "carol's 4 urgent calls waiting in the held budget");
+      await waitFor(
+        async () => waitingCalls(job),
+        (n) => n === 4,
+        30_000,
+        "carol's 4 urgent calls waiting in the held budget",
+      );
       return job;
     });
     await finished(urgentJob);
     for (const jobId of jobs) await finished(jobId);
     const urgentCalls = callsFor(urgent);
-    const [firstUrgent, lastUrgent] = [Math.min(...urgentCalls.map((c) => c.receivedAt)), Math.max(...urgentCalls.map((c) => c.receivedAt))];
+    const [firstUrgent, lastUrgent] = [
+      Math.min(...urgentCalls.map((c) => c.receivedAt)),
+      Math.max(...urgentCalls.map((c) => c.receivedAt)),
+    ];
     const others = callsFor([...first, ...second]);
     // The 4 urgent calls take the first grant of 6, so at most its 2 other calls can land among them.
     expect(others.filter((c) => c.receivedAt > firstUrgent && c.receivedAt < lastUrgent).length).toBeLessThanOrEqual(2);
@@ -231,7 +371,12 @@ describe('one budget for two worker processes', () => {
   it("stops every worker's grants until the reset after one worker sees a 429 with Retry-After, then grants again", async () => {
     await limitsEverywhere({ rpm: 1_000, tpm: 1_000_000, windowMs: 3_000 });
     const set = takeAttributes(16);
-    harness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'rate_limit', items: [`${DEMO_DATA_SOURCE_ID}.${set[5]}`], firstCallsPerItem: 1, retryAfterSeconds: 2 }] });
+    harness.standin.setFaults({
+      latencyMs: 20,
+      rules: [
+        { kind: 'rate_limit', items: [`${DEMO_DATA_SOURCE_ID}.${set[5]}`], firstCallsPerItem: 1, retryAfterSeconds: 2 },
+      ],
+    });
     const jobId = await start('dave', set, { llmConcurrency: 4 });
     await finished(jobId);
     const calls = callsFor(set);
@@ -246,19 +391,35 @@ describe('one budget for two worker processes', () => {
     expect(pauses[0]!.until - pauses[0]!.setAt).toBeLessThanOrEqual(2_000);
     const limitedCall = recorded.calls.find((c) => c.deletedState === 'granted' && c.settledAt === null)!;
     expect(limitedCall.grantedAt!).toBeLessThan(pauses[0]!.setAt);
-    // Calls granted before it may still land after the 429; no round grants anything until the pause ends, then rounds go on.
+    // Calls granted before it may still land after the 429; no round grants anything until the pause ends, then rounds
+    // go on.
     const rounds = grantRounds(recorded);
     expectNothingGrantedWhilePaused(rounds, pauses);
     expect(rounds.filter((r) => r.at >= pauses[0]!.endedAt).flatMap((r) => r.granted).length).toBeGreaterThanOrEqual(1);
     const [budget] = (await harness.jobs.llmBudget(admin)).filter((m) => m.model === MODEL);
-    expect(budget!.recent_rate_limits[0]).toMatchObject({ job_id: jobId, status: 429, pause_ms: 2_000, reason: '429 Retry-After' });
+    expect(budget!.recent_rate_limits[0]).toMatchObject({
+      job_id: jobId,
+      status: 429,
+      pause_ms: 2_000,
+      reason: '429 Retry-After',
+    });
   });
 
-  it('stops every worker\'s grants until the reset when an answer says the request quota is spent (x-ratelimit-remaining-requests 0)', async () => {
+  it("stops every worker's grants until the reset when an answer says the request quota is spent (x-ratelimit-remaining-requests 0)", async () => {
     await limitsEverywhere({ rpm: 1_000, tpm: 1_000_000, windowMs: 3_000 }, { rpm: 1_000, tpm: 10_000_000 });
     const set = takeAttributes(10);
     // A normal answer for the third item whose headers say the quota is spent for 2 s; nothing else limits.
-    harness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'quota_spent', items: [`${DEMO_DATA_SOURCE_ID}.${set[2]}`], firstCallsPerItem: 1, retryAfterSeconds: 2 }] });
+    harness.standin.setFaults({
+      latencyMs: 20,
+      rules: [
+        {
+          kind: 'quota_spent',
+          items: [`${DEMO_DATA_SOURCE_ID}.${set[2]}`],
+          firstCallsPerItem: 1,
+          retryAfterSeconds: 2,
+        },
+      ],
+    });
     const jobId = await start('gina', set, { llmConcurrency: 2 });
     await finished(jobId);
     const calls = callsFor(set);
@@ -279,9 +440,17 @@ describe('one budget for two worker processes', () => {
     await limitsEverywhere({ rpm: 4, tpm: 1_000_000, windowMs: 2_000 }, { rpm: 1_000, tpm: 10_000_000 });
     const set = takeAttributes(40);
     const jobId = await start('erin', set);
-    await waitFor(async () => callsFor(set).length, (n) => n >= 8, 60_000, 'two windows of calls at the old limit');
+    await waitFor(
+      async () => callsFor(set).length,
+      (n) => n >= 8,
+      60_000,
+      'two windows of calls at the old limit',
+    );
     const status = await harness.jobs.status(admin, jobId);
-    expect(status.llm_budget).toEqual({ waiting_calls: expect.any(Number), reason: 'waiting for requests-per-minute budget' });
+    expect(status.llm_budget).toEqual({
+      waiting_calls: expect.any(Number),
+      reason: 'waiting for requests-per-minute budget',
+    });
     const changed = await harness.jobs.setLlmBudget(admin, MODEL, { rpm: 20 });
     expect(changed.limits).toEqual({ rpm: 20, tpm: 1_000_000, window_ms: 2_000 });
     await finished(jobId);
@@ -293,7 +462,8 @@ describe('one budget for two worker processes', () => {
     const after = rounds.filter((r) => r.at > change.at);
     expect(before.map((r) => r.rpm)).toEqual(before.map(() => 4));
     expect(after.map((r) => r.rpm)).toEqual(after.map(() => 20));
-    // The old limit's windows held 4; the first round after the change (32 or more calls still waiting) filled it to 20.
+    // The old limit's windows held 4; the first round after the change (32 or more calls still waiting) filled it to
+    // 20.
     expect(before.at(-1)!.requests).toBe(4);
     expect(after[0]!.requests).toBe(20);
     expectRoundsAtTheLimit(rounds, 'requests');
@@ -306,11 +476,23 @@ describe('one budget for two worker processes', () => {
     // three and a half of them (on both sides), so tokens bind long before the 1 000 requests do.
     const { result: jobId } = await whileBudgetHeld(async () => {
       const job = await start('hank', set);
-      await waitFor(async () => waitingCalls(job), (n) => n === 12, 60_000, 'all 12 calls waiting for budget');
-      const estimates = await harness.db.selectFrom('llm_budget_calls').select('tokens').where('job_id', '=', job).execute();
+      await waitFor(
+        async () => waitingCalls(job),
+        (n) => n === 12,
+        60_000,
+        'all 12 calls waiting for budget',
+      );
+      const estimates = await harness.db
+        .selectFrom('llm_budget_calls')
+        .select('tokens')
+        .where('job_id', '=', job)
+        .execute();
       const tpm = Math.floor((3.5 * estimates.reduce((sum, e) => sum + e.tokens, 0)) / estimates.length);
       await harness.jobs.setLlmBudget(admin, MODEL, { tpm });
-      harness.standin.setFaults({ latencyMs: 20, limits: { requestsPerMinute: 1_000, tokensPerMinute: tpm, windowMs: 3_000 } });
+      harness.standin.setFaults({
+        latencyMs: 20,
+        limits: { requestsPerMinute: 1_000, tokensPerMinute: tpm, windowMs: 3_000 },
+      });
       return job;
     });
     await finished(jobId);
@@ -333,7 +515,12 @@ describe('one budget for two worker processes', () => {
     expect(budget.blocked_reason).toBe('waiting for requests-per-minute budget');
 
     await harness.jobs.pause({ subject: owner, admin: false }, jobId, { now: true });
-    await waitFor(async () => (await harness.jobs.status(admin, jobId)).status, (s) => s === 'paused', 30_000, 'the job paused now');
+    await waitFor(
+      async () => (await harness.jobs.status(admin, jobId)).status,
+      (s) => s === 'paused',
+      30_000,
+      'the job paused now',
+    );
     await waitFor(waiting, (n) => n === 0, 10_000, 'the waiting calls taken off the queue by pause-now');
     await harness.jobs.resume({ subject: owner, admin: false }, jobId);
     await waitFor(waiting, (n) => n > 0, 30_000, 'calls waiting for budget again after resume');
@@ -344,8 +531,15 @@ describe('one budget for two worker processes', () => {
     // can ever reach the provider, and they did.
     const ledger = (await journal()).calls.filter((c) => c.jobId === jobId);
     expect(ledger.filter((c) => c.grantedAt !== null)).toHaveLength(2);
-    expect(ledger.filter((c) => c.grantedAt === null).map((c) => c.deletedState)).toEqual(ledger.filter((c) => c.grantedAt === null).map(() => 'waiting'));
-    await waitFor(async () => callsFor(set).length, (n) => n >= 2, 10_000, 'the two granted calls at the stand-in');
+    expect(ledger.filter((c) => c.grantedAt === null).map((c) => c.deletedState)).toEqual(
+      ledger.filter((c) => c.grantedAt === null).map(() => 'waiting'),
+    );
+    await waitFor(
+      async () => callsFor(set).length,
+      (n) => n >= 2,
+      10_000,
+      'the two granted calls at the stand-in',
+    );
     expect(callsFor(set)).toHaveLength(2);
   });
 });

@@ -30,7 +30,15 @@ const messages = (item: string, task?: string) => [
   { role: 'user' as const, content: prompt(item, task) },
 ];
 const ask = (item: string, task?: string, client = openai, signal?: AbortSignal) =>
-  client.chat.completions.create({ model: 'gpt-test', messages: messages(item, task), response_format: { type: 'json_object' }, max_completion_tokens: 200 }, { signal });
+  client.chat.completions.create(
+    {
+      model: 'gpt-test',
+      messages: messages(item, task),
+      response_format: { type: 'json_object' },
+      max_completion_tokens: 200,
+    },
+    { signal },
+  );
 
 /** The error a call rejects with; fails the test if the call succeeds. */
 async function failureOf(call: Promise<unknown>): Promise<unknown> {
@@ -54,14 +62,24 @@ const outcomesOf = (calls: CallRecord[], item: string) => calls.filter((c) => c.
 const OPENAI_DURATION = /^(\d+m)?(\d+(\.\d+)?s|\d+ms)$/;
 
 describe('answers', () => {
-  it('answers with the task responder\'s JSON, echoes the model and estimates usage at four characters a token', async () => {
+  it("answers with the task responder's JSON, echoes the model and estimates usage at four characters a token", async () => {
     const completion = await ask('ds1.credit_score');
     const content = completion.choices[0]?.message.content ?? '';
     expect(JSON.parse(content)).toEqual({ item: 'ds1.credit_score', task: 'echo' });
-    expect(completion).toMatchObject({ object: 'chat.completion', model: 'gpt-test', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant' } }] });
+    expect(completion).toMatchObject({
+      object: 'chat.completion',
+      model: 'gpt-test',
+      choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant' } }],
+    });
     const promptTokens = messages('ds1.credit_score').reduce((sum, m) => sum + Math.ceil(m.content.length / 4), 0);
-    expect(completion.usage).toEqual({ prompt_tokens: promptTokens, completion_tokens: Math.ceil(content.length / 4), total_tokens: promptTokens + Math.ceil(content.length / 4) });
-    expect(standin.calls()).toEqual([expect.objectContaining({ itemKey: 'ds1.credit_score', task: 'echo', outcome: 'ok', status: 200, promptTokens })]);
+    expect(completion.usage).toEqual({
+      prompt_tokens: promptTokens,
+      completion_tokens: Math.ceil(content.length / 4),
+      total_tokens: promptTokens + Math.ceil(content.length / 4),
+    });
+    expect(standin.calls()).toEqual([
+      expect.objectContaining({ itemKey: 'ds1.credit_score', task: 'echo', outcome: 'ok', status: 200, promptTokens }),
+    ]);
   });
 
   it('gives the same answer to the same prompt every time', async () => {
@@ -139,13 +157,17 @@ describe('faults', () => {
 
   it('answers a quota_spent call normally, with headers saying the request quota is used up until the reset', async () => {
     standin.setFaults({ rules: [{ kind: 'quota_spent', items: ['ds1.a'], retryAfterSeconds: 2 }] });
-    const { data, response } = await openai.chat.completions.create({ model: 'gpt-test', messages: messages('ds1.a') }).withResponse();
+    const { data, response } = await openai.chat.completions
+      .create({ model: 'gpt-test', messages: messages('ds1.a') })
+      .withResponse();
     expect(JSON.parse(data.choices[0]?.message.content ?? '')).toEqual({ item: 'ds1.a', task: 'echo' });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(response.headers.get('x-ratelimit-reset-requests')).toBe('2s');
     expect(response.headers.get('retry-after')).toBeNull();
-    const other = await openai.chat.completions.create({ model: 'gpt-test', messages: messages('ds1.b') }).withResponse();
+    const other = await openai.chat.completions
+      .create({ model: 'gpt-test', messages: messages('ds1.b') })
+      .withResponse();
     expect(Number(other.response.headers.get('x-ratelimit-remaining-requests'))).toBeGreaterThan(0);
     expect(standin.calls().map((c) => [c.outcome, c.status])).toEqual([
       ['ok', 200],
@@ -164,7 +186,12 @@ describe('faults', () => {
   });
 
   it('answers 200 with text that is not JSON for malformed, and valid JSON of the wrong shape for wrong_shape', async () => {
-    standin.setFaults({ rules: [{ kind: 'malformed', items: ['ds1.a'] }, { kind: 'wrong_shape', items: ['ds1.b'] }] });
+    standin.setFaults({
+      rules: [
+        { kind: 'malformed', items: ['ds1.a'] },
+        { kind: 'wrong_shape', items: ['ds1.b'] },
+      ],
+    });
     const malformed = (await ask('ds1.a')).choices[0]?.message.content ?? '';
     const wrongShape = (await ask('ds1.b')).choices[0]?.message.content ?? '';
     const healthy = (await ask('ds1.c')).choices[0]?.message.content ?? '';
@@ -199,7 +226,8 @@ describe('faults', () => {
     // Under Jest's sandbox the client cannot always tell its own timeout abort apart, so accept the base class.
     expect(await failureOf(ask('ds1.a', 'echo', impatient))).toBeInstanceOf(OpenAI.APIConnectionError);
     await waitFor(() => standin.calls()[0]?.outcome === 'client_aborted', 'the timeout to be recorded');
-    // The latency's timer ends with the client gone: nothing is sent, and a later call on the same item is answered afresh.
+    // The latency's timer ends with the client gone: nothing is sent, and a later call on the same item is answered
+    // afresh.
     standin.setFaults({});
     await ask('ds1.a');
     expect(standin.calls().map((c) => [c.outcome, c.status])).toEqual([
@@ -259,8 +287,12 @@ describe('faults', () => {
 
   it('adds deterministic jitter from the item and call index, within the configured bound', () => {
     const plan: FaultPlan = { latencyMs: 100, latencyJitterMs: 50 };
-    const delays = Array.from({ length: 20 }, (_, i) => delayFor(plan, undefined, { itemKey: `ds1.col_${i}`, callIndex: 0 }));
-    expect(Array.from({ length: 20 }, (_, i) => delayFor(plan, undefined, { itemKey: `ds1.col_${i}`, callIndex: 0 }))).toEqual(delays);
+    const delays = Array.from({ length: 20 }, (_, i) =>
+      delayFor(plan, undefined, { itemKey: `ds1.col_${i}`, callIndex: 0 }),
+    );
+    expect(
+      Array.from({ length: 20 }, (_, i) => delayFor(plan, undefined, { itemKey: `ds1.col_${i}`, callIndex: 0 })),
+    ).toEqual(delays);
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(100);
     expect(Math.max(...delays)).toBeLessThan(150);
     expect(new Set(delays).size).toBeGreaterThan(5);
@@ -272,7 +304,9 @@ describe('quota limits', () => {
     standin.setFaults({ limits: { requestsPerMinute: 3 } });
     const remaining: (string | null)[] = [];
     for (let i = 0; i < 3; i++) {
-      const { response } = await openai.chat.completions.create({ model: 'gpt-test', messages: messages(`ds1.c${i}`) }).withResponse();
+      const { response } = await openai.chat.completions
+        .create({ model: 'gpt-test', messages: messages(`ds1.c${i}`) })
+        .withResponse();
       remaining.push(response.headers.get('x-ratelimit-remaining-requests'));
       expect(response.headers.get('x-ratelimit-reset-requests')).toMatch(OPENAI_DURATION);
     }
@@ -294,13 +328,18 @@ describe('quota limits', () => {
     const error = await failureOf(ask('ds1.t1'));
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect((error as InstanceType<typeof OpenAI.RateLimitError>).type).toBe('tokens');
-    expect(Number((error as InstanceType<typeof OpenAI.RateLimitError>).headers.get('x-ratelimit-remaining-tokens'))).toBeLessThan(tokensPerCall);
+    expect(
+      Number((error as InstanceType<typeof OpenAI.RateLimitError>).headers.get('x-ratelimit-remaining-tokens')),
+    ).toBeLessThan(tokensPerCall);
   });
 });
 
 describe('gates', () => {
   const askFor = (item: string, jobId: string) =>
-    openai.chat.completions.create({ model: 'gpt-test', messages: messages(item), response_format: { type: 'json_object' } }, { headers: { 'x-synapse-job-id': jobId } });
+    openai.chat.completions.create(
+      { model: 'gpt-test', messages: messages(item), response_format: { type: 'json_object' } },
+      { headers: { 'x-synapse-job-id': jobId } },
+    );
 
   it('holds matching calls until released, oldest first, and lets other calls through meanwhile', async () => {
     const gate = standin.gate({ jobId: 'job-a' });
@@ -309,7 +348,12 @@ describe('gates', () => {
     await gate.waitUntilHeld(3);
     await askFor('b1', 'job-b'); // another job's call is not held
     expect(answered).toEqual([]);
-    expect(standin.calls().filter((c) => c.held).map((c) => c.itemKey)).toEqual(['a1', 'a2', 'a3']);
+    expect(
+      standin
+        .calls()
+        .filter((c) => c.held)
+        .map((c) => c.itemKey),
+    ).toEqual(['a1', 'a2', 'a3']);
     gate.release(1);
     await waitFor(() => answered.length === 1, 'the first released call to be answered');
     expect(gate.held()).toBe(2);
@@ -351,14 +395,20 @@ describe('gates', () => {
 
   it('is driven over HTTP by a process that runs the stand-in elsewhere, and reset opens every gate', async () => {
     const base = standin.url.replace(/\/v1$/, '');
-    const created = (await (await fetch(`${base}/_standin/gates`, { method: 'POST', body: JSON.stringify({ items: ['remote'] }) })).json()) as { id: string };
+    const created = (await (
+      await fetch(`${base}/_standin/gates`, { method: 'POST', body: JSON.stringify({ items: ['remote'] }) })
+    ).json()) as { id: string };
     const call = ask('remote');
     await waitFor(() => standin.calls().some((c) => c.itemKey === 'remote'), 'the call to arrive');
     expect(await (await fetch(`${base}/_standin/gates/${created.id}`)).json()).toMatchObject({ held: 1 });
-    const released = await (await fetch(`${base}/_standin/gates/${created.id}/release`, { method: 'POST', body: '{}' })).json();
+    const released = await (
+      await fetch(`${base}/_standin/gates/${created.id}/release`, { method: 'POST', body: '{}' })
+    ).json();
     expect(released).toMatchObject({ held: 0, heldTotal: 1 });
     await call;
-    expect((await fetch(`${base}/_standin/gates`, { method: 'POST', body: JSON.stringify({ bogus: 1 }) })).status).toBe(400);
+    expect((await fetch(`${base}/_standin/gates`, { method: 'POST', body: JSON.stringify({ bogus: 1 }) })).status).toBe(
+      400,
+    );
     standin.gate({ items: ['after-reset'] });
     const pending = ask('after-reset');
     await waitFor(() => standin.calls().some((c) => c.itemKey === 'after-reset' && c.held), 'the call to be held');
@@ -371,13 +421,19 @@ describe('HTTP control surface', () => {
   const control = (path: string, init?: RequestInit) => fetch(new URL(path, standin.url), init);
 
   it('replaces the fault plan with PUT /_standin/faults', async () => {
-    const response = await control('/_standin/faults', { method: 'PUT', body: JSON.stringify({ rules: [{ kind: 'server_error', status: 500 }] }) });
+    const response = await control('/_standin/faults', {
+      method: 'PUT',
+      body: JSON.stringify({ rules: [{ kind: 'server_error', status: 500 }] }),
+    });
     expect(response.status).toBe(204);
     expect(((await failureOf(ask('ds1.a'))) as InstanceType<typeof OpenAI.APIError>).status).toBe(500);
   });
 
   it('refuses an invalid fault plan with 400 and keeps the current one', async () => {
-    const response = await control('/_standin/faults', { method: 'PUT', body: JSON.stringify({ rules: [{ kind: 'explode' }] }) });
+    const response = await control('/_standin/faults', {
+      method: 'PUT',
+      body: JSON.stringify({ rules: [{ kind: 'explode' }] }),
+    });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
     expect((await ask('ds1.a')).choices[0]?.message.content).toBeTruthy();
@@ -387,7 +443,10 @@ describe('HTTP control surface', () => {
     await ask('ds1.a');
     await ask('ds1.a');
     await ask('ds1.b');
-    const stats = (await (await control('/_standin/stats')).json()) as { calls: CallRecord[]; countsByItem: Record<string, number> };
+    const stats = (await (await control('/_standin/stats')).json()) as {
+      calls: CallRecord[];
+      countsByItem: Record<string, number>;
+    };
     expect(stats.countsByItem).toEqual({ 'ds1.a': 2, 'ds1.b': 1 });
     expect(stats.calls.map((c) => c.itemKey)).toEqual(['ds1.a', 'ds1.a', 'ds1.b']);
     expect((await control('/_standin/reset', { method: 'POST' })).status).toBe(204);
@@ -408,7 +467,13 @@ describe('shutdown', () => {
       // (the client's own timeout is 10 minutes): close resolving, with the call cut off, is the proof. The 10 s
       // bound only turns a hang into a failure that says so, well before Jest's timeout.
       let guard: NodeJS.Timeout | undefined;
-      const hung = new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('close() still waiting after 10 s: the hung connection kept it open')), 10_000)));
+      const hung = new Promise<never>(
+        (_, reject) =>
+          (guard = setTimeout(
+            () => reject(new Error('close() still waiting after 10 s: the hung connection kept it open')),
+            10_000,
+          )),
+      );
       await Promise.race([own.close(), hung])
         .catch((error) => {
           closeHung = true;

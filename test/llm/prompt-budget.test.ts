@@ -1,6 +1,7 @@
 // Prompts stay within LLM_MAX_PROMPT_TOKENS: every family's prompt with huge inputs (1 MB descriptions, values,
 // documents; hundreds of rules) is cut, marked and trimmed least important part first, keeping what the
-// stand-in and a model read it by; and a profiling job over a column of 1 MB values sends bounded prompts and completes.
+// stand-in and a model read it by; and a profiling job over a column of 1 MB values sends bounded prompts and
+// completes.
 
 import { sql } from 'kysely';
 import { PROFILE_VALUE_MAX_CHARS, type ColumnProfile } from '../../activities/profiling/column-profile';
@@ -41,12 +42,23 @@ describe('cutting a value (pure)', () => {
 describe("each family's prompt within the budget (pure)", () => {
   it('data profiling: a profile of 1 MB values keeps the column block parseable, trimming common values first', () => {
     const value = `${'v'.repeat(PROFILE_VALUE_MAX_CHARS)}…[truncated, 1000000 characters]`;
-    const profile: ColumnProfile = { rows: 10, nulls: 0, distinct: 10, min: value, max: value, topValues: Array.from({ length: 8 }, (_, i) => ({ value: `${i}${value}`, count: 1 })) };
+    const profile: ColumnProfile = {
+      rows: 10,
+      nulls: 0,
+      distinct: 10,
+      min: value,
+      max: value,
+      topValues: Array.from({ length: 8 }, (_, i) => ({ value: `${i}${value}`, count: 1 })),
+    };
     const prompt = validationRulesPrompt('huge', attribute, profile, BUDGET);
     expect(promptTokens(prompt)).toBeLessThanOrEqual(BUDGET);
     expect(line(prompt, 'ITEM: ')).toBe('ITEM: huge.note');
     const column = JSON.parse(prompt.user.slice(prompt.user.indexOf('{')));
-    expect(column).toMatchObject({ name: 'note', dataType: 'text', description: expect.stringMatching(/^Free text\. x+…\[truncated, 1000011 characters\]$/) });
+    expect(column).toMatchObject({
+      name: 'note',
+      dataType: 'text',
+      description: expect.stringMatching(/^Free text\. x+…\[truncated, 1000011 characters\]$/),
+    });
     expect(column.profile.topValues.length).toBeLessThan(8);
     // With room, nothing is trimmed but the description's bound.
     const roomy = JSON.parse(validationRulesPrompt('huge', attribute, profile, 16_000).user.split('Column:\n')[1]!);
@@ -54,7 +66,13 @@ describe("each family's prompt within the budget (pure)", () => {
   });
 
   it('scoping: hundreds of rules and a 1 MB description; the failing rules are kept before passing ones', () => {
-    const rules = Array.from({ length: 500 }, (_, i) => ({ kind: i === 499 ? 'pattern' : 'not_null', severity: 'medium' as const, passRate: i === 499 ? 0.5 : 1, failedRows: i === 499 ? 10 : 0, checkedRows: 20 }));
+    const rules = Array.from({ length: 500 }, (_, i) => ({
+      kind: i === 499 ? 'pattern' : 'not_null',
+      severity: 'medium' as const,
+      passRate: i === 499 ? 0.5 : 1,
+      failedRows: i === 499 ? 10 : 0,
+      checkedRows: 20,
+    }));
     // Room for the description's first 2 000 characters and 20 rules, not for all 500.
     const prompt = scopingPrompt('huge', attribute, { profilingJobId: 'p1', rules }, 1_500);
     expect(promptTokens(prompt)).toBeLessThanOrEqual(1_500);
@@ -64,22 +82,38 @@ describe("each family's prompt within the budget (pure)", () => {
     expect(profiling.rulesOmitted).toBe(480);
     expect(profiling.rules).toHaveLength(20);
     expect(profiling.rules[0]).toMatchObject({ kind: 'pattern', failedRows: 10 });
-    expect(promptTokens(scopingPrompt('huge', attribute, { profilingJobId: 'p1', rules }, BUDGET))).toBeLessThanOrEqual(BUDGET);
+    expect(promptTokens(scopingPrompt('huge', attribute, { profilingJobId: 'p1', rules }, BUDGET))).toBeLessThanOrEqual(
+      BUDGET,
+    );
   });
 
   it('attribute extraction: a chunk over the budget is cut at its end, inside its delimiters', () => {
-    const prompt = attributeExtractionPrompt({ planId: 'plan', document: MB, chunkIndex: 3, content: `Field A is required. ${'y'.repeat(20_000)}` }, BUDGET);
+    const prompt = attributeExtractionPrompt(
+      { planId: 'plan', document: MB, chunkIndex: 3, content: `Field A is required. ${'y'.repeat(20_000)}` },
+      BUDGET,
+    );
     expect(promptTokens(prompt)).toBeLessThanOrEqual(BUDGET);
     expect(line(prompt, 'Document: ')).toMatch(/^Document: x+…\[truncated, 1000000 characters\], chunk 3$/);
     expect(prompt.user).toMatch(/<<<\nField A is required\. y+…\[truncated, 20021 characters\]\n>>>$/);
   });
 
   it('PDE mapping: every candidate stays nameable while 1 MB descriptions are cut', () => {
-    const candidates = Array.from({ length: 20 }, (_, i) => ({ name: `column_${i}`, dataType: 'text', description: MB }));
-    const prompt = pdeMappingPrompt('plan', { pdeId: 7, name: 'Balance', description: MB, dataType: 'numeric' }, candidates, BUDGET);
+    const candidates = Array.from({ length: 20 }, (_, i) => ({
+      name: `column_${i}`,
+      dataType: 'text',
+      description: MB,
+    }));
+    const prompt = pdeMappingPrompt(
+      'plan',
+      { pdeId: 7, name: 'Balance', description: MB, dataType: 'numeric' },
+      candidates,
+      BUDGET,
+    );
     expect(promptTokens(prompt)).toBeLessThanOrEqual(BUDGET);
     expect(line(prompt, 'ITEM: ')).toBe('ITEM: plan/pde-7');
-    expect(jsonAfter(prompt, 'CANDIDATES: ').map((c: { name: string }) => c.name)).toEqual(candidates.map((c) => c.name));
+    expect(jsonAfter(prompt, 'CANDIDATES: ').map((c: { name: string }) => c.name)).toEqual(
+      candidates.map((c) => c.name),
+    );
     expect(jsonAfter(prompt, 'PDE: ').description).toMatch(/…\[truncated, 1000000 characters\]$/);
   });
 });
@@ -98,11 +132,23 @@ describe('a profiling job over a column of 1 MB text values', () => {
     };
     harness = await createHarness({ config: { LLM_MAX_PROMPT_TOKENS: MAX_PROMPT_TOKENS }, responders });
     await sql`create table if not exists huge_notes (id int primary key, note text)`.execute(harness.db);
-    await sql`insert into huge_notes select i, repeat(chr(97 + i), 1000000) from generate_series(1, 3) as i on conflict do nothing`.execute(harness.db);
-    await harness.db.insertInto('data_sources').values({ id: 'huge_notes', table_name: 'huge_notes', description: '1 MB notes' }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await sql`insert into huge_notes select i, repeat(chr(97 + i), 1000000) from generate_series(1, 3) as i on conflict do nothing`.execute(
+      harness.db,
+    );
+    await harness.db
+      .insertInto('data_sources')
+      .values({ id: 'huge_notes', table_name: 'huge_notes', description: '1 MB notes' })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     await harness.db
       .insertInto('data_source_attributes')
-      .values({ data_source_id: 'huge_notes', name: 'note', data_type: 'text', description: 'Free-text note; optional', position: 0 })
+      .values({
+        data_source_id: 'huge_notes',
+        name: 'note',
+        data_type: 'text',
+        description: 'Free-text note; optional',
+        position: 0,
+      })
       .onConflict((oc) => oc.columns(['data_source_id', 'name']).doNothing())
       .execute();
     await harness.startWorker();
@@ -110,15 +156,26 @@ describe('a profiling job over a column of 1 MB text values', () => {
   afterAll(() => harness.close());
 
   it('sends a prompt within LLM_MAX_PROMPT_TOKENS, the values marked as cut, and completes', async () => {
-    const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'huge-values', dataSourceId: 'huge_notes' });
+    const { jobId } = await harness.jobs.startJob({
+      jobType: 'data_profiling_llm_generation',
+      owner: 'huge-values',
+      dataSourceId: 'huge_notes',
+    });
     const job = await harness.jobs.waitForJob(jobId);
-    expect(job).toMatchObject({ status: 'completed', result: expect.objectContaining({ attributesProfiled: 1, attributesFailed: 0 }) });
+    expect(job).toMatchObject({
+      status: 'completed',
+      result: expect.objectContaining({ attributesProfiled: 1, attributesFailed: 0 }),
+    });
     const calls = harness.standin.calls().filter((c) => c.jobId === jobId);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.promptTokens).toBeLessThanOrEqual(MAX_PROMPT_TOKENS);
     expect(prompts).toHaveLength(1);
     expect(prompts[0]).toMatch(/"(b|c|d){200}…\[truncated, 1000000 characters\]"/);
-    const recorded = await harness.db.selectFrom('llm_calls').select('prompt_tokens').where('job_id', '=', jobId).execute();
+    const recorded = await harness.db
+      .selectFrom('llm_calls')
+      .select('prompt_tokens')
+      .where('job_id', '=', jobId)
+      .execute();
     expect(recorded.map((r) => r.prompt_tokens)).toEqual([calls[0]!.promptTokens]);
   });
 });

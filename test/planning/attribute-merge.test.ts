@@ -5,7 +5,13 @@ import { mergeAttributeCandidates, type SourcedCandidate } from '../../activitie
 import { chunkText } from '../../activities/planning/chunking';
 import { normaliseName } from '../../activities/planning/planning-text';
 
-const candidate = (name: string, description: string, documentId: number, chunk: number, extra: Partial<SourcedCandidate> = {}): SourcedCandidate => ({
+const candidate = (
+  name: string,
+  description: string,
+  documentId: number,
+  chunk: number,
+  extra: Partial<SourcedCandidate> = {},
+): SourcedCandidate => ({
   name,
   description,
   dataType: 'text',
@@ -44,24 +50,28 @@ describe('chunkText', () => {
 
 describe('mergeAttributeCandidates', () => {
   it('normalises names to snake_case and expands abbreviations', () => {
-    expect(['Acct No.', 'Account Number', 'account_number', 'Customer Identifier', 'Customer ID', 'E-mail Address'].map(normaliseName)).toEqual([
-      'account_number',
-      'account_number',
-      'account_number',
-      'customer_id',
-      'customer_id',
-      'email_address',
-    ]);
+    expect(
+      ['Acct No.', 'Account Number', 'account_number', 'Customer Identifier', 'Customer ID', 'E-mail Address'].map(
+        normaliseName,
+      ),
+    ).toEqual(['account_number', 'account_number', 'account_number', 'customer_id', 'customer_id', 'email_address']);
   });
 
   it('joins candidates with one normalised name or similar descriptions, keeping where each came from', () => {
     const merged = mergeAttributeCandidates([
-      candidate('Current Credit Limit', 'Credit limit in effect at month end, amount in US dollars', 2, 0, { dataType: 'numeric', constraints: ['non-negative'] }),
+      candidate('Current Credit Limit', 'Credit limit in effect at month end, amount in US dollars', 2, 0, {
+        dataType: 'numeric',
+        constraints: ['non-negative'],
+      }),
       candidate('Acct No.', 'Account identifier', 1, 0, { constraints: ['required'] }),
       candidate('Account Number', 'Unique identifier of the credit card account', 2, 0),
-      candidate('Credit Limit', 'Credit limit in effect at month end, amount in dollars', 1, 1, { dataType: 'numeric' }),
+      candidate('Credit Limit', 'Credit limit in effect at month end, amount in dollars', 1, 1, {
+        dataType: 'numeric',
+      }),
       // Similar description, but no name word in common: a different attribute.
-      candidate('Approved Line', 'Credit limit in effect at month end, amount in US dollars', 1, 2, { dataType: 'numeric' }),
+      candidate('Approved Line', 'Credit limit in effect at month end, amount in US dollars', 1, 2, {
+        dataType: 'numeric',
+      }),
       candidate('Account Number', 'Unique identifier of the credit card account', 2, 1),
     ]);
     expect(merged).toEqual([
@@ -99,8 +109,18 @@ describe('mergeAttributeCandidates', () => {
 
   it('merges the same candidates identically whatever order their chunks arrive in', () => {
     const candidates = [
-      candidate('Days Past Due', 'Number of days the account is past due at month end, integer between 0 and 180', 2, 1),
-      candidate('Past Due Days', 'Number of days the account is past due at the report date, integer between 0 and 180', 1, 0),
+      candidate(
+        'Days Past Due',
+        'Number of days the account is past due at month end, integer between 0 and 180',
+        2,
+        1,
+      ),
+      candidate(
+        'Past Due Days',
+        'Number of days the account is past due at the report date, integer between 0 and 180',
+        1,
+        0,
+      ),
       candidate('Borrower State', 'State code', 1, 1),
     ];
     expect(mergeAttributeCandidates([...candidates].reverse())).toEqual(mergeAttributeCandidates(candidates));

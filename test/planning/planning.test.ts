@@ -27,7 +27,8 @@ beforeEach(() => {
   harness.standin.setFaults({ latencyMs: 20 });
 });
 
-const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
+const recordHistory = (jobId: string, name: string) =>
+  recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
 const PDES = [
   { name: 'Customer Email', description: 'Contact email address of the cardholder', dataType: 'text' },
@@ -41,19 +42,39 @@ const PDES = [
 ];
 
 async function startMapping(owner: string, planId: string, extra: Record<string, unknown> = {}) {
-  return (await harness.jobs.startJob({ jobType: 'pde_auto_mapping', owner, planId, dataSourceId: DEMO_DATA_SOURCE_ID, llmConcurrency: 4, ...extra })).jobId;
+  return (
+    await harness.jobs.startJob({
+      jobType: 'pde_auto_mapping',
+      owner,
+      planId,
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      llmConcurrency: 4,
+      ...extra,
+    })
+  ).jobId;
 }
 
 async function pdeIdsOf(planId: string): Promise<Map<string, number>> {
-  const rows = await harness.db.selectFrom('plan_data_elements').select(['pde_id', 'name']).where('plan_id', '=', planId).execute();
+  const rows = await harness.db
+    .selectFrom('plan_data_elements')
+    .select(['pde_id', 'name'])
+    .where('plan_id', '=', planId)
+    .execute();
   return new Map(rows.map((r) => [r.name, Number(r.pde_id)]));
 }
 
-const mappingsOf = (planId: string) => harness.db.selectFrom('pde_mappings').selectAll().where('plan_id', '=', planId).orderBy('pde_id').execute();
+const mappingsOf = (planId: string) =>
+  harness.db.selectFrom('pde_mappings').selectAll().where('plan_id', '=', planId).orderBy('pde_id').execute();
 
 describe('llm_attribute_generation', () => {
   it('turns the sample documents into de-duplicated plan data elements with the provenance of every chunk', async () => {
-    const { jobId } = await harness.jobs.startJob({ jobType: 'llm_attribute_generation', owner: 'planner', planId: 'plan-gen', sampleDocuments: true, llmConcurrency: 3 });
+    const { jobId } = await harness.jobs.startJob({
+      jobType: 'llm_attribute_generation',
+      owner: 'planner',
+      planId: 'plan-gen',
+      sampleDocuments: true,
+      llmConcurrency: 3,
+    });
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', error: null });
     expect(job?.result).toEqual({
@@ -68,27 +89,73 @@ describe('llm_attribute_generation', () => {
     });
     expect(job?.progress).toMatchObject({ completedSteps: 6, totalSteps: 6, progressPercentage: 100 });
 
-    const pdes = await harness.db.selectFrom('plan_data_elements').selectAll().where('plan_id', '=', 'plan-gen').execute();
+    const pdes = await harness.db
+      .selectFrom('plan_data_elements')
+      .selectAll()
+      .where('plan_id', '=', 'plan-gen')
+      .execute();
     expect(pdes.map((p) => p.name).sort()).toEqual(
       [
-        'account_number', 'account_origination_date', 'account_status', 'annual_percentage_rate', 'autopay_flag', 'billing_zip_code',
-        'borrower_state', 'charge_off_amount', 'counterparty_id', 'credit_limit', 'customer_email', 'customer_id', 'cycle_ending_balance',
-        'data_owner_email', 'exposure_amount', 'last_review_date', 'minimum_payment_due', 'outstanding_balance', 'past_due_days',
-        'phone_number', 'product_type', 'refreshed_credit_score', 'risk_grade', 'social_security_number',
+        'account_number',
+        'account_origination_date',
+        'account_status',
+        'annual_percentage_rate',
+        'autopay_flag',
+        'billing_zip_code',
+        'borrower_state',
+        'charge_off_amount',
+        'counterparty_id',
+        'credit_limit',
+        'customer_email',
+        'customer_id',
+        'cycle_ending_balance',
+        'data_owner_email',
+        'exposure_amount',
+        'last_review_date',
+        'minimum_payment_due',
+        'outstanding_balance',
+        'past_due_days',
+        'phone_number',
+        'product_type',
+        'refreshed_credit_score',
+        'risk_grade',
+        'social_security_number',
       ].sort(),
     );
     expect(pdes.every((p) => p.source_job_id === jobId)).toBe(true);
     const byName = new Map(pdes.map((p) => [p.name, p]));
-    const provenance = (name: string) => (byName.get(name)!.provenance as { document: string; chunk: number; name: string }[]).map((p) => `${p.document}#${p.chunk} ${p.name}`);
+    const provenance = (name: string) =>
+      (byName.get(name)!.provenance as { document: string; chunk: number; name: string }[]).map(
+        (p) => `${p.document}#${p.chunk} ${p.name}`,
+      );
     // Abbreviated and synonymous names, similar descriptions, and a line repeated by the chunk overlap.
-    expect(provenance('account_number')).toEqual(['ffiec-031-loans.md#0 Acct No.', 'fr-y-14m-credit-card.md#0 Account Number']);
-    expect(provenance('customer_id')).toEqual(['customer-contact-standard.md#0 Customer Identifier', 'fr-y-14m-credit-card.md#0 Customer ID']);
-    expect(provenance('credit_limit')).toEqual(['ffiec-031-loans.md#0 Credit Limit', 'fr-y-14m-credit-card.md#0 Current Credit Limit']);
-    expect(provenance('past_due_days')).toEqual(['ffiec-031-loans.md#0 Past Due Days', 'fr-y-14m-credit-card.md#1 Days Past Due']);
-    expect(provenance('cycle_ending_balance')).toEqual(['fr-y-14m-credit-card.md#0 Cycle Ending Balance', 'fr-y-14m-credit-card.md#1 Cycle Ending Balance']);
+    expect(provenance('account_number')).toEqual([
+      'ffiec-031-loans.md#0 Acct No.',
+      'fr-y-14m-credit-card.md#0 Account Number',
+    ]);
+    expect(provenance('customer_id')).toEqual([
+      'customer-contact-standard.md#0 Customer Identifier',
+      'fr-y-14m-credit-card.md#0 Customer ID',
+    ]);
+    expect(provenance('credit_limit')).toEqual([
+      'ffiec-031-loans.md#0 Credit Limit',
+      'fr-y-14m-credit-card.md#0 Current Credit Limit',
+    ]);
+    expect(provenance('past_due_days')).toEqual([
+      'ffiec-031-loans.md#0 Past Due Days',
+      'fr-y-14m-credit-card.md#1 Days Past Due',
+    ]);
+    expect(provenance('cycle_ending_balance')).toEqual([
+      'fr-y-14m-credit-card.md#0 Cycle Ending Balance',
+      'fr-y-14m-credit-card.md#1 Cycle Ending Balance',
+    ]);
     expect(byName.get('past_due_days')).toMatchObject({ data_type: 'integer', constraints: ['range 0..180'] });
-    expect(byName.get('social_security_number')).toMatchObject({ data_type: 'text', constraints: ['format NNN-NN-NNNN', 'required'] });
-    for (const chunk of ['fr-y-14m-credit-card.md#0', 'fr-y-14m-credit-card.md#1', 'ffiec-031-loans.md#0']) expect(harness.standin.callCount(`plan-gen/${chunk}`)).toBe(1);
+    expect(byName.get('social_security_number')).toMatchObject({
+      data_type: 'text',
+      constraints: ['format NNN-NN-NNNN', 'required'],
+    });
+    for (const chunk of ['fr-y-14m-credit-card.md#0', 'fr-y-14m-credit-card.md#1', 'ffiec-031-loans.md#0'])
+      expect(harness.standin.callCount(`plan-gen/${chunk}`)).toBe(1);
     recordHistory(jobId, 'planning-attribute-generation');
   });
 
@@ -96,7 +163,12 @@ describe('llm_attribute_generation', () => {
     // A queue no worker polls yet, so the cancel is in the workflow's history before its first step.
     const queue = `planning-early-cancel-${randomUUID()}`;
     const jobs = new JobsClient(harness.temporal, harness.db, { ...harness.config, TEMPORAL_TASK_QUEUE: queue });
-    const { jobId } = await jobs.startJob({ jobType: 'llm_attribute_generation', owner: 'planner', planId: 'plan-early-cancel', sampleDocuments: true });
+    const { jobId } = await jobs.startJob({
+      jobType: 'llm_attribute_generation',
+      owner: 'planner',
+      planId: 'plan-early-cancel',
+      sampleDocuments: true,
+    });
     await jobs.cancel({ subject: 'planner', admin: false }, jobId);
     const worker = await harness.startWorker({ TEMPORAL_TASK_QUEUE: queue });
     try {
@@ -108,12 +180,26 @@ describe('llm_attribute_generation', () => {
   });
 
   it('rejects a request without documents or with an empty one, naming the field', async () => {
-    const start = (extra: Record<string, unknown>) => harness.jobs.startJob({ jobType: 'llm_attribute_generation', owner: 'planner', planId: 'plan-bad', ...extra });
+    const start = (extra: Record<string, unknown>) =>
+      harness.jobs.startJob({ jobType: 'llm_attribute_generation', owner: 'planner', planId: 'plan-bad', ...extra });
     await expect(start({})).rejects.toMatchObject({ field: 'documents' });
-    await expect(start({ documents: [{ name: 'a.md', content: '  \n' }] })).rejects.toMatchObject({ field: 'documents.0.content' });
-    await expect(start({ sampleDocuments: true, chunkSize: 400, chunkOverlap: 300 })).rejects.toMatchObject({ field: 'chunkOverlap' });
-    await expect(start({ documents: [{ name: 'a.md', content: 'x' }, { name: 'a.md', content: 'y' }] })).rejects.toBeInstanceOf(InvalidJobRequestError);
-    expect(await harness.db.selectFrom('planning_documents').select('id').where('plan_id', '=', 'plan-bad').execute()).toEqual([]);
+    await expect(start({ documents: [{ name: 'a.md', content: '  \n' }] })).rejects.toMatchObject({
+      field: 'documents.0.content',
+    });
+    await expect(start({ sampleDocuments: true, chunkSize: 400, chunkOverlap: 300 })).rejects.toMatchObject({
+      field: 'chunkOverlap',
+    });
+    await expect(
+      start({
+        documents: [
+          { name: 'a.md', content: 'x' },
+          { name: 'a.md', content: 'y' },
+        ],
+      }),
+    ).rejects.toBeInstanceOf(InvalidJobRequestError);
+    expect(
+      await harness.db.selectFrom('planning_documents').select('id').where('plan_id', '=', 'plan-bad').execute(),
+    ).toEqual([]);
   });
 });
 
@@ -122,11 +208,22 @@ describe('pde_auto_mapping', () => {
     const jobId = await startMapping('mapper', 'plan-map', { pdes: PDES, candidateColumns: 5 });
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', error: null });
-    expect(job?.result).toMatchObject({ pdesTotal: 8, mapped: 8, failed: 0, skippedAccepted: 0, byClassification: { PII: 3, financial: 2, CDE: 3 } });
+    expect(job?.result).toMatchObject({
+      pdesTotal: 8,
+      mapped: 8,
+      failed: 0,
+      skippedAccepted: 0,
+      byClassification: { PII: 3, financial: 2, CDE: 3 },
+    });
 
     const ids = await pdeIdsOf('plan-map');
     const mappings = new Map((await mappingsOf('plan-map')).map((m) => [m.pde_id, m]));
-    const catalogue = await harness.db.selectFrom('data_source_attributes').select(['name', 'data_type as dataType', 'description']).where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+    const catalogue = await harness.db
+      .selectFrom('data_source_attributes')
+      .select(['name', 'data_type as dataType', 'description'])
+      .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+      .orderBy('position')
+      .execute();
     for (const pde of PDES) {
       const mapping = mappings.get(ids.get(pde.name)!)!;
       const offered = topCandidateColumns(pde, catalogue, 5).map((c) => c.name);
@@ -135,7 +232,16 @@ describe('pde_auto_mapping', () => {
       expect(harness.standin.callCount(`plan-map/pde-${ids.get(pde.name)}`)).toBe(1);
     }
     const columnOf = (name: string) => mappings.get(ids.get(name)!)!.column_names;
-    expect(PDES.map((p) => columnOf(p.name))).toEqual([['email_address'], ['current_balance'], ['credit_score'], ['account_id'], ['billing_zip'], ['credit_limit'], ['account_status'], ['phone_number']]);
+    expect(PDES.map((p) => columnOf(p.name))).toEqual([
+      ['email_address'],
+      ['current_balance'],
+      ['credit_score'],
+      ['account_id'],
+      ['billing_zip'],
+      ['credit_limit'],
+      ['account_status'],
+      ['phone_number'],
+    ]);
     expect(mappings.get(ids.get('Customer Email')!)).toMatchObject({ classification: 'PII', risk_rating: 'high' });
     expect(mappings.get(ids.get('Current Balance')!)).toMatchObject({ classification: 'financial' });
   });
@@ -148,17 +254,32 @@ describe('pde_auto_mapping', () => {
     harness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'malformed', items: [`plan-faults/pde-${broken}`] }] });
     const again = await startMapping('mapper', 'plan-faults');
     const job = await harness.jobs.waitForJob(again);
-    expect(job).toMatchObject({ status: 'completed', error: expect.stringContaining('1 of 3 PDEs failed: Current Balance (invalid LLM output after 3 attempts') });
-    expect(job?.result).toMatchObject({ mapped: 2, failed: 1, failedPdes: [{ pdeId: broken, name: 'Current Balance', reason: expect.stringContaining('not JSON') }] });
+    expect(job).toMatchObject({
+      status: 'completed',
+      error: expect.stringContaining('1 of 3 PDEs failed: Current Balance (invalid LLM output after 3 attempts'),
+    });
+    expect(job?.result).toMatchObject({
+      mapped: 2,
+      failed: 1,
+      failedPdes: [{ pdeId: broken, name: 'Current Balance', reason: expect.stringContaining('not JSON') }],
+    });
 
     harness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'malformed' }] });
     const allBroken = await startMapping('mapper', 'plan-faults-all', { pdes: PDES.slice(0, 2) });
-    expect(await harness.jobs.waitForJob(allBroken)).toMatchObject({ status: 'failed', error: expect.stringContaining('2 of 2 PDEs failed'), result: { mapped: 0, failed: 2 } });
+    expect(await harness.jobs.waitForJob(allBroken)).toMatchObject({
+      status: 'failed',
+      error: expect.stringContaining('2 of 2 PDEs failed'),
+      result: { mapped: 0, failed: 2 },
+    });
   });
 
   it('rejects unknown data sources, repeated PDE names and an empty plan, naming the field', async () => {
-    await expect(startMapping('mapper', 'plan-x', { dataSourceId: 'nope', pdes: PDES.slice(0, 1) })).rejects.toMatchObject({ field: 'dataSourceId' });
-    await expect(startMapping('mapper', 'plan-x', { pdes: [PDES[0], PDES[1], PDES[0]] })).rejects.toMatchObject({ field: 'pdes.2.name' });
+    await expect(
+      startMapping('mapper', 'plan-x', { dataSourceId: 'nope', pdes: PDES.slice(0, 1) }),
+    ).rejects.toMatchObject({ field: 'dataSourceId' });
+    await expect(startMapping('mapper', 'plan-x', { pdes: [PDES[0], PDES[1], PDES[0]] })).rejects.toMatchObject({
+      field: 'pdes.2.name',
+    });
     await expect(startMapping('mapper', 'plan-empty')).rejects.toMatchObject({ field: 'planId' });
   });
 });
@@ -170,12 +291,22 @@ describe('pde_regeneration', () => {
     const ids = await pdeIdsOf('plan-regen');
     const [accepted, rejected, suggested, unchosen] = PDES.slice(0, 4).map((p) => ids.get(p.name)!);
     // A person accepted one mapping (choosing a column of their own) and rejected another.
-    await harness.db.updateTable('pde_mappings').set({ status: 'accepted', column_names: ['customer_id'] }).where('pde_id', '=', accepted!).execute();
+    await harness.db
+      .updateTable('pde_mappings')
+      .set({ status: 'accepted', column_names: ['customer_id'] })
+      .where('pde_id', '=', accepted!)
+      .execute();
     await harness.db.updateTable('pde_mappings').set({ status: 'rejected' }).where('pde_id', '=', rejected!).execute();
     const before = new Map((await mappingsOf('plan-regen')).map((m) => [m.pde_id, m]));
     harness.standin.reset();
 
-    const { jobId } = await harness.jobs.startJob({ jobType: 'pde_regeneration', owner: 'regen', planId: 'plan-regen', dataSourceId: DEMO_DATA_SOURCE_ID, pdeNames: PDES.slice(0, 3).map((p) => p.name) });
+    const { jobId } = await harness.jobs.startJob({
+      jobType: 'pde_regeneration',
+      owner: 'regen',
+      planId: 'plan-regen',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      pdeNames: PDES.slice(0, 3).map((p) => p.name),
+    });
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', error: null });
     expect(job?.result).toMatchObject({ pdesTotal: 3, mapped: 2, failed: 0, skippedAccepted: 1 });
@@ -183,7 +314,11 @@ describe('pde_regeneration', () => {
     const after = new Map((await mappingsOf('plan-regen')).map((m) => [m.pde_id, m]));
     expect(after.get(accepted!)).toEqual(before.get(accepted!));
     expect(after.get(unchosen!)).toEqual(before.get(unchosen!));
-    expect(after.get(rejected!)).toMatchObject({ job_id: jobId, status: 'suggested', column_names: ['current_balance'] });
+    expect(after.get(rejected!)).toMatchObject({
+      job_id: jobId,
+      status: 'suggested',
+      column_names: ['current_balance'],
+    });
     expect(after.get(suggested!)).toMatchObject({ job_id: jobId, status: 'suggested', column_names: ['credit_score'] });
     expect(harness.standin.callCount(`plan-regen/pde-${accepted}`)).toBe(0);
     expect(harness.standin.callCount(`plan-regen/pde-${rejected}`)).toBe(1);
@@ -192,7 +327,14 @@ describe('pde_regeneration', () => {
   });
 
   it('rejects PDEs the plan does not have, naming the position', async () => {
-    const start = (extra: Record<string, unknown>) => harness.jobs.startJob({ jobType: 'pde_regeneration', owner: 'regen', planId: 'plan-regen', dataSourceId: DEMO_DATA_SOURCE_ID, ...extra });
+    const start = (extra: Record<string, unknown>) =>
+      harness.jobs.startJob({
+        jobType: 'pde_regeneration',
+        owner: 'regen',
+        planId: 'plan-regen',
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        ...extra,
+      });
     await expect(start({ pdeNames: ['Customer Email', 'No Such PDE'] })).rejects.toMatchObject({ field: 'pdeNames.1' });
     await expect(start({})).rejects.toMatchObject({ field: 'pdeIds' });
   });
@@ -201,7 +343,11 @@ describe('pde_regeneration', () => {
 describe('mapping job control', () => {
   const owner = 'controller';
   const principal = { subject: owner, admin: false };
-  const manyPdes = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => ({ ...PDES[i % PDES.length]!, name: `${prefix} ${PDES[i % PDES.length]!.name} ${i}` }));
+  const manyPdes = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      ...PDES[i % PDES.length]!,
+      name: `${prefix} ${PDES[i % PDES.length]!.name} ${i}`,
+    }));
 
   it('pauses without starting new PDEs and resumes with every PDE mapped exactly once', async () => {
     // The first two PDEs go through; the pause lands while the next two are held.
@@ -215,7 +361,8 @@ describe('mapping job control', () => {
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed' });
     expect(job?.result).toMatchObject({ pdesTotal: 12, mapped: 12 });
-    for (const id of (await pdeIdsOf('plan-pause')).values()) expect(harness.standin.callCount(`plan-pause/pde-${id}`)).toBe(1);
+    for (const id of (await pdeIdsOf('plan-pause')).values())
+      expect(harness.standin.callCount(`plan-pause/pde-${id}`)).toBe(1);
     recordHistory(jobId, 'planning-pde-auto-mapping');
   });
 
@@ -223,9 +370,21 @@ describe('mapping job control', () => {
     // The first two PDEs go through; the cancel lands while the next two are held.
     const gate = harness.standin.gate({ fromCall: 3 });
     const jobId = await startMapping(owner, 'plan-cancel', { pdes: manyPdes('C', 12), llmConcurrency: 2 });
-    await cancelWhileHeld(harness, principal, jobId, heldAtGate(gate), 2, 'mapPlanDataElement', msToNumber(LLM_ACTIVITY.heartbeatTimeout!));
+    await cancelWhileHeld(
+      harness,
+      principal,
+      jobId,
+      heldAtGate(gate),
+      2,
+      'mapPlanDataElement',
+      msToNumber(LLM_ACTIVITY.heartbeatTimeout!),
+    );
     const ids = [...(await pdeIdsOf('plan-cancel')).values()].sort((a, b) => a - b);
-    const mapped = await harness.db.selectFrom('pde_mapping_outcomes').select('pde_id').where('job_id', '=', jobId).execute();
+    const mapped = await harness.db
+      .selectFrom('pde_mapping_outcomes')
+      .select('pde_id')
+      .where('job_id', '=', jobId)
+      .execute();
     expect(mapped.map((m) => Number(m.pde_id)).sort((a, b) => a - b)).toEqual(ids.slice(0, 2));
     expect((await mappingsOf('plan-cancel')).map((m) => Number(m.pde_id))).toEqual(ids.slice(0, 2));
   });
@@ -240,14 +399,20 @@ describe('mapping with the answer cache', () => {
     const job = await harness.jobs.waitForJob(second);
     expect(job).toMatchObject({ status: 'completed' });
     expect(harness.standin.calls()).toHaveLength(0);
-    expect(job?.result).toMatchObject({ mapped: 5, llm: { calls: 5, cachedCalls: 5, promptTokens: 0, completionTokens: 0 } });
+    expect(job?.result).toMatchObject({
+      mapped: 5,
+      llm: { calls: 5, cachedCalls: 5, promptTokens: 0, completionTokens: 0 },
+    });
     expect((await mappingsOf('plan-cache')).every((m) => m.job_id === second)).toBe(true);
   });
 });
 
 describe('a mapping job larger than its history budget', () => {
   it('continues as new across several runs and maps every PDE exactly once', async () => {
-    const pdes = Array.from({ length: 90 }, (_, i) => ({ ...PDES[i % PDES.length]!, name: `${PDES[i % PDES.length]!.name} ${i}` }));
+    const pdes = Array.from({ length: 90 }, (_, i) => ({
+      ...PDES[i % PDES.length]!,
+      name: `${PDES[i % PDES.length]!.name} ${i}`,
+    }));
     const jobId = await startMapping('long', 'plan-long', { pdes, llmConcurrency: 4 });
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', error: null });
@@ -256,16 +421,26 @@ describe('a mapping job larger than its history budget', () => {
 
     const listRuns = async () => {
       const runs: string[] = [];
-      for await (const run of harness.temporal.workflow.list({ query: `WorkflowId = "${jobId}"` })) runs.push(run.status.name);
+      for await (const run of harness.temporal.workflow.list({ query: `WorkflowId = "${jobId}"` }))
+        runs.push(run.status.name);
       return runs;
     };
     // Visibility lags a little behind the runs themselves.
-    const runs = await waitFor(listRuns, (r) => r.includes('COMPLETED'), 30_000, 'visibility to list the completed run');
+    const runs = await waitFor(
+      listRuns,
+      (r) => r.includes('COMPLETED'),
+      30_000,
+      'visibility to list the completed run',
+    );
     expect(runs.length).toBeGreaterThan(2);
     expect(runs.filter((r) => r === 'CONTINUED_AS_NEW')).toHaveLength(runs.length - 1);
 
     const ids = [...(await pdeIdsOf('plan-long')).values()];
-    const outcomes = await harness.db.selectFrom('pde_mapping_outcomes').select('pde_id').where('job_id', '=', jobId).execute();
+    const outcomes = await harness.db
+      .selectFrom('pde_mapping_outcomes')
+      .select('pde_id')
+      .where('job_id', '=', jobId)
+      .execute();
     expect(outcomes.map((o) => Number(o.pde_id)).sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));
     expect((await mappingsOf('plan-long')).filter((m) => m.job_id === jobId)).toHaveLength(90);
     for (const id of ids) expect(harness.standin.callCount(`plan-long/pde-${id}`)).toBe(1);

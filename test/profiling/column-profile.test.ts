@@ -17,7 +17,12 @@ beforeAll(async () => {
 afterAll(() => harness.close());
 
 const status: AttributeDescriptor = { name: 'account_status', dataType: 'text', description: '' };
-const countWhere = async (table: string, where: string) => (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)} where ${sql.raw(where)}`.execute(harness.db)).rows[0]!.n;
+const countWhere = async (table: string, where: string) =>
+  (
+    await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)} where ${sql.raw(where)}`.execute(
+      harness.db,
+    )
+  ).rows[0]!.n;
 
 describe('a column profile', () => {
   it('reads a table at or under the sample size in full, exactly', async () => {
@@ -25,7 +30,9 @@ describe('a column profile', () => {
     expect(profile.sampledFromEstimatedRows).toBeUndefined();
     expect(profile.rows).toBe(10_000);
     expect(profile.nulls).toBe(await countWhere(DEMO_TABLE, 'account_status is null'));
-    expect(profile.topValues[0]!.count).toBe(await countWhere(DEMO_TABLE, `account_status = '${profile.topValues[0]!.value}'`));
+    expect(profile.topValues[0]!.count).toBe(
+      await countWhere(DEMO_TABLE, `account_status = '${profile.topValues[0]!.value}'`),
+    );
   });
 
   it('profiles a larger table from a page sample of about the sample size, the same sample every time', async () => {
@@ -49,21 +56,42 @@ describe('a column profile', () => {
 describe('profiling an attribute whose profile outlasts the heartbeat timeout', () => {
   it('completes on the first attempt, because the activity heartbeats while it profiles', async () => {
     // Every row costs 1.2 ms to read, so a full read takes ~12 s: longer than the 10 s heartbeat timeout.
-    await sql`create or replace view slow_demo_accounts as select * from ${sql.table(DEMO_TABLE)} where pg_sleep(0.0012) is not null`.execute(harness.db);
-    await harness.db.insertInto('data_sources').values({ id: 'slow_demo', table_name: 'slow_demo_accounts', description: 'the demo table, read slowly' }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await sql`create or replace view slow_demo_accounts as select * from ${sql.table(DEMO_TABLE)} where pg_sleep(0.0012) is not null`.execute(
+      harness.db,
+    );
+    await harness.db
+      .insertInto('data_sources')
+      .values({ id: 'slow_demo', table_name: 'slow_demo_accounts', description: 'the demo table, read slowly' })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
     await harness.db
       .insertInto('data_source_attributes')
-      .values({ data_source_id: 'slow_demo', name: 'account_status', data_type: 'text', description: 'Lifecycle status, one of: ACTIVE, CLOSED', position: 0 })
+      .values({
+        data_source_id: 'slow_demo',
+        name: 'account_status',
+        data_type: 'text',
+        description: 'Lifecycle status, one of: ACTIVE, CLOSED',
+        position: 0,
+      })
       .onConflict((oc) => oc.columns(['data_source_id', 'name']).doNothing())
       .execute();
     const worker = await harness.startWorker();
     try {
-      const { jobId } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', owner: 'slow-profile', dataSourceId: 'slow_demo' });
+      const { jobId } = await harness.jobs.startJob({
+        jobType: 'data_profiling_llm_generation',
+        owner: 'slow-profile',
+        dataSourceId: 'slow_demo',
+      });
       const job = await harness.jobs.waitForJob(jobId);
-      expect(job).toMatchObject({ status: 'completed', result: expect.objectContaining({ attributesProfiled: 1, attributesFailed: 0 }) });
+      expect(job).toMatchObject({
+        status: 'completed',
+        result: expect.objectContaining({ attributesProfiled: 1, attributesFailed: 0 }),
+      });
       const history = await harness.jobs.handle(jobId).fetchHistory();
       // A heartbeat timeout would show as a later attempt of the activity (the started event keeps the last one).
-      const attempts = history.events!.flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : []));
+      const attempts = history.events!.flatMap((e) =>
+        e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : [],
+      );
       expect(attempts.length).toBeGreaterThan(0);
       expect(attempts.every((attempt) => attempt === 1)).toBe(true);
     } finally {

@@ -30,16 +30,33 @@ afterAll(async () => {
 const ROWS = 10_000;
 const CHUNK = 100;
 const KILL_AFTER_ROW = 2_500;
-const request = (): SamplingStartRequest => ({ jobType: 'intelligent_sampling', owner: 'crash-sampler', dataSourceId: hold.dataSourceId, confidenceLevel: 0.95, marginOfError: 0.05, strataColumns: ['product_type'], seed: 11 });
+const request = (): SamplingStartRequest => ({
+  jobType: 'intelligent_sampling',
+  owner: 'crash-sampler',
+  dataSourceId: hold.dataSourceId,
+  confidenceLevel: 0.95,
+  marginOfError: 0.05,
+  strataColumns: ['product_type'],
+  seed: 11,
+});
 
-const attemptsOf = (jobId: string) => harness.db.selectFrom('sampling_scan_progress').selectAll().where('job_id', '=', jobId).orderBy('id').execute();
+const attemptsOf = (jobId: string) =>
+  harness.db.selectFrom('sampling_scan_progress').selectAll().where('job_id', '=', jobId).orderBy('id').execute();
 const sampleOf = async (jobId: string) =>
-  (await harness.db.selectFrom('sample_records').select(['row_id', 'stratum', 'reason']).where('job_id', '=', jobId).orderBy('row_id').execute()).map((r) => `${r.row_id}:${r.stratum}:${r.reason}`);
+  (
+    await harness.db
+      .selectFrom('sample_records')
+      .select(['row_id', 'stratum', 'reason'])
+      .where('job_id', '=', jobId)
+      .orderBy('row_id')
+      .execute()
+  ).map((r) => `${r.row_id}:${r.stratum}:${r.reason}`);
 
 /** The checkpoint the server holds in the running scan's last heartbeat (what a retry would resume from). */
 async function serverCheckpoint(jobId: string): Promise<number | undefined> {
   const { raw } = await harness.jobs.handle(jobId).describe();
-  const payload = (raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'scanSamplingUnit')?.heartbeatDetails?.payloads?.[0];
+  const payload = (raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'scanSamplingUnit')
+    ?.heartbeatDetails?.payloads?.[0];
   return payload ? defaultPayloadConverter.fromPayload<{ lastRowId?: number }>(payload).lastRowId : undefined;
 }
 
@@ -54,15 +71,30 @@ it('resumes a killed scan from its heartbeat checkpoint and draws the same sampl
     await hold.waitUntilHeld(jobId, 1);
     const [unit] = await attemptsOf(jobId);
     if ((unit?.last_row_id ?? 0) >= KILL_AFTER_ROW) break;
-    if (step > KILL_AFTER_ROW / CHUNK + 5) throw new Error(`the first unit did not reach row ${KILL_AFTER_ROW} in ${step} chunks; progress ${JSON.stringify(unit)}`);
+    if (step > KILL_AFTER_ROW / CHUNK + 5)
+      throw new Error(
+        `the first unit did not reach row ${KILL_AFTER_ROW} in ${step} chunks; progress ${JSON.stringify(unit)}`,
+      );
     await hold.release();
     await hold.close();
   }
-  // The next chunk waits on the hold; the heartbeat naming the last one read reaches the server within its throttle (1 s).
-  await waitFor(() => serverCheckpoint(jobId), (row) => row === KILL_AFTER_ROW, 15_000, `the server holding the checkpoint at row ${KILL_AFTER_ROW}`);
+  // The next chunk waits on the hold; the heartbeat naming the last one read reaches the server within its throttle (1
+  // s).
+  await waitFor(
+    () => serverCheckpoint(jobId),
+    (row) => row === KILL_AFTER_ROW,
+    15_000,
+    `the server holding the checkpoint at row ${KILL_AFTER_ROW}`,
+  );
   await first.kill('SIGKILL');
   const [killed] = await attemptsOf(jobId);
-  expect(killed).toMatchObject({ pass: 'count', unit_index: 0, resumed: false, started_after_row_id: 0, last_row_id: KILL_AFTER_ROW });
+  expect(killed).toMatchObject({
+    pass: 'count',
+    unit_index: 0,
+    resumed: false,
+    started_after_row_id: 0,
+    last_row_id: KILL_AFTER_ROW,
+  });
 
   await hold.open();
   await harness.startWorker();
@@ -80,9 +112,14 @@ it('resumes a killed scan from its heartbeat checkpoint and draws the same sampl
 
   // The checkpoint carried the partial strata counts: the merged population and sample are those of a clean run.
   const reference = await harness.jobs.startJob({ ...request(), chunkSize: 1_000 });
-  expect(await harness.jobs.waitForJob(reference.jobId)).toMatchObject({ status: 'completed', result: { strata: (job!.result as { strata: unknown }).strata } });
+  expect(await harness.jobs.waitForJob(reference.jobId)).toMatchObject({
+    status: 'completed',
+    result: { strata: (job!.result as { strata: unknown }).strata },
+  });
   const sample = await sampleOf(jobId);
   expect(sample).toHaveLength(370);
   expect(sample).toEqual(await sampleOf(reference.jobId));
-  console.info(`sampling crash figures: killed after row ${killed!.last_row_id}, resumed after row ${resumed[0]!.started_after_row_id}, count pass read ${countPassRows} rows for ${ROWS}`);
+  console.info(
+    `sampling crash figures: killed after row ${killed!.last_row_id}, resumed after row ${resumed[0]!.started_after_row_id}, count pass read ${countPassRows} rows for ${ROWS}`,
+  );
 }, 120_000);

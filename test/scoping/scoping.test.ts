@@ -20,7 +20,12 @@ beforeAll(async () => {
   // started all 20 before its history reached the budget (answers arriving together make fewer events).
   harness = await createHarness({ faults: { latencyMs: 20 }, config: { JOB_HISTORY_EVENT_BUDGET: 50 } });
   await harness.startWorker();
-  const catalogue = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').execute();
+  const catalogue = await harness.db
+    .selectFrom('data_source_attributes')
+    .select('name')
+    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+    .orderBy('position')
+    .execute();
   firstTwenty = catalogue.slice(0, 20).map((a) => a.name);
 });
 afterAll(() => harness.close());
@@ -29,14 +34,35 @@ beforeEach(() => {
   harness.standin.setFaults({ latencyMs: 20 });
 });
 
-const recordHistory = (jobId: string, name: string) => recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
+const recordHistory = (jobId: string, name: string) =>
+  recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, jobId, name);
 
-async function startScoping(jobType: 'scoping_recommendations' | 'generate_scoping_recommendations', owner: string, extra: Record<string, unknown> = {}) {
-  return (await harness.jobs.startJob({ jobType, owner, dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: firstTwenty, llmConcurrency: 4, ...extra })).jobId;
+async function startScoping(
+  jobType: 'scoping_recommendations' | 'generate_scoping_recommendations',
+  owner: string,
+  extra: Record<string, unknown> = {},
+) {
+  return (
+    await harness.jobs.startJob({
+      jobType,
+      owner,
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds: firstTwenty,
+      llmConcurrency: 4,
+      ...extra,
+    })
+  ).jobId;
 }
 
 const assessmentsOf = async (jobId: string) =>
-  (await harness.db.selectFrom('scoping_assessments').selectAll().where('job_id', '=', jobId).orderBy('attribute').execute()).map((a) => ({
+  (
+    await harness.db
+      .selectFrom('scoping_assessments')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .orderBy('attribute')
+      .execute()
+  ).map((a) => ({
     attribute: a.attribute,
     inScope: a.in_scope,
     risk: a.risk,
@@ -44,11 +70,26 @@ const assessmentsOf = async (jobId: string) =>
     tests: a.recommended_tests.map((t) => t.test),
   }));
 
-const selectionOf = (jobId: string) => harness.db.selectFrom('scoping_selection').select(['test_kind', 'cost', 'covers', 'applies_to']).where('job_id', '=', jobId).orderBy('test_kind').execute();
+const selectionOf = (jobId: string) =>
+  harness.db
+    .selectFrom('scoping_selection')
+    .select(['test_kind', 'cost', 'covers', 'applies_to'])
+    .where('job_id', '=', jobId)
+    .orderBy('test_kind')
+    .execute();
 
-const row = (attribute: string, risk: string, score: number, tests: string[]) => ({ attribute, inScope: risk !== 'low', risk, score, tests });
+const row = (attribute: string, risk: string, score: number, tests: string[]) => ({
+  attribute,
+  inScope: risk !== 'low',
+  risk,
+  score,
+  tests,
+});
 
-/** The stand-in's answers for the first 20 demo columns, scored by activities/scoping/risk-score.ts (see docs/scoping.md). */
+/**
+ * The stand-in's answers for the first 20 demo columns, scored by activities/scoping/risk-score.ts (see
+ * docs/scoping.md).
+ */
 const EXPECTED_FIRST_TWENTY = [
   row('account_id', 'high', 55, ['completeness', 'validity', 'uniqueness']), // 50 + identifier 5
   row('account_open_date', 'medium', 30, ['completeness']),
@@ -90,21 +131,31 @@ describe('generate_scoping_recommendations', () => {
         { attribute: 'billing_zip', score: 60, risk: 'high', inScope: true, tests: ['validity', 'consistency'] },
         { attribute: 'email_address', score: 60, risk: 'high', inScope: true, tests: ['validity'] },
         { attribute: 'phone_number', score: 60, risk: 'high', inScope: true, tests: ['validity'] },
-        { attribute: 'account_id', score: 55, risk: 'high', inScope: true, tests: ['completeness', 'validity', 'uniqueness'] },
+        {
+          attribute: 'account_id',
+          score: 55,
+          risk: 'high',
+          inScope: true,
+          tests: ['completeness', 'validity', 'uniqueness'],
+        },
         { attribute: 'customer_id', score: 55, risk: 'high', inScope: true, tests: ['completeness', 'validity'] },
-        ...['annual_income', 'apr_rate', 'credit_limit', 'current_balance', 'days_past_due'].map((a) => expect.objectContaining({ attribute: a, score: 37 })),
+        ...['annual_income', 'apr_rate', 'credit_limit', 'current_balance', 'days_past_due'].map((a) =>
+          expect.objectContaining({ attribute: a, score: 37 }),
+        ),
       ],
       failedAttributes: [],
       llm: { calls: 20, cachedCalls: 0, promptTokens: expect.any(Number), completionTokens: expect.any(Number) },
     });
     expect(job?.progress).toMatchObject({ completedSteps: 20, totalSteps: 20, progressPercentage: 100 });
     expect(await selectionOf(jobId)).toEqual([]);
-    for (const attribute of firstTwenty) expect(harness.standin.callCount(scopingItemKey(DEMO_DATA_SOURCE_ID, attribute))).toBe(1);
+    for (const attribute of firstTwenty)
+      expect(harness.standin.callCount(scopingItemKey(DEMO_DATA_SOURCE_ID, attribute))).toBe(1);
 
     const runs: string[] = [];
     const listRuns = async () => {
       runs.length = 0;
-      for await (const run of harness.temporal.workflow.list({ query: `WorkflowId = "${jobId}"` })) runs.push(run.status.name);
+      for await (const run of harness.temporal.workflow.list({ query: `WorkflowId = "${jobId}"` }))
+        runs.push(run.status.name);
       return runs;
     };
     // Visibility lags a little behind the runs themselves.
@@ -119,10 +170,15 @@ describe('generate_scoping_recommendations', () => {
     await expect(start({ testBudget: 5 })).rejects.toMatchObject({ field: 'testBudget' });
     await expect(start({ attributeIds: ['credit_score', 'nope'] })).rejects.toMatchObject({ field: 'attributeIds.1' });
     await expect(start({ profilingJobId: 'no-such-job' })).rejects.toMatchObject({ field: 'profilingJobId' });
-    await expect(startScoping('scoping_recommendations', 'scoper', { testBudget: -1 })).rejects.toMatchObject({ field: 'testBudget' });
+    await expect(startScoping('scoping_recommendations', 'scoper', { testBudget: -1 })).rejects.toMatchObject({
+      field: 'testBudget',
+    });
     const other = await startScoping('generate_scoping_recommendations', 'scoper', { attributeIds: ['product_type'] });
     await harness.jobs.waitForJob(other);
-    await expect(start({ profilingJobId: other })).rejects.toMatchObject({ field: 'profilingJobId', message: expect.stringContaining('generate_scoping_recommendations job') });
+    await expect(start({ profilingJobId: other })).rejects.toMatchObject({
+      field: 'profilingJobId',
+      message: expect.stringContaining('generate_scoping_recommendations job'),
+    });
   });
 });
 
@@ -134,7 +190,16 @@ describe('scoping_recommendations', () => {
     expect(job?.result).toMatchObject({
       byRisk: { low: 4, medium: 11, high: 5 },
       inScope: 16,
-      selection: { budget: 10, budgetUsed: 2, method: 'exact', tests: [{ test: 'validity', cost: 2, covers: 5, appliesTo: 6 }], highRiskInScope: 5, covered: 5, uncoveredCount: 0, uncoveredHighRisk: [] },
+      selection: {
+        budget: 10,
+        budgetUsed: 2,
+        method: 'exact',
+        tests: [{ test: 'validity', cost: 2, covers: 5, appliesTo: 6 }],
+        highRiskInScope: 5,
+        covered: 5,
+        uncoveredCount: 0,
+        uncoveredHighRisk: [],
+      },
     });
     expect(job?.progress).toMatchObject({ completedSteps: 21, totalSteps: 21 });
     expect(await selectionOf(jobId)).toEqual([
@@ -153,40 +218,98 @@ describe('scoping_recommendations', () => {
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', error: null });
     expect(job?.result).toMatchObject({
-      selection: { budget: 1, budgetUsed: 1, tests: [{ test: 'completeness', cost: 1, covers: 2, appliesTo: 3 }], covered: 2, uncoveredCount: 3, uncoveredHighRisk: ['billing_zip', 'email_address', 'phone_number'] },
+      selection: {
+        budget: 1,
+        budgetUsed: 1,
+        tests: [{ test: 'completeness', cost: 1, covers: 2, appliesTo: 3 }],
+        covered: 2,
+        uncoveredCount: 3,
+        uncoveredHighRisk: ['billing_zip', 'email_address', 'phone_number'],
+      },
     });
-    expect(await selectionOf(jobId)).toEqual([{ test_kind: 'completeness', cost: 1, covers: ['account_id', 'customer_id'], applies_to: ['account_id', 'customer_id', 'account_open_date'] }]);
+    expect(await selectionOf(jobId)).toEqual([
+      {
+        test_kind: 'completeness',
+        cost: 1,
+        covers: ['account_id', 'customer_id'],
+        applies_to: ['account_id', 'customer_id', 'account_open_date'],
+      },
+    ]);
   });
 
   it('records an attribute whose answers stay invalid as failed with the reason, and goes on', async () => {
-    harness.standin.setFaults({ latencyMs: 20, rules: [{ kind: 'malformed', items: [scopingItemKey(DEMO_DATA_SOURCE_ID, 'email_address')] }] });
-    const jobId = await startScoping('scoping_recommendations', 'optimiser', { attributeIds: ['email_address', 'phone_number', 'product_type'] });
+    harness.standin.setFaults({
+      latencyMs: 20,
+      rules: [{ kind: 'malformed', items: [scopingItemKey(DEMO_DATA_SOURCE_ID, 'email_address')] }],
+    });
+    const jobId = await startScoping('scoping_recommendations', 'optimiser', {
+      attributeIds: ['email_address', 'phone_number', 'product_type'],
+    });
     const job = await harness.jobs.waitForJob(jobId);
-    expect(job).toMatchObject({ status: 'completed', error: expect.stringContaining('1 of 3 attributes failed: email_address (invalid LLM output after 3 attempts') });
-    expect(job?.result).toMatchObject({ attributesAssessed: 2, attributesFailed: 1, selection: { tests: [{ test: 'validity' }], covered: 1, uncoveredCount: 0 } });
-    const failed = await harness.db.selectFrom('scoping_assessments').selectAll().where('job_id', '=', jobId).where('attribute', '=', 'email_address').executeTakeFirstOrThrow();
-    expect(failed).toMatchObject({ status: 'failed', score: null, llm_attempts: 3, failure_reason: expect.stringContaining('not JSON') });
+    expect(job).toMatchObject({
+      status: 'completed',
+      error: expect.stringContaining('1 of 3 attributes failed: email_address (invalid LLM output after 3 attempts'),
+    });
+    expect(job?.result).toMatchObject({
+      attributesAssessed: 2,
+      attributesFailed: 1,
+      selection: { tests: [{ test: 'validity' }], covered: 1, uncoveredCount: 0 },
+    });
+    const failed = await harness.db
+      .selectFrom('scoping_assessments')
+      .selectAll()
+      .where('job_id', '=', jobId)
+      .where('attribute', '=', 'email_address')
+      .executeTakeFirstOrThrow();
+    expect(failed).toMatchObject({
+      status: 'failed',
+      score: null,
+      llm_attempts: 3,
+      failure_reason: expect.stringContaining('not JSON'),
+    });
   });
 });
 
 describe('scoping with profiling results', () => {
-  it('puts the profiling job\'s failing rules into the prompt and the score', async () => {
+  it("puts the profiling job's failing rules into the prompt and the score", async () => {
     const profiled = ['credit_score', 'annual_income', 'product_type'];
-    const { jobId: profilingJobId } = await harness.jobs.startJob({ jobType: 'data_profiling', owner: 'scoper', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds: profiled, llmConcurrency: 3 });
+    const { jobId: profilingJobId } = await harness.jobs.startJob({
+      jobType: 'data_profiling',
+      owner: 'scoper',
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds: profiled,
+      llmConcurrency: 3,
+    });
     expect(await harness.jobs.waitForJob(profilingJobId)).toMatchObject({ status: 'completed' });
 
-    const jobId = await startScoping('generate_scoping_recommendations', 'scoper', { attributeIds: profiled, profilingJobId });
+    const jobId = await startScoping('generate_scoping_recommendations', 'scoper', {
+      attributeIds: profiled,
+      profilingJobId,
+    });
     const job = await harness.jobs.waitForJob(jobId);
     expect(job).toMatchObject({ status: 'completed', error: null, result: { profilingJobId } });
-    const stored = new Map((await harness.db.selectFrom('scoping_assessments').selectAll().where('job_id', '=', jobId).execute()).map((a) => [a.attribute, a]));
+    const stored = new Map(
+      (await harness.db.selectFrom('scoping_assessments').selectAll().where('job_id', '=', jobId).execute()).map(
+        (a) => [a.attribute, a],
+      ),
+    );
     const plain = new Map(EXPECTED_FIRST_TWENTY.map((r) => [r.attribute, r]));
 
     // credit_score fails its range (999s) and not-null rules, both high severity: high risk, scored higher.
     const creditScore = stored.get('credit_score')!;
-    expect(creditScore).toMatchObject({ risk: 'high', in_scope: true, rationale: expect.stringMatching(/fails .*range/) });
+    expect(creditScore).toMatchObject({
+      risk: 'high',
+      in_scope: true,
+      rationale: expect.stringMatching(/fails .*range/),
+    });
     expect(creditScore.score!).toBeGreaterThan(plain.get('credit_score')!.score);
     expect(creditScore.recommended_tests.map((t) => t.test)).toEqual(['completeness', 'accuracy']);
-    expect((creditScore.profiling as { rules: { kind: string; failedRows: number }[] }).rules.filter((r) => r.failedRows > 0).map((r) => r.kind).sort()).toEqual(['not_null', 'range']);
+    expect(
+      (creditScore.profiling as { rules: { kind: string; failedRows: number }[] }).rules
+        .filter((r) => r.failedRows > 0)
+        .map((r) => r.kind)
+        .sort(),
+    ).toEqual(['not_null', 'range']);
     // product_type's rare nulls put an otherwise out-of-scope attribute in scope.
     expect(stored.get('product_type')).toMatchObject({ risk: 'high', in_scope: true });
     expect(stored.get('product_type')!.score!).toBeGreaterThan(plain.get('product_type')!.score);
@@ -210,8 +333,12 @@ describe('scoping job control', () => {
     gate.open();
     await harness.jobs.resume(principal, jobId);
     const job = await harness.jobs.waitForJob(jobId);
-    expect(job).toMatchObject({ status: 'completed', result: { attributesAssessed: 12, selection: { uncoveredCount: 0 } } });
-    for (const attribute of attributeIds) expect(harness.standin.callCount(scopingItemKey(DEMO_DATA_SOURCE_ID, attribute))).toBe(1);
+    expect(job).toMatchObject({
+      status: 'completed',
+      result: { attributesAssessed: 12, selection: { uncoveredCount: 0 } },
+    });
+    for (const attribute of attributeIds)
+      expect(harness.standin.callCount(scopingItemKey(DEMO_DATA_SOURCE_ID, attribute))).toBe(1);
     recordHistory(jobId, 'scoping-recommendations-paused');
   });
 
@@ -219,8 +346,20 @@ describe('scoping job control', () => {
     // The first two assessments go through; the cancel lands while the next two are held.
     const gate = harness.standin.gate({ fromCall: 3 });
     const jobId = await startScoping('scoping_recommendations', owner, { llmConcurrency: 2 });
-    await cancelWhileHeld(harness, principal, jobId, heldAtGate(gate), 2, 'assessAttributeScope', msToNumber(LLM_ACTIVITY.heartbeatTimeout!));
-    const assessed = await harness.db.selectFrom('scoping_assessments').select('attribute').where('job_id', '=', jobId).execute();
+    await cancelWhileHeld(
+      harness,
+      principal,
+      jobId,
+      heldAtGate(gate),
+      2,
+      'assessAttributeScope',
+      msToNumber(LLM_ACTIVITY.heartbeatTimeout!),
+    );
+    const assessed = await harness.db
+      .selectFrom('scoping_assessments')
+      .select('attribute')
+      .where('job_id', '=', jobId)
+      .execute();
     expect(assessed.map((a) => a.attribute).sort()).toEqual(firstTwenty.slice(0, 2).sort());
     expect(await selectionOf(jobId)).toEqual([]);
   });
@@ -234,7 +373,10 @@ describe('scoping with the answer cache', () => {
     harness.standin.reset();
     const second = await startScoping('scoping_recommendations', 'cached', { attributeIds, useLlmCache: true });
     const job = await harness.jobs.waitForJob(second);
-    expect(job).toMatchObject({ status: 'completed', result: { llm: { calls: 6, cachedCalls: 6, promptTokens: 0, completionTokens: 0 } } });
+    expect(job).toMatchObject({
+      status: 'completed',
+      result: { llm: { calls: 6, cachedCalls: 6, promptTokens: 0, completionTokens: 0 } },
+    });
     expect(harness.standin.calls()).toHaveLength(0);
     expect(await assessmentsOf(second)).toEqual(await assessmentsOf(first));
   });

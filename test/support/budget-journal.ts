@@ -11,7 +11,9 @@ const SCHEMA = 'test_budget_journal';
 
 /** Creates (or re-creates) the journal and its triggers; the app never reads the schema. */
 export async function installBudgetJournal(db: Kysely<Database>): Promise<void> {
-  await sql.raw(`
+  await sql
+    .raw(
+      `
     create schema if not exists ${SCHEMA};
     create table if not exists ${SCHEMA}.calls (
       id bigint primary key, model text not null, job_id text not null, owner text not null, priority integer not null,
@@ -50,24 +52,35 @@ export async function installBudgetJournal(db: Kysely<Database>): Promise<void> 
     create trigger test_budget_journal after insert or update or delete on llm_budget_calls for each row execute function ${SCHEMA}.on_call();
     drop trigger if exists test_budget_journal on llm_budget_limits;
     create trigger test_budget_journal after insert or update on llm_budget_limits for each row execute function ${SCHEMA}.on_limits();
-  `).execute(db);
+  `,
+    )
+    .execute(db);
 }
 
 /** Drops the triggers and the journal, so later suites sharing the database run the ledger untouched. */
 export async function removeBudgetJournal(db: Kysely<Database>): Promise<void> {
-  await sql.raw(`
+  await sql
+    .raw(
+      `
     drop trigger if exists test_budget_journal on llm_budget_calls;
     drop trigger if exists test_budget_journal on llm_budget_limits;
     drop schema if exists ${SCHEMA} cascade;
-  `).execute(db);
+  `,
+    )
+    .execute(db);
 }
 
-/** Forgets what the journal holds for `model` (a test starting afresh), keeping the limits in force now as its first entry. */
+/**
+ * Forgets what the journal holds for `model` (a test starting afresh), keeping the limits in force now as its first
+ * entry.
+ */
 export async function clearBudgetJournal(db: Kysely<Database>, model: string): Promise<void> {
   await sql`delete from ${sql.raw(SCHEMA)}.calls where model = ${model}`.execute(db);
   await sql`delete from ${sql.raw(SCHEMA)}.limits where model = ${model}`.execute(db);
   await sql`insert into ${sql.raw(SCHEMA)}.limits (model, at, rpm, tpm, window_ms, paused_until, provider_rpm, provider_tpm)
-    select model, clock_timestamp(), rpm, tpm, window_ms, paused_until, provider_rpm, provider_tpm from llm_budget_limits where model = ${model}`.execute(db);
+    select model, clock_timestamp(), rpm, tpm, window_ms, paused_until, provider_rpm, provider_tpm from llm_budget_limits where model = ${model}`.execute(
+    db,
+  );
 }
 
 /** Times are milliseconds since the epoch on PostgreSQL's clock, with its microseconds kept as the fraction. */
@@ -128,7 +141,15 @@ export async function readBudgetJournal(db: Kysely<Database>, model: string): Pr
       deletedAt: time(r.deleted_at),
       deletedState: r.deleted_state,
     })),
-    limits: limits.map((r) => ({ at: Number(r.at), rpm: r.rpm, tpm: r.tpm, windowMs: r.window_ms, pausedUntil: time(r.paused_until), providerRpm: r.provider_rpm, providerTpm: r.provider_tpm })),
+    limits: limits.map((r) => ({
+      at: Number(r.at),
+      rpm: r.rpm,
+      tpm: r.tpm,
+      windowMs: r.window_ms,
+      pausedUntil: time(r.paused_until),
+      providerRpm: r.provider_rpm,
+      providerTpm: r.provider_tpm,
+    })),
   };
 }
 
@@ -161,7 +182,8 @@ export interface GrantRound {
  */
 export function grantRounds(journal: BudgetJournal): GrantRound[] {
   const byInstant = new Map<number, JournalCall[]>();
-  for (const call of journal.calls) if (call.grantedAt !== null) byInstant.set(call.grantedAt, [...(byInstant.get(call.grantedAt) ?? []), call]);
+  for (const call of journal.calls)
+    if (call.grantedAt !== null) byInstant.set(call.grantedAt, [...(byInstant.get(call.grantedAt) ?? []), call]);
   return [...byInstant.keys()]
     .sort((a, b) => a - b)
     .map((t) => {
@@ -186,7 +208,12 @@ export function grantRounds(journal: BudgetJournal): GrantRound[] {
           most += Math.max(c.estimate, used);
         }
       }
-      const leftWaiting = journal.calls.filter((c) => c.enqueuedAt < t - VISIBILITY_SLACK_MS && (c.grantedAt === null || c.grantedAt > t) && (c.deletedAt === null || c.deletedAt > t));
+      const leftWaiting = journal.calls.filter(
+        (c) =>
+          c.enqueuedAt < t - VISIBILITY_SLACK_MS &&
+          (c.grantedAt === null || c.grantedAt > t) &&
+          (c.deletedAt === null || c.deletedAt > t),
+      );
       return {
         at: t,
         granted: byInstant.get(t)!.map((c) => c.id),
@@ -203,7 +230,10 @@ export function grantRounds(journal: BudgetJournal): GrantRound[] {
 /** The limits row in force at `t`: the last change journaled before it (a change waits for the round's row lock). */
 export function limitsAt(journal: BudgetJournal, t: number): JournalLimits {
   const last = journal.limits.filter((l) => l.at < t).at(-1);
-  if (!last) throw new Error(`no limits journaled before ${new Date(t).toISOString()}: clear the journal before the model's first call`);
+  if (!last)
+    throw new Error(
+      `no limits journaled before ${new Date(t).toISOString()}: clear the journal before the model's first call`,
+    );
   return last;
 }
 

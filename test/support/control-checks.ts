@@ -14,7 +14,10 @@ export interface Hold {
   waitUntilHeld(jobId: string, count: number): Promise<void>;
   /** Lets the units held now go on. */
   release(): Promise<void>;
-  /** Resolves once `count` held units were interrupted while held (their client went away, their statement was cancelled). */
+  /**
+   * Resolves once `count` held units were interrupted while held (their client went away, their statement was
+   * cancelled).
+   */
   waitUntilInterrupted(jobId: string, count: number): Promise<void>;
   /** Holds nothing more: the job may run to its end. */
   open(): Promise<void>;
@@ -26,7 +29,12 @@ export function heldAtGate(gate: StandinGate): Hold {
     waitUntilHeld: (_jobId, count) => gate.waitUntilHeld(count, 30_000),
     release: async () => gate.release(),
     waitUntilInterrupted: async (_jobId, count) => {
-      await waitFor(async () => ({ aborted: gate.aborted(), held: gate.held() }), (g) => g.aborted >= count && g.held === 0, 30_000, `${count} held LLM calls aborted`);
+      await waitFor(
+        async () => ({ aborted: gate.aborted(), held: gate.held() }),
+        (g) => g.aborted >= count && g.held === 0,
+        30_000,
+        `${count} held LLM calls aborted`,
+      );
       expect(gate.aborted()).toBe(count);
     },
     open: async () => gate.open(),
@@ -52,15 +60,41 @@ const scheduledIn = (facts: HistoryFact[]) => facts.filter((f) => f.kind === 'sc
  * finish while the job stays paused and, from the history, that nothing at all was scheduled after the pause
  * signal. Returns the history at that point.
  */
-export async function pauseWhileHeld(harness: Harness, principal: Principal, jobId: string, hold: Hold, count: number, activity: string, send: Send = () => harness.jobs.pause(principal, jobId)): Promise<HistoryFact[]> {
+export async function pauseWhileHeld(
+  harness: Harness,
+  principal: Principal,
+  jobId: string,
+  hold: Hold,
+  count: number,
+  activity: string,
+  send: Send = () => harness.jobs.pause(principal, jobId),
+): Promise<HistoryFact[]> {
   await hold.waitUntilHeld(jobId, count);
   await send();
-  await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.status === 'paused', 30_000, `job ${jobId} paused`);
+  await waitFor(
+    () => harness.jobs.status(principal, jobId),
+    (s) => s.status === 'paused',
+    30_000,
+    `job ${jobId} paused`,
+  );
   await hold.release();
-  await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.in_flight === 0, 30_000, `the ${count} held units of ${jobId} finished while paused`);
-  const facts = await waitFor(() => jobHistory(harness.temporal, jobId), (f) => (activityCounts(whilePaused(f), activity).completed ?? 0) >= count, 30_000, `${count} ${activity} completed after the pause`);
+  await waitFor(
+    () => harness.jobs.status(principal, jobId),
+    (s) => s.in_flight === 0,
+    30_000,
+    `the ${count} held units of ${jobId} finished while paused`,
+  );
+  const facts = await waitFor(
+    () => jobHistory(harness.temporal, jobId),
+    (f) => (activityCounts(whilePaused(f), activity).completed ?? 0) >= count,
+    30_000,
+    `${count} ${activity} completed after the pause`,
+  );
   const paused = whilePaused(facts);
-  expect({ scheduledAfterPause: scheduledIn(paused).map((f) => f.activity), [activity]: activityCounts(paused, activity) }).toEqual({ scheduledAfterPause: [], [activity]: { completed: count } });
+  expect({
+    scheduledAfterPause: scheduledIn(paused).map((f) => f.activity),
+    [activity]: activityCounts(paused, activity),
+  }).toEqual({ scheduledAfterPause: [], [activity]: { completed: count } });
   expect((await harness.jobs.status(principal, jobId)).status).toBe('paused');
   return facts;
 }
@@ -70,14 +104,35 @@ export async function pauseWhileHeld(harness: Harness, principal: Principal, job
  * acknowledged in the history, and gone where they were held), nothing is scheduled after the pause signal,
  * and the job is paused with nothing in flight. Returns the history at that point.
  */
-export async function pauseNowWhileHeld(harness: Harness, principal: Principal, jobId: string, hold: Hold, count: number, activity: string, send: Send = () => harness.jobs.pause(principal, jobId, { now: true })): Promise<HistoryFact[]> {
+export async function pauseNowWhileHeld(
+  harness: Harness,
+  principal: Principal,
+  jobId: string,
+  hold: Hold,
+  count: number,
+  activity: string,
+  send: Send = () => harness.jobs.pause(principal, jobId, { now: true }),
+): Promise<HistoryFact[]> {
   await hold.waitUntilHeld(jobId, count);
   await send();
-  await waitFor(() => harness.jobs.status(principal, jobId), (s) => s.status === 'paused' && s.in_flight === 0, 30_000, `job ${jobId} paused with nothing in flight`);
+  await waitFor(
+    () => harness.jobs.status(principal, jobId),
+    (s) => s.status === 'paused' && s.in_flight === 0,
+    30_000,
+    `job ${jobId} paused with nothing in flight`,
+  );
   await hold.waitUntilInterrupted(jobId, count);
-  const facts = await waitFor(() => jobHistory(harness.temporal, jobId), (f) => (activityCounts(whilePaused(f), activity).canceled ?? 0) >= count, 30_000, `${count} ${activity} cancelled after the pause`);
+  const facts = await waitFor(
+    () => jobHistory(harness.temporal, jobId),
+    (f) => (activityCounts(whilePaused(f), activity).canceled ?? 0) >= count,
+    30_000,
+    `${count} ${activity} cancelled after the pause`,
+  );
   const paused = whilePaused(facts);
-  expect({ scheduledAfterPause: scheduledIn(paused).map((f) => f.activity), [activity]: activityCounts(paused, activity) }).toEqual({
+  expect({
+    scheduledAfterPause: scheduledIn(paused).map((f) => f.activity),
+    [activity]: activityCounts(paused, activity),
+  }).toEqual({
     scheduledAfterPause: [],
     [activity]: { 'activity-cancel-requested': count, canceled: count },
   });
@@ -102,17 +157,28 @@ export async function cancelWhileHeld(
 ): Promise<HistoryFact[]> {
   await hold.waitUntilHeld(jobId, count);
   await send();
-  const job = await waitFor(() => harness.jobs.job(jobId), (j) => j?.status === 'cancelled', 30_000, `job ${jobId} cancelled`);
+  const job = await waitFor(
+    () => harness.jobs.job(jobId),
+    (j) => j?.status === 'cancelled',
+    30_000,
+    `job ${jobId} cancelled`,
+  );
   expect(job).toMatchObject({ status: 'cancelled', error: 'Cancelled by request' });
   await hold.waitUntilInterrupted(jobId, count);
   const facts = await jobHistory(harness.temporal, jobId);
   const cancelled = factsAfter(facts, (f) => f.kind === 'cancel-requested');
-  expect({ scheduledAfterCancel: scheduledIn(cancelled).map((f) => f.activity), [activity]: activityCounts(cancelled, activity) }).toEqual({
+  expect({
+    scheduledAfterCancel: scheduledIn(cancelled).map((f) => f.activity),
+    [activity]: activityCounts(cancelled, activity),
+  }).toEqual({
     scheduledAfterCancel: [],
     [activity]: { 'activity-cancel-requested': count, canceled: count },
   });
   for (const ended of cancelled.filter((f) => f.kind === 'canceled')) {
-    const requested = cancelled.find((f) => f.kind === 'activity-cancel-requested' && f.run === ended.run && f.scheduledEventId === ended.scheduledEventId);
+    const requested = cancelled.find(
+      (f) =>
+        f.kind === 'activity-cancel-requested' && f.run === ended.run && f.scheduledEventId === ended.scheduledEventId,
+    );
     if (!requested) throw new Error(`no cancel request for ${describeFacts([ended])}`);
     expect(ended.at - requested.at).toBeLessThanOrEqual(heartbeatTimeoutMs);
   }

@@ -25,13 +25,25 @@ class SynapseTestEnvironment extends TestEnvironment {
     const leftovers = this.global[KEY];
     for (const entry of leftovers ? [...leftovers] : []) {
       leftovers.delete(entry);
-      console.warn(`${this.testPath}: closing ${entry.what}, which the file left open (a test timed out or skipped its cleanup)`);
+      console.warn(
+        `${this.testPath}: closing ${entry.what}, which the file left open (a test timed out or skipped its cleanup)`,
+      );
       let timer;
       const bound = new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), CLOSE_BOUND_MS)));
-      const outcome = await Promise.race([Promise.resolve().then(entry.close).then(() => 'closed', (error) => error), bound]);
+      const outcome = await Promise.race([
+        Promise.resolve()
+          .then(entry.close)
+          .then(
+            () => 'closed',
+            (error) => error,
+          ),
+        bound,
+      ]);
       clearTimeout(timer);
-      if (outcome === 'timeout') console.warn(`${this.testPath}: ${entry.what} did not close within ${CLOSE_BOUND_MS} ms`);
-      else if (outcome !== 'closed') console.warn(`${this.testPath}: closing ${entry.what} failed: ${outcome?.stack ?? outcome}`);
+      if (outcome === 'timeout')
+        console.warn(`${this.testPath}: ${entry.what} did not close within ${CLOSE_BOUND_MS} ms`);
+      else if (outcome !== 'closed')
+        console.warn(`${this.testPath}: closing ${entry.what} failed: ${outcome?.stack ?? outcome}`);
     }
   }
 }

@@ -36,7 +36,13 @@ export interface RunningApi {
   /** A signed bearer token for `subject`, with `roles` (e.g. ['admin']). */
   tokenFor(subject: string, roles?: string[]): Promise<string>;
   /** fetch() against the API as `subject`. */
-  request(subject: string, method: string, path: string, body?: unknown, roles?: string[]): Promise<{ status: number; body: any }>;
+  request(
+    subject: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    roles?: string[],
+  ): Promise<{ status: number; body: any }>;
 }
 
 export interface RunningWorker {
@@ -61,7 +67,10 @@ export interface HarnessOptions {
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
   quietWorkerLogs();
-  const standin = await startLlmStandin({ responders: { ...defaultResponders, ...options.responders }, faults: options.faults });
+  const standin = await startLlmStandin({
+    responders: { ...defaultResponders, ...options.responders },
+    faults: options.faults,
+  });
   const config: Config = {
     ...loadConfig(process.env),
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
@@ -106,18 +115,29 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       return handle;
     },
     async startApi() {
-      const server = createApiServer(jobs, config, { metrics: createApiMetrics({ db }), readiness: apiReadiness({ db, connection, namespace: config.TEMPORAL_NAMESPACE }) });
+      const server = createApiServer(jobs, config, {
+        metrics: createApiMetrics({ db }),
+        readiness: apiReadiness({ db, connection, namespace: config.TEMPORAL_NAMESPACE }),
+      });
       servers.push(server);
       const url = await listen(server, 0);
       const tokenFor = (subject: string, roles: string[] = []) =>
-        new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(TEST_JWT_SECRET));
+        new SignJWT({ roles })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject(subject)
+          .setIssuedAt()
+          .setExpirationTime('1h')
+          .sign(new TextEncoder().encode(TEST_JWT_SECRET));
       return {
         url,
         tokenFor,
         async request(subject, method, path, body, roles) {
           const response = await fetch(`${url}${path}`, {
             method,
-            headers: { authorization: `Bearer ${await tokenFor(subject, roles)}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            headers: {
+              authorization: `Bearer ${await tokenFor(subject, roles)}`,
+              ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            },
             body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
           });
           return { status: response.status, body: await response.json() };

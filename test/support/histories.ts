@@ -9,7 +9,16 @@ import { temporalCliPath } from './temporal-cli';
 export const HISTORY_DIR = path.resolve(__dirname, '../histories');
 
 export function saveHistory(temporalAddress: string, workflowId: string, name: string): void {
-  const json = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', workflowId, '--address', temporalAddress, '--output', 'json']);
+  const json = execFileSync(temporalCliPath(), [
+    'workflow',
+    'show',
+    '--workflow-id',
+    workflowId,
+    '--address',
+    temporalAddress,
+    '--output',
+    'json',
+  ]);
   writeFileSync(path.join(HISTORY_DIR, `${name}.json`), json);
 }
 

@@ -60,7 +60,12 @@ function factsOf(events: HistoryEvent[], run: number): HistoryFact[] {
       const id = Number(scheduledEventId);
       facts.push({ ...base, kind, activity: activityOf.get(id), scheduledEventId: id });
     };
-    if (event.workflowExecutionStartedEventAttributes) facts.push({ ...base, kind: 'run-started', input: decode(event.workflowExecutionStartedEventAttributes.input?.payloads) });
+    if (event.workflowExecutionStartedEventAttributes)
+      facts.push({
+        ...base,
+        kind: 'run-started',
+        input: decode(event.workflowExecutionStartedEventAttributes.input?.payloads),
+      });
     else if (event.workflowExecutionSignaledEventAttributes) {
       const signal = event.workflowExecutionSignaledEventAttributes;
       facts.push({ ...base, kind: 'signal', signal: signal.signalName ?? '', input: decode(signal.input?.payloads) });
@@ -73,14 +78,22 @@ function factsOf(events: HistoryEvent[], run: number): HistoryFact[] {
         kind: 'scheduled',
         activity: scheduled.activityType?.name ?? '',
         scheduledEventId: base.eventId,
-        priority: { priorityKey: scheduled.priority?.priorityKey ?? null, fairnessKey: scheduled.priority?.fairnessKey ?? null },
+        priority: {
+          priorityKey: scheduled.priority?.priorityKey ?? null,
+          fairnessKey: scheduled.priority?.fairnessKey ?? null,
+        },
         input: decode(scheduled.input?.payloads),
       });
-    } else if (event.activityTaskCancelRequestedEventAttributes) activityFact('activity-cancel-requested', event.activityTaskCancelRequestedEventAttributes.scheduledEventId);
-    else if (event.activityTaskCompletedEventAttributes) activityFact('completed', event.activityTaskCompletedEventAttributes.scheduledEventId);
-    else if (event.activityTaskFailedEventAttributes) activityFact('failed', event.activityTaskFailedEventAttributes.scheduledEventId);
-    else if (event.activityTaskTimedOutEventAttributes) activityFact('timed-out', event.activityTaskTimedOutEventAttributes.scheduledEventId);
-    else if (event.activityTaskCanceledEventAttributes) activityFact('canceled', event.activityTaskCanceledEventAttributes.scheduledEventId);
+    } else if (event.activityTaskCancelRequestedEventAttributes)
+      activityFact('activity-cancel-requested', event.activityTaskCancelRequestedEventAttributes.scheduledEventId);
+    else if (event.activityTaskCompletedEventAttributes)
+      activityFact('completed', event.activityTaskCompletedEventAttributes.scheduledEventId);
+    else if (event.activityTaskFailedEventAttributes)
+      activityFact('failed', event.activityTaskFailedEventAttributes.scheduledEventId);
+    else if (event.activityTaskTimedOutEventAttributes)
+      activityFact('timed-out', event.activityTaskTimedOutEventAttributes.scheduledEventId);
+    else if (event.activityTaskCanceledEventAttributes)
+      activityFact('canceled', event.activityTaskCanceledEventAttributes.scheduledEventId);
     else if (event.workflowExecutionContinuedAsNewEventAttributes) facts.push({ ...base, kind: 'continued-as-new' });
   }
   return facts;
@@ -102,10 +115,13 @@ export function activityCounts(facts: HistoryFact[], activity: string): Partial<
 
 /** A compact line per fact, for failure messages. */
 export function describeFacts(facts: HistoryFact[]): string {
-  return facts.map((f) => `${f.run}:${f.eventId} ${f.kind}${f.activity ? ` ${f.activity}` : ''}${f.signal ? ` ${f.signal}` : ''}`).join(', ');
+  return facts
+    .map((f) => `${f.run}:${f.eventId} ${f.kind}${f.activity ? ` ${f.activity}` : ''}${f.signal ? ` ${f.signal}` : ''}`)
+    .join(', ');
 }
 
-const timeMs = (event: HistoryEvent) => Number(event.eventTime?.seconds ?? 0) * 1_000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+const timeMs = (event: HistoryEvent) =>
+  Number(event.eventTime?.seconds ?? 0) * 1_000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
 
 function decode(payloads: temporal.api.common.v1.IPayload[] | null | undefined): unknown {
   const values = (payloads ?? []).map((p) => defaultPayloadConverter.fromPayload(p));

@@ -11,7 +11,9 @@ class JsonSummaryReporter {
   }
 
   onRunComplete(_contexts, results) {
-    const failedSuites = results.testResults.filter((r) => r.testExecError || r.failureMessage).map((r) => path.relative(process.cwd(), r.testFilePath));
+    const failedSuites = results.testResults
+      .filter((r) => r.testExecError || r.failureMessage)
+      .map((r) => path.relative(process.cwd(), r.testFilePath));
     const summary = {
       numPassedTests: results.numPassedTests,
       numFailedTests: results.numFailedTests,

@@ -22,7 +22,8 @@ export interface SeededRandom {
 export function testSeed(env: NodeJS.ProcessEnv = process.env): number {
   const given = env.TEST_SEED;
   if (given !== undefined && given !== '') {
-    if (!/^\d+$/.test(given) || Number(given) > 0xffffffff) throw new Error(`TEST_SEED must be an integer from 0 to ${0xffffffff}, got '${given}'`);
+    if (!/^\d+$/.test(given) || Number(given) > 0xffffffff)
+      throw new Error(`TEST_SEED must be an integer from 0 to ${0xffffffff}, got '${given}'`);
     return Number(given);
   }
   return (Date.now() ^ (process.pid << 16)) >>> 0;

@@ -11,7 +11,10 @@ import type { Harness } from './harness';
 import { trackUntilClosed } from './leftovers';
 import { waitFor } from './waiting';
 
-/** The application_name prefixes of the scans held (activities/data-sources/data-source-sql.ts callers label their connections so). */
+/**
+ * The application_name prefixes of the scans held (activities/data-sources/data-source-sql.ts callers label their
+ * connections so).
+ */
 const HELD_SCANS = '^(rule_execution|test_execution|sampling_scan):';
 /** A two-key advisory lock (its own key space, apart from one-key locks such as the reconciler's). */
 const LOCK = [15, 4_242] as const;
@@ -31,7 +34,9 @@ export interface ScanHold extends Hold {
 export async function createScanHold(harness: Harness, name: string, rows: number): Promise<ScanHold> {
   const copy = `${name}_rows`;
   const hold = `${name}_hold`;
-  await sql`create table ${sql.table(copy)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= ${rows}`.execute(harness.db);
+  await sql`create table ${sql.table(copy)} as select * from ${sql.table(DEMO_TABLE)} where row_id <= ${rows}`.execute(
+    harness.db,
+  );
   await sql
     .raw(
       `create function ${hold}() returns boolean language plpgsql volatile as $$
@@ -43,9 +48,19 @@ export async function createScanHold(harness: Harness, name: string, rows: numbe
     .execute(harness.db);
   // An uncorrelated subquery: evaluated once per statement, before the first row.
   await sql.raw(`create view ${name} as select * from ${copy} where (select ${hold}())`).execute(harness.db);
-  await harness.db.insertInto('data_sources').values({ id: name, table_name: name, description: 'demo rows whose scans a test can hold', record_id_column: 'row_id' }).execute();
+  await harness.db
+    .insertInto('data_sources')
+    .values({
+      id: name,
+      table_name: name,
+      description: 'demo rows whose scans a test can hold',
+      record_id_column: 'row_id',
+    })
+    .execute();
   await sql`insert into data_source_attributes (data_source_id, name, data_type, description, position)
-    select ${name}, name, data_type, description, position from data_source_attributes where data_source_id = ${DEMO_DATA_SOURCE_ID}`.execute(harness.db);
+    select ${name}, name, data_type, description, position from data_source_attributes where data_source_id = ${DEMO_DATA_SOURCE_ID}`.execute(
+    harness.db,
+  );
 
   const holder = new pg.Client({ connectionString: harness.config.DATABASE_URL, application_name: `${name}_holder` });
   await holder.connect();
@@ -61,7 +76,9 @@ export async function createScanHold(harness: Harness, name: string, rows: numbe
   const scansOf = async (jobId: string) => {
     const { rows: found } = await sql<{ running: number; held: number }>`
       select count(*)::int as running, (count(*) filter (where wait_event_type = 'Lock' and wait_event = 'advisory'))::int as held
-      from pg_stat_activity where state = 'active' and application_name ~ ${HELD_SCANS} and application_name like ${`%:${jobId}:%`}`.execute(harness.db);
+      from pg_stat_activity where state = 'active' and application_name ~ ${HELD_SCANS} and application_name like ${`%:${jobId}:%`}`.execute(
+      harness.db,
+    );
     return found[0]!;
   };
 
@@ -74,13 +91,23 @@ export async function createScanHold(harness: Harness, name: string, rows: numbe
     },
     scansOf,
     waitUntilHeld: async (jobId, count) => {
-      await waitFor(() => scansOf(jobId), (s) => s.held >= count, 30_000, `${count} scans of ${jobId} waiting on the hold`);
+      await waitFor(
+        () => scansOf(jobId),
+        (s) => s.held >= count,
+        30_000,
+        `${count} scans of ${jobId} waiting on the hold`,
+      );
     },
     release: unlock,
     open: unlock,
     // The hold stays closed: a scan gone from pg_stat_activity was cancelled, not let through.
     waitUntilInterrupted: async (jobId) => {
-      await waitFor(() => scansOf(jobId), (s) => s.running === 0, 30_000, `the held scans of ${jobId} cancelled`);
+      await waitFor(
+        () => scansOf(jobId),
+        (s) => s.running === 0,
+        30_000,
+        `the held scans of ${jobId} cancelled`,
+      );
     },
     async end() {
       untrack();

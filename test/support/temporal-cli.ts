@@ -7,5 +7,8 @@ import path from 'node:path';
 export function temporalCliPath(): string {
   if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
   const script = path.resolve(__dirname, '../../temporal-dev.sh');
-  return execFileSync('bash', [script, '--install-only'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return execFileSync('bash', [script, '--install-only'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
 }

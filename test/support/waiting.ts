@@ -7,12 +7,20 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
  * Give every wait its own bound, well under the test's, so a failure names the state that never came. (A call
  * that names neither still fails in 60 s, with the condition's own source as what it waited for.)
  */
-export async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, what = `\`${done.toString()}\``): Promise<T> {
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 60_000,
+  what = `\`${done.toString()}\``,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(value)?.slice(0, 2_000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last value ${JSON.stringify(value)?.slice(0, 2_000)}`,
+      );
     await sleep(100);
   }
 }

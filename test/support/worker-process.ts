@@ -56,8 +56,18 @@ export interface WorkerProcessOptions {
 }
 
 export function spawnWorkerProcess(config: Config, options: WorkerProcessOptions = {}): WorkerProcess {
-  const env = Object.fromEntries(Object.entries({ ...process.env, ...config }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]));
-  const [command, ...args] = [...(options.wrapper ?? []), process.execPath, '--import', 'tsx', path.resolve(__dirname, '../../workers/main.ts')];
+  const env = Object.fromEntries(
+    Object.entries({ ...process.env, ...config })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]),
+  );
+  const [command, ...args] = [
+    ...(options.wrapper ?? []),
+    process.execPath,
+    '--import',
+    'tsx',
+    path.resolve(__dirname, '../../workers/main.ts'),
+  ];
   const child = spawn(command, args, {
     cwd: path.resolve(__dirname, '../..'),
     env: { ...env, LOG_LEVEL: options.logLevel ?? 'WARN' },

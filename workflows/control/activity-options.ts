@@ -44,7 +44,13 @@ export const RULE_EXECUTION_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.InvalidJobInput, FailureType.DataSourceError] },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [FailureType.InvalidJobInput, FailureType.DataSourceError],
+  },
 };
 
 /**
@@ -63,7 +69,13 @@ export const SAMPLING_SCAN_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '10 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [FailureType.InvalidJobInput, FailureType.DataSourceError] },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [FailureType.InvalidJobInput, FailureType.DataSourceError],
+  },
 };
 
 /**
@@ -72,7 +84,13 @@ export const SAMPLING_SCAN_ACTIVITY: ActivityOptions = {
  */
 export const DATABASE_ACTIVITY: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: [FailureType.DataSourceError] },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [FailureType.DataSourceError],
+  },
 };
 
 /**

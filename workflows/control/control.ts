@@ -92,14 +92,29 @@ export class JobControl {
 
   constructor(
     /** `jobType` only labels progress and metrics, so a job outside JobType (the bench's no-op job) names its own. */
-    job: Pick<JobInputBase, 'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'> & { jobType: string },
+    job: Pick<JobInputBase, 'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'> & {
+      jobType: string;
+    },
     private totalSteps: number,
   ) {
-    ({ jobId: this.jobId, jobType: this.jobType, owner: this.owner, priority: this.priority, carried: this.carried } = job);
+    ({
+      jobId: this.jobId,
+      jobType: this.jobType,
+      owner: this.owner,
+      priority: this.priority,
+      carried: this.carried,
+    } = job);
     this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
     this.useLlmCache = job.useLlmCache ?? true;
     if (this.carried) {
-      ({ completed: this.completed, failed: this.failed, paused: this.paused, priority: this.priority, activeMs: this.activeMs, currentStep: this.currentStep } = this.carried);
+      ({
+        completed: this.completed,
+        failed: this.failed,
+        paused: this.paused,
+        priority: this.priority,
+        activeMs: this.activeMs,
+        currentStep: this.currentStep,
+      } = this.carried);
       this.stepsAtLastSnapshot = this.completed + this.failed;
     }
     setHandler(pauseSignal, (request) => this.pause(request ?? {}));
@@ -146,14 +161,21 @@ export class JobControl {
       if (error instanceof ContinueAsNew) throw error;
       let ending = error;
       // A job that broke while paused says so once it is resumed; a cancel meanwhile ends it cancelled.
-      if (!isCancellation(error) && this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME)) ending = await condition(() => !this.paused).then(() => error, (cancel: unknown) => cancel);
+      if (!isCancellation(error) && this.paused && patched(PAUSED_JOB_WAITS_FOR_RESUME))
+        ending = await condition(() => !this.paused).then(
+          () => error,
+          (cancel: unknown) => cancel,
+        );
       const cancelled = isCancellation(ending);
-      await CancellationScope.nonCancellable(() => this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled by request' : describeError(ending)));
+      await CancellationScope.nonCancellable(() =>
+        this.finish(cancelled ? 'cancelled' : 'failed', cancelled ? 'Cancelled by request' : describeError(ending)),
+      );
       throw ending;
     }
     await this.finish(outcome.status, outcome.error, outcome.result);
     // A failed job also fails its workflow, so the Web UI and `temporal workflow list` agree with the API.
-    if (outcome.status === 'failed') throw ApplicationFailure.nonRetryable(outcome.error ?? 'job failed', FailureType.JobFailed);
+    if (outcome.status === 'failed')
+      throw ApplicationFailure.nonRetryable(outcome.error ?? 'job failed', FailureType.JobFailed);
     return outcome.result;
   }
 
@@ -167,7 +189,10 @@ export class JobControl {
    * Returns the items not started because this run's history is full (empty when all were done): the
    * caller hands them to `continueAsNew`, which carries on in a fresh run.
    */
-  async forEach<T>(items: readonly T[], options: Omit<EachOptions<T>, 'gate' | 'onStart' | 'onDone' | 'onPauseNow' | 'shouldYield'>): Promise<T[]> {
+  async forEach<T>(
+    items: readonly T[],
+    options: Omit<EachOptions<T>, 'gate' | 'onStart' | 'onDone' | 'onPauseNow' | 'shouldYield'>,
+  ): Promise<T[]> {
     return runEach(items, {
       ...options,
       gate: () => condition(() => !this.paused),
@@ -244,7 +269,8 @@ export class JobControl {
       totalSteps: this.totalSteps,
       failedSteps: this.failed,
       inFlight: this.inFlight,
-      currentStep: this.status === 'paused' ? `Paused: ${this.currentStep}` : `${this.currentStep}: ${done} of ${this.totalSteps}`,
+      currentStep:
+        this.status === 'paused' ? `Paused: ${this.currentStep}` : `${this.currentStep}: ${done} of ${this.totalSteps}`,
       message: this.message,
       startedAt: this.startedAt === null ? null : new Date(this.startedAt).toISOString(),
       updatedAt: new Date().toISOString(),
@@ -285,12 +311,17 @@ export class JobControl {
   /** Marks progress as changed; the jobs-table snapshot follows on status changes and every ~2 % of steps. */
   private touch(snapshotNow = false): void {
     const steps = this.completed + this.failed;
-    if (snapshotNow || steps - this.stepsAtLastSnapshot >= Math.max(1, Math.ceil(this.totalSteps / SNAPSHOTS_PER_JOB))) {
+    if (
+      snapshotNow ||
+      steps - this.stepsAtLastSnapshot >= Math.max(1, Math.ceil(this.totalSteps / SNAPSHOTS_PER_JOB))
+    ) {
       this.stepsAtLastSnapshot = steps;
       this.changes++;
     }
     const p = this.progress();
-    setCurrentDetails(`**${p.status}** · ${p.currentStep} (${p.progressPercentage}%) · ${p.failedSteps} failed · ${p.message}`);
+    setCurrentDetails(
+      `**${p.status}** · ${p.currentStep} (${p.progressPercentage}%) · ${p.failedSteps} failed · ${p.message}`,
+    );
   }
 
   /** One writer, in order: snapshots never overtake each other, and the final state is written last. */
@@ -307,9 +338,16 @@ export class JobControl {
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = null;
     this.status = status;
-    metricMeter.createCounter('synapse_jobs_finished', 'jobs', 'Jobs that ended, by type and final status').add(1, { job_type: this.jobType, status });
+    metricMeter
+      .createCounter('synapse_jobs_finished', 'jobs', 'Jobs that ended, by type and final status')
+      .add(1, { job_type: this.jobType, status });
     // The last "Analyzing …" would read as if the job were still at it.
-    this.message = status === 'completed' ? `Finished: ${this.completed} done, ${this.failed} failed` : status === 'cancelled' ? 'Cancelled' : 'Failed';
+    this.message =
+      status === 'completed'
+        ? `Finished: ${this.completed} done, ${this.failed} failed`
+        : status === 'cancelled'
+          ? 'Cancelled'
+          : 'Failed';
     upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
     this.touch();
     // Wait for snapshots already under way so that this final write is the last one.
@@ -324,12 +362,19 @@ export class JobControl {
  * would swamp Prometheus). The SDK emits nothing while replaying, so a step is counted once.
  */
 function countSteps(jobType: string, outcome: 'done' | 'failed', count: number): void {
-  metricMeter.createCounter(`synapse_job_steps_${outcome}`, 'steps', `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`).add(count, { job_type: jobType });
+  metricMeter
+    .createCounter(`synapse_job_steps_${outcome}`, 'steps', `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`)
+    .add(count, { job_type: jobType });
 }
 
-/** A job's error line when some of its items failed ("3 of 40 attributes failed: a (why); …", five named); null when none did. */
+/**
+ * A job's error line when some of its items failed ("3 of 40 attributes failed: a (why); …", five named); null when
+ * none did.
+ */
 export function failureSummary(failed: number, total: number, what: string, named: string[]): string | null {
-  return failed === 0 ? null : `${failed} of ${total} ${what}: ${named.slice(0, 5).join('; ')}${failed > 5 ? '; …' : ''}`;
+  return failed === 0
+    ? null
+    : `${failed} of ${total} ${what}: ${named.slice(0, 5).join('; ')}${failed > 5 ? '; …' : ''}`;
 }
 
 export function describeError(error: unknown): string {

@@ -24,7 +24,10 @@ export interface AttributeGenerationJobInput extends JobInputBase {
   resumeAt?: { chunks: ChunkRef[]; totalChunks: number };
 }
 
-/** What `pde_auto_mapping` and `pde_regeneration` receive: PDE ids only, however many (descriptions stay in the database). */
+/**
+ * What `pde_auto_mapping` and `pde_regeneration` receive: PDE ids only, however many (descriptions stay in the
+ * database).
+ */
 export interface PdeMappingJobInput extends JobInputBase {
   planId: string;
   dataSourceId: string;
@@ -36,7 +39,10 @@ export interface PdeMappingJobInput extends JobInputBase {
   llmConcurrency: number;
 }
 
-/** Jobs started before splitting moved under the job control split first (a cancel there left the row pending); they replay that way. */
+/**
+ * Jobs started before splitting moved under the job control split first (a cancel there left the row pending); they
+ * replay that way.
+ */
 const SPLIT_UNDER_JOB_CONTROL = 'split-documents-under-job-control';
 
 /** `llm_attribute_generation`: extract attributes from every chunk, then merge them into the plan's PDEs. */
@@ -53,7 +59,12 @@ export async function llmAttributeGeneration(input: AttributeGenerationJobInput)
       label: (chunk) => `document ${chunk.documentId} chunk ${chunk.chunkIndex}`,
       work: async (chunk) => {
         try {
-          const outcome = await llm(control).extractAttributeCandidates({ jobId: input.jobId, planId: input.planId, chunk, llm: control.llmCall() });
+          const outcome = await llm(control).extractAttributeCandidates({
+            jobId: input.jobId,
+            planId: input.planId,
+            chunk,
+            llm: control.llmCall(),
+          });
           return outcome.status === 'completed';
         } catch (error) {
           if (isCancellation(error)) throw error;
@@ -64,20 +75,32 @@ export async function llmAttributeGeneration(input: AttributeGenerationJobInput)
       },
     });
     if (left.length > 0) {
-      return continueAsNew<typeof llmAttributeGeneration>({ ...input, carried: await control.carryOver(), resumeAt: { chunks: left, totalChunks } });
+      return continueAsNew<typeof llmAttributeGeneration>({
+        ...input,
+        carried: await control.carryOver(),
+        resumeAt: { chunks: left, totalChunks },
+      });
     }
     control.beginPhase('Merging attributes');
     const result = await database(control).mergePlanAttributes({ jobId: input.jobId, planId: input.planId });
     control.skipSteps(1);
     return {
       status: result.chunks > 0 && result.chunksFailed === result.chunks ? 'failed' : 'completed',
-      error: failureSummary(result.chunksFailed, result.chunks, 'chunks failed', result.failedChunks.map((f) => `${f.document}#${f.chunk} (${f.reason})`)),
+      error: failureSummary(
+        result.chunksFailed,
+        result.chunks,
+        'chunks failed',
+        result.failedChunks.map((f) => `${f.document}#${f.chunk} (${f.reason})`),
+      ),
       result,
     } satisfies JobOutcome;
   });
 }
 
-async function splitDocuments(control: JobControl, input: AttributeGenerationJobInput): Promise<{ chunks: ChunkRef[]; totalChunks: number }> {
+async function splitDocuments(
+  control: JobControl,
+  input: AttributeGenerationJobInput,
+): Promise<{ chunks: ChunkRef[]; totalChunks: number }> {
   control.beginPhase('Splitting documents');
   const split = allOf(await chunkDocuments(input));
   control.setTotalSteps(split.totalChunks + 1);
@@ -88,7 +111,11 @@ const allOf = (chunks: ChunkRef[]) => ({ chunks, totalChunks: chunks.length });
 
 async function chunkDocuments(input: AttributeGenerationJobInput): Promise<ChunkRef[]> {
   const options = { ...DATABASE_ACTIVITY, priority: { priorityKey: input.priority, fairnessKey: input.owner } };
-  return proxyActivities<PlanningActivities>(options).chunkPlanningDocuments({ documentIds: input.documentIds, size: input.chunkSize, overlap: input.chunkOverlap });
+  return proxyActivities<PlanningActivities>(options).chunkPlanningDocuments({
+    documentIds: input.documentIds,
+    size: input.chunkSize,
+    overlap: input.chunkOverlap,
+  });
 }
 
 /** `pde_auto_mapping`: suggest a mapping for every PDE given. */
@@ -114,7 +141,14 @@ async function mapPdes(input: PdeMappingJobInput): Promise<PdeMappingResult> {
       work: async (pdeId) => {
         const { jobId, planId, dataSourceId, candidateColumns } = input;
         try {
-          const outcome = await llm(control).mapPlanDataElement({ jobId, planId, dataSourceId, pdeId, candidateColumns, llm: control.llmCall() });
+          const outcome = await llm(control).mapPlanDataElement({
+            jobId,
+            planId,
+            dataSourceId,
+            pdeId,
+            candidateColumns,
+            llm: control.llmCall(),
+          });
           return outcome.outcome !== 'failed';
         } catch (error) {
           if (isCancellation(error)) throw error;
@@ -123,8 +157,16 @@ async function mapPdes(input: PdeMappingJobInput): Promise<PdeMappingResult> {
         }
       },
     });
-    if (left.length > 0) return continueAsNew<MappingWorkflow>({ ...input, carried: await control.carryOver(), pdeIds: left, pdesTotal });
-    return mappingOutcome(await database(control).summarizePdeMapping({ jobId: input.jobId, planId: input.planId, dataSourceId: input.dataSourceId, pdesTotal }));
+    if (left.length > 0)
+      return continueAsNew<MappingWorkflow>({ ...input, carried: await control.carryOver(), pdeIds: left, pdesTotal });
+    return mappingOutcome(
+      await database(control).summarizePdeMapping({
+        jobId: input.jobId,
+        planId: input.planId,
+        dataSourceId: input.dataSourceId,
+        pdesTotal,
+      }),
+    );
   });
 }
 
@@ -132,7 +174,12 @@ function mappingOutcome(result: PdeMappingResult): JobOutcome<PdeMappingResult> 
   return {
     // Every PDE it tried failed: nothing useful came of the job.
     status: result.failed > 0 && result.mapped === 0 ? 'failed' : 'completed',
-    error: failureSummary(result.failed, result.pdesTotal, 'PDEs failed', result.failedPdes.map((f) => `${f.name} (${f.reason})`)),
+    error: failureSummary(
+      result.failed,
+      result.pdesTotal,
+      'PDEs failed',
+      result.failedPdes.map((f) => `${f.name} (${f.reason})`),
+    ),
     result,
   };
 }

@@ -49,13 +49,26 @@ async function profile(input: ProfilingJobInput, phases: Phase[]): Promise<Profi
       const resuming = input.resumeAt?.phase === phase ? new Set(input.resumeAt.remaining) : undefined;
       const todo = input.attributes.filter((a) => (resuming ? resuming.has(a.name) : !failed.has(a.name)));
       if (phase === 'execute_rules' && !resuming && phases.includes('generate_rules')) control.skipSteps(failed.size);
-      const left = phase === 'generate_rules' ? await generateRules(control, input, todo, failed) : await runRules(control, input, rulesJobId, todo);
+      const left =
+        phase === 'generate_rules'
+          ? await generateRules(control, input, todo, failed)
+          : await runRules(control, input, rulesJobId, todo);
       if (left.length > 0) {
         const carried = await control.carryOver();
-        return continueAsNew<ProfilingWorkflow>({ ...input, carried, resumeAt: { phase, remaining: left.map((a) => a.name), failed: [...failed] } });
+        return continueAsNew<ProfilingWorkflow>({
+          ...input,
+          carried,
+          resumeAt: { phase, remaining: left.map((a) => a.name), failed: [...failed] },
+        });
       }
     }
-    return outcomeOf(await database(control).summarizeProfiling({ jobId: input.jobId, rulesJobId, attributesTotal: input.attributes.length }));
+    return outcomeOf(
+      await database(control).summarizeProfiling({
+        jobId: input.jobId,
+        rulesJobId,
+        attributesTotal: input.attributes.length,
+      }),
+    );
   });
 }
 
@@ -63,21 +76,35 @@ async function profile(input: ProfilingJobInput, phases: Phase[]): Promise<Profi
  * Generates rules for `attributes`, adding the ones that failed for good to `failed` (their reason is
  * stored). Returns the attributes left for a continued run because this run's history is full.
  */
-async function generateRules(control: JobControl, input: ProfilingJobInput, attributes: AttributeDescriptor[], failed: Set<string>): Promise<AttributeDescriptor[]> {
+async function generateRules(
+  control: JobControl,
+  input: ProfilingJobInput,
+  attributes: AttributeDescriptor[],
+  failed: Set<string>,
+): Promise<AttributeDescriptor[]> {
   control.beginPhase('Generating validation rules');
   return control.forEach(attributes, {
     concurrency: input.llmConcurrency,
     label: (attribute) => attribute.name,
     work: async (attribute) => {
       try {
-        const outcome = await llm(control).generateValidationRules({ jobId: input.jobId, dataSourceId: input.dataSourceId, attribute, llm: control.llmCall() });
+        const outcome = await llm(control).generateValidationRules({
+          jobId: input.jobId,
+          dataSourceId: input.dataSourceId,
+          attribute,
+          llm: control.llmCall(),
+        });
         if (outcome.status === 'failed') failed.add(attribute.name);
         return outcome.status === 'completed';
       } catch (error) {
         if (isCancellation(error)) throw error;
         // Retries are exhausted or the request can never succeed: record it and let the job go on.
         failed.add(attribute.name);
-        await database(control).recordAttributeFailure({ jobId: input.jobId, attribute: attribute.name, reason: describeError(error) });
+        await database(control).recordAttributeFailure({
+          jobId: input.jobId,
+          attribute: attribute.name,
+          reason: describeError(error),
+        });
         return false;
       }
     },
@@ -85,10 +112,16 @@ async function generateRules(control: JobControl, input: ProfilingJobInput, attr
 }
 
 /** Runs the stored rules of `attributes` in batches; returns the attributes left for a continued run. */
-async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobId: string, attributes: AttributeDescriptor[]): Promise<AttributeDescriptor[]> {
+async function runRules(
+  control: JobControl,
+  input: ProfilingJobInput,
+  rulesJobId: string,
+  attributes: AttributeDescriptor[],
+): Promise<AttributeDescriptor[]> {
   control.beginPhase('Executing validation rules');
   const batches: AttributeDescriptor[][] = [];
-  for (let i = 0; i < attributes.length; i += input.ruleBatchSize) batches.push(attributes.slice(i, i + input.ruleBatchSize));
+  for (let i = 0; i < attributes.length; i += input.ruleBatchSize)
+    batches.push(attributes.slice(i, i + input.ruleBatchSize));
   const left = await control.forEach(batches, {
     // Two scans at once keep a core busy while the other waits on I/O, without crowding the database.
     concurrency: 2,
@@ -96,13 +129,24 @@ async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobI
     weight: (batch) => batch.length,
     work: async (batch) => {
       try {
-        await rules(control).executeRules({ jobId: input.jobId, rulesJobId, dataSourceId: input.dataSourceId, attributes: batch });
+        await rules(control).executeRules({
+          jobId: input.jobId,
+          rulesJobId,
+          dataSourceId: input.dataSourceId,
+          attributes: batch,
+        });
         return true;
       } catch (error) {
         if (isCancellation(error)) throw error;
         // Retries are exhausted or the batch can never run: its rules did not run, and the result must say so.
         if (patched(TRUTHFUL_RULE_EXECUTION)) {
-          await database(control).recordRuleBatchFailure({ jobId: input.jobId, rulesJobId, attributes: batch, reason: describeError(error), sqlstate: sqlStateOf(error) });
+          await database(control).recordRuleBatchFailure({
+            jobId: input.jobId,
+            rulesJobId,
+            attributes: batch,
+            reason: describeError(error),
+            sqlstate: sqlStateOf(error),
+          });
         }
         return false;
       }
@@ -117,20 +161,33 @@ async function runRules(control: JobControl, input: ProfilingJobInput, rulesJobI
  */
 function outcomeOf(summary: ProfilingJobResult): JobOutcome<ProfilingJobResult> {
   const { attributesFailed, attributesTotal, failedAttributes } = summary;
-  const attributes = failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`));
+  const attributes = failureSummary(
+    attributesFailed,
+    attributesTotal,
+    'attributes failed',
+    failedAttributes.map((f) => `${f.attribute} (${f.reason})`),
+  );
   const allFailed = attributesTotal > 0 && attributesFailed === attributesTotal;
   // A summary from an activity older than rulesTotal has nothing more to say.
-  if (summary.rulesTotal === undefined || !patched(TRUTHFUL_RULE_EXECUTION)) return { status: allFailed ? 'failed' : 'completed', error: attributes, result: summary };
+  if (summary.rulesTotal === undefined || !patched(TRUTHFUL_RULE_EXECUTION))
+    return { status: allFailed ? 'failed' : 'completed', error: attributes, result: summary };
   const { rulesTotal, rulesExecuted, rulesNotRun } = summary;
   const rules = rulesNotRun.length > 0 ? `${rulesNotRun.length} of ${rulesTotal} rules could not run` : null;
   const noneRan = rulesTotal > 0 && rulesExecuted === 0;
-  return { status: allFailed || noneRan ? 'failed' : 'completed', error: [rules, attributes].filter((part) => part !== null).join('; ') || null, result: summary };
+  return {
+    status: allFailed || noneRan ? 'failed' : 'completed',
+    error: [rules, attributes].filter((part) => part !== null).join('; ') || null,
+    result: summary,
+  };
 }
 
 /** The SQLSTATE a DataSourceError carries in its details, if the failure is one. */
 function sqlStateOf(error: unknown): string | null {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    const sqlstate = current instanceof ApplicationFailure ? (current.details?.[0] as { sqlstate?: unknown } | undefined)?.sqlstate : undefined;
+    const sqlstate =
+      current instanceof ApplicationFailure
+        ? (current.details?.[0] as { sqlstate?: unknown } | undefined)?.sqlstate
+        : undefined;
     if (typeof sqlstate === 'string') return sqlstate;
   }
   return null;

@@ -39,7 +39,9 @@ export interface SamplingJobInput extends JobInputBase {
 }
 
 /** A sampling job's result: the sample's summary and what covering edge cases found. */
-export type SamplingJobResult = SamplingSummary & { coverage: Pick<CoverageOutcome, 'alreadyCovered' | 'absent' | 'skipped'> };
+export type SamplingJobResult = SamplingSummary & {
+  coverage: Pick<CoverageOutcome, 'alreadyCovered' | 'absent' | 'skipped'>;
+};
 
 type SamplingWorkflow = (input: SamplingJobInput) => Promise<SamplingJobResult>;
 
@@ -50,23 +52,46 @@ const STEPS_AFTER_SCANS = 3;
 export async function intelligentSampling(input: SamplingJobInput): Promise<SamplingJobResult> {
   const control = new JobControl(input, 2 * input.rowsAtStart + STEPS_AFTER_SCANS);
   return control.run(async () => {
-    const units = input.resumeAt?.units ?? (await database(control).planSamplingScan({ dataSourceId: input.dataSourceId, rowsPerUnit: input.chunkSize * input.chunksPerUnit }));
+    const units =
+      input.resumeAt?.units ??
+      (await database(control).planSamplingScan({
+        dataSourceId: input.dataSourceId,
+        rowsPerUnit: input.chunkSize * input.chunksPerUnit,
+      }));
     const passes: ScanPass[] = input.resumeAt?.pass === 'select' ? ['select'] : ['count', 'select'];
     for (const pass of passes) {
       const remaining = input.resumeAt?.pass === pass ? new Set(input.resumeAt.remaining) : undefined;
       if (pass === 'select') await allocate(control, input);
       const left = await scan(control, input, pass, remaining ? units.filter((u) => remaining.has(u.index)) : units);
-      if (left.length > 0) return continueAsNew<SamplingWorkflow>({ ...input, carried: await control.carryOver(), resumeAt: { units, pass, remaining: left.map((u) => u.index) } });
+      if (left.length > 0)
+        return continueAsNew<SamplingWorkflow>({
+          ...input,
+          carried: await control.carryOver(),
+          resumeAt: { units, pass, remaining: left.map((u) => u.index) },
+        });
     }
     control.beginPhase('Selecting records');
     await database(control).selectSample({ jobId: input.jobId, seed: input.seed });
     control.skipSteps(1);
     control.beginPhase('Covering edge cases');
     const { jobId, dataSourceId, strataColumns, edgeCaseColumns, rulesFromJobId } = input;
-    const coverage = await queries(control).coverEdgeCases({ jobId, dataSourceId, strataColumns, edgeCaseColumns, rulesFromJobId });
+    const coverage = await queries(control).coverEdgeCases({
+      jobId,
+      dataSourceId,
+      strataColumns,
+      edgeCaseColumns,
+      rulesFromJobId,
+    });
     control.skipSteps(1);
     const summary = await database(control).summarizeSampling({ jobId });
-    return { status: 'completed', error: null, result: { ...summary, coverage: { alreadyCovered: coverage.alreadyCovered, absent: coverage.absent, skipped: coverage.skipped } } };
+    return {
+      status: 'completed',
+      error: null,
+      result: {
+        ...summary,
+        coverage: { alreadyCovered: coverage.alreadyCovered, absent: coverage.absent, skipped: coverage.skipped },
+      },
+    };
   });
 }
 
@@ -80,7 +105,12 @@ async function allocate(control: JobControl, input: SamplingJobInput): Promise<v
 }
 
 /** Runs one pass over `units`, one at a time (the throttle is per job); returns the units left for a continued run. */
-async function scan(control: JobControl, input: SamplingJobInput, pass: ScanPass, units: ScanUnit[]): Promise<ScanUnit[]> {
+async function scan(
+  control: JobControl,
+  input: SamplingJobInput,
+  pass: ScanPass,
+  units: ScanUnit[],
+): Promise<ScanUnit[]> {
   control.beginPhase(pass === 'count' ? 'Counting strata' : 'Selecting by seeded priority');
   const { jobId, dataSourceId, strataColumns, neymanColumn, seed, chunkSize, scanRowsPerSecond } = input;
   return control.forEach(units, {
@@ -88,7 +118,17 @@ async function scan(control: JobControl, input: SamplingJobInput, pass: ScanPass
     label: (unit) => `rows ${unit.firstRowId}–${unit.lastRowId}`,
     weight: (unit) => unit.rows,
     work: async (unit) => {
-      await scans(control).scanSamplingUnit({ jobId, dataSourceId, strataColumns, neymanColumn, seed, chunkSize, scanRowsPerSecond, pass, unit });
+      await scans(control).scanSamplingUnit({
+        jobId,
+        dataSourceId,
+        strataColumns,
+        neymanColumn,
+        seed,
+        chunkSize,
+        scanRowsPerSecond,
+        pass,
+        unit,
+      });
       return true;
     },
   });

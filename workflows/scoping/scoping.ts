@@ -46,23 +46,44 @@ async function scope(input: ScopingJobInput, optimise: boolean): Promise<Scoping
   const control = new JobControl(input, input.attributes.length + (optimise ? 1 : 0));
   return control.run(async () => {
     const remaining = input.resumeAt ? new Set(input.resumeAt.remaining) : undefined;
-    const left = await assess(control, input, remaining ? input.attributes.filter((a) => remaining.has(a.name)) : input.attributes);
-    if (left.length > 0) return continueAsNew<ScopingWorkflow>({ ...input, carried: await control.carryOver(), resumeAt: { remaining: left.map((a) => a.name) } });
+    const left = await assess(
+      control,
+      input,
+      remaining ? input.attributes.filter((a) => remaining.has(a.name)) : input.attributes,
+    );
+    if (left.length > 0)
+      return continueAsNew<ScopingWorkflow>({
+        ...input,
+        carried: await control.carryOver(),
+        resumeAt: { remaining: left.map((a) => a.name) },
+      });
 
     let selection: ScopeSelectionResult | undefined;
     if (optimise) {
       control.beginPhase('Choosing tests');
-      selection = await database(control).chooseScopingTests({ jobId: input.jobId, testBudget: input.testBudget ?? null });
+      selection = await database(control).chooseScopingTests({
+        jobId: input.jobId,
+        testBudget: input.testBudget ?? null,
+      });
       control.skipSteps(1);
     }
     const { jobId, dataSourceId, profilingJobId } = input;
-    const summary = await database(control).summarizeScoping({ jobId, dataSourceId, profilingJobId: profilingJobId ?? null, attributesTotal: input.attributes.length });
+    const summary = await database(control).summarizeScoping({
+      jobId,
+      dataSourceId,
+      profilingJobId: profilingJobId ?? null,
+      attributesTotal: input.attributes.length,
+    });
     return outcomeOf(summary, selection);
   });
 }
 
 /** Assesses `attributes`, at most llmConcurrency at once; returns those left for a continued run. */
-async function assess(control: JobControl, input: ScopingJobInput, attributes: AttributeDescriptor[]): Promise<AttributeDescriptor[]> {
+async function assess(
+  control: JobControl,
+  input: ScopingJobInput,
+  attributes: AttributeDescriptor[],
+): Promise<AttributeDescriptor[]> {
   control.beginPhase('Assessing attributes');
   return control.forEach(attributes, {
     concurrency: input.llmConcurrency,
@@ -70,12 +91,22 @@ async function assess(control: JobControl, input: ScopingJobInput, attributes: A
     work: async (attribute) => {
       const { jobId, dataSourceId, profilingJobId } = input;
       try {
-        const outcome = await llm(control).assessAttributeScope({ jobId, dataSourceId, attribute, profilingJobId, llm: control.llmCall() });
+        const outcome = await llm(control).assessAttributeScope({
+          jobId,
+          dataSourceId,
+          attribute,
+          profilingJobId,
+          llm: control.llmCall(),
+        });
         return outcome.status === 'completed';
       } catch (error) {
         if (isCancellation(error)) throw error;
         // Retries are exhausted or the request can never succeed: record it and let the job go on.
-        await database(control).recordScopingFailure({ jobId, attribute: attribute.name, reason: describeError(error) });
+        await database(control).recordScopingFailure({
+          jobId,
+          attribute: attribute.name,
+          reason: describeError(error),
+        });
         return false;
       }
     },
@@ -86,7 +117,12 @@ function outcomeOf(summary: ScopingSummary, selection: ScopeSelectionResult | un
   const { attributesFailed, attributesTotal, failedAttributes } = summary;
   return {
     status: attributesTotal > 0 && attributesFailed === attributesTotal ? 'failed' : 'completed',
-    error: failureSummary(attributesFailed, attributesTotal, 'attributes failed', failedAttributes.map((f) => `${f.attribute} (${f.reason})`)),
+    error: failureSummary(
+      attributesFailed,
+      attributesTotal,
+      'attributes failed',
+      failedAttributes.map((f) => `${f.attribute} (${f.reason})`),
+    ),
     result: { ...summary, ...(selection ? { selection } : {}) },
   };
 }

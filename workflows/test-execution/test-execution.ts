@@ -47,15 +47,29 @@ export async function testExecution(input: TestExecutionJobInput): Promise<TestE
     const todo = remaining ? input.testCases.filter((t) => remaining.has(t.id)) : input.testCases;
     const left = await executeBatches(control, input, todo);
     if (left.length > 0) {
-      return continueAsNew<TestExecutionWorkflow>({ ...input, carried: await control.carryOver(), resumeAt: { remaining: left.map((t) => t.id) } });
+      return continueAsNew<TestExecutionWorkflow>({
+        ...input,
+        carried: await control.carryOver(),
+        resumeAt: { remaining: left.map((t) => t.id) },
+      });
     }
     control.beginPhase('Aggregating results');
-    return outcomeOf(await database(control).summarizeTestExecution({ jobId, rerunOfJobId, maxFailingIds: input.maxFailingIdsPerTest }));
+    return outcomeOf(
+      await database(control).summarizeTestExecution({
+        jobId,
+        rerunOfJobId,
+        maxFailingIds: input.maxFailingIdsPerTest,
+      }),
+    );
   });
 }
 
 /** Runs `testCases` in batches; returns the test cases left for a continued run because the history is full. */
-async function executeBatches(control: JobControl, input: TestExecutionJobInput, testCases: TestCase[]): Promise<TestCase[]> {
+async function executeBatches(
+  control: JobControl,
+  input: TestExecutionJobInput,
+  testCases: TestCase[],
+): Promise<TestCase[]> {
   control.beginPhase('Executing test cases');
   const batches: TestCase[][] = [];
   for (let i = 0; i < testCases.length; i += input.batchSize) batches.push(testCases.slice(i, i + input.batchSize));
@@ -71,7 +85,12 @@ async function executeBatches(control: JobControl, input: TestExecutionJobInput,
       } catch (error) {
         if (isCancellation(error)) throw error;
         // Retries are exhausted or the batch can never run: its test cases are errors, and the job goes on.
-        await database(control).recordTestBatchFailure({ jobId, testCases: batch, reason: describeError(error), attempts: attemptsOf(error) });
+        await database(control).recordTestBatchFailure({
+          jobId,
+          testCases: batch,
+          reason: describeError(error),
+          attempts: attemptsOf(error),
+        });
         return false;
       }
     },
@@ -90,7 +109,12 @@ function outcomeOf(summary: TestExecutionSummary): JobOutcome<TestExecutionSumma
   const { tests, error: errored } = summary.testCases;
   return {
     status: tests > 0 && errored === tests ? 'failed' : 'completed',
-    error: failureSummary(errored, tests, 'test cases could not run', summary.errors.map((e) => `${e.testCaseId} (${e.reason})`)),
+    error: failureSummary(
+      errored,
+      tests,
+      'test cases could not run',
+      summary.errors.map((e) => `${e.testCaseId} (${e.reason})`),
+    ),
     result: summary,
   };
 }

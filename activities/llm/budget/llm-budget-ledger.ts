@@ -22,7 +22,10 @@ export interface LedgerSettings {
 export interface DispatchOutcome {
   granted: number[];
   blocked: BlockedReason;
-  /** In how long budget may next free up (a granted call leaving the window, the provider's pause ending); by the database's clock, so worker clocks may differ. */
+  /**
+   * In how long budget may next free up (a granted call leaving the window, the provider's pause ending); by the
+   * database's clock, so worker clocks may differ.
+   */
   nextCheckInMs: number | null;
 }
 
@@ -30,12 +33,21 @@ export interface DispatchOutcome {
 const DISPATCH_BATCH = 500;
 
 /** Wakes every worker's waiters for `model` to look at the ledger and limits again. */
-export const notifyBudgetChanged = (db: Kysely<Database> | Transaction<Database>, model: string) => sql`select pg_notify(${BUDGET_CHANNEL}, ${model})`.execute(db);
+export const notifyBudgetChanged = (db: Kysely<Database> | Transaction<Database>, model: string) =>
+  sql`select pg_notify(${BUDGET_CHANNEL}, ${model})`.execute(db);
 
 export async function enqueueCall(db: Kysely<Database>, request: BudgetRequest, worker: string): Promise<number> {
   const row = await db
     .insertInto('llm_budget_calls')
-    .values({ model: request.model, job_id: request.jobId, owner: request.owner, priority: request.priority, tokens: request.estimatedTokens, state: 'waiting', worker })
+    .values({
+      model: request.model,
+      job_id: request.jobId,
+      owner: request.owner,
+      priority: request.priority,
+      tokens: request.estimatedTokens,
+      state: 'waiting',
+      worker,
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
@@ -60,11 +72,24 @@ export async function refreshCalls(db: Kysely<Database>, ids: number[]): Promise
 }
 
 /** Grants waiting calls of `model` in fairness order while its window has room. */
-export async function dispatch(db: Kysely<Database>, model: string, settings: LedgerSettings): Promise<DispatchOutcome> {
+export async function dispatch(
+  db: Kysely<Database>,
+  model: string,
+  settings: LedgerSettings,
+): Promise<DispatchOutcome> {
   return db.transaction().execute(async (trx) => {
     const { rpm, tpm, windowMs } = settings.defaults;
-    await trx.insertInto('llm_budget_limits').values({ model, rpm, tpm, window_ms: windowMs }).onConflict((oc) => oc.column('model').doNothing()).execute();
-    const limits = await trx.selectFrom('llm_budget_limits').selectAll().where('model', '=', model).forUpdate().executeTakeFirstOrThrow();
+    await trx
+      .insertInto('llm_budget_limits')
+      .values({ model, rpm, tpm, window_ms: windowMs })
+      .onConflict((oc) => oc.column('model').doNothing())
+      .execute();
+    const limits = await trx
+      .selectFrom('llm_budget_limits')
+      .selectAll()
+      .where('model', '=', model)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
     const { rows } = await sql<{ now: Date }>`select clock_timestamp() as now`.execute(trx);
     const now = rows[0]!.now;
     const windowStart = new Date(now.getTime() - limits.window_ms);
@@ -82,24 +107,49 @@ export async function dispatch(db: Kysely<Database>, model: string, settings: Le
       .execute();
     const usage = await windowUsage(trx, model);
     const waiters = await waitingCalls(trx, model);
-    const effective = { rpm: Math.min(limits.rpm, limits.provider_rpm ?? Infinity), tpm: Math.min(limits.tpm, limits.provider_tpm ?? Infinity), pausedUntil: limits.paused_until };
+    const effective = {
+      rpm: Math.min(limits.rpm, limits.provider_rpm ?? Infinity),
+      tpm: Math.min(limits.tpm, limits.provider_tpm ?? Infinity),
+      pausedUntil: limits.paused_until,
+    };
     const plan = planGrants(effective, usage.window, waiters, now);
     if (plan.grant.length > 0) {
-      await trx.updateTable('llm_budget_calls').set({ state: 'granted', granted_at: now }).where('id', 'in', plan.grant).execute();
+      await trx
+        .updateTable('llm_budget_calls')
+        .set({ state: 'granted', granted_at: now })
+        .where('id', 'in', plan.grant)
+        .execute();
       await notifyBudgetChanged(trx, model);
     }
-    if (plan.blocked !== limits.blocked_reason) await trx.updateTable('llm_budget_limits').set({ blocked_reason: plan.blocked }).where('model', '=', model).execute();
+    if (plan.blocked !== limits.blocked_reason)
+      await trx
+        .updateTable('llm_budget_limits')
+        .set({ blocked_reason: plan.blocked })
+        .where('model', '=', model)
+        .execute();
     const paused = limits.paused_until && limits.paused_until > now ? limits.paused_until : null;
     const freesAt = usage.nextExpiry ? new Date(usage.nextExpiry.getTime() + limits.window_ms) : null;
     const nextCheckAt = paused ?? freesAt;
-    return { granted: plan.grant, blocked: plan.blocked, nextCheckInMs: nextCheckAt ? Math.max(0, nextCheckAt.getTime() - now.getTime()) : null };
+    return {
+      granted: plan.grant,
+      blocked: plan.blocked,
+      nextCheckInMs: nextCheckAt ? Math.max(0, nextCheckAt.getTime() - now.getTime()) : null,
+    };
   });
 }
 
-async function windowUsage(trx: Transaction<Database>, model: string): Promise<{ window: WindowUsage; nextExpiry: Date | null }> {
+async function windowUsage(
+  trx: Transaction<Database>,
+  model: string,
+): Promise<{ window: WindowUsage; nextExpiry: Date | null }> {
   const rows = await trx
     .selectFrom('llm_budget_calls')
-    .select((eb) => ['owner', eb.fn.countAll<number>().as('requests'), eb.fn.sum<number>('tokens').as('tokens'), eb.fn.min('settled_at').as('first_settled')])
+    .select((eb) => [
+      'owner',
+      eb.fn.countAll<number>().as('requests'),
+      eb.fn.sum<number>('tokens').as('tokens'),
+      eb.fn.min('settled_at').as('first_settled'),
+    ])
     .where('model', '=', model)
     .where('state', '=', 'granted')
     .groupBy('owner')
@@ -128,14 +178,24 @@ async function waitingCalls(trx: Transaction<Database>, model: string): Promise<
     .limit(DISPATCH_BATCH)
     .execute();
   // A paused job's waiting calls keep their place but take no budget until it resumes.
-  return rows.map((r) => ({ id: r.id, owner: r.owner, priority: r.priority, tokens: r.tokens, held: r.status === 'paused' }));
+  return rows.map((r) => ({
+    id: r.id,
+    owner: r.owner,
+    priority: r.priority,
+    tokens: r.tokens,
+    held: r.status === 'paused',
+  }));
 }
 
 /**
  * Corrects the call's tokens with what the provider reports it used and starts its window from now; a 429
  * or an exhausted quota pauses the model for every worker until the provider's reset.
  */
-export async function settleCall(db: Kysely<Database>, call: { id: number; model: string; jobId: string; worker: string }, outcome: BudgetSettlement): Promise<void> {
+export async function settleCall(
+  db: Kysely<Database>,
+  call: { id: number; model: string; jobId: string; worker: string },
+  outcome: BudgetSettlement,
+): Promise<void> {
   const signals = readProviderSignals(outcome.status, outcome.headers);
   if (outcome.status === 429) {
     // The provider did not admit it, so it takes no room in the window.
@@ -150,7 +210,9 @@ export async function settleCall(db: Kysely<Database>, call: { id: number; model
   if (signals.pauseMs) {
     await db
       .updateTable('llm_budget_limits')
-      .set({ paused_until: sql`greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + make_interval(secs => ${signals.pauseMs / 1000}))` })
+      .set({
+        paused_until: sql`greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + make_interval(secs => ${signals.pauseMs / 1000}))`,
+      })
       .where('model', '=', call.model)
       .execute();
     if (outcome.status === 429) await recordRateLimit(db, call, Math.round(signals.pauseMs), signals.reason ?? '429');
@@ -159,19 +221,37 @@ export async function settleCall(db: Kysely<Database>, call: { id: number; model
   await notifyBudgetChanged(db, call.model);
 }
 
-async function recordRateLimit(db: Kysely<Database>, call: { model: string; jobId: string; worker: string }, pauseMs: number, reason: string): Promise<void> {
-  await db.insertInto('llm_budget_rate_limits').values({ model: call.model, status: 429, pause_ms: pauseMs, reason, job_id: call.jobId, worker: call.worker }).execute();
+async function recordRateLimit(
+  db: Kysely<Database>,
+  call: { model: string; jobId: string; worker: string },
+  pauseMs: number,
+  reason: string,
+): Promise<void> {
+  await db
+    .insertInto('llm_budget_rate_limits')
+    .values({ model: call.model, status: 429, pause_ms: pauseMs, reason, job_id: call.jobId, worker: call.worker })
+    .execute();
   // "Recent" 429s: an hour is plenty to explain a slow job, and keeps the table small.
-  await db.deleteFrom('llm_budget_rate_limits').where('at', '<', sql<Date>`clock_timestamp() - interval '1 hour'`).execute();
+  await db
+    .deleteFrom('llm_budget_rate_limits')
+    .where('at', '<', sql<Date>`clock_timestamp() - interval '1 hour'`)
+    .execute();
 }
 
 /** The account's real quota (x-ratelimit-limit-*) caps the configured one; written only when it changes. */
-async function adoptProviderLimits(db: Kysely<Database>, model: string, rpm: number | undefined, tpm: number | undefined): Promise<void> {
+async function adoptProviderLimits(
+  db: Kysely<Database>,
+  model: string,
+  rpm: number | undefined,
+  tpm: number | undefined,
+): Promise<void> {
   if (rpm === undefined && tpm === undefined) return;
   await db
     .updateTable('llm_budget_limits')
     .set((eb) => ({ provider_rpm: rpm ?? eb.ref('provider_rpm'), provider_tpm: tpm ?? eb.ref('provider_tpm') }))
     .where('model', '=', model)
-    .where((eb) => eb.or([eb('provider_rpm', 'is distinct from', rpm ?? null), eb('provider_tpm', 'is distinct from', tpm ?? null)]))
+    .where((eb) =>
+      eb.or([eb('provider_rpm', 'is distinct from', rpm ?? null), eb('provider_tpm', 'is distinct from', tpm ?? null)]),
+    )
     .execute();
 }

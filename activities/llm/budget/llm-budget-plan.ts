@@ -42,7 +42,8 @@ export interface GrantPlan {
 export function planGrants(limits: BudgetLimits, usage: WindowUsage, waiters: readonly Waiter[], now: Date): GrantPlan {
   const candidates = waiters.filter((w) => !w.held);
   if (candidates.length === 0) return { grant: [], blocked: null };
-  if (limits.pausedUntil && limits.pausedUntil > now) return { grant: [], blocked: 'paused by the provider (429 / x-ratelimit)' };
+  if (limits.pausedUntil && limits.pausedUntil > now)
+    return { grant: [], blocked: 'paused by the provider (429 / x-ratelimit)' };
   const byOwner = new Map(usage.byOwner);
   let { requests, tokens } = usage;
   const grant: number[] = [];

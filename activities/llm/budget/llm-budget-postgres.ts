@@ -8,7 +8,16 @@ import type { Kysely } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../../db/database';
 import type { BudgetGrant, BudgetRequest, LlmBudget } from './llm-budget';
-import { BUDGET_CHANNEL, dispatch, enqueueCall, refreshCalls, releaseCall, settleCall, type DispatchOutcome, type LedgerSettings } from './llm-budget-ledger';
+import {
+  BUDGET_CHANNEL,
+  dispatch,
+  enqueueCall,
+  refreshCalls,
+  releaseCall,
+  settleCall,
+  type DispatchOutcome,
+  type LedgerSettings,
+} from './llm-budget-ledger';
 
 export interface PostgresBudgetOptions extends LedgerSettings {
   db: Kysely<Database>;
@@ -36,7 +45,11 @@ export class PostgresLlmBudget implements LlmBudget {
 
   constructor(private readonly options: PostgresBudgetOptions) {}
 
-  async acquire(request: BudgetRequest, signal: AbortSignal, heartbeat: (details: Record<string, unknown>) => void): Promise<BudgetGrant> {
+  async acquire(
+    request: BudgetRequest,
+    signal: AbortSignal,
+    heartbeat: (details: Record<string, unknown>) => void,
+  ): Promise<BudgetGrant> {
     signal.throwIfAborted();
     await this.listen();
     const { db } = this.options;
@@ -58,15 +71,29 @@ export class PostgresLlmBudget implements LlmBudget {
         releaseCall(db, id, request.model).then(cancelled, cancelled);
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.set(id, { id, model: request.model, granted: () => (done(), resolve()), failed: (error) => (done(), reject(error)) });
+      this.waiters.set(id, {
+        id,
+        model: request.model,
+        granted: () => (done(), resolve()),
+        failed: (error) => (done(), reject(error)),
+      });
       beat();
       this.kick(request.model);
     });
-    observe((meter) => meter.createHistogram('synapse_llm_budget_wait', 'int', 'ms', 'Time an LLM call waited for the fleet-wide budget').record(Date.now() - waitingSince, { model: request.model }));
+    observe((meter) =>
+      meter
+        .createHistogram('synapse_llm_budget_wait', 'int', 'ms', 'Time an LLM call waited for the fleet-wide budget')
+        .record(Date.now() - waitingSince, { model: request.model }),
+    );
     const call = { id, model: request.model, jobId: request.jobId, worker: this.worker };
     return {
       settle: async (outcome) => {
-        if (outcome.status === 429) observe((meter) => meter.createCounter('synapse_llm_budget_provider_429s', '1', '429s that paused the budget for every worker').add(1, { model: request.model }));
+        if (outcome.status === 429)
+          observe((meter) =>
+            meter
+              .createCounter('synapse_llm_budget_provider_429s', '1', '429s that paused the budget for every worker')
+              .add(1, { model: request.model }),
+          );
         await settleCall(db, call, outcome);
       },
     };
@@ -76,7 +103,8 @@ export class PostgresLlmBudget implements LlmBudget {
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers.values()) clearTimeout(timer);
-    for (const waiter of [...this.waiters.values()]) waiter.failed(new Error('LLM budget closed: the worker is shutting down'));
+    for (const waiter of [...this.waiters.values()])
+      waiter.failed(new Error('LLM budget closed: the worker is shutting down'));
     const listener = await this.listener?.catch(() => undefined);
     await listener?.end().catch(() => undefined);
   }
@@ -123,7 +151,10 @@ export class PostgresLlmBudget implements LlmBudget {
     try {
       outcome = await dispatch(this.options.db, model, this.options);
       const mine = [...this.waiters.values()].filter((w) => w.model === model);
-      const states = await refreshCalls(this.options.db, mine.map((w) => w.id));
+      const states = await refreshCalls(
+        this.options.db,
+        mine.map((w) => w.id),
+      );
       for (const waiter of mine) {
         const state = states.get(waiter.id);
         if (state === 'granted') waiter.granted();
@@ -135,10 +166,16 @@ export class PostgresLlmBudget implements LlmBudget {
     }
   }
 
-  /** Next look: when budget frees up, or after a heartbeat interval at the latest (a missed NOTIFY, a dead worker's calls). */
+  /**
+   * Next look: when budget frees up, or after a heartbeat interval at the latest (a missed NOTIFY, a dead worker's
+   * calls).
+   */
   private schedule(model: string, nextCheckInMs: number | null): void {
     if (this.closed || ![...this.waiters.values()].some((w) => w.model === model)) return;
-    const timer = setTimeout(() => this.kick(model), Math.min(nextCheckInMs ?? Infinity, this.options.heartbeatIntervalMs));
+    const timer = setTimeout(
+      () => this.kick(model),
+      Math.min(nextCheckInMs ?? Infinity, this.options.heartbeatIntervalMs),
+    );
     timer.unref();
     this.timers.set(model, timer);
   }

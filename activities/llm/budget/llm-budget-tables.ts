@@ -1,4 +1,5 @@
-// The fleet-wide LLM budget's ledger, shared by every worker process: limits per model, calls waiting or granted, recent 429s.
+// The fleet-wide LLM budget's ledger, shared by every worker process: limits per model, calls waiting or granted,
+// recent 429s.
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { Generated } from 'kysely';

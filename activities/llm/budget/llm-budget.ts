@@ -26,7 +26,11 @@ export interface BudgetGrant {
 
 export interface LlmBudget {
   /** Resolves when the call may be sent; while waiting it calls `heartbeat` and gives up when `signal` aborts. */
-  acquire(request: BudgetRequest, signal: AbortSignal, heartbeat: (details: Record<string, unknown>) => void): Promise<BudgetGrant>;
+  acquire(
+    request: BudgetRequest,
+    signal: AbortSignal,
+    heartbeat: (details: Record<string, unknown>) => void,
+  ): Promise<BudgetGrant>;
 }
 
 export const unlimitedBudget: LlmBudget = {

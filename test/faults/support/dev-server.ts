@@ -14,7 +14,10 @@ import { sleep } from '../../support/waiting';
 import { freePort } from '../../support/ports';
 
 // Same dynamic config and search attributes as test/global-setup.ts and temporal-dev.sh.
-const CLI_TYPE: Partial<Record<string, string>> = { [SearchAttributeType.KEYWORD]: 'Keyword', [SearchAttributeType.INT]: 'Int' };
+const CLI_TYPE: Partial<Record<string, string>> = {
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.INT]: 'Int',
+};
 const SEARCH_ATTRIBUTES = ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${CLI_TYPE[key.type]}`);
 
 export interface RestartableDevServer {
@@ -35,7 +38,19 @@ export async function createDevServer(): Promise<RestartableDevServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'synapse-faults-temporal-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', path.join(dir, 'temporal.sqlite'), '--log-level', 'error'];
+  const args = [
+    'server',
+    'start-dev',
+    '--headless',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--db-filename',
+    path.join(dir, 'temporal.sqlite'),
+    '--log-level',
+    'error',
+  ];
   for (const value of DEV_SERVER_DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
   for (const attribute of SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
   const kill = async (signal: NodeJS.Signals) => {
@@ -52,7 +67,8 @@ export async function createDevServer(): Promise<RestartableDevServer> {
       child = spawn(temporalCliPath(), args, { stdio: 'ignore' });
       const deadline = Date.now() + 60_000;
       while (!(await answers(port))) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`dev server on port ${port} did not start`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`dev server on port ${port} did not start`);
         await sleep(200);
       }
       // The port opens before the namespace is served; give the frontend a moment.

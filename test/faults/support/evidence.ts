@@ -18,12 +18,22 @@ export const itemKey = (attribute: string) => `${DEMO_DATA_SOURCE_ID}.${attribut
 
 /** The first `count` attributes of the demo table, in catalogue order. */
 export async function demoAttributes(harness: Harness, count: number): Promise<string[]> {
-  const rows = await harness.db.selectFrom('data_source_attributes').select('name').where('data_source_id', '=', DEMO_DATA_SOURCE_ID).orderBy('position').limit(count).execute();
+  const rows = await harness.db
+    .selectFrom('data_source_attributes')
+    .select('name')
+    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+    .orderBy('position')
+    .limit(count)
+    .execute();
   return rows.map((r) => r.name);
 }
 
 export async function storedCount(harness: Harness, jobId: string): Promise<number> {
-  const row = await harness.db.selectFrom('attribute_results').select((eb) => eb.fn.countAll<string>().as('n')).where('job_id', '=', jobId).executeTakeFirstOrThrow();
+  const row = await harness.db
+    .selectFrom('attribute_results')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('job_id', '=', jobId)
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -50,7 +60,9 @@ export interface StoredItem {
   storedAt: number;
 }
 
-/** What the check reads for one job: the stand-in's calls, the stored rows, and each item's attempts from the history. */
+/**
+ * What the check reads for one job: the stand-in's calls, the stored rows, and each item's attempts from the history.
+ */
 export interface CallEvidence {
   jobId: string;
   calls: readonly CallRecord[];
@@ -79,19 +91,31 @@ export function itemCallBreaches(evidence: CallEvidence): string[] {
   for (const [item, calls] of answered) {
     const attempts = evidence.executions.get(item)?.attempts ?? 0;
     if (calls.length > attempts) {
-      breaches.push(`${item}: answered ${calls.length} times (calls ${calls.map((c) => c.callNumber).join(', ')}) for ${attempts} attempt(s) in the history (${Math.max(0, attempts - 1)} cut short)`);
+      breaches.push(
+        `${item}: answered ${calls.length} times (calls ${calls.map((c) => c.callNumber).join(', ')}) for ${attempts} attempt(s) in the history (${Math.max(0, attempts - 1)} cut short)`,
+      );
     }
   }
   for (const { itemKey, storedAt } of evidence.stored) {
-    const late = evidence.calls.filter((c) => c.itemKey === itemKey && (c.jobId === undefined || c.jobId === evidence.jobId) && c.receivedAt > storedAt);
-    if (late.length > 0) breaches.push(`${itemKey}: asked ${late.length} time(s) after its result was stored (calls ${late.map((c) => c.callNumber).join(', ')})`);
+    const late = evidence.calls.filter(
+      (c) => c.itemKey === itemKey && (c.jobId === undefined || c.jobId === evidence.jobId) && c.receivedAt > storedAt,
+    );
+    if (late.length > 0)
+      breaches.push(
+        `${itemKey}: asked ${late.length} time(s) after its result was stored (calls ${late.map((c) => c.callNumber).join(', ')})`,
+      );
   }
   return breaches;
 }
 
 /** Reads the evidence for a finished profiling job: stored rows and rule rows, the stand-in's calls, the history. */
 export async function storedEvidence(harness: Harness, jobId: string) {
-  const results = await harness.db.selectFrom('attribute_results').select(['attribute', 'rules_count', 'updated_at']).where('job_id', '=', jobId).orderBy('attribute').execute();
+  const results = await harness.db
+    .selectFrom('attribute_results')
+    .select(['attribute', 'rules_count', 'updated_at'])
+    .where('job_id', '=', jobId)
+    .orderBy('attribute')
+    .execute();
   const rules = await harness.db
     .selectFrom('profiling_rules')
     .select(['attribute', sql<string>`count(*)`.as('n')])
@@ -101,7 +125,8 @@ export async function storedEvidence(harness: Harness, jobId: string) {
   const rulesByAttribute = new Map(rules.map((r) => [r.attribute, Number(r.n)]));
   const executions = await llmExecutionsByItem(harness.temporal, jobId);
   // The item key names the job's data source, which the history's activity inputs carry; the demo table's otherwise.
-  const keyOf = (attribute: string) => [...executions.keys()].find((key) => key.endsWith(`.${attribute}`)) ?? itemKey(attribute);
+  const keyOf = (attribute: string) =>
+    [...executions.keys()].find((key) => key.endsWith(`.${attribute}`)) ?? itemKey(attribute);
   const evidence: CallEvidence = {
     jobId,
     calls: harness.standin.calls(),
@@ -110,7 +135,9 @@ export async function storedEvidence(harness: Harness, jobId: string) {
   };
   return {
     attributes: results.map((r) => r.attribute),
-    ruleCountMismatches: results.filter((r) => (rulesByAttribute.get(r.attribute) ?? 0) !== r.rules_count).map((r) => r.attribute),
+    ruleCountMismatches: results
+      .filter((r) => (rulesByAttribute.get(r.attribute) ?? 0) !== r.rules_count)
+      .map((r) => r.attribute),
     breaches: itemCallBreaches(evidence),
   };
 }
@@ -119,19 +146,37 @@ export async function storedEvidence(harness: Harness, jobId: string) {
  * What every scenario ends with: each item stored with all its rule rows, asked of the LLM no more often
  * than the history shows attempts for it, and never after its result was stored. Call it once the job is final.
  */
-export async function expectEachItemStoredOnce(harness: Harness, jobId: string, attributes: readonly string[]): Promise<void> {
+export async function expectEachItemStoredOnce(
+  harness: Harness,
+  jobId: string,
+  attributes: readonly string[],
+): Promise<void> {
   const evidence = await storedEvidence(harness, jobId);
   expect(evidence.attributes).toEqual([...attributes].sort());
   expect(evidence.ruleCountMismatches).toEqual([]);
   expect(evidence.breaches).toEqual([]);
 }
 
-/** Every table of the schema, and the row counts of those a hostile string would aim at: proof that nothing ran as SQL. */
+/**
+ * Every table of the schema, and the row counts of those a hostile string would aim at: proof that nothing ran as SQL.
+ */
 export async function tableCensus(harness: Harness): Promise<{ tables: string[]; rows: Record<string, number> }> {
-  const { rows: tables } = await sql<{ relname: string }>`select relname from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace order by relname`.execute(harness.db);
+  const { rows: tables } = await sql<{
+    relname: string;
+  }>`select relname from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace order by relname`.execute(
+    harness.db,
+  );
   const rows: Record<string, number> = {};
-  for (const table of ['jobs', 'data_sources', 'data_source_attributes', 'demo_credit_card_accounts', 'profiling_rules']) {
-    rows[table] = Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(harness.db)).rows[0]!.n);
+  for (const table of [
+    'jobs',
+    'data_sources',
+    'data_source_attributes',
+    'demo_credit_card_accounts',
+    'profiling_rules',
+  ]) {
+    rows[table] = Number(
+      (await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(harness.db)).rows[0]!.n,
+    );
   }
   return { tables: tables.map((t) => t.relname), rows };
 }

@@ -28,12 +28,15 @@ export async function activityRunsFor(client: Client, workflowId: string, item: 
     const input = (scheduled?.input?.payloads ?? []).map((p) => decoder.decode(p.data ?? new Uint8Array())).join('');
     if (!input.includes(`"${item}"`)) continue;
     const timeoutType = started.lastFailure?.timeoutFailureInfo?.timeoutType;
-    const completed = events.some((e) => String(e.activityTaskCompletedEventAttributes?.startedEventId) === String(event.eventId));
+    const completed = events.some(
+      (e) => String(e.activityTaskCompletedEventAttributes?.startedEventId) === String(event.eventId),
+    );
     runs.push({
       activityType: scheduled?.activityType?.name ?? '',
       attempt: started.attempt ?? 0,
       identity: started.identity ?? '',
-      lastTimeoutType: timeoutType === undefined || timeoutType === null ? undefined : temporal.api.enums.v1.TimeoutType[timeoutType],
+      lastTimeoutType:
+        timeoutType === undefined || timeoutType === null ? undefined : temporal.api.enums.v1.TimeoutType[timeoutType],
       completed,
     });
   }
@@ -42,23 +45,33 @@ export async function activityRunsFor(client: Client, workflowId: string, item: 
 
 /** How often one item's LLM activity ran, from the history of every run of a job. */
 export interface ItemExecutions {
-  /** Attempts started, over every activity scheduled for the item (a retried activity's started event carries its last attempt number). */
+  /**
+   * Attempts started, over every activity scheduled for the item (a retried activity's started event carries its last
+   * attempt number).
+   */
   attempts: number;
   /** Activities of the item that completed. */
   completed: number;
 }
 
-/** Every `generateValidationRules` activity of a profiling job, per item key (`dataSourceId.attribute`), across continued runs. */
+/**
+ * Every `generateValidationRules` activity of a profiling job, per item key (`dataSourceId.attribute`), across
+ * continued runs.
+ */
 export async function llmExecutionsByItem(client: Client, jobId: string): Promise<Map<string, ItemExecutions>> {
   const byItem = new Map<string, ItemExecutions>();
   let runId: string | undefined = (await client.workflow.getHandle(jobId).describe()).runId;
   while (runId) {
-    const events: temporal.api.history.v1.IHistoryEvent[] = (await client.workflow.getHandle(jobId, runId).fetchHistory()).events ?? [];
+    const events: temporal.api.history.v1.IHistoryEvent[] =
+      (await client.workflow.getHandle(jobId, runId).fetchHistory()).events ?? [];
     const itemOf = new Map<string, string>();
     for (const event of events) {
       const scheduled = event.activityTaskScheduledEventAttributes;
       if (scheduled && scheduled.activityType?.name === 'generateValidationRules') {
-        const input = JSON.parse(decoder.decode(scheduled.input?.payloads?.[0]?.data ?? new Uint8Array())) as { dataSourceId: string; attribute: { name: string } };
+        const input = JSON.parse(decoder.decode(scheduled.input?.payloads?.[0]?.data ?? new Uint8Array())) as {
+          dataSourceId: string;
+          attribute: { name: string };
+        };
         const item = `${input.dataSourceId}.${input.attribute.name}`;
         itemOf.set(String(event.eventId), item);
         if (!byItem.has(item)) byItem.set(item, { attempts: 0, completed: 0 });

@@ -16,7 +16,8 @@ export interface IsolatedNetwork {
   destroy(): void;
 }
 
-const run = (...args: string[]) => execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+const run = (...args: string[]) =>
+  execFileSync(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
 /** True when this process may create namespaces (root with iproute2), as in CI. */
 export function canIsolateNetwork(): boolean {
@@ -36,7 +37,11 @@ export function createIsolatedNetwork(): IsolatedNetwork {
   const subnet = `127.200.${process.pid % 250}`;
   const hostAddress = `${subnet}.1`;
   const destroy = () => {
-    for (const args of [['ip', 'route', 'del', 'blackhole', `${subnet}.2/32`], ['ip', 'link', 'del', hostIf], ['ip', 'netns', 'del', name]]) {
+    for (const args of [
+      ['ip', 'route', 'del', 'blackhole', `${subnet}.2/32`],
+      ['ip', 'link', 'del', hostIf],
+      ['ip', 'netns', 'del', name],
+    ]) {
       try {
         run(...args);
       } catch {

@@ -9,7 +9,9 @@ export interface TcpProxy {
   port: number;
   /** Connections currently open through the proxy. */
   openConnections(): number;
-  /** Bytes received from clients so far (forwarded or held): how a test sees a client talking again after a partition. */
+  /**
+   * Bytes received from clients so far (forwarded or held): how a test sees a client talking again after a partition.
+   */
   bytesFromClients(): number;
   /** Local ports of the proxy's connections to the target (e.g. to find their PostgreSQL backends). */
   upstreamPorts(): number[];
@@ -72,7 +74,8 @@ export async function startTcpProxy(listenHost: string, target: { host: string; 
     port,
     openConnections: () => pairs.size,
     bytesFromClients: () => fromClients,
-    upstreamPorts: () => [...pairs].map(([, upstream]) => upstream.localPort).filter((p): p is number => p !== undefined),
+    upstreamPorts: () =>
+      [...pairs].map(([, upstream]) => upstream.localPort).filter((p): p is number => p !== undefined),
     cutAll,
     hold: () => {
       held = true;
