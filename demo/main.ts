@@ -4,7 +4,7 @@
 
 import { Client } from '@temporalio/client';
 import { Runtime, DefaultLogger } from '@temporalio/worker';
-import { JobsClient } from '../client/jobs-client';
+import { JobsClient } from '../client';
 import { llmUsageOf } from '../client/llm-usage';
 import { ProgressBar } from '../client/cli/progress-bar';
 import { FINAL_STATUSES, type JobStatus, type ProfilingJobResult } from '../common/jobs';
