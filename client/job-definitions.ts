@@ -1,5 +1,5 @@
-// Every job family the client can start, by job type, and the start request each one takes. README's job-type
-// table mirrors this registry; each family's definition names the workflow function that runs each type.
+// Every job family the client can start, by job type, and the start request each one takes. The job-type table
+// in docs/job-types.md mirrors this registry; each family's definition names the workflow function of each type.
 
 import { JobType } from '../common/jobs';
 import type { JobDefinition } from './job-definition';
