@@ -3,6 +3,7 @@
 
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
+import { createAdmissionActivities, type AdmissionSettings } from './jobs/job-admission';
 import { createJobActivities } from './jobs/jobs';
 import type { LlmDeps } from './llm/llm';
 import { createPlanningActivities } from './planning/planning';
@@ -20,11 +21,14 @@ export interface ActivityDeps {
   ruleStatementTimeoutMs: number;
   /** Tables estimated larger than this are profiled from a sample of about this many rows. */
   profileSampleRows: number;
+  /** The limits and defaults a start request is admitted with (the worker's configuration). */
+  admission: AdmissionSettings;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createJobActivities(deps.db),
+    ...createAdmissionActivities(deps.db, deps.admission),
     ...createProfilingActivities(deps),
     ...createPlanningActivities(deps),
     ...createScopingActivities(deps),
@@ -38,7 +42,7 @@ export function createActivities(deps: ActivityDeps) {
 
 // Each family's activities: what its workflows' proxies are typed by, so a workflow reaches only its own
 // family's activities (and the control kernel only the job row's).
-export type JobActivities = ReturnType<typeof createJobActivities>;
+export type JobActivities = ReturnType<typeof createJobActivities> & ReturnType<typeof createAdmissionActivities>;
 export type ProfilingActivities = ReturnType<typeof createProfilingActivities>;
 export type PlanningActivities = ReturnType<typeof createPlanningActivities>;
 export type ScopingActivities = ReturnType<typeof createScopingActivities>;

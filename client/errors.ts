@@ -8,15 +8,32 @@ export abstract class JobsError extends Error {
   abstract readonly code: string;
 }
 
+/** One offending field of a request and what is wrong with it. */
+export interface FieldProblem {
+  field: string;
+  problem: string;
+}
+
 export class InvalidJobRequestError extends JobsError {
   override readonly name = 'InvalidJobRequestError';
   readonly httpStatus = 400;
   readonly code = 'invalid_request';
+  /** Every offending field, in the order found; `field` is the first. */
+  readonly problems: FieldProblem[];
   constructor(
     readonly field: string,
     problem: string,
+    more: FieldProblem[] = [],
   ) {
-    super(`${field}: ${problem}`);
+    const problems = [{ field, problem }, ...more];
+    super(problems.map((p) => `${p.field}: ${p.problem}`).join('; '));
+    this.problems = problems;
+  }
+
+  /** One error naming every problem found (at least one). */
+  static of(problems: [FieldProblem, ...FieldProblem[]]): InvalidJobRequestError {
+    const [first, ...more] = problems;
+    return new InvalidJobRequestError(first.field, first.problem, more);
   }
 }
 
@@ -48,6 +65,13 @@ export class JobStateError extends JobsError {
   override readonly name = 'JobStateError';
   readonly httpStatus = 409;
   readonly code = 'wrong_state';
+}
+
+/** A start whose job id already belongs to a finished job (or one of another type): refused, that job untouched. */
+export class JobIdTakenError extends JobsError {
+  override readonly name = 'JobIdTakenError';
+  readonly httpStatus = 409;
+  readonly code = 'job_id_taken';
 }
 
 export class QuotaExceededError extends JobsError {

@@ -5,14 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import {
   ACTIVE_STATUSES,
   CONTROLLABLE_FROM,
   FINAL_STATUSES,
-  type JobInputBase,
+  type JobStartRequest,
   type JobStatus,
-  type JobType,
 } from '../common/jobs';
 import type { JobProgress } from '../common/progress';
 import {
@@ -27,16 +26,13 @@ import type { Config } from '../config';
 import type { Database } from '../db/database';
 import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control/control';
 import { audited } from './audit';
-import {
-  DependencyUnavailableError,
-  InvalidJobRequestError,
-  JobNotFoundError,
-  JobStateError,
-  QuotaExceededError,
-} from './errors';
+import { DependencyUnavailableError, InvalidJobRequestError, JobNotFoundError, JobStateError } from './errors';
 import type { PreparedJob } from './job-definition';
-import { definitionOf, type StartJobRequest } from './job-definitions';
-import { parseCommonRequest, prioritySchema, type CommonStartRequest } from './job-requests';
+import type { StartJobRequest } from './job-definitions';
+import { prioritySchema, type CommonStartRequest } from './job-requests';
+import { workflowOf } from './job-workflows';
+import { validateStartRequest } from './start-request';
+import { admitJob } from '../activities/jobs/job-admission';
 import {
   pendingRequest,
   REQUESTED_STATUS,
@@ -77,13 +73,6 @@ export type JobsClientConfig = Pick<
 >;
 
 export type { StartJobRequest };
-
-/** A validated start request, resolved into its workflow's input and what the Web UI shows of it. */
-interface NewJob {
-  request: CommonStartRequest;
-  jobId: string;
-  prepared: PreparedJob;
-}
 
 export interface StartOptions {
   /** The HTTP `Idempotency-Key` header: the key when the request gives none; refused when it gives another. */
@@ -192,24 +181,29 @@ export class JobsClient {
           header !== undefined && givenKey === undefined && typeof body === 'object'
             ? { ...body, idempotencyKey: header }
             : body;
-        const request = parseCommonRequest(keyed, this.config);
-        const earlier = request.idempotencyKey
-          ? await this.jobByIdempotencyKey(request.owner, request.idempotencyKey)
-          : undefined;
-        if (earlier) return { jobId: earlier, workflowId: earlier, created: false };
-        // Before the family's checks, some of which read the data source (a sampling start counts its records).
-        await this.checkQuota(this.db, request.owner);
-        const job = await this.prepareJob(request, body);
+        const request = validateStartRequest(keyed, this.config);
         // Temporal known to be down: refuse before a row is written that no workflow could follow.
         if (this.calls.isUnreachable())
           throw new DependencyUnavailableError(
             'temporal',
             'Temporal is unreachable; the job was not recorded or started',
           );
-        const recorded = await this.recordNewJob(job);
-        if (!recorded.created) return recorded;
-        await this.startWorkflow(job);
-        return recorded;
+        const jobId = randomUUID();
+        // Validated, resolved and recorded as the workflow's own admission would (it finds the job admitted).
+        const admission = await admitJob(this.db, this.config, {
+          jobId,
+          body: keyed,
+          via: 'jobs-client',
+          taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+        });
+        if (!admission.created || !admission.admitted)
+          return { jobId: admission.jobId, workflowId: admission.jobId, created: false };
+        await this.startWorkflow(
+          jobId,
+          { ...fieldsOf(keyed), jobType: request.jobType, owner: request.owner },
+          admission.admitted,
+        );
+        return { jobId, workflowId: jobId, created: true };
       },
       (started) => started.jobId,
     );
@@ -484,89 +478,6 @@ export class JobsClient {
     this.workflowStates.forget(jobId);
   }
 
-  private async jobByIdempotencyKey(owner: string, key: string): Promise<string | undefined> {
-    const row = await this.db
-      .selectFrom('jobs')
-      .select('id')
-      .where('owner', '=', owner)
-      .where('idempotency_key', '=', key)
-      .executeTakeFirst();
-    return row?.id;
-  }
-
-  /** The family's checks and its workflow's input; the common fields every input carries are set here. */
-  private async prepareJob<T extends JobType>(
-    request: CommonStartRequest & { jobType: T },
-    body: unknown,
-  ): Promise<NewJob> {
-    const { jobType, owner, metadata, priority, useLlmCache } = request;
-    const historyEventBudget = this.config.JOB_HISTORY_EVENT_BUDGET;
-    const job: JobInputBase & { jobType: T } = {
-      jobId: randomUUID(),
-      jobType,
-      owner,
-      metadata,
-      priority,
-      useLlmCache,
-      historyEventBudget,
-    };
-    const prepared = await definitionOf(jobType).prepare(this.db, job, body, this.config);
-    return { request, jobId: job.jobId, prepared };
-  }
-
-  /**
-   * Writes the job row under a per-owner lock, so the active-jobs quota holds under concurrent starts and
-   * two starts with one idempotency key make one job.
-   */
-  private async recordNewJob({ request, jobId, prepared }: NewJob): Promise<StartedJob> {
-    const metadata = { ...request.metadata, ...prepared.metadata };
-    return this.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(hashtext(${request.owner}))`.execute(trx);
-      if (request.idempotencyKey) {
-        const earlier = await trx
-          .selectFrom('jobs')
-          .select('id')
-          .where('owner', '=', request.owner)
-          .where('idempotency_key', '=', request.idempotencyKey)
-          .executeTakeFirst();
-        if (earlier) return { jobId: earlier.id, workflowId: earlier.id, created: false };
-      }
-      await this.checkQuota(trx, request.owner);
-      await trx
-        .insertInto('jobs')
-        .values({
-          id: jobId,
-          type: request.jobType,
-          owner: request.owner,
-          status: 'pending',
-          workflow_id: jobId,
-          metadata: JSON.stringify(metadata),
-          updated_at: new Date(),
-          priority: request.priority,
-          idempotency_key: request.idempotencyKey ?? null,
-          task_queue: this.config.TEMPORAL_TASK_QUEUE,
-        })
-        .execute();
-      return { jobId, workflowId: jobId, created: true };
-    });
-  }
-
-  /** Refuses a start while `owner` has JOB_MAX_ACTIVE_PER_OWNER jobs pending, running or paused. */
-  private async checkQuota(db: Kysely<Database>, owner: string): Promise<void> {
-    const { active } = await db
-      .selectFrom('jobs')
-      .select((eb) => eb.fn.countAll<number>().as('active'))
-      .where('owner', '=', owner)
-      .where('status', 'in', ACTIVE_STATUSES)
-      .where('source', '=', 'synapse')
-      .executeTakeFirstOrThrow();
-    if (Number(active) >= this.config.JOB_MAX_ACTIVE_PER_OWNER) {
-      throw new QuotaExceededError(
-        `${owner} already has ${active} active jobs (limit ${this.config.JOB_MAX_ACTIVE_PER_OWNER}); wait for one to finish or cancel one`,
-      );
-    }
-  }
-
   /**
    * Starts the job's workflow after its row is written: the row holds the owner's quota slot under the
    * quota lock, which a workflow started first could not. A start Temporal refuses deletes the row (nothing
@@ -574,33 +485,38 @@ export class JobsClient {
    * the row stays pending: its workflow writes it if it exists, and the reconciler fails it as never
    * started once JOB_START_BOUND_MS has passed without one (also what happens if this process dies here).
    */
-  private async startWorkflow({ request, jobId, prepared }: NewJob): Promise<void> {
+  private async startWorkflow(
+    jobId: string,
+    body: JobStartRequest,
+    { request, prepared }: { request: CommonStartRequest; prepared: PreparedJob },
+  ): Promise<void> {
     const { metadata } = request;
     try {
-      // By function reference (its name is the workflow type), with the input the family paired it with.
+      // By function reference (its name is the workflow type), with the start request as its argument, as any
+      // Temporal client would start it; its admission finds the job admitted above and runs with that input.
       await this.calls.run(`start job ${jobId}`, () =>
-        prepared.workflow.startWith((workflow, input) =>
-          this.temporal.workflow.start(workflow, {
-            workflowId: jobId,
-            taskQueue: this.config.TEMPORAL_TASK_QUEUE,
-            args: [input],
-            priority: { priorityKey: request.priority, fairnessKey: request.owner },
-            typedSearchAttributes: [
-              { key: JobTypeKey, value: request.jobType },
-              { key: JobOwnerKey, value: request.owner },
-              { key: JobStatusKey, value: 'pending' },
-              { key: JobPriorityKey, value: request.priority },
-              ...(metadata.cycle_id !== undefined
-                ? [{ key: CycleIdKey, value: scalarText(metadata.cycle_id) ?? '' }]
-                : []),
-              ...(metadata.report_id !== undefined
-                ? [{ key: ReportIdKey, value: scalarText(metadata.report_id) ?? '' }]
-                : []),
-            ],
-            staticSummary: prepared.summary,
-            staticDetails: prepared.details,
-          }),
-        ),
+        this.temporal.workflow.start(workflowOf(request.jobType), {
+          workflowId: jobId,
+          taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+          args: [body],
+          // A job id is never run twice (the admission also refuses one that belongs to a finished job).
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          priority: { priorityKey: request.priority, fairnessKey: request.owner },
+          typedSearchAttributes: [
+            { key: JobTypeKey, value: request.jobType },
+            { key: JobOwnerKey, value: request.owner },
+            { key: JobStatusKey, value: 'pending' },
+            { key: JobPriorityKey, value: request.priority },
+            ...(metadata.cycle_id !== undefined
+              ? [{ key: CycleIdKey, value: scalarText(metadata.cycle_id) ?? '' }]
+              : []),
+            ...(metadata.report_id !== undefined
+              ? [{ key: ReportIdKey, value: scalarText(metadata.report_id) ?? '' }]
+              : []),
+          ],
+          staticSummary: prepared.summary,
+          staticDetails: prepared.details,
+        }),
       );
     } catch (error) {
       if (error instanceof DependencyUnavailableError) {
@@ -623,6 +539,11 @@ export class JobsClient {
 /** A string or number as text (search attributes, the audit's actor); anything else is not one, so undefined. */
 function scalarText(value: unknown): string | undefined {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
+}
+
+/** A validated request's fields (validation has made sure it is a plain object). */
+function fieldsOf(body: unknown): Record<string, unknown> {
+  return typeof body === 'object' && body !== null ? { ...body } : {};
 }
 
 function fieldOf(body: unknown, field: string): unknown {

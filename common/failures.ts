@@ -10,8 +10,16 @@ export const FailureType = {
   LlmRejectedRequest: 'LlmRejectedRequest',
   /** The model kept answering with output that does not match the schema. */
   InvalidLlmOutput: 'InvalidLlmOutput',
-  /** A rule or job input that can never run (unknown column, bad DSL). */
+  /**
+   * A rule or job input that can never run (unknown column, bad DSL), or a start request that does not validate
+   * (wrong, missing or unknown fields, unknown data source or attribute): the message names every offending field,
+   * details carry `{ problems: [{ field, problem }] }`.
+   */
   InvalidJobInput: 'InvalidJobInput',
+  /** The owner already has JOB_MAX_ACTIVE_PER_OWNER active jobs: the start is refused, nothing recorded. */
+  QuotaExceeded: 'QuotaExceeded',
+  /** The job id (workflow id) already belongs to a finished job, or to a job of another type: refused, that job untouched. */
+  JobIdTaken: 'JobIdTaken',
   /**
    * A statement against a data source that can never succeed (SQLSTATE class 42 or 22: missing table or
    * column, no operator for the stored type, bad data for a cast, invalid regex, no privilege; see

@@ -20,6 +20,47 @@ export const JobType = {
 } as const;
 export type JobType = (typeof JobType)[keyof typeof JobType];
 
+/**
+ * The workflow type that runs each job type: the name a Temporal client starts it by (`temporal workflow start
+ * --type dataProfiling`, Python's `client.start_workflow("dataProfiling", …)`). client/job-workflows.ts checks
+ * that each is the name of the workflow function it maps the job type to.
+ */
+export const WORKFLOW_TYPES = {
+  [JobType.DataProfiling]: 'dataProfiling',
+  [JobType.DataProfilingLlmGeneration]: 'dataProfilingLlmGeneration',
+  [JobType.DataProfilingRuleExecution]: 'dataProfilingRuleExecution',
+  [JobType.LlmAttributeGeneration]: 'llmAttributeGeneration',
+  [JobType.PdeAutoMapping]: 'pdeAutoMapping',
+  [JobType.PdeRegeneration]: 'pdeRegeneration',
+  [JobType.ScopingRecommendations]: 'scopingRecommendations',
+  [JobType.GenerateScopingRecommendations]: 'generateScopingRecommendations',
+  [JobType.IntelligentSampling]: 'intelligentSampling',
+  [JobType.TestExecution]: 'testExecution',
+} as const satisfies Record<JobType, string>;
+
+/** The job type a workflow type runs, or undefined for a workflow that is not a job (the bench's no-op job). */
+export function jobTypeOfWorkflow(workflowType: string): JobType | undefined {
+  return (Object.keys(WORKFLOW_TYPES) as JobType[]).find((jobType) => WORKFLOW_TYPES[jobType] === workflowType);
+}
+
+/**
+ * A start request as a caller writes it, and what every job workflow takes as its one argument: the body of
+ * `POST /api/v1/jobs` (camelCase; `owner` required; the job id is the workflow id; `jobType` may be left out
+ * when starting by workflow type). The workflow's admission activity validates and resolves it; its published
+ * contract is schemas/<job type>.schema.json.
+ */
+export interface JobStartRequest {
+  jobType?: JobType;
+  owner: string;
+  [field: string]: unknown;
+}
+
+/**
+ * A job workflow's argument: a start request; or, on a continued run (and in histories from before requests
+ * were admitted by the workflow), the input it resolved into.
+ */
+export type JobStart<I extends JobInputBase> = JobStartRequest | I;
+
 /** The legacy states plus `paused`. */
 export type JobStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 export const FINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];

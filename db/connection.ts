@@ -17,6 +17,7 @@ import * as llmBudget from './migrations/0009_llm_budget';
 import * as jobReconciliation from './migrations/0010_job_reconciliation';
 import * as ruleResultsSqlstate from './migrations/0011_rule_results_sqlstate';
 import * as llmCallIds from './migrations/0012_llm_call_ids';
+import * as jobAdmission from './migrations/0013_job_admission';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010_job_reconciliation': jobReconciliation,
   '0011_rule_results_sqlstate': ruleResultsSqlstate,
   '0012_llm_call_ids': llmCallIds,
+  '0013_job_admission': jobAdmission,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -54,6 +54,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     },
     ruleStatementTimeoutMs: config.RULE_STATEMENT_TIMEOUT_MS,
     profileSampleRows: config.PROFILE_SAMPLE_ROWS,
+    admission: config,
   });
   const workflowCode = config.WORKFLOW_BUNDLE_PATH
     ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }

@@ -2,7 +2,7 @@
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { ColumnType, Generated } from 'kysely';
-import type { JobResult } from '../../common/jobs';
+import type { JobInputBase, JobResult } from '../../common/jobs';
 import type { JobProgress } from '../../common/progress';
 import type { Timestamp, Json } from '../../db/column-types';
 
@@ -33,6 +33,13 @@ export interface JobsTable {
    */
   requested_action: string | null;
   requested_at: Timestamp | null;
+  /**
+   * The workflow input the start request resolved into, kept so that admitting the job again (the admission activity
+   * retried, or run after the client admitted it) returns the same input. Null on rows from before it was kept.
+   */
+  input: Json<JobInputBase> | null;
+  /** `jobs-client` (API, CLI, JobsClient) or `temporal` (started through any Temporal client); null before it was kept. */
+  started_via: string | null;
 }
 
 export interface AuditLogTable {

@@ -203,7 +203,8 @@ function send(
 function errorAnswer(error: unknown): [number, unknown, http.OutgoingHttpHeaders] {
   const known = error instanceof JobsError ? error : asDependencyFailure(error);
   if (known) {
-    const field = known instanceof InvalidJobRequestError ? { field: known.field } : {};
+    // `field` is the first offending field (as before); `problems` lists every one.
+    const field = known instanceof InvalidJobRequestError ? { field: known.field, problems: known.problems } : {};
     const headers =
       known instanceof DependencyUnavailableError ? { 'retry-after': String(known.retryAfterSeconds) } : {};
     return [known.httpStatus, { error: { code: known.code, message: known.message, ...field } }, headers];

@@ -8,10 +8,9 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { JobType, type JobInputBase } from '../../common/jobs';
 import type { Database } from '../../db/database';
-import { llmAttributeGeneration, pdeAutoMapping, pdeRegeneration } from '../../workflows/planning/planning';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
-import { workflowCall, type JobDefinition, type JobLimits, type PreparedJob } from '../job-definition';
+import type { JobDefinition, JobLimits, PreparedJob } from '../job-definition';
 
 export const SAMPLE_DOCUMENTS_DIR = path.resolve(__dirname, '../../samples/documents');
 const MAX_DOCUMENTS = 50;
@@ -88,10 +87,13 @@ const regenerationSchema = (limits: JobLimits) =>
         ctx.addIssue({ code: 'custom', path: ['pdeIds'], message: 'give exactly one of pdeIds or pdeNames' });
     });
 
-const workflows = {
-  [JobType.LlmAttributeGeneration]: llmAttributeGeneration,
-  [JobType.PdeAutoMapping]: pdeAutoMapping,
-  [JobType.PdeRegeneration]: pdeRegeneration,
+type PlanningJobType =
+  typeof JobType.LlmAttributeGeneration | typeof JobType.PdeAutoMapping | typeof JobType.PdeRegeneration;
+
+const FIELDS = {
+  [JobType.LlmAttributeGeneration]: generationSchema,
+  [JobType.PdeAutoMapping]: mappingSchema,
+  [JobType.PdeRegeneration]: regenerationSchema,
 };
 
 type Fields<Schema extends (limits: JobLimits) => z.ZodType> = z.input<ReturnType<Schema>>;
@@ -100,8 +102,8 @@ export type PlanningStartRequest =
   | FamilyStartRequest<typeof JobType.PdeAutoMapping, Fields<typeof mappingSchema>>
   | FamilyStartRequest<typeof JobType.PdeRegeneration, Fields<typeof regenerationSchema>>;
 
-export const planningJobs: JobDefinition<keyof typeof workflows> = {
-  workflows,
+export const planningJobs: JobDefinition<PlanningJobType> = {
+  fields: (jobType, limits) => FIELDS[jobType](limits),
   async prepare(db, job, body, limits) {
     if (job.jobType === JobType.LlmAttributeGeneration) return prepareGeneration(db, job, body, limits);
     const { planId, dataSourceId, candidateColumns, llmConcurrency, pdeIds } =
@@ -109,14 +111,7 @@ export const planningJobs: JobDefinition<keyof typeof workflows> = {
         ? await resolveMapping(db, parseOrReject(mappingSchema(limits), body))
         : await resolveRegeneration(db, parseOrReject(regenerationSchema(limits), body));
     return {
-      workflow: workflowCall(workflows[job.jobType], {
-        planId,
-        dataSourceId,
-        pdeIds,
-        candidateColumns,
-        llmConcurrency,
-        ...job,
-      }),
+      input: { planId, dataSourceId, pdeIds, candidateColumns, llmConcurrency, ...job },
       metadata: { plan_id: planId, data_source_id: dataSourceId, total_pdes: pdeIds.length },
       summary: `${job.jobType} of ${pdeIds.length} PDEs of plan ${planId} for ${job.owner}`,
       details: `priority ${job.priority}, data source ${dataSourceId}, LLM concurrency ${llmConcurrency}, ${candidateColumns} candidate columns per PDE`,
@@ -145,14 +140,7 @@ async function prepareGeneration(
     .execute();
   const { planId, chunkSize, chunkOverlap, llmConcurrency } = params;
   return {
-    workflow: workflowCall(llmAttributeGeneration, {
-      planId,
-      documentIds: stored.map((d) => Number(d.id)),
-      chunkSize,
-      chunkOverlap,
-      llmConcurrency,
-      ...job,
-    }),
+    input: { planId, documentIds: stored.map((d) => Number(d.id)), chunkSize, chunkOverlap, llmConcurrency, ...job },
     metadata: { plan_id: planId, total_documents: documents.length },
     summary: `${job.jobType} from ${documents.length} documents for plan ${planId} for ${job.owner}`,
     details: `priority ${job.priority}, chunks of ${chunkSize} characters overlapping by ${chunkOverlap}, LLM concurrency ${llmConcurrency}`,

@@ -6,14 +6,9 @@ import { z } from 'zod';
 import { JobType } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
-import {
-  dataProfiling,
-  dataProfilingLlmGeneration,
-  dataProfilingRuleExecution,
-} from '../../workflows/profiling/profiling';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
-import { workflowCall, type JobDefinition, type JobLimits } from '../job-definition';
+import type { JobDefinition, JobLimits } from '../job-definition';
 import { completedJob, JOBS_WITH_RULES } from '../earlier-jobs';
 
 export function profilingParamsSchema(limits: JobLimits) {
@@ -35,33 +30,23 @@ export function profilingParamsSchema(limits: JobLimits) {
 type ProfilingParams = z.output<ReturnType<typeof profilingParamsSchema>>;
 
 /** The three legacy job types are the two phases of one workflow, alone or together; each takes a ProfilingJobInput. */
-const workflows = {
-  [JobType.DataProfiling]: dataProfiling,
-  [JobType.DataProfilingLlmGeneration]: dataProfilingLlmGeneration,
-  [JobType.DataProfilingRuleExecution]: dataProfilingRuleExecution,
-};
+type ProfilingJobType =
+  typeof JobType.DataProfiling | typeof JobType.DataProfilingLlmGeneration | typeof JobType.DataProfilingRuleExecution;
 
 export type ProfilingStartRequest = FamilyStartRequest<
-  keyof typeof workflows,
+  ProfilingJobType,
   z.input<ReturnType<typeof profilingParamsSchema>>
 >;
 
-export const profilingJobs: JobDefinition<keyof typeof workflows> = {
-  workflows,
+export const profilingJobs: JobDefinition<ProfilingJobType> = {
+  fields: (_jobType, limits) => profilingParamsSchema(limits),
   async prepare(db, job, body, limits) {
     const params = parseOrReject(profilingParamsSchema(limits), body);
     const attributes = await resolveAttributes(db, params.dataSourceId, params.attributeIds);
     await checkRuleSource(db, job.jobType, params.dataSourceId, params.rulesFromJobId);
     const { dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId } = params;
     return {
-      workflow: workflowCall(workflows[job.jobType], {
-        dataSourceId,
-        llmConcurrency,
-        ruleBatchSize,
-        rulesFromJobId,
-        attributes,
-        ...job,
-      }),
+      input: { dataSourceId, llmConcurrency, ruleBatchSize, rulesFromJobId, attributes, ...job },
       metadata: { data_source_id: dataSourceId, total_attributes: attributes.length },
       summary: `${job.jobType} of ${attributes.length} attributes of ${dataSourceId} for ${job.owner}`,
       details:

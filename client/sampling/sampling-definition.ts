@@ -5,12 +5,11 @@
 import { randomInt } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
-import { JobType } from '../../common/jobs';
+import type { JobType } from '../../common/jobs';
 import type { Database } from '../../db/database';
-import { intelligentSampling } from '../../workflows/sampling/sampling';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
-import { workflowCall, type JobDefinition } from '../job-definition';
+import type { JobDefinition } from '../job-definition';
 import { completedJob, JOBS_WITH_RULES } from '../earlier-jobs';
 
 const NUMERIC_TYPES = ['integer', 'numeric'];
@@ -45,7 +44,7 @@ export type SamplingStartRequest = FamilyStartRequest<
 >;
 
 export const samplingJobs: JobDefinition<typeof JobType.IntelligentSampling> = {
-  workflows: { [JobType.IntelligentSampling]: intelligentSampling },
+  fields: () => samplingParamsSchema,
   async prepare(db, job, body, limits) {
     const params = parseOrReject(samplingParamsSchema, body);
     const table = await dataSourceTable(db, params.dataSourceId);
@@ -63,7 +62,7 @@ export const samplingJobs: JobDefinition<typeof JobType.IntelligentSampling> = {
       ? `strata ${params.strataColumns.join(', ')} (${params.allocation})`
       : 'no strata';
     return {
-      workflow: workflowCall(intelligentSampling, { ...params, seed, rowsAtStart, ...job }),
+      input: { ...params, seed, rowsAtStart, ...job },
       metadata: { data_source_id: params.dataSourceId, seed, rows_at_start: rowsAtStart },
       summary: `${job.jobType} of ${params.dataSourceId} (${rowsAtStart} rows) for ${job.owner}`,
       details:

@@ -4,10 +4,9 @@
 
 import { z } from 'zod';
 import { JobType } from '../../common/jobs';
-import { generateScopingRecommendations, scopingRecommendations } from '../../workflows/scoping/scoping';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
-import { workflowCall, type JobDefinition, type JobLimits } from '../job-definition';
+import type { JobDefinition, JobLimits } from '../job-definition';
 import { completedJob, PROFILING_WITH_RESULTS } from '../earlier-jobs';
 import { resolveAttributes } from '../profiling/profiling-definition';
 
@@ -30,18 +29,12 @@ export function scopingParamsSchema(limits: JobLimits) {
   });
 }
 
-const workflows = {
-  [JobType.ScopingRecommendations]: scopingRecommendations,
-  [JobType.GenerateScopingRecommendations]: generateScopingRecommendations,
-};
+type ScopingJobType = typeof JobType.ScopingRecommendations | typeof JobType.GenerateScopingRecommendations;
 
-export type ScopingStartRequest = FamilyStartRequest<
-  keyof typeof workflows,
-  z.input<ReturnType<typeof scopingParamsSchema>>
->;
+export type ScopingStartRequest = FamilyStartRequest<ScopingJobType, z.input<ReturnType<typeof scopingParamsSchema>>>;
 
-export const scopingJobs: JobDefinition<keyof typeof workflows> = {
-  workflows,
+export const scopingJobs: JobDefinition<ScopingJobType> = {
+  fields: (_jobType, limits) => scopingParamsSchema(limits),
   async prepare(db, job, body, limits) {
     const params = parseOrReject(scopingParamsSchema(limits), body);
     if (params.testBudget !== undefined && job.jobType !== JobType.ScopingRecommendations) {
@@ -56,14 +49,7 @@ export const scopingJobs: JobDefinition<keyof typeof workflows> = {
       await completedJob(db, 'profilingJobId', params.profilingJobId, PROFILING_WITH_RESULTS, params.dataSourceId);
     const { dataSourceId, profilingJobId, llmConcurrency, testBudget } = params;
     return {
-      workflow: workflowCall(workflows[job.jobType], {
-        dataSourceId,
-        attributes,
-        profilingJobId,
-        llmConcurrency,
-        testBudget,
-        ...job,
-      }),
+      input: { dataSourceId, attributes, profilingJobId, llmConcurrency, testBudget, ...job },
       metadata: {
         data_source_id: dataSourceId,
         total_attributes: attributes.length,

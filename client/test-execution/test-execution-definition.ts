@@ -9,10 +9,9 @@ import { ruleProblem, validationRuleSchema } from '../../activities/rules/rule-s
 import { JobType } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
-import { testExecution } from '../../workflows/test-execution/test-execution';
 import { InvalidJobRequestError } from '../errors';
 import { identifier, parseOrReject, type FamilyStartRequest } from '../job-requests';
-import { workflowCall, type JobDefinition } from '../job-definition';
+import type { JobDefinition } from '../job-definition';
 import { completedJob, JOBS_WITH_RULES } from '../earlier-jobs';
 
 /**
@@ -54,7 +53,7 @@ export type TestExecutionStartRequest = FamilyStartRequest<
 >;
 
 export const testExecutionJobs: JobDefinition<typeof JobType.TestExecution> = {
-  workflows: { [JobType.TestExecution]: testExecution },
+  fields: () => testExecutionParamsSchema,
   async prepare(db, job, body) {
     const params = parseOrReject(testExecutionParamsSchema, body);
     const plan = params.rerunOfJobId ? await rerunPlan(db, params, params.rerunOfJobId) : await freshPlan(db, params);
@@ -67,15 +66,7 @@ export const testExecutionJobs: JobDefinition<typeof JobType.TestExecution> = {
     const { batchSize, rerunOfJobId } = params;
     const records = samplingJobId ? `the sample of job ${samplingJobId}` : `all of ${dataSourceId}`;
     return {
-      workflow: workflowCall(testExecution, {
-        dataSourceId,
-        samplingJobId,
-        testCases,
-        batchSize,
-        maxFailingIdsPerTest,
-        rerunOfJobId,
-        ...job,
-      }),
+      input: { dataSourceId, samplingJobId, testCases, batchSize, maxFailingIdsPerTest, rerunOfJobId, ...job },
       metadata: {
         data_source_id: dataSourceId,
         sampling_job_id: samplingJobId ?? null,

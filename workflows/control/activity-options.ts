@@ -94,6 +94,25 @@ export const DATABASE_ACTIVITY: ActivityOptions = {
 };
 
 /**
+ * Admitting a job's start request, the first activity of every job workflow (activities/jobs/job-admission.ts):
+ * a few short queries, and for a sampling job one count of the data source's records, itself bounded by
+ * JOB_START_COUNT_TIMEOUT_MS (10 s by default); 2 min leaves room for both on a busy database. A refusal (a request
+ * that does not validate, the owner's quota, a job id already taken) can never pass and fails at once, so a bad
+ * start fails the workflow within seconds; a database that is away is retried 1 s → 30 s, twenty attempts, about
+ * ten minutes, as the other database activities are.
+ */
+export const ADMISSION_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [FailureType.InvalidJobInput, FailureType.QuotaExceeded, FailureType.JobIdTaken],
+  },
+};
+
+/**
  * The job row's status/progress snapshot. A local activity: it runs on the workflow's own worker without
  * a task-queue round trip, which matters because it runs on every progress checkpoint.
  */

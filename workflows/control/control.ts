@@ -3,6 +3,7 @@
 // the jobs-table snapshot) and the job's final state on success, failure or cancellation.
 
 import {
+  ActivityFailure,
   CancellationScope,
   ContinueAsNew,
   type ActivityInterfaceFor,
@@ -23,11 +24,26 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { JobActivities } from '../../activities';
 import { FailureType } from '../../common/failures';
-import type { CarriedControl, JobInputBase, JobResult, JobStatus } from '../../common/jobs';
+import {
+  jobTypeOfWorkflow,
+  PRIORITY_BY_NAME,
+  type CarriedControl,
+  type JobInputBase,
+  type JobResult,
+  type JobStart,
+  type JobStatus,
+} from '../../common/jobs';
 import type { LlmCallContext } from '../../common/llm';
 import type { JobProgress } from '../../common/progress';
-import { JobPriorityKey, JobStatusKey } from '../../common/search-attributes';
-import { JOB_RECORD_ACTIVITY } from './activity-options';
+import {
+  CycleIdKey,
+  JobOwnerKey,
+  JobPriorityKey,
+  JobStatusKey,
+  JobTypeKey,
+  ReportIdKey,
+} from '../../common/search-attributes';
+import { ADMISSION_ACTIVITY, JOB_RECORD_ACTIVITY } from './activity-options';
 import { runEach, type EachOptions } from './run-each';
 
 export interface PauseRequest {
@@ -46,6 +62,7 @@ export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
 
 const { recordJobState } = proxyLocalActivities<JobActivities>(JOB_RECORD_ACTIVITY);
+const { admitJob } = proxyActivities<JobActivities>(ADMISSION_ACTIVITY);
 
 /** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
 const SNAPSHOTS_PER_JOB = 50;
@@ -55,6 +72,12 @@ const SNAPSHOTS_PER_JOB = 50;
  * finish while it is paused (a plain pause lets units in flight finish). Older histories ended regardless.
  */
 const PAUSED_JOB_WAITS_FOR_RESUME = 'paused-job-waits-for-resume';
+
+/**
+ * From this version on, a job workflow's argument is the caller's start request, admitted by its first activity
+ * (validated, resolved, the job row written); older histories were started with the input already resolved.
+ */
+const ADMITTED_START = 'start-request-admitted';
 
 /** Used when an input predates `historyEventBudget`: well under the server's 10 240-event warning. */
 const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
@@ -84,11 +107,54 @@ export class JobControl {
 
   private readonly jobId: string;
   private readonly jobType: string;
-  private readonly owner: string;
+  // Known once the start request is admitted (JobControl.begin).
+  private owner: string;
   private priority: number;
-  private readonly historyEventBudget: number;
-  private readonly useLlmCache: boolean;
+  private historyEventBudget: number;
+  private useLlmCache: boolean;
+  /** Set by a priority change made while the request was being admitted, which the request's own must not undo. */
+  private priorityChanged = false;
   private readonly carried: CarriedControl | undefined;
+
+  /**
+   * The job's control and its input. A continued run's argument is its input; so is a first run's in a history
+   * from before ADMITTED_START. Otherwise the argument is the caller's start request, which the admission
+   * activity validates and resolves: meanwhile the job answers `progress` and takes pause, resume, priority and
+   * cancel like any pending job; a request it refuses fails the workflow at once with the refusal's failure type
+   * (InvalidJobInput naming every offending field, QuotaExceeded, JobIdTaken). `totalSteps` sizes the job from its
+   * input.
+   */
+  static async begin<I extends JobInputBase>(
+    start: JobStart<I> | undefined,
+    totalSteps: (input: I) => number,
+  ): Promise<[JobControl, I]> {
+    if (isContinuedRun(start) || !patched(ADMITTED_START)) {
+      // Resolved by the run before, or by the client that started this old history.
+      const input = start as I;
+      return [new JobControl(input, totalSteps(input)), input];
+    }
+    const control = new JobControl(
+      {
+        jobId: workflowInfo().workflowId,
+        jobType: jobTypeOfWorkflow(workflowInfo().workflowType) ?? workflowInfo().workflowType,
+        owner: '',
+        priority: PRIORITY_BY_NAME.normal,
+        historyEventBudget: DEFAULT_HISTORY_EVENT_BUDGET,
+        useLlmCache: true,
+      },
+      0,
+    );
+    control.currentStep = 'Checking the start request';
+    // Not cancellable: the admission is short, and a cancel meanwhile is honoured once it has written the row (the
+    // job's first step then ends it cancelled, recorded), rather than leaving a row no workflow writes again.
+    const input = await CancellationScope.nonCancellable(() => admitJob({ request: start })).catch((error: unknown) => {
+      throw refusalOf(error);
+    });
+    // The activity returns the input this job type's family resolved (activities/jobs/job-admission.ts).
+    const admitted = input as I;
+    control.admitted(admitted, totalSteps(admitted));
+    return [control, admitted];
+  }
 
   constructor(
     /** `jobType` only labels progress and metrics, so a job outside JobType (the bench's no-op job) names its own. */
@@ -121,6 +187,25 @@ export class JobControl {
     setHandler(resumeSignal, () => this.resume());
     setHandler(setPrioritySignal, (request) => this.setPriority(request));
     setHandler(progressQuery, () => this.progress());
+  }
+
+  /** The admitted job's identity and knobs, and the search attributes a direct start did not set. */
+  private admitted(input: JobInputBase, totalSteps: number): void {
+    ({ owner: this.owner, historyEventBudget: this.historyEventBudget, useLlmCache: this.useLlmCache } = input);
+    if (!this.priorityChanged) this.priority = input.priority;
+    this.totalSteps = totalSteps;
+    this.currentStep = 'Waiting to start';
+    const label = (value: unknown) => (typeof value === 'number' ? String(value) : value);
+    const cycle = label(input.metadata.cycle_id);
+    const report = label(input.metadata.report_id);
+    upsertSearchAttributes([
+      { key: JobTypeKey, value: input.jobType },
+      { key: JobOwnerKey, value: input.owner },
+      { key: JobPriorityKey, value: this.priority },
+      ...(typeof cycle === 'string' ? [{ key: CycleIdKey, value: cycle }] : []),
+      ...(typeof report === 'string' ? [{ key: ReportIdKey, value: report }] : []),
+    ]);
+    this.touch();
   }
 
   /**
@@ -291,6 +376,7 @@ export class JobControl {
   private setPriority({ priority }: PriorityRequest): void {
     if (!Number.isInteger(priority) || priority < 1 || priority > 5) return; // the client validates; ignore garbage from elsewhere
     this.priority = priority;
+    this.priorityChanged = true;
     upsertSearchAttributes([{ key: JobPriorityKey, value: priority }]);
     this.touch(true);
   }
@@ -375,6 +461,26 @@ export function failureSummary(failed: number, total: number, what: string, name
   return failed === 0
     ? null
     : `${failed} of ${total} ${what}: ${named.slice(0, 5).join('; ')}${failed > 5 ? '; …' : ''}`;
+}
+
+/** A continued run's argument: its input, carrying the control state of the run before. */
+function isContinuedRun<I extends JobInputBase>(start: JobStart<I> | undefined): start is I {
+  return typeof start === 'object' && start !== null && 'carried' in start && start.carried !== undefined;
+}
+
+/**
+ * The admission's refusal as the workflow's own failure, with its type, message and details (the fields at fault),
+ * so `temporal workflow describe`, the Web UI and every SDK show why; anything else as it came.
+ */
+function refusalOf(error: unknown): unknown {
+  const cause = error instanceof ActivityFailure ? error.cause : undefined;
+  if (!(cause instanceof ApplicationFailure)) return error;
+  return ApplicationFailure.create({
+    message: cause.message,
+    type: cause.type ?? undefined,
+    nonRetryable: true,
+    details: cause.details ? [...cause.details] : undefined,
+  });
 }
 
 export function describeError(error: unknown): string {

@@ -6,7 +6,7 @@ import { continueAsNew, isCancellation, patched, proxyActivities } from '@tempor
 import type { PlanningActivities } from '../../activities';
 import type { AttributeGenerationResult, ChunkRef } from '../../activities/planning/planning-generation';
 import type { PdeMappingResult } from '../../activities/planning/planning-mapping';
-import type { JobInputBase } from '../../common/jobs';
+import type { JobInputBase, JobStart } from '../../common/jobs';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
@@ -46,11 +46,14 @@ export interface PdeMappingJobInput extends JobInputBase {
 const SPLIT_UNDER_JOB_CONTROL = 'split-documents-under-job-control';
 
 /** `llm_attribute_generation`: extract attributes from every chunk, then merge them into the plan's PDEs. */
-export async function llmAttributeGeneration(input: AttributeGenerationJobInput): Promise<AttributeGenerationResult> {
+export async function llmAttributeGeneration(
+  start: JobStart<AttributeGenerationJobInput>,
+): Promise<AttributeGenerationResult> {
+  // Progress is counted in chunks (plus the merge): a new job knows how many once it has split its documents.
+  const [control, input] = await JobControl.begin(start, (i) => (i.resumeAt ? i.resumeAt.totalChunks + 1 : 0));
   const splitFirst = !input.resumeAt && !patched(SPLIT_UNDER_JOB_CONTROL);
   const known = input.resumeAt ?? (splitFirst ? allOf(await chunkDocuments(input)) : undefined);
-  // Progress is counted in chunks (plus the merge): a new job knows how many once it has split its documents.
-  const control = new JobControl(input, known ? known.totalChunks + 1 : 0);
+  if (known && !input.resumeAt) control.setTotalSteps(known.totalChunks + 1);
   return control.run(async () => {
     const { chunks, totalChunks } = known ?? (await splitDocuments(control, input));
     control.beginPhase('Extracting attributes');
@@ -119,20 +122,20 @@ async function chunkDocuments(input: AttributeGenerationJobInput): Promise<Chunk
 }
 
 /** `pde_auto_mapping`: suggest a mapping for every PDE given. */
-export async function pdeAutoMapping(input: PdeMappingJobInput): Promise<PdeMappingResult> {
-  return mapPdes(input);
+export async function pdeAutoMapping(start: JobStart<PdeMappingJobInput>): Promise<PdeMappingResult> {
+  return mapPdes(start);
 }
 
 /** `pde_regeneration`: map the chosen PDEs again; mappings a person accepted are skipped and counted. */
-export async function pdeRegeneration(input: PdeMappingJobInput): Promise<PdeMappingResult> {
-  return mapPdes(input);
+export async function pdeRegeneration(start: JobStart<PdeMappingJobInput>): Promise<PdeMappingResult> {
+  return mapPdes(start);
 }
 
 type MappingWorkflow = (input: PdeMappingJobInput) => Promise<PdeMappingResult>;
 
-async function mapPdes(input: PdeMappingJobInput): Promise<PdeMappingResult> {
+async function mapPdes(start: JobStart<PdeMappingJobInput>): Promise<PdeMappingResult> {
+  const [control, input] = await JobControl.begin(start, (i) => i.pdesTotal ?? i.pdeIds.length);
   const pdesTotal = input.pdesTotal ?? input.pdeIds.length;
-  const control = new JobControl(input, pdesTotal);
   return control.run(async () => {
     control.beginPhase('Mapping plan data elements');
     const left = await control.forEach(input.pdeIds, {

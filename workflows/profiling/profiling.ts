@@ -4,7 +4,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { continueAsNew, isCancellation, patched } from '@temporalio/workflow';
 import type { ProfilingActivities } from '../../activities';
-import type { ProfilingJobInput, ProfilingJobResult } from '../../common/jobs';
+import type { JobStart, ProfilingJobInput, ProfilingJobResult } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
@@ -22,24 +22,24 @@ const TRUTHFUL_RULE_EXECUTION = 'profiling-rules-not-run-recorded';
 type Phase = 'generate_rules' | 'execute_rules';
 
 /** `data_profiling`: generate rules for every attribute, then run them. */
-export async function dataProfiling(input: ProfilingJobInput): Promise<ProfilingJobResult> {
-  return profile(input, ['generate_rules', 'execute_rules']);
+export async function dataProfiling(start: JobStart<ProfilingJobInput>): Promise<ProfilingJobResult> {
+  return profile(start, ['generate_rules', 'execute_rules']);
 }
 
 /** `data_profiling_llm_generation`: generate and store rules only. */
-export async function dataProfilingLlmGeneration(input: ProfilingJobInput): Promise<ProfilingJobResult> {
-  return profile(input, ['generate_rules']);
+export async function dataProfilingLlmGeneration(start: JobStart<ProfilingJobInput>): Promise<ProfilingJobResult> {
+  return profile(start, ['generate_rules']);
 }
 
 /** `data_profiling_rule_execution`: run the rules an earlier generation job stored (`rulesFromJobId`). */
-export async function dataProfilingRuleExecution(input: ProfilingJobInput): Promise<ProfilingJobResult> {
-  return profile(input, ['execute_rules']);
+export async function dataProfilingRuleExecution(start: JobStart<ProfilingJobInput>): Promise<ProfilingJobResult> {
+  return profile(start, ['execute_rules']);
 }
 
 type ProfilingWorkflow = (input: ProfilingJobInput) => Promise<ProfilingJobResult>;
 
-async function profile(input: ProfilingJobInput, phases: Phase[]): Promise<ProfilingJobResult> {
-  const control = new JobControl(input, input.attributes.length * phases.length);
+async function profile(start: JobStart<ProfilingJobInput>, phases: Phase[]): Promise<ProfilingJobResult> {
+  const [control, input] = await JobControl.begin(start, (i) => i.attributes.length * phases.length);
   const rulesJobId = input.rulesFromJobId ?? input.jobId;
   // A continued run starts in the phase it stopped in, with the attributes that phase had left.
   const startPhase = input.resumeAt ? phases.indexOf(input.resumeAt.phase) : 0;

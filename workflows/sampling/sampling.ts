@@ -8,7 +8,7 @@ import type { Allocation } from '../../activities/sampling/sample-size';
 import type { ScanPass, ScanUnit } from '../../activities/sampling/sampling';
 import type { CoverageOutcome } from '../../activities/sampling/sampling-coverage';
 import type { SamplingSummary } from '../../activities/sampling/sampling-plan';
-import type { JobInputBase } from '../../common/jobs';
+import type { JobInputBase, JobStart } from '../../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY, SAMPLING_SCAN_ACTIVITY } from '../control/activity-options';
 import { JobControl } from '../control/control';
 
@@ -49,8 +49,8 @@ type SamplingWorkflow = (input: SamplingJobInput) => Promise<SamplingJobResult>;
 const STEPS_AFTER_SCANS = 3;
 
 /** `intelligent_sampling`: a stratified, seeded, reproducible sample with guaranteed edge cases. */
-export async function intelligentSampling(input: SamplingJobInput): Promise<SamplingJobResult> {
-  const control = new JobControl(input, 2 * input.rowsAtStart + STEPS_AFTER_SCANS);
+export async function intelligentSampling(start: JobStart<SamplingJobInput>): Promise<SamplingJobResult> {
+  const [control, input] = await JobControl.begin(start, (i) => 2 * i.rowsAtStart + STEPS_AFTER_SCANS);
   return control.run(async () => {
     const units =
       input.resumeAt?.units ??

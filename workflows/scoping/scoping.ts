@@ -5,7 +5,7 @@
 import { continueAsNew, isCancellation } from '@temporalio/workflow';
 import type { ScopingActivities } from '../../activities';
 import type { ScopeSelectionResult, ScopingSummary } from '../../activities/scoping/scoping';
-import type { JobInputBase } from '../../common/jobs';
+import type { JobInputBase, JobStart } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
@@ -30,20 +30,20 @@ export interface ScopingJobInput extends JobInputBase {
 export type ScopingJobResult = ScopingSummary & { selection?: ScopeSelectionResult };
 
 /** `generate_scoping_recommendations`: assess and score every attribute; no test selection. */
-export async function generateScopingRecommendations(input: ScopingJobInput): Promise<ScopingJobResult> {
-  return scope(input, false);
+export async function generateScopingRecommendations(start: JobStart<ScopingJobInput>): Promise<ScopingJobResult> {
+  return scope(start, false);
 }
 
 /** `scoping_recommendations`: assess and score every attribute, then choose the test set. */
-export async function scopingRecommendations(input: ScopingJobInput): Promise<ScopingJobResult> {
-  return scope(input, true);
+export async function scopingRecommendations(start: JobStart<ScopingJobInput>): Promise<ScopingJobResult> {
+  return scope(start, true);
 }
 
 type ScopingWorkflow = (input: ScopingJobInput) => Promise<ScopingJobResult>;
 
 /** continueAsNew continues the workflow type that is running, so both job types share this body. */
-async function scope(input: ScopingJobInput, optimise: boolean): Promise<ScopingJobResult> {
-  const control = new JobControl(input, input.attributes.length + (optimise ? 1 : 0));
+async function scope(start: JobStart<ScopingJobInput>, optimise: boolean): Promise<ScopingJobResult> {
+  const [control, input] = await JobControl.begin(start, (i) => i.attributes.length + (optimise ? 1 : 0));
   return control.run(async () => {
     const remaining = input.resumeAt ? new Set(input.resumeAt.remaining) : undefined;
     const left = await assess(

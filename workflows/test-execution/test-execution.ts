@@ -7,7 +7,7 @@ import { RetryState } from '@temporalio/common';
 import type { TestExecutionActivities } from '../../activities';
 import type { TestCase } from '../../activities/test-execution/test-execution';
 import type { TestExecutionSummary } from '../../activities/test-execution/test-execution-summary';
-import type { JobInputBase } from '../../common/jobs';
+import type { JobInputBase, JobStart } from '../../common/jobs';
 import { DATABASE_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
@@ -35,8 +35,8 @@ type TestExecutionWorkflow = (input: TestExecutionJobInput) => Promise<TestExecu
 const CONCURRENT_BATCHES = 2;
 
 /** `test_execution`: run every test case against the records under test and aggregate the outcome. */
-export async function testExecution(input: TestExecutionJobInput): Promise<TestExecutionSummary> {
-  const control = new JobControl(input, input.testCases.length);
+export async function testExecution(start: JobStart<TestExecutionJobInput>): Promise<TestExecutionSummary> {
+  const [control, input] = await JobControl.begin(start, (i) => i.testCases.length);
   return control.run(async () => {
     const { jobId, rerunOfJobId } = input;
     if (rerunOfJobId && !input.resumeAt) {
