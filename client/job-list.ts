@@ -58,7 +58,7 @@ export type JobListEntry = Omit<LegacyJobStatus, 'result'> & {
 };
 
 /** A listed row: the job's columns, its metadata (maybe summarised) and that metadata's full size. */
-type ListedRow = Omit<JobRow, 'metadata' | 'result'> & {
+type ListedRow = Omit<JobRow, 'metadata' | 'result' | 'input'> & {
   metadata: Record<string, unknown>;
   metadata_bytes: number;
   result?: unknown;
@@ -88,6 +88,7 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
       'task_queue',
       'requested_action',
       'requested_at',
+      'started_via',
     ])
     .$if(withResult, (query) => query.select('result'));
   if (f.owner) page = page.where('owner', '=', f.owner);
@@ -110,7 +111,7 @@ export async function listJobs(db: Kysely<Database>, filter: JobFilter): Promise
     ? sql`j.metadata`
     : sql`case when size.metadata_bytes <= ${sql.lit(LIST_METADATA_MAX_BYTES)} then j.metadata else ${summary} end`;
   const { rows } = await sql<ListedRow>`
-    select j.id, j.type, j.owner, j.status, j.workflow_id, j.progress, j.created_at, j.started_at, j.completed_at, j.updated_at, j.priority, j.idempotency_key, j.source, j.task_queue, j.requested_action, j.requested_at,
+    select j.id, j.type, j.owner, j.status, j.workflow_id, j.progress, j.created_at, j.started_at, j.completed_at, j.updated_at, j.priority, j.idempotency_key, j.source, j.task_queue, j.requested_action, j.requested_at, j.started_via,
       case when char_length(j.error) > ${sql.lit(LIST_ERROR_MAX_CHARS)} then left(j.error, ${sql.lit(LIST_ERROR_MAX_CHARS)}) || '…' else j.error end as error,
       ${metadata} as metadata, size.metadata_bytes${withResult ? sql`, j.result` : sql``}
     from (${page}) as j cross join lateral (select octet_length(j.metadata::text) as metadata_bytes offset 0) as size

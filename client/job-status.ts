@@ -71,6 +71,8 @@ export interface LegacyJobStatus {
   /** `live` when a worker answered just now; `snapshot` when this is the last progress stored. */
   progress_source: 'live' | 'snapshot';
   source: string;
+  /** How the job was started: `jobs-client` (API, CLI, JobsClient) or `temporal` (any Temporal client); null before it was kept. */
+  started_via: string | null;
   /**
    * A pause, resume or cancel the API sent that the workflow has not applied yet (e.g. no worker runs); null otherwise.
    */
@@ -90,14 +92,14 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
  * The control request still waiting for the workflow: one was sent, the job is not final, and its status
  * is not yet the one the request leads to. The workflow's next write of the row clears it.
  */
-export function pendingRequest(row: JobRow, status: string): RequestedAction | undefined {
+export function pendingRequest(row: Pick<JobRow, 'requested_action'>, status: string): RequestedAction | undefined {
   const action = row.requested_action as RequestedAction | null;
   if (!action || !(action in REQUESTED_STATUS) || FINAL_STATUSES.includes(status as JobStatus)) return undefined;
   return REQUESTED_STATUS[action] === status ? undefined : action;
 }
 
 export function toLegacyStatus(
-  row: JobRow,
+  row: Omit<JobRow, 'input'>,
   progress: JobProgress | undefined,
   progressSource: 'live' | 'snapshot',
 ): LegacyJobStatus {
@@ -126,6 +128,7 @@ export function toLegacyStatus(
     updated_at: progress?.updatedAt ?? row.updated_at.toISOString(),
     progress_source: progressSource,
     source: row.source,
+    started_via: row.started_via,
     requested_action: requested ?? null,
     requested_at: requested ? iso(row.requested_at) : null,
   };

@@ -11,6 +11,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { FailureType } from '../../common/failures';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
+import { recordHistoryIfAsked } from '../support/histories';
 import { waitFor } from '../support/waiting';
 
 let harness: Harness;
@@ -45,10 +46,22 @@ async function failureOf(handle: WorkflowHandle): Promise<{ failure: Application
   return { failure: failure as ApplicationFailure, ms: Date.now() - started };
 }
 
-/** Event types of the workflow's history, to show what did not happen (task failures, activity retries). */
+/** Under RECORD_HISTORIES=1, keeps the history for test/replay.test.ts (the start-request-admitted path). */
+const record = (workflowId: string, name: string) =>
+  recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, workflowId, name);
+
+/**
+ * Event types of the workflow's history, to show what did not happen (task failures, activity retries); a marker
+ * is named by its kind (`core_local_activity` for each local activity's outcome, `core_patch` for a patch).
+ */
 async function eventTypes(handle: WorkflowHandle): Promise<string[]> {
   const { events } = await handle.fetchHistory();
-  return (events ?? []).map((e) => proto.api.enums.v1.EventType[e.eventType ?? 0] ?? String(e.eventType));
+  return (events ?? []).map(
+    (e) =>
+      e.markerRecordedEventAttributes?.markerName ??
+      proto.api.enums.v1.EventType[e.eventType ?? 0] ??
+      String(e.eventType),
+  );
 }
 
 test('a job started by workflow type through the Temporal client is recorded, audited, listed and run', async () => {
@@ -82,6 +95,7 @@ test('a job started by workflow type through the Temporal client is recorded, au
   // The search attributes a direct start does not set are set by the workflow once the request is admitted.
   const description = await handle.describe();
   expect(description.searchAttributes).toMatchObject({ JobType: ['data_profiling'], JobOwner: [owner] });
+  record(handle.workflowId, 'direct-start-data-profiling');
 });
 
 const badStarts: [string, unknown[], string[]][] = [
@@ -109,9 +123,11 @@ test.each(badStarts)(
     expect(ms).toBeLessThan(10_000);
     const events = await eventTypes(handle);
     expect(events).not.toContain('EVENT_TYPE_WORKFLOW_TASK_FAILED');
-    // The admission ran once: a request that cannot pass is not retried.
-    expect(events.filter((e) => e === 'EVENT_TYPE_ACTIVITY_TASK_STARTED')).toHaveLength(1);
+    // The admission (a local activity) ran once: a request that cannot pass is not retried.
+    expect(events.filter((e) => e === 'core_local_activity')).toHaveLength(1);
+    expect(events.filter((e) => e.startsWith('EVENT_TYPE_ACTIVITY_TASK'))).toEqual([]);
     expect(await harness.jobs.job(handle.workflowId)).toBeUndefined();
+    if (args.length === 0) record(handle.workflowId, 'direct-start-no-argument');
   },
 );
 
@@ -130,6 +146,8 @@ test('starting a finished job id again is refused, and the finished job is left 
   // JobsClient's own starts never reuse an id, and a job it started is refused the same way when reused directly.
   const { jobId: clientJob } = await harness.jobs.startJob({ jobType: 'data_profiling_llm_generation', ...request });
   await harness.jobs.waitForJob(clientJob);
+  record(clientJob, 'client-start-admitted');
+  record(again.workflowId, 'direct-start-job-id-taken');
   const reused = await startDirectly('dataProfilingLlmGeneration', [request], clientJob);
   expect((await failureOf(reused)).failure.type).toBe(FailureType.JobIdTaken);
 });
@@ -174,4 +192,5 @@ test('a job paused while its request is being admitted starts paused, and answer
   await handle.cancel();
   await handle.result().catch(() => undefined);
   expect((await harness.jobs.job(handle.workflowId))?.status).toBe('cancelled');
+  record(handle.workflowId, 'direct-start-paused-while-admitted-cancelled');
 });

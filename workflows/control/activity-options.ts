@@ -94,15 +94,19 @@ export const DATABASE_ACTIVITY: ActivityOptions = {
 };
 
 /**
- * Admitting a job's start request, the first activity of every job workflow (activities/jobs/job-admission.ts):
- * a few short queries, and for a sampling job one count of the data source's records, itself bounded by
- * JOB_START_COUNT_TIMEOUT_MS (10 s by default); 2 min leaves room for both on a busy database. A refusal (a request
- * that does not validate, the owner's quota, a job id already taken) can never pass and fails at once, so a bad
- * start fails the workflow within seconds; a database that is away is retried 1 s → 30 s, twenty attempts, about
- * ten minutes, as the other database activities are.
+ * Admitting a job's start request, the first activity of every job workflow (activities/jobs/job-admission.ts).
+ * - local: it runs on the workflow's own worker, so a job's start never waits behind the activity tasks of other
+ *   jobs on a saturated queue (a high-priority job admitted behind a thousand low-priority LLM calls would not
+ *   be high-priority), and costs no task-queue round trip.
+ * - startToClose 1 min: a few short queries, and for a sampling job one count of the data source's records, itself
+ *   bounded by JOB_START_COUNT_TIMEOUT_MS (10 s by default).
+ * - scheduleToClose 10 min, retries 1 s → 30 s: a database that is away is waited out about as long as the other
+ *   database activities wait; a refusal (a request that does not validate, the owner's quota, a job id already
+ *   taken) can never pass and fails at once, so a bad start fails the workflow within a second.
  */
-export const ADMISSION_ACTIVITY: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+export const ADMISSION_ACTIVITY: LocalActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '10 minutes',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

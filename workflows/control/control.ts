@@ -62,7 +62,7 @@ export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
 
 const { recordJobState } = proxyLocalActivities<JobActivities>(JOB_RECORD_ACTIVITY);
-const { admitJob } = proxyActivities<JobActivities>(ADMISSION_ACTIVITY);
+const { admitJob } = proxyLocalActivities<JobActivities>(ADMISSION_ACTIVITY);
 
 /** How many snapshots of progress a job writes to the jobs table over its life (plus every status change). */
 const SNAPSHOTS_PER_JOB = 50;
@@ -128,8 +128,9 @@ export class JobControl {
     start: JobStart<I> | undefined,
     totalSteps: (input: I) => number,
   ): Promise<[JobControl, I]> {
-    if (isContinuedRun(start) || !patched(ADMITTED_START)) {
-      // Resolved by the run before, or by the client that started this old history.
+    if (isResolvedInput(start) || !patched(ADMITTED_START)) {
+      // Resolved by the run before, or by a client from before ADMITTED_START (this old history's, or one whose
+      // start reaches a worker that has it).
       const input = start as I;
       return [new JobControl(input, totalSteps(input)), input];
     }
@@ -463,9 +464,15 @@ export function failureSummary(failed: number, total: number, what: string, name
     : `${failed} of ${total} ${what}: ${named.slice(0, 5).join('; ')}${failed > 5 ? '; …' : ''}`;
 }
 
-/** A continued run's argument: its input, carrying the control state of the run before. */
-function isContinuedRun<I extends JobInputBase>(start: JobStart<I> | undefined): start is I {
-  return typeof start === 'object' && start !== null && 'carried' in start && start.carried !== undefined;
+/**
+ * An argument that is a resolved input, not a start request: a continued run's (carrying the control state of the
+ * run before), or one a client from before ADMITTED_START resolved (with `jobId` and `historyEventBudget`, which a
+ * start request never has: its schema refuses them).
+ */
+function isResolvedInput<I extends JobInputBase>(start: JobStart<I> | undefined): start is I {
+  if (typeof start !== 'object' || start === null) return false;
+  if ('carried' in start && start.carried !== undefined) return true;
+  return typeof start.jobId === 'string' && typeof start.historyEventBudget === 'number';
 }
 
 /**
