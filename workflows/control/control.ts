@@ -68,8 +68,12 @@ export const resumeSignal = defineSignal<[FallbackOf?]>('resume');
 export const setPrioritySignal = defineSignal<[PriorityRequest & FallbackOf]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
 
-/** The same actions as updates: a validator refuses what cannot apply (no history event), the answer is progress. */
-export const pauseUpdate = defineUpdate<JobProgress, [PauseRequest?]>('pause');
+/**
+ * The same actions as updates: a validator refuses what cannot apply (no history event), the answer is progress.
+ * Pause's argument is required in its type only because the SDK's client types take no optional one; the stock CLI
+ * may still send none, which validator and handler accept.
+ */
+export const pauseUpdate = defineUpdate<JobProgress, [PauseRequest]>('pause');
 export const resumeUpdate = defineUpdate<JobProgress, []>('resume');
 export const setPriorityUpdate = defineUpdate<JobProgress, [PriorityChange]>('setPriority');
 
@@ -177,13 +181,13 @@ export class JobControl {
       if (!this.ignored('setPriority', request, 'signal')) this.setPriority(request.priority);
     });
     setHandler(progressQuery, () => this.progress());
-    setHandler<JobProgress, [PauseRequest?], typeof pauseUpdate>(
+    setHandler<JobProgress, [PauseRequest], typeof pauseUpdate>(
       pauseUpdate,
-      (request) => {
+      (request: PauseRequest | undefined) => {
         this.pause(request ?? {});
         return this.progress();
       },
-      { validator: (request) => this.validate('pause', request) },
+      { validator: (request: PauseRequest | undefined) => this.validate('pause', request) },
     );
     setHandler<JobProgress, [], typeof resumeUpdate>(
       resumeUpdate,
