@@ -530,8 +530,13 @@ export class JobsClient {
   ): Promise<JobProgress | 'not sent' | 'unanswered'> {
     // Nothing would answer: straight to the signal rather than waiting out the bound.
     if (!(await this.workersArePolling())) return 'not sent';
+    // The client keeps asking for an unanswered update until told to stop: aborted once the bound has passed.
+    const abandon = new AbortController();
     try {
-      return await this.calls.bounded(() => update(this.handle(row.id)), this.config.CONTROL_UPDATE_TIMEOUT_MS);
+      return await this.calls.bounded(
+        () => this.temporal.connection.withAbortSignal(abandon.signal, () => update(this.handle(row.id))),
+        this.config.CONTROL_UPDATE_TIMEOUT_MS,
+      );
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
         const { cause } = error;
@@ -547,6 +552,8 @@ export class JobsClient {
       }
       if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isUnanswered(error)) return 'unanswered';
       throw error;
+    } finally {
+      abandon.abort();
     }
   }
 

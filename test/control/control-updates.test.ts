@@ -272,3 +272,45 @@ describe('JobsClient', () => {
     ]);
   });
 });
+
+describe('JobsClient while no worker answers', () => {
+  it('sends the signal once the update goes unanswered, shows it as requested, and never applies the update it replaced', async () => {
+    // A short bound keeps the test quick; what it checks does not depend on the bound's length.
+    const lonely = await createHarness({ config: { CONTROL_UPDATE_TIMEOUT_MS: 1_000 } });
+    const gate = lonely.standin.gate({});
+    try {
+      const worker = await lonely.startWorker();
+      const { jobId } = await lonely.jobs.startJob({
+        jobType: 'data_profiling_llm_generation',
+        owner,
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        attributeIds: attributes.slice(0, 4),
+        llmConcurrency: 2,
+      });
+      await gate.waitUntilHeld(2, 30_000);
+      await worker.stop();
+
+      // The server lists a stopped worker's poller for minutes, so each update is sent and waits out its bound.
+      const before = Date.now();
+      expect(await lonely.jobs.pause(principal, jobId)).toMatchObject({ status: 'running', requested_action: 'pause' });
+      expect(Date.now() - before).toBeGreaterThanOrEqual(1_000);
+      // Accepted after the pause requested (the workflow will see that first); status already reads running.
+      expect(await lonely.jobs.resume(principal, jobId)).toMatchObject({ status: 'running' });
+
+      // Back: the signals apply in order (paused, then running); the updates they replaced, if the server still
+      // delivers them, are rejected, or the first would pause the job again.
+      gate.open();
+      await lonely.startWorker();
+      expect((await lonely.jobs.waitForJob(jobId))?.status).toBe('completed');
+      const facts = await jobHistory(lonely.temporal, jobId);
+      expect(facts.filter((f) => f.kind === 'update')).toEqual([]);
+      expect(facts.filter((f) => f.kind === 'signal').map((f) => [f.signal, f.input])).toEqual([
+        ['pause', { now: false, supersedes: expect.any(String) }],
+        ['resume', { supersedes: expect.any(String) }],
+      ]);
+    } finally {
+      gate.open();
+      await lonely.close();
+    }
+  });
+});
