@@ -3,6 +3,8 @@
 // malformed argument) without writing to history, an inapplicable signal is logged with its reason, and JobsClient
 // goes through the update. bench/control-latency.ts measures how long the update takes to answer.
 
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
@@ -18,6 +20,7 @@ import {
 } from '../../workflows/control/control';
 import { createHarness, type Harness } from '../support/harness';
 import { jobHistory } from '../support/job-history';
+import { temporalCliPath } from '../support/temporal-cli';
 import { waitFor } from '../support/waiting';
 
 let harness: Harness;
@@ -232,6 +235,30 @@ describe('a signal that cannot apply', () => {
         'setPriority signal ignored: setPriority expects {"priority": 1-5}, got {"priority":9}',
       ]);
       expect((await harness.jobs.status(principal, job.jobId)).priority).toBe(3);
+    } finally {
+      job.open();
+    }
+    expect((await harness.jobs.waitForJob(job.jobId))?.status).toBe('completed');
+  });
+});
+
+describe('the stock temporal CLI', () => {
+  it('pauses now, re-prioritises and resumes by the documented update names, and prints the refusal', async () => {
+    const job = await heldJob();
+    // Asynchronously: the worker runs in this process and must keep answering while the CLI waits.
+    const update = async (name: string, input?: string) => {
+      const args = ['workflow', 'update', 'execute', '--workflow-id', job.jobId, '--name', name];
+      const address = ['--address', harness.config.TEMPORAL_ADDRESS, '--output', 'json'];
+      return promisify(execFile)(temporalCliPath(), [...args, ...(input ? ['--input', input] : []), ...address]).then(
+        ({ stdout }) => stdout,
+        (error: { stderr?: string }) => `refused: ${error.stderr ?? ''}`,
+      );
+    };
+    try {
+      expect(await update('pause', '{"now":true}')).toMatch(/"status":\s*"paused"/);
+      expect(await update('pause')).toMatch(/^refused: .*cannot pause job .*: it is paused/s);
+      expect(await update('setPriority', '{"priority":"high"}')).toMatch(/"priority":\s*1/);
+      expect(await update('resume')).toMatch(/"status":\s*"running"/);
     } finally {
       job.open();
     }
