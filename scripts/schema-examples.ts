@@ -1,6 +1,7 @@
 // What each published start-request schema (schemas/<job type>.schema.json) says besides its fields: what the job
 // does, and examples that really run against the demo data source, kept small (2-3 attributes, one short document)
-// so each finishes in seconds. scripts/generate-schemas.ts reads this file; the Python caller's tests run every example.
+// so each finishes in seconds. scripts/generate-schemas.ts reads this file; the Python caller's tests run every
+// example.
 
 import { JobType } from '../common/jobs';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
@@ -69,7 +70,9 @@ export const SCHEMA_EXTRAS: Record<JobType, SchemaExtras> = {
     ],
   },
   [JobType.LlmAttributeGeneration]: {
-    does: "Reads documents (given inline, or the bundled samples) in chunks and lists the data elements they define as the plan's PDEs.",
+    does:
+      'Reads documents (given inline, or the bundled samples) in chunks and lists the data elements they define as ' +
+      "the plan's PDEs.",
     examples: [
       {
         jobType: JobType.LlmAttributeGeneration,
@@ -89,7 +92,7 @@ export const SCHEMA_EXTRAS: Record<JobType, SchemaExtras> = {
   },
   [JobType.PdeAutoMapping]: {
     does:
-      "Maps a plan's PDEs (upserted first when `pdes` names them) to the data source's columns: the LLM chooses among " +
+      "Maps a plan's PDEs (upserted first when pdes names them) to the data source's columns: the LLM chooses among " +
       'the best-matching catalogue columns, with confidence, classification and risk.',
     examples: [
       {
