@@ -1,12 +1,13 @@
 // The published start-request schemas (schemas/<job type>.schema.json) are what the generator writes from the code
 // that admits a request, and every example in them is a request that admission accepts; a snake_case request is
-// refused naming the camelCase field. That the examples also run, to completion, is the Python caller's suite's job.
+// refused naming the camelCase field; the CLI commands in docs/start-from-any-client.md start those examples. That the
+// examples also run, to completion, is the Python caller's suite's job.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidJobRequestError } from '../../client/errors';
 import { validateStartRequest } from '../../client/start-request';
-import { JobType, WORKFLOW_TYPES } from '../../common/jobs';
+import { jobTypeOfWorkflow, JobType, WORKFLOW_TYPES } from '../../common/jobs';
 import { loadConfig } from '../../config';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { generateSchemas, SCHEMAS_DIR, schemaFileName, staleSchemaFiles } from '../../scripts/generate-schemas';
@@ -61,4 +62,17 @@ test('a snake_case request is refused, naming each field with its camelCase spel
   expect(message).toContain('dataSourceId: is required');
   expect(message).toContain('data_source_id: unknown field; did you mean dataSourceId?');
   expect(message).toContain('attribute_ids: unknown field; did you mean attributeIds?');
+});
+
+test('the CLI commands in docs/start-from-any-client.md start each job type with its schema example', () => {
+  const page = readFileSync(path.resolve(__dirname, '../../docs/start-from-any-client.md'), 'utf8');
+  const commands = [...page.matchAll(/--type (\w+) --workflow-id (\S+) \\\n\s+--input '([^']+)'/g)];
+  expect(commands.map(([, workflowType]) => jobTypeOfWorkflow(workflowType!)).sort()).toEqual([...jobTypes].sort());
+  // The rule-execution command names the profiling command's job id where its example has the placeholder.
+  const profilingJobId = commands.find(([, workflowType]) => workflowType === 'dataProfiling')?.[2];
+  for (const [, workflowType, , input] of commands) {
+    const { jobType: _jobType, ...example } = published(jobTypeOfWorkflow(workflowType!)!).examples[0]!;
+    const expected = JSON.parse(JSON.stringify(example).replaceAll('"$DATA_PROFILING_JOB_ID"', `"${profilingJobId}"`));
+    expect(JSON.parse(input!)).toEqual(expected);
+  }
 });
