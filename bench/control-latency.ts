@@ -1,10 +1,12 @@
 // How long pause and cancel take to reach an LLM-bound job (the figures job-control.test.ts used to print and
 // assert): a data_profiling_llm_generation job against the stand-in answering in `--latency-ms`, paused once
-// `--concurrency` items are stored, then cancelled with its calls held at a gate; timed from the request.
+// `--concurrency` items are stored, then cancelled with its calls held at a gate; timed from the request. Then
+// the pause and resume updates' round trips (`--update-repeats`), raw and through JobsClient, on a job held running.
 
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { pauseUpdate, resumeUpdate } from '../workflows/control/control';
 import { log, startBenchEnvironment } from './support/environment';
-import { numberArg, round, runBench, sleep, writeResult } from './support/report';
+import { numberArg, percentile, round, runBench, sleep, writeResult } from './support/report';
 
 const OWNER = 'bench';
 const principal = { subject: OWNER, admin: false };
@@ -14,6 +16,7 @@ async function main(): Promise<void> {
   const concurrency = numberArg('concurrency', 3);
   const latencyMs = numberArg('latency-ms', 300);
   const repeats = numberArg('repeats', 3);
+  const updateRepeats = numberArg('update-repeats', 10);
   const env = await startBenchEnvironment('control-latency', { faults: { latencyMs } });
   try {
     await env.startWorker();
@@ -72,18 +75,55 @@ async function main(): Promise<void> {
       );
     }
 
+    // Update round trips on one job kept running by a gate holding its calls: nothing else moves its history.
+    env.standin.reset();
+    const gate = env.standin.gate({});
+    const held = await start();
+    await gate.waitUntilHeld(concurrency);
+    const handle = env.jobs.handle(held);
+    const timed = async (call: () => Promise<unknown>) => {
+      const at = performance.now();
+      await call();
+      return Math.round((performance.now() - at) * 10) / 10;
+    };
+    const pauseUpdateMs: number[] = [];
+    const resumeUpdateMs: number[] = [];
+    const clientPauseMs: number[] = [];
+    const clientResumeMs: number[] = [];
+    for (let i = 0; i < updateRepeats; i++) {
+      pauseUpdateMs.push(await timed(() => handle.executeUpdate(pauseUpdate, { args: [{}] })));
+      resumeUpdateMs.push(await timed(() => handle.executeUpdate(resumeUpdate)));
+    }
+    for (let i = 0; i < updateRepeats; i++) {
+      clientPauseMs.push(await timed(() => env.jobs.pause(principal, held)));
+      clientResumeMs.push(await timed(() => env.jobs.resume(principal, held)));
+    }
+    gate.open();
+    await env.jobs.cancel(principal, held);
+    await env.jobs.waitForJob(held);
+    log(
+      `pause update answered in a median ${percentile(pauseUpdateMs, 50)} ms, JobsClient.pause in ${percentile(clientPauseMs, 50)} ms`,
+    );
+
     writeResult(
       'control-latency',
-      { items, concurrency, latencyMs, repeats },
+      { items, concurrency, latencyMs, repeats, updateRepeats },
       {
         'status paused after pause ms (each run)': pausedAfter,
         'last LLM call started after pause ms (each run)': lastCallAfter,
         'held calls aborted after cancel ms (each run)': abortedAfter,
         'job row cancelled after cancel ms (each run)': cancelledAfter,
         'longest, held calls aborted s': round(Math.max(...abortedAfter) / 1_000, 2),
+        'pause update answered ms (each)': pauseUpdateMs,
+        'pause update answered ms, median': percentile(pauseUpdateMs, 50),
+        'resume update answered ms, median': percentile(resumeUpdateMs, 50),
+        'JobsClient.pause returned ms (each)': clientPauseMs,
+        'JobsClient.pause returned ms, median': percentile(clientPauseMs, 50),
+        'JobsClient.resume returned ms, median': percentile(clientResumeMs, 50),
       },
       [
-        'Timed from JobsClient.pause/cancel returning, polling every 10 ms; "last LLM call" is 0 when no call started after the pause request.',
+        'Status paused: timed from calling JobsClient.pause (through the update: applied before it returns) until status says so, polling every 10 ms; "last LLM call" is 0 when no call started after the pause request.',
+        'Update round trips: from calling executeUpdate to its answer, on one job whose calls are held (running, nothing else in its history); JobsClient adds its row checks, describe, audit rows and the status it answers with.',
         'Cancel reaches an LLM activity in the answer to a heartbeat (every second, WORKER_HEARTBEAT_THROTTLE_MS), so about 1-2 s.',
       ],
     );

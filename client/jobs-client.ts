@@ -1,9 +1,17 @@
 // The typed client backend services, the HTTP API and the CLI all use: start a job (validated first,
 // nothing started on bad input), read its status, pause/resume/cancel it, change its priority, list jobs.
-// Every start and control action is checked against the caller's ownership and audited.
+// Every start and control action is checked against the caller's ownership and audited; pause, resume and priority
+// are updates the workflow answers (or refuses), sent as signals instead when no worker answers in time.
 
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Kysely } from 'kysely';
 import {
@@ -13,6 +21,7 @@ import {
   type JobStartRequest,
   type JobStatus,
 } from '../common/jobs';
+import { FailureType } from '../common/failures';
 import type { JobProgress } from '../common/progress';
 import {
   CycleIdKey,
@@ -24,7 +33,15 @@ import {
 } from '../common/search-attributes';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
-import { pauseSignal, progressQuery, resumeSignal, setPrioritySignal } from '../workflows/control/control';
+import {
+  pauseSignal,
+  pauseUpdate,
+  progressQuery,
+  resumeSignal,
+  resumeUpdate,
+  setPrioritySignal,
+  setPriorityUpdate,
+} from '../workflows/control/control';
 import { audited } from './audit';
 import { DependencyUnavailableError, InvalidJobRequestError, JobNotFoundError, JobStateError } from './errors';
 import type { PreparedJob } from './job-definition';
@@ -65,6 +82,7 @@ export type JobsClientConfig = Pick<
   | 'STATUS_QUERY_TIMEOUT_MS'
   | 'STATUS_LIVE_CACHE_MS'
   | 'TEMPORAL_RPC_TIMEOUT_MS'
+  | 'CONTROL_UPDATE_TIMEOUT_MS'
   | 'JOB_START_BOUND_MS'
   | 'LLM_PRICES'
   | 'LLM_RPM_LIMIT'
@@ -105,6 +123,18 @@ const REQUEST_OF: Partial<Record<string, RequestedAction>> = {
   resume: 'resume',
   cancel: 'cancel',
 };
+
+/**
+ * How control sends one action: as an update the workflow answers with its progress (`update`, when it has one), and
+ * as the signal or cancellation sent when it has none or no worker answers it in time (`send`, given the id of the
+ * update it replaces). `check` refuses a malformed request before Temporal is asked; `after` runs once it is sent.
+ */
+interface ControlRequest {
+  check?: () => void;
+  update?: (handle: WorkflowHandle, updateId: string) => Promise<JobProgress>;
+  send: (handle: WorkflowHandle, supersedes: string | undefined) => Promise<void>;
+  after?: () => Promise<unknown>;
+}
 
 export class JobsClient {
   private pollerCheck: { at: number; polling: boolean } | undefined;
@@ -238,28 +268,41 @@ export class JobsClient {
   }
 
   async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {
-    return this.control(principal, jobId, options.now ? 'pause-now' : 'pause', CONTROLLABLE_FROM.pause, (handle) =>
-      handle.signal(pauseSignal, { now: options.now ?? false }),
-    );
+    const now = options.now ?? false;
+    return this.control(principal, jobId, now ? 'pause-now' : 'pause', CONTROLLABLE_FROM.pause, {
+      update: (handle, updateId) => handle.executeUpdate(pauseUpdate, { args: [{ now }], updateId }),
+      send: (handle, supersedes) => handle.signal(pauseSignal, { now, supersedes }),
+    });
   }
 
   async resume(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
-    return this.control(principal, jobId, 'resume', CONTROLLABLE_FROM.resume, (handle) => handle.signal(resumeSignal));
+    return this.control(principal, jobId, 'resume', CONTROLLABLE_FROM.resume, {
+      update: (handle, updateId) => handle.executeUpdate(resumeUpdate, { updateId }),
+      // Without an update to replace, exactly the signal older clients send (no argument).
+      send: (handle, supersedes) =>
+        supersedes === undefined ? handle.signal(resumeSignal) : handle.signal(resumeSignal, { supersedes }),
+    });
   }
 
   async cancel(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
-    return this.control(principal, jobId, 'cancel', CONTROLLABLE_FROM.cancel, async (handle) => {
-      await handle.cancel();
+    return this.control(principal, jobId, 'cancel', CONTROLLABLE_FROM.cancel, {
+      send: async (handle) => {
+        await handle.cancel();
+      },
     });
   }
 
   async setPriority(principal: Principal, jobId: string, priority: unknown): Promise<LegacyJobStatus> {
     const parsed = prioritySchema.safeParse(priority);
-    return this.control(principal, jobId, 'priority', ACTIVE_STATUSES, async (handle) => {
-      if (!parsed.success)
-        throw new InvalidJobRequestError('priority', 'expected high, normal, low or an integer from 1 to 5');
-      await handle.signal(setPrioritySignal, { priority: parsed.data });
-      await this.db.updateTable('jobs').set({ priority: parsed.data }).where('id', '=', jobId).execute();
+    const level = parsed.success ? parsed.data : 0;
+    return this.control(principal, jobId, 'priority', ACTIVE_STATUSES, {
+      check: () => {
+        if (!parsed.success)
+          throw new InvalidJobRequestError('priority', 'expected high, normal, low or an integer from 1 to 5');
+      },
+      update: (handle, updateId) => handle.executeUpdate(setPriorityUpdate, { args: [{ priority: level }], updateId }),
+      send: (handle, supersedes) => handle.signal(setPrioritySignal, { priority: level, supersedes }),
+      after: () => this.db.updateTable('jobs').set({ priority: level }).where('id', '=', jobId).execute(),
     });
   }
 
@@ -389,26 +432,39 @@ export class JobsClient {
   }
 
   /**
-   * Checks the action against the job's state in Temporal now (describe: needs no worker), sends it, and
-   * records it as requested until the workflow applies it. A workflow that has ended (terminated, failed,
-   * or ending as the request arrives) answers 409 naming the state it ended in, written into the row first.
+   * Sends the action as an update when it has one: the workflow's validator judges it against the job's state as the
+   * workflow sees it, and the answer is the state after the change. Otherwise, or when no worker answers within
+   * CONTROL_UPDATE_TIMEOUT_MS, checks it against the job's state in Temporal now (describe: needs no worker), sends it
+   * as a signal (or cancellation), and records it as requested until the workflow applies it. A workflow that has
+   * ended (terminated, failed, or ending as the request arrives) answers 409 naming the state it ended in, written
+   * into the row first.
    */
   private async control(
     principal: Principal,
     jobId: string,
     action: string,
     allowedFrom: readonly JobStatus[],
-    send: (handle: WorkflowHandle) => Promise<void>,
+    { check, update, send, after: afterSent }: ControlRequest,
   ): Promise<LegacyJobStatus> {
     return audited(this.db, { actor: principal.subject, action, jobId }, async () => {
       const row = await this.getJob(principal, jobId);
       if (row.source !== 'synapse')
         throw new JobStateError(`job ${jobId} was imported from the legacy job manager; nothing of it is running`);
       if (FINAL_STATUSES.includes(row.status as JobStatus)) throw this.refusal(action, row);
+      check?.();
       // A control decision needs the job's state now, not the answer shared with pollers a moment ago.
       this.forgetShared(jobId);
+      // Also what finds Temporal unreachable (503 within TEMPORAL_RPC_TIMEOUT_MS) before an update could wait longer.
       const state = await workflowStateOf(this.reconcileDeps, jobId);
       if (state.kind !== 'running') throw await this.refuseEnded(action, row, state);
+      const updateId = randomUUID();
+      const asked = update ? await this.askWorkflow(action, row, (handle) => update(handle, updateId)) : 'not sent';
+      if (typeof asked === 'object') {
+        await afterSent?.();
+        this.forgetShared(jobId);
+        this.liveProgress.offer(jobId, asked);
+        return this.status(principal, jobId);
+      }
       const current = state.jobStatus ?? (row.status as JobStatus);
       // A pause sent while no worker runs counts as done for what may follow it (resume, cancel), as the workflow will
       // see it.
@@ -429,7 +485,9 @@ export class JobsClient {
           .where('id', '=', jobId)
           .execute();
       try {
-        await this.calls.run(`${action} job ${jobId}`, () => send(this.handle(jobId)));
+        await this.calls.run(`${action} job ${jobId}`, () =>
+          send(this.handle(jobId), asked === 'unanswered' ? updateId : undefined),
+        );
         // Temporal accepts a cancel of a workflow that has just ended, silently: look again.
         const after = action === 'cancel' ? await workflowStateOf(this.reconcileDeps, jobId) : state;
         if (after.kind === 'closed' && after.description.status.name !== 'CANCELLED')
@@ -447,9 +505,50 @@ export class JobsClient {
           throw await this.refuseEnded(action, row, await workflowStateOf(this.reconcileDeps, jobId));
         throw error;
       }
+      await afterSent?.();
       this.forgetShared(jobId);
       return this.status(principal, jobId);
     });
+  }
+
+  /**
+   * The workflow's answer to a control update: its progress after the change; `not sent` when no worker polls, and
+   * `unanswered` when none answers within CONTROL_UPDATE_TIMEOUT_MS: the caller then sends the signal. A rejection by the update's validator
+   * is a JobStateError (409) for the job's state, an InvalidJobRequestError (400) for a malformed request; an update
+   * to a workflow that has ended answers the 409 naming the state it ended in.
+   */
+  private async askWorkflow(
+    action: string,
+    row: JobRow,
+    update: (handle: WorkflowHandle) => Promise<JobProgress>,
+  ): Promise<JobProgress | 'not sent' | 'unanswered'> {
+    // Nothing would answer: straight to the signal rather than waiting out the bound.
+    if (!(await this.workersArePolling())) return 'not sent';
+    // The client keeps asking for an unanswered update until told to stop: aborted once the bound has passed.
+    const abandon = new AbortController();
+    try {
+      return await this.calls.bounded(
+        () => this.temporal.connection.withAbortSignal(abandon.signal, () => update(this.handle(row.id))),
+        this.config.CONTROL_UPDATE_TIMEOUT_MS,
+      );
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        const { cause } = error;
+        if (cause instanceof ApplicationFailure && cause.type === FailureType.ControlStateRefused)
+          throw new JobStateError(cause.message);
+        if (cause instanceof ApplicationFailure && cause.type === FailureType.ControlRequestInvalid)
+          throw new InvalidJobRequestError(action === 'priority' ? 'priority' : 'request', cause.message);
+      }
+      // The workflow ended before or while the update reached it.
+      if (error instanceof WorkflowNotFoundError || error instanceof WorkflowUpdateFailedError) {
+        const state = await workflowStateOf(this.reconcileDeps, row.id);
+        if (state.kind !== 'running') throw await this.refuseEnded(action, row, state);
+      }
+      if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isUnanswered(error)) return 'unanswered';
+      throw error;
+    } finally {
+      abandon.abort();
+    }
   }
 
   private refusal(action: string, row: JobRow): JobStateError {

@@ -44,6 +44,11 @@ export class SharedAnswers<T> {
     this.entries.delete(key);
   }
 
+  /** Takes an answer obtained otherwise (a control update's progress) as the key's fresh one. */
+  offer(key: string, answer: T): void {
+    this.remember(key, Date.now(), Promise.resolve(answer), answer);
+  }
+
   private remember(key: string, at: number, answer: Promise<T | undefined>, last?: T): void {
     this.entries.set(key, { at, answer, last, refreshing: false });
     // Bounded: entries past any use are dropped once there are many.

@@ -1,5 +1,6 @@
-// The closed set of ApplicationFailure types our activities raise. Retry policies refer to these
-// constants, never to string literals, so a name cannot drift between thrower and policy.
+// The closed set of ApplicationFailure types our activities raise (and the job-control updates' validators
+// reject with). Retry policies and the client refer to these constants, never to string literals, so a name
+// cannot drift between thrower and reader.
 
 export const FailureType = {
   /** The provider answered 429; retried after its Retry-After (nextRetryDelay). */
@@ -28,6 +29,16 @@ export const FailureType = {
   DataSourceError: 'DataSourceError',
   /** The job ran to the end but produced nothing usable (e.g. every attribute failed). */
   JobFailed: 'JobFailed',
+  /**
+   * A control update (pause, resume, setPriority) whose argument is malformed (`{"priority": 9}`, a bare string);
+   * the validator rejects it before it is written to history. The client answers 400.
+   */
+  ControlRequestInvalid: 'ControlRequestInvalid',
+  /**
+   * A control update the job's state does not allow (pause a paused job, resume a running one, re-prioritise an
+   * ended one); rejected by the validator, nothing written to history. The client answers 409.
+   */
+  ControlStateRefused: 'ControlStateRefused',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -117,6 +117,12 @@ const schema = z.object({
    */
   TEMPORAL_RPC_TIMEOUT_MS: integer(2_000, 100),
   /**
+   * How long pause, resume and priority wait for the workflow's answer to their update (a worker must run it) before
+   * sending the same request as a signal, recorded as requested until a worker applies it: long enough for a worker
+   * busy with a workflow task (updates are answered in milliseconds), short enough for a caller waiting on 202.
+   */
+  CONTROL_UPDATE_TIMEOUT_MS: integer(5_000, 100),
+  /**
    * How often a worker's reconciler (one active per task queue) looks for jobs whose workflow ended without writing
    * their row; 0 turns it off.
    */

@@ -12,7 +12,7 @@ import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { LLM_ACTIVITY } from '../../workflows/control/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseNowWhileHeld, pauseWhileHeld } from '../support/control-checks';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
-import { activityCounts, factsAfter, jobHistory } from '../support/job-history';
+import { activityCounts, factsAfter, isControl, jobHistory } from '../support/job-history';
 import { temporalCliPath } from '../support/temporal-cli';
 import { waitFor } from '../support/waiting';
 
@@ -193,12 +193,9 @@ describe('cancel', () => {
       30_000,
       'the two held calls aborted',
     );
-    expect(
-      activityCounts(
-        factsAfter(await jobHistory(harness.temporal, jobId), (f) => f.kind === 'signal'),
-        GENERATE,
-      ),
-    ).toEqual({ 'activity-cancel-requested': 2, canceled: 2 });
+    expect(activityCounts(factsAfter(await jobHistory(harness.temporal, jobId), isControl('pause')), GENERATE)).toEqual(
+      { 'activity-cancel-requested': 2, canceled: 2 },
+    );
   });
 });
 
@@ -271,7 +268,7 @@ describe('priority', () => {
     expect((await harness.jobs.waitForJob(jobId))?.status).toBe('completed');
 
     const facts = await jobHistory(harness.temporal, jobId);
-    const change = facts.findIndex((f) => f.kind === 'signal' && f.signal === 'setPriority');
+    const change = facts.findIndex(isControl('setPriority'));
     const priorities = (from: typeof facts) =>
       from.filter((f) => f.kind === 'scheduled' && f.activity === GENERATE).map((f) => f.priority);
     expect(priorities(facts.slice(0, change))).toEqual(Array(2).fill({ priorityKey: 4, fairnessKey: owner }));

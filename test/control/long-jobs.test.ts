@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { progressQuery } from '../../workflows/control/control';
 import { createHarness, type Harness } from '../support/harness';
-import { jobHistory } from '../support/job-history';
+import { isControl, jobHistory } from '../support/job-history';
 import { waitFor } from '../support/waiting';
 
 let harness: Harness;
@@ -122,14 +122,12 @@ describe('a job larger than its history budget', () => {
       () => jobHistory(harness.temporal, jobId),
       (f) =>
         f.some(
-          (fact) =>
-            fact.kind === 'continued-as-new' &&
-            f.some((p) => p.kind === 'signal' && p.signal === 'pause' && p.run === fact.run),
+          (fact) => fact.kind === 'continued-as-new' && f.some((p) => isControl('pause')(p) && p.run === fact.run),
         ),
       30_000,
       'a continue-as-new of the run that was paused',
     );
-    const pausedRun = facts.find((f) => f.kind === 'signal' && f.signal === 'pause')!.run;
+    const pausedRun = facts.find(isControl('pause'))!.run;
     // The current run, the one started by the hand-over, answers the query (not a cached answer of the old run).
     const progress = await waitFor(
       () =>
@@ -145,12 +143,12 @@ describe('a job larger than its history budget', () => {
     const runs = await jobHistory(harness.temporal, jobId);
     const ofRun = (run: number) => runs.filter((f) => f.run === run);
     expect({ runs: new Set(runs.map((f) => f.run)).size, pausedRun }).toEqual({ runs: pausedRun + 2, pausedRun });
-    // The paused run: after the pause signal no resume, nothing scheduled, then the hand-over.
-    const afterPause = ofRun(pausedRun).slice(
-      ofRun(pausedRun).findIndex((f) => f.kind === 'signal' && f.signal === 'pause') + 1,
-    );
+    // The paused run: after the pause no resume, nothing scheduled, then the hand-over.
+    const afterPause = ofRun(pausedRun).slice(ofRun(pausedRun).findIndex(isControl('pause')) + 1);
     expect(
-      afterPause.filter((f) => f.kind === 'signal' || f.kind === 'scheduled').map((f) => f.signal ?? f.activity),
+      afterPause
+        .filter((f) => f.kind === 'signal' || f.kind === 'update' || f.kind === 'scheduled')
+        .map((f) => f.signal ?? f.activity),
     ).toEqual([]);
     expect(afterPause.at(-1)?.kind).toBe('continued-as-new');
     // The run it continued as started while the job was paused, and has scheduled nothing.

@@ -5,7 +5,7 @@
 import type { Principal } from '../../client/jobs-client';
 import type { StandinGate } from '../../llm-standin/server';
 import type { Harness } from './harness';
-import { activityCounts, describeFacts, factsAfter, jobHistory, type HistoryFact } from './job-history';
+import { activityCounts, describeFacts, factsAfter, isControl, jobHistory, type HistoryFact } from './job-history';
 import { waitFor } from './waiting';
 
 /** Where a test holds a job's units of work, so that it acts while they are in flight (LLM calls or SQL scans). */
@@ -44,12 +44,10 @@ export function heldAtGate(gate: StandinGate): Hold {
 /** Sends the control request (by default through the jobs client; a test of the HTTP API or CLI sends its own). */
 type Send = () => Promise<unknown>;
 
-const isSignal = (name: string) => (fact: HistoryFact) => fact.kind === 'signal' && fact.signal === name;
-
-/** The facts after the job's first pause signal, up to (not including) the next resume signal. */
+/** The facts after the job's first pause (signal or update), up to (not including) the next resume. */
 export function whilePaused(facts: HistoryFact[]): HistoryFact[] {
-  const after = factsAfter(facts, isSignal('pause'));
-  const resumed = after.findIndex(isSignal('resume'));
+  const after = factsAfter(facts, isControl('pause'));
+  const resumed = after.findIndex(isControl('resume'));
   return resumed < 0 ? after : after.slice(0, resumed);
 }
 
@@ -58,7 +56,7 @@ const scheduledIn = (facts: HistoryFact[]) => facts.filter((f) => f.kind === 'sc
 /**
  * Pauses a job while `count` of its units are held (so it is mid-work), then lets them go. Checks that they
  * finish while the job stays paused and, from the history, that nothing at all was scheduled after the pause
- * signal. Returns the history at that point.
+ * reached the workflow (signal or update). Returns the history at that point.
  */
 export async function pauseWhileHeld(
   harness: Harness,
@@ -101,8 +99,8 @@ export async function pauseWhileHeld(
 
 /**
  * Pauses a job now while `count` of its units are held: those units are interrupted (cancel requested and
- * acknowledged in the history, and gone where they were held), nothing is scheduled after the pause signal,
- * and the job is paused with nothing in flight. Returns the history at that point.
+ * acknowledged in the history, and gone where they were held), nothing is scheduled after the pause (signal or
+ * update), and the job is paused with nothing in flight. Returns the history at that point.
  */
 export async function pauseNowWhileHeld(
   harness: Harness,

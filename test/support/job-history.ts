@@ -1,6 +1,6 @@
 // A job's Temporal history read as facts a control test asserts on, in the server's order, across every run of
-// a continued job: activities scheduled (with priority and fairness key) and how each ended, control signals,
-// cancel requests and run hand-overs. Order and counts from here replace guesses about how long things take.
+// a continued job: activities scheduled (with priority and fairness key) and how each ended, control signals and
+// accepted control updates, cancel requests and run hand-overs. Order and counts from here replace guesses about how long things take.
 
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -11,6 +11,7 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 export type FactKind =
   | 'run-started'
   | 'signal'
+  | 'update'
   | 'cancel-requested'
   | 'scheduled'
   | 'activity-cancel-requested'
@@ -31,11 +32,11 @@ export interface HistoryFact {
   activity?: string;
   /** Activity facts: the id of the `scheduled` event they belong to (per run). */
   scheduledEventId?: number;
-  /** `signal`: its name (pause, resume, setPriority). */
+  /** `signal`, `update` (accepted: a rejected one leaves no event): its name (pause, resume, setPriority). */
   signal?: string;
   /** `scheduled`: the task's priority as the server recorded it. */
   priority?: { priorityKey: number | null; fairnessKey: string | null };
-  /** `run-started`: the run's input; `signal`: its argument; `scheduled`: the activity's input. */
+  /** `run-started`: the run's input; `signal`, `update`: its argument; `scheduled`: the activity's input. */
   input?: unknown;
 }
 
@@ -69,6 +70,9 @@ function factsOf(events: HistoryEvent[], run: number): HistoryFact[] {
     else if (event.workflowExecutionSignaledEventAttributes) {
       const signal = event.workflowExecutionSignaledEventAttributes;
       facts.push({ ...base, kind: 'signal', signal: signal.signalName ?? '', input: decode(signal.input?.payloads) });
+    } else if (event.workflowExecutionUpdateAcceptedEventAttributes) {
+      const request = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest?.input;
+      facts.push({ ...base, kind: 'update', signal: request?.name ?? '', input: decode(request?.args?.payloads) });
     } else if (event.workflowExecutionCancelRequestedEventAttributes) facts.push({ ...base, kind: 'cancel-requested' });
     else if (event.activityTaskScheduledEventAttributes) {
       const scheduled = event.activityTaskScheduledEventAttributes;
@@ -98,6 +102,10 @@ function factsOf(events: HistoryEvent[], run: number): HistoryFact[] {
   }
   return facts;
 }
+
+/** Matches the control request `name` as it reached the workflow: a signal, or an update it accepted. */
+export const isControl = (name: string) => (fact: HistoryFact) =>
+  (fact.kind === 'signal' || fact.kind === 'update') && fact.signal === name;
 
 /** The facts after the first one `from` matches; throws (listing the facts) when none does. */
 export function factsAfter(facts: HistoryFact[], from: (fact: HistoryFact) => boolean): HistoryFact[] {

@@ -1,6 +1,6 @@
-// The job-control contract every workflow honours, written once: the pause/resume signals, the progress
-// query, the gate checked before each unit of work, progress bookkeeping (query, Web UI current details,
-// the jobs-table snapshot) and the job's final state on success, failure or cancellation.
+// The job-control contract every workflow honours, written once: pause/resume/setPriority as updates (validated,
+// answered with progress) and as signals (stock CLI, old callers), the progress query, the gate checked before each
+// unit of work, progress bookkeeping (query, Web UI current details, the jobs-table snapshot) and the final state.
 
 import {
   ActivityFailure,
@@ -9,9 +9,12 @@ import {
   type ActivityInterfaceFor,
   type ActivityOptions,
   condition,
+  currentUpdateInfo,
   defineQuery,
   defineSignal,
+  defineUpdate,
   isCancellation,
+  log,
   metricMeter,
   patched,
   proxyActivities,
@@ -25,6 +28,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { JobActivities } from '../../activities';
 import { FailureType } from '../../common/failures';
 import {
+  FINAL_STATUSES,
   jobTypeOfWorkflow,
   PRIORITY_BY_NAME,
   type CarriedControl,
@@ -56,10 +60,40 @@ export interface PriorityRequest {
   priority: number;
 }
 
-export const pauseSignal = defineSignal<[PauseRequest?]>('pause');
-export const resumeSignal = defineSignal('resume');
-export const setPrioritySignal = defineSignal<[PriorityRequest]>('setPriority');
+/** The `setPriority` update's argument: a level as the API takes it, by number or by name. */
+export interface PriorityChange {
+  priority: number | keyof typeof PRIORITY_BY_NAME;
+}
+
+/**
+ * What the client adds to a signal it sends because the update it sent first got no answer in time (no worker): that
+ * update's id, so that the update, should a worker still receive it later, is rejected instead of applied twice.
+ */
+export interface FallbackOf {
+  supersedes?: string;
+}
+
+export const pauseSignal = defineSignal<[(PauseRequest & FallbackOf)?]>('pause');
+export const resumeSignal = defineSignal<[FallbackOf?]>('resume');
+export const setPrioritySignal = defineSignal<[PriorityRequest & FallbackOf]>('setPriority');
 export const progressQuery = defineQuery<JobProgress>('progress');
+
+/**
+ * The same actions as updates: a validator refuses what cannot apply (no history event), the answer is progress.
+ * Pause's argument is required in its type only because the SDK's client types take no optional one; the stock CLI
+ * may still send none, which validator and handler accept.
+ */
+export const pauseUpdate = defineUpdate<JobProgress, [PauseRequest]>('pause');
+export const resumeUpdate = defineUpdate<JobProgress, []>('resume');
+export const setPriorityUpdate = defineUpdate<JobProgress, [PriorityChange]>('setPriority');
+
+type ControlAction = 'pause' | 'resume' | 'setPriority';
+
+/** Why a control request cannot apply: its argument (400 to the API's callers) or the job's state (409). */
+interface Refusal {
+  type: typeof FailureType.ControlRequestInvalid | typeof FailureType.ControlStateRefused;
+  reason: string;
+}
 
 const { recordJobState } = proxyLocalActivities<JobActivities>(JOB_RECORD_ACTIVITY);
 const { admitJob } = proxyLocalActivities<JobActivities>(ADMISSION_ACTIVITY);
@@ -101,6 +135,8 @@ export class JobControl {
   private activeMs = 0;
   private activeSince: number | null = null;
   private readonly pauseNowListeners = new Set<() => void>();
+  /** Ids of updates a client gave up waiting for and sent as signals instead (FallbackOf). */
+  private readonly superseded = new Set<string>();
   private changes = 0;
   private persistedChanges = 0;
   private stepsAtLastSnapshot = 0;
@@ -184,10 +220,110 @@ export class JobControl {
       } = this.carried);
       this.stepsAtLastSnapshot = this.completed + this.failed;
     }
-    setHandler(pauseSignal, (request) => this.pause(request ?? {}));
-    setHandler(resumeSignal, () => this.resume());
-    setHandler(setPrioritySignal, (request) => this.setPriority(request));
+    this.registerHandlers();
+  }
+
+  /**
+   * Every signal, update and query of the contract. A signal that cannot apply is dropped as it always was, now with
+   * a warning in the worker's log saying why (logging adds nothing to history); an update that cannot apply is
+   * rejected by its validator with the same reason, before anything is written to history.
+   */
+  private registerHandlers(): void {
+    setHandler(pauseSignal, (request) => {
+      this.noteFallback(request);
+      if (!this.ignored('pause', request, 'signal')) this.pause(request ?? {});
+    });
+    setHandler(resumeSignal, (request) => {
+      this.noteFallback(request);
+      if (!this.ignored('resume', request, 'signal')) this.resume();
+    });
+    setHandler(setPrioritySignal, (request) => {
+      this.noteFallback(request);
+      if (!this.ignored('setPriority', request, 'signal')) this.setPriority(request.priority);
+    });
     setHandler(progressQuery, () => this.progress());
+    setHandler<JobProgress, [PauseRequest], typeof pauseUpdate>(
+      pauseUpdate,
+      (request: PauseRequest | undefined) => {
+        this.pause(request ?? {});
+        return this.progress();
+      },
+      { validator: (request: PauseRequest | undefined) => this.validate('pause', request) },
+    );
+    setHandler<JobProgress, [], typeof resumeUpdate>(
+      resumeUpdate,
+      () => {
+        this.resume();
+        return this.progress();
+      },
+      // The stock CLI sends no argument, or `{}` (accepted too); the update's type has no parameter to name it by.
+      { validator: (...args: unknown[]) => this.validate('resume', args[0]) },
+    );
+    setHandler<JobProgress, [PriorityChange], typeof setPriorityUpdate>(
+      setPriorityUpdate,
+      ({ priority }) => {
+        this.setPriority(typeof priority === 'number' ? priority : PRIORITY_BY_NAME[priority]);
+        return this.progress();
+      },
+      { validator: (request) => this.validate('setPriority', request) },
+    );
+  }
+
+  /**
+   * Why `action` with `arg` cannot apply to the job as it stands, or undefined when it can: one judge for the update
+   * validators and the signal handlers. Signals keep what they always accepted (any `now`, setPriority on an ended
+   * job, which only relabels it), so the histories of running jobs replay the same; updates are held to their types.
+   */
+  private refusalOf(action: ControlAction, arg: unknown, via: 'update' | 'signal'): Refusal | undefined {
+    const invalid = (expected: string): Refusal => ({
+      type: FailureType.ControlRequestInvalid,
+      reason: `${action} expects ${expected}, got ${JSON.stringify(arg) ?? 'undefined'}`,
+    });
+    const wrongState = (appliesTo: string): Refusal => ({
+      type: FailureType.ControlStateRefused,
+      reason: `cannot ${action} job ${this.jobId}: it is ${this.status} (${action} applies to ${appliesTo} jobs)`,
+    });
+    switch (action) {
+      case 'pause':
+        if (via === 'update' && arg !== undefined && !hasOnly(arg, { now: (v) => typeof v === 'boolean' }))
+          return invalid('no argument or {"now": true|false}');
+        return this.status === 'pending' || this.status === 'running' ? undefined : wrongState('pending or running');
+      case 'resume':
+        if (via === 'update' && arg !== undefined && arg !== null && !hasOnly(arg, {})) return invalid('no argument');
+        return this.status === 'paused' ? undefined : wrongState('paused');
+      case 'setPriority': {
+        const level = isRecord(arg) ? arg.priority : undefined;
+        if (via === 'signal') return isPriority(level) ? undefined : invalid('{"priority": 1-5}');
+        if (!hasOnly(arg, { priority: (v) => isPriority(v) || (typeof v === 'string' && v in PRIORITY_BY_NAME) }))
+          return invalid('{"priority": 1-5 | "high" | "normal" | "low"}');
+        return FINAL_STATUSES.includes(this.status) ? wrongState('pending, running or paused') : undefined;
+      }
+    }
+  }
+
+  /** An update's validator: throws (rejecting the update, no history event) when it cannot apply. */
+  private validate(action: ControlAction, arg: unknown): void {
+    const id = currentUpdateInfo()?.id;
+    const refusal: Refusal | undefined =
+      id !== undefined && this.superseded.has(id)
+        ? {
+            type: FailureType.ControlStateRefused,
+            reason: `${action} update ${id} was already applied as the signal sent when it got no answer`,
+          }
+        : this.refusalOf(action, arg, 'update');
+    if (refusal) throw ApplicationFailure.create({ type: refusal.type, message: refusal.reason, nonRetryable: true });
+  }
+
+  /** True, after logging why, when a signal cannot apply and is dropped. */
+  private ignored(action: ControlAction, arg: unknown, via: 'signal'): boolean {
+    const refusal = this.refusalOf(action, arg, via);
+    if (refusal) log.warn(`${action} signal ignored: ${refusal.reason}`, { jobId: this.jobId, reason: refusal.reason });
+    return refusal !== undefined;
+  }
+
+  private noteFallback(request: unknown): void {
+    const id = isRecord(request) ? request.supersedes : undefined;
+    if (typeof id === 'string') this.superseded.add(id);
   }
 
   /** The admitted job's identity and knobs, and the search attributes a direct start did not set. */
@@ -365,8 +501,8 @@ export class JobControl {
     };
   }
 
+  /** Applies a pause the caller has checked with refusalOf. */
   private pause(request: PauseRequest): void {
-    if (this.status !== 'running' && this.status !== 'pending') return;
     this.paused = true;
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = null;
@@ -374,16 +510,16 @@ export class JobControl {
     if (request.now) for (const interrupt of this.pauseNowListeners) interrupt();
   }
 
-  private setPriority({ priority }: PriorityRequest): void {
-    if (!Number.isInteger(priority) || priority < 1 || priority > 5) return; // the client validates; ignore garbage from elsewhere
+  /** Applies a priority (1-5) the caller has checked with refusalOf. */
+  private setPriority(priority: number): void {
     this.priority = priority;
     this.priorityChanged = true;
     upsertSearchAttributes([{ key: JobPriorityKey, value: priority }]);
     this.touch(true);
   }
 
+  /** Applies a resume the caller has checked with refusalOf. */
   private resume(): void {
-    if (this.status !== 'paused') return;
     this.paused = false;
     this.activeSince = Date.now();
     this.setStatus('running');
@@ -452,6 +588,24 @@ function countSteps(jobType: string, outcome: 'done' | 'failed', count: number):
   metricMeter
     .createCounter(`synapse_job_steps_${outcome}`, 'steps', `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`)
     .add(count, { job_type: jobType });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** True when `value` is an object whose every key is one of `fields` and passes its check (absent keys pass). */
+function hasOnly(value: unknown, fields: Record<string, (field: unknown) => boolean>): boolean {
+  return (
+    isRecord(value) &&
+    Object.entries(value).every(
+      ([key, field]) => Object.hasOwn(fields, key) && (field === undefined || fields[key]!(field)),
+    )
+  );
+}
+
+function isPriority(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 5;
 }
 
 /**
