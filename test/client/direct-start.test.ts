@@ -9,6 +9,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal as proto } from '@temporalio/proto';
 import { FailureType } from '../../common/failures';
+import { JobOwnerKey, JobTypeKey } from '../../common/search-attributes';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
 import { recordHistoryIfAsked } from '../support/histories';
@@ -94,7 +95,8 @@ test('a job started by workflow type through the Temporal client is recorded, au
   ]);
   // The search attributes a direct start does not set are set by the workflow once the request is admitted.
   const description = await handle.describe();
-  expect(description.searchAttributes).toMatchObject({ JobType: ['data_profiling'], JobOwner: [owner] });
+  expect(description.typedSearchAttributes.get(JobTypeKey)).toBe('data_profiling');
+  expect(description.typedSearchAttributes.get(JobOwnerKey)).toBe(owner);
   record(handle.workflowId, 'direct-start-data-profiling');
 });
 

@@ -19,6 +19,7 @@ import {
   setPriorityUpdate,
 } from '../../workflows/control/control';
 import { createHarness, type Harness } from '../support/harness';
+import { recordHistoryIfAsked } from '../support/histories';
 import { jobHistory } from '../support/job-history';
 import { temporalCliPath } from '../support/temporal-cli';
 import { waitFor } from '../support/waiting';
@@ -141,6 +142,7 @@ describe('the pause update', () => {
       job.open();
     }
     expect((await harness.jobs.waitForJob(job.jobId))?.status).toBe('completed');
+    recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, job.jobId, 'updates-pause-resume-now');
   });
 
   it('rejects a pause of a paused job with the reason, and adds no event to its history', async () => {
@@ -178,6 +180,7 @@ describe('the resume update', () => {
       job.open();
     }
     expect((await harness.jobs.waitForJob(job.jobId))?.status).toBe('completed');
+    recordHistoryIfAsked(harness.config.TEMPORAL_ADDRESS, job.jobId, 'updates-resume-rejected');
   });
 });
 
