@@ -27,7 +27,7 @@ const generationSchema = (limits: JobLimits) =>
       planId: identifier,
       documents: z
         .array(
-          z.object({
+          z.strictObject({
             name: identifier,
             content: z
               .string()
@@ -58,7 +58,7 @@ const mappingSchema = (limits: JobLimits) =>
     /** PDEs to upsert into the plan and map; the plan's PDEs when omitted. */
     pdes: z
       .array(
-        z.object({
+        z.strictObject({
           name: identifier,
           description: z.string().trim().max(2_000).default(''),
           dataType: z.string().trim().min(1).max(50).default('text'),

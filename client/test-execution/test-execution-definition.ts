@@ -25,7 +25,11 @@ export const testExecutionParamsSchema = z.object({
   rulesFromJobId: identifier.optional(),
   checks: z
     .array(
-      z.object({ attribute: identifier, rule: validationRuleSchema, description: z.string().max(1_000).optional() }),
+      z.strictObject({
+        attribute: identifier,
+        rule: validationRuleSchema,
+        description: z.string().max(1_000).optional(),
+      }),
     )
     .max(MAX_TEST_CASES)
     .optional(),

@@ -69,6 +69,18 @@ const cases: [string, unknown, string][] = [
   ['an owner with a lone surrogate', { ...valid, owner: `${owner}\ud800` }, 'owner'],
   ['a NUL in a metadata key', { ...valid, metadata: { 'cycle\u0000': 1 } }, 'metadata'],
   ['an idempotency key with a lone surrogate', { ...valid, idempotencyKey: 'key-\udc00' }, 'idempotencyKey'],
+  ['a field the job type does not have', { ...valid, llmConcurency: 4 }, 'llmConcurency'],
+  ['a field in snake_case', { ...valid, data_source_id: DEMO_DATA_SOURCE_ID }, 'data_source_id'],
+  [
+    'an unknown field inside a list item',
+    {
+      jobType: 'test_execution',
+      owner,
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      checks: [{ attribute: 'credit_score', rule: { kind: 'not_null' }, severity: 'high' }],
+    },
+    'checks.0',
+  ],
 ];
 
 describe('starting a job with bad input', () => {
@@ -76,6 +88,22 @@ describe('starting a job with bad input', () => {
     const attempt = harness.jobs.startJobFromJson(body);
     await expect(attempt).rejects.toBeInstanceOf(InvalidJobRequestError);
     await expect(attempt).rejects.toMatchObject({ field });
+  });
+
+  it('names every offending field in one refusal, the camelCase one suggested for a snake_case key', async () => {
+    const attempt = harness.jobs.startJobFromJson({
+      jobType: 'data_profiling',
+      owner,
+      data_source_id: DEMO_DATA_SOURCE_ID,
+      llmConcurrency: 0,
+    });
+    await expect(attempt).rejects.toMatchObject({
+      problems: [
+        { field: 'dataSourceId', problem: 'is required' },
+        { field: 'llmConcurrency', problem: expect.stringContaining('>=1') },
+        { field: 'data_source_id', problem: 'unknown field; did you mean dataSourceId?' },
+      ],
+    });
   });
 
   it('writes no job row and starts no workflow for any of them', async () => {
