@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       },
       [
         'Timed from the start call to handle.result() rejecting (bad starts), or to the job row being readable, polled every 5 ms.',
-        'A bad start fails in the admission activity, non-retryably, on its first attempt: one workflow task, one activity.',
+        'A bad start fails in the admission (a local activity), non-retryably, on its first attempt: no activity task, no retry.',
       ],
     );
   } finally {
