@@ -111,7 +111,8 @@ export function commonRequestSchema(defaults: CommonRequestSettings) {
     jobType: z.enum(Object.values(JobType) as [JobType, ...JobType[]]),
     owner: identifier,
     metadata: metadataSchema(defaults).default({}),
-    priority: prioritySchema.default(PRIORITY_BY_NAME.normal),
+    // A default given as input (`normal`), so the published JSON Schema shows it; parsed like any given value.
+    priority: prioritySchema.prefault('normal'),
     /** The same key (per owner) returns the job it first started instead of starting another. */
     idempotencyKey: identifier.optional(),
     /** Reuse stored LLM answers for identical prompts (on unless configured otherwise). */
