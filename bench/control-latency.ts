@@ -3,7 +3,7 @@
 // `--concurrency` items are stored, then cancelled with its calls held at a gate; timed from the request. Then
 // the pause and resume updates' round trips (`--update-repeats`), raw and through JobsClient, on a job held running.
 
-import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../db/demo-data';
 import { pauseUpdate, resumeUpdate } from '../workflows/control/control';
 import { log, startBenchEnvironment } from './support/environment';
 import { numberArg, percentile, round, runBench, sleep, writeResult } from './support/report';
@@ -20,12 +20,7 @@ async function main(): Promise<void> {
   const env = await startBenchEnvironment('control-latency', { faults: { latencyMs } });
   try {
     await env.startWorker();
-    const catalogue = await env.db
-      .selectFrom('data_source_attributes')
-      .select('name')
-      .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-      .orderBy('position')
-      .execute();
+    const catalogue = await demoCatalogue(env.db);
     const attributeIds = catalogue.slice(0, items).map((a) => a.name);
     const start = async () =>
       (

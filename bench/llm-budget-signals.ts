@@ -4,7 +4,7 @@
 // the next grant. Two worker processes, grant times from a journal of the ledger on PostgreSQL's clock.
 //   npm run bench:llm-budget-signals -- [--repeats 1] [--window-ms 3000]
 
-import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../db/demo-data';
 import { notifyBudgetChanged } from '../activities/llm/budget/llm-budget-ledger';
 import {
   clearBudgetJournal,
@@ -53,12 +53,7 @@ async function main(): Promise<void> {
     await installBudgetJournal(env.db);
     const workers = [env.spawnWorker(), env.spawnWorker()];
     await Promise.all(workers.map((w) => w.ready));
-    const catalogue = await env.db
-      .selectFrom('data_source_attributes')
-      .select('name')
-      .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-      .orderBy('position')
-      .execute();
+    const catalogue = await demoCatalogue(env.db);
     const attributes = catalogue.map((a) => a.name);
     let next = 0;
     const take = (n: number) => {

@@ -4,7 +4,7 @@
 // Regimes: the requests limit binding, then the tokens limit.
 //   npm run bench:llm-budget -- [--window-ms 6000]
 
-import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../db/demo-data';
 import { startBenchEnvironment, type BenchEnvironment } from './support/environment';
 import { numberArg, round, runBench, writeResult } from './support/report';
 
@@ -114,12 +114,7 @@ runBench(async () => {
     config: { LLM_BUDGET_ENABLED: true, LLM_MAX_OUTPUT_TOKENS: 300, LLM_BUDGET_WINDOW_MS: windowMs },
   });
   try {
-    const catalogue = await env.db
-      .selectFrom('data_source_attributes')
-      .select('name')
-      .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-      .orderBy('position')
-      .execute();
+    const catalogue = await demoCatalogue(env.db);
     const attributes = catalogue.map((a) => a.name);
     for (const regime of Object.keys(REGIMES) as (keyof typeof REGIMES)[])
       for (const workers of [2, 4]) {

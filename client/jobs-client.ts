@@ -23,14 +23,7 @@ import {
 } from '../common/jobs';
 import { FailureType } from '../common/failures';
 import type { JobProgress } from '../common/progress';
-import {
-  CycleIdKey,
-  JobOwnerKey,
-  JobPriorityKey,
-  JobStatusKey,
-  JobTypeKey,
-  ReportIdKey,
-} from '../common/search-attributes';
+import { JobStatusKey, jobSearchAttributes } from '../common/search-attributes';
 import type { Config } from '../config';
 import type { Database } from '../db/database';
 import {
@@ -589,7 +582,6 @@ export class JobsClient {
     body: JobStartRequest,
     { request, prepared }: { request: CommonStartRequest; prepared: PreparedJob },
   ): Promise<void> {
-    const { metadata } = request;
     try {
       // By function reference (its name is the workflow type), with the start request as its argument, as any
       // Temporal client would start it; its admission finds the job admitted above and runs with that input.
@@ -601,18 +593,7 @@ export class JobsClient {
           // A job id is never run twice (the admission also refuses one that belongs to a finished job).
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           priority: { priorityKey: request.priority, fairnessKey: request.owner },
-          typedSearchAttributes: [
-            { key: JobTypeKey, value: request.jobType },
-            { key: JobOwnerKey, value: request.owner },
-            { key: JobStatusKey, value: 'pending' },
-            { key: JobPriorityKey, value: request.priority },
-            ...(metadata.cycle_id !== undefined
-              ? [{ key: CycleIdKey, value: scalarText(metadata.cycle_id) ?? '' }]
-              : []),
-            ...(metadata.report_id !== undefined
-              ? [{ key: ReportIdKey, value: scalarText(metadata.report_id) ?? '' }]
-              : []),
-          ],
+          typedSearchAttributes: [...jobSearchAttributes(request), { key: JobStatusKey, value: 'pending' }],
           staticSummary: prepared.summary,
           staticDetails: prepared.details,
         }),

@@ -53,3 +53,13 @@ export async function seedDemoData(db: Kysely<Database>, rowCount = DEMO_ROW_COU
   });
   return { inserted: generated.length };
 }
+
+/** The demo data source's attributes (columns) in catalogue order: what tests and benchmarks pick from. */
+export async function demoCatalogue(db: Kysely<Database>): Promise<{ name: string }[]> {
+  return db
+    .selectFrom('data_source_attributes')
+    .select('name')
+    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
+    .orderBy('position')
+    .execute();
+}

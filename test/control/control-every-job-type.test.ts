@@ -11,7 +11,7 @@ import { scopingItemKey } from '../../activities/scoping/scoping-prompts';
 import type { StartJobRequest } from '../../client/job-definitions';
 import { FINAL_STATUSES, JobType, type JobStatus } from '../../common/jobs';
 import type { ValidationRule } from '../../common/rules';
-import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import {
   LLM_ACTIVITY,
   RULE_EXECUTION_ACTIVITY,
@@ -58,12 +58,7 @@ beforeAll(async () => {
   harness = await createHarness({ config: { STATUS_LIVE_CACHE_MS: 0 } });
   await harness.startWorker();
   scans = await createScanHold(harness, 'ctl_every_type', HELD_ROWS);
-  const catalogue = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .execute();
+  const catalogue = await demoCatalogue(harness.db);
   attributes = catalogue.slice(0, ITEMS).map((a) => a.name);
   const rules = await harness.jobs.startJob({
     jobType: 'data_profiling_llm_generation',

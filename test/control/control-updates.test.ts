@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Runtime, type Logger, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import { FailureType } from '../../common/failures';
 import type { JobProgress } from '../../common/progress';
-import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import {
   pauseUpdate,
   resumeSignal,
@@ -56,12 +56,7 @@ beforeAll(async () => {
   harness = await createHarness();
   restoreLogger = captureWarnings();
   await harness.startWorker();
-  const catalogue = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .execute();
+  const catalogue = await demoCatalogue(harness.db);
   attributes = catalogue.map((a) => a.name);
 });
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { LLM_ACTIVITY } from '../../workflows/control/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseNowWhileHeld, pauseWhileHeld } from '../support/control-checks';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
@@ -24,12 +24,7 @@ beforeAll(async () => {
   harness = await createHarness();
   await harness.startWorker();
   api = await harness.startApi();
-  const catalogue = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .execute();
+  const catalogue = await demoCatalogue(harness.db);
   attributes = catalogue.map((a) => a.name);
 });
 afterAll(() => harness.close());

@@ -3,7 +3,7 @@
 // starts while the job is paused starts paused, asserted from the runs' histories).
 
 import type { Client } from '@temporalio/client';
-import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { progressQuery } from '../../workflows/control/control';
 import { createHarness, type Harness } from '../support/harness';
 import { isControl, jobHistory } from '../support/job-history';
@@ -18,12 +18,7 @@ beforeAll(async () => {
   // 60 events is about ten attributes per run, so a 30-attribute job takes several runs.
   harness = await createHarness({ config: { JOB_HISTORY_EVENT_BUDGET: BUDGET } });
   await harness.startWorker();
-  const catalogue = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .execute();
+  const catalogue = await demoCatalogue(harness.db);
   attributes = catalogue.slice(0, 30).map((a) => a.name);
 });
 afterAll(() => harness.close());

@@ -4,7 +4,7 @@
 // owners, priority, the provider's Retry-After and spent quota pausing every worker, limits changed at run
 // time, and cancel/pause reaching calls that wait for budget. Paces and latencies: bench/llm-budget-signals.ts.
 
-import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { notifyBudgetChanged } from '../../activities/llm/budget/llm-budget-ledger';
 import { planGrants } from '../../activities/llm/budget/llm-budget-plan';
 import { readProviderSignals } from '../../activities/llm/budget/llm-budget-provider';
@@ -43,12 +43,7 @@ beforeAll(async () => {
       JOB_MAX_ACTIVE_PER_OWNER: 10,
     },
   });
-  const catalogue = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .execute();
+  const catalogue = await demoCatalogue(harness.db);
   attributes = catalogue.map((a) => a.name);
   await installBudgetJournal(harness.db);
   workers = [spawnWorkerProcess(harness.config), spawnWorkerProcess(harness.config)];

@@ -2,7 +2,7 @@
 // stand-in. Checks that every attribute's rules and results are stored exactly once and are correct.
 
 import { sql } from 'kysely';
-import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, DEMO_TABLE, demoCatalogue } from '../../db/demo-data';
 import { progressQuery } from '../../workflows/control/control';
 import { createHarness, type Harness } from '../support/harness';
 import { recordHistoryIfAsked } from '../support/histories';
@@ -21,12 +21,7 @@ describe('data_profiling job', () => {
   let attributes: string[];
 
   beforeAll(async () => {
-    const catalogue = await harness.db
-      .selectFrom('data_source_attributes')
-      .select('name')
-      .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-      .orderBy('position')
-      .execute();
+    const catalogue = await demoCatalogue(harness.db);
     attributes = catalogue.slice(0, attributeCount).map((a) => a.name);
     ({ jobId } = await harness.jobs.startJob({
       jobType: 'data_profiling',

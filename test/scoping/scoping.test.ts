@@ -5,7 +5,7 @@
 
 import { msToNumber } from '@temporalio/common/lib/time';
 import { scopingItemKey } from '../../activities/scoping/scoping-prompts';
-import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { LLM_ACTIVITY } from '../../workflows/control/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseWhileHeld } from '../support/control-checks';
 import { createHarness, type Harness } from '../support/harness';
@@ -20,12 +20,7 @@ beforeAll(async () => {
   // started all 20 before its history reached the budget (answers arriving together make fewer events).
   harness = await createHarness({ faults: { latencyMs: 20 }, config: { JOB_HISTORY_EVENT_BUDGET: 50 } });
   await harness.startWorker();
-  const catalogue = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .execute();
+  const catalogue = await demoCatalogue(harness.db);
   firstTwenty = catalogue.slice(0, 20).map((a) => a.name);
 });
 afterAll(() => harness.close());

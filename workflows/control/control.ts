@@ -39,14 +39,7 @@ import {
 } from '../../common/jobs';
 import type { LlmCallContext } from '../../common/llm';
 import type { JobProgress } from '../../common/progress';
-import {
-  CycleIdKey,
-  JobOwnerKey,
-  JobPriorityKey,
-  JobStatusKey,
-  JobTypeKey,
-  ReportIdKey,
-} from '../../common/search-attributes';
+import { JobPriorityKey, JobStatusKey, jobSearchAttributes } from '../../common/search-attributes';
 import { ADMISSION_ACTIVITY, JOB_RECORD_ACTIVITY } from './activity-options';
 import { runEach, type EachOptions } from './run-each';
 
@@ -332,16 +325,7 @@ export class JobControl {
     if (!this.priorityChanged) this.priority = input.priority;
     this.totalSteps = totalSteps;
     this.currentStep = 'Waiting to start';
-    const label = (value: unknown) => (typeof value === 'number' ? String(value) : value);
-    const cycle = label(input.metadata.cycle_id);
-    const report = label(input.metadata.report_id);
-    upsertSearchAttributes([
-      { key: JobTypeKey, value: input.jobType },
-      { key: JobOwnerKey, value: input.owner },
-      { key: JobPriorityKey, value: this.priority },
-      ...(typeof cycle === 'string' ? [{ key: CycleIdKey, value: cycle }] : []),
-      ...(typeof report === 'string' ? [{ key: ReportIdKey, value: report }] : []),
-    ]);
+    upsertSearchAttributes(jobSearchAttributes({ ...input, priority: this.priority }));
     this.touch();
   }
 

@@ -4,7 +4,7 @@
 
 import { sql } from 'kysely';
 import type { JobRow } from '../../../client/job-status';
-import { DEMO_DATA_SOURCE_ID } from '../../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../../db/demo-data';
 import type { CallRecord } from '../../../llm-standin/server';
 import type { Harness } from '../../support/harness';
 import { waitFor } from '../../support/waiting';
@@ -18,14 +18,7 @@ export const itemKey = (attribute: string) => `${DEMO_DATA_SOURCE_ID}.${attribut
 
 /** The first `count` attributes of the demo table, in catalogue order. */
 export async function demoAttributes(harness: Harness, count: number): Promise<string[]> {
-  const rows = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .limit(count)
-    .execute();
-  return rows.map((r) => r.name);
+  return (await demoCatalogue(harness.db)).slice(0, count).map((r) => r.name);
 }
 
 export async function storedCount(harness: Harness, jobId: string): Promise<number> {
