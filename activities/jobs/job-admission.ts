@@ -59,7 +59,9 @@ export async function admitJob(
   admission: AdmissionRequest,
 ): Promise<Admission> {
   const { jobId, body, via } = admission;
-  const earlier = await admittedJob(db, admission);
+  // JobsClient admits under a fresh id; a workflow's own admission may find its job admitted already.
+  const byId = via === 'temporal';
+  const earlier = byId ? await admittedJob(db, admission) : undefined;
   if (earlier) return earlier;
   const request = validateStartRequest(body, settings, admission.workflowJobType);
   const byKey = request.idempotencyKey
@@ -82,7 +84,7 @@ export async function admitJob(
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${owner}))`.execute(trx);
     // Another attempt of the same admission may have won the lock first.
-    const again = await admittedJob(trx, admission);
+    const again = byId ? await admittedJob(trx, admission) : undefined;
     if (again) return again;
     if (request.idempotencyKey) {
       const key = await jobByIdempotencyKey(trx, owner, request.idempotencyKey);

@@ -178,7 +178,7 @@ export class JobControl {
     // Not cancellable: the admission is short, and a cancel meanwhile is honoured once it has written the row (the
     // job's first step then ends it cancelled, recorded), rather than leaving a row no workflow writes again.
     const input = await CancellationScope.nonCancellable(() => admitJob({ request: start })).catch((error: unknown) => {
-      throw refusalOf(error);
+      throw admissionFailure(error);
     });
     // The activity returns the input this job type's family resolved (activities/jobs/job-admission.ts).
     const admitted = input as I;
@@ -617,7 +617,7 @@ function isResolvedInput<I extends JobInputBase>(start: JobStart<I> | undefined)
  * The admission's refusal as the workflow's own failure, with its type, message and details (the fields at fault),
  * so `temporal workflow describe`, the Web UI and every SDK show why; anything else as it came.
  */
-function refusalOf(error: unknown): unknown {
+function admissionFailure(error: unknown): unknown {
   const cause = error instanceof ActivityFailure ? error.cause : undefined;
   if (!(cause instanceof ApplicationFailure)) return error;
   return ApplicationFailure.create({
