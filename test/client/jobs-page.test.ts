@@ -182,7 +182,8 @@ describe('the jobs page', () => {
       15_000,
       `the page to show the ${settled!.completedSteps} steps done at the pause`,
     );
-    // No item started after the pause: none reached the gate, and the history schedules nothing after the signal.
+    // No item started after the pause: none reached the gate, and the history schedules nothing after it reached the
+    // workflow (as an update, or a signal).
     expect(gate.heldTotal()).toBe(heldBeforePause);
     expect(whilePaused(await jobHistory(harness.temporal, jobId)).filter((fact) => fact.kind === 'scheduled')).toEqual(
       [],
