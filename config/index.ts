@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { TASK_QUEUE } from '../common/jobs';
+import { LOG_LEVELS } from './logging';
 import { loadTemporalSettings } from './temporal-connection';
 
 const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
@@ -10,6 +11,8 @@ const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).
 const llmPricesSchema = z.record(z.string(), z.object({ prompt: z.number().min(0), completion: z.number().min(0) }));
 
 const schema = z.object({
+  /** How much every process logs (JSON lines on stdout, config/logging.ts); any case. */
+  LOG_LEVEL: z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(LOG_LEVELS)).default('info'),
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/synapse_jobs'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
