@@ -122,7 +122,7 @@ async function runBinary(file: string, args: string[], user: RunAs | undefined):
     return `${stdout}${stderr}`;
   } catch (error) {
     const { stdout = '', stderr = '', code } = error as { stdout?: string; stderr?: string; code?: unknown };
-    const failure = new Error(`${path.basename(file)} ${args[0] ?? ''} failed: ${`${stderr}${stdout}`.trim()}`, {
+    const failure = new Error(`${path.basename(file)} ${args[0] ?? ''} failed: ${(stderr.trim() || stdout).trim()}`, {
       cause: error,
     });
     (failure as { exitCode?: unknown }).exitCode = code;
@@ -152,6 +152,26 @@ async function runningServer(pgdata: string, port: number): Promise<number | und
 }
 
 /**
+ * The first folder above `dir` that `user` may not enter (no search permission for its owner, group or others), to
+ * name in an error: a project under /root or a 0700 temporary folder is out of reach of the user the server runs as.
+ * Supplementary groups are not looked at, so this only explains a failure already seen, never predicts one.
+ */
+async function closedFolderAbove(dir: string, user: RunAs): Promise<string | undefined> {
+  const folders: string[] = [];
+  for (let folder = path.dirname(dir); ; folder = path.dirname(folder)) {
+    folders.unshift(folder);
+    if (path.dirname(folder) === folder) break;
+  }
+  for (const folder of folders) {
+    const stat = await fs.stat(folder).catch(() => undefined);
+    if (!stat) return undefined;
+    const bit = stat.uid === user.uid ? 0o100 : stat.gid === user.gid ? 0o010 : 0o001;
+    if (!(stat.mode & bit)) return folder;
+  }
+  return undefined;
+}
+
+/**
  * initdb into a folder of this call's own, then renamed into place: two processes starting together cannot both
  * initialise the cluster, and an interrupted initdb leaves no half-made cluster behind.
  */
@@ -165,8 +185,12 @@ async function initialise(initdb: string, dataDir: string, pgdata: string, user:
       user,
     );
   } catch (error) {
-    const who = user ? ` (as the ${user.name} user, who must be able to enter every folder above ${dataDir})` : '';
-    throw new Error(`could not create the embedded PostgreSQL cluster${who}: ${(error as Error).message}`, {
+    const blocked = user && (await closedFolderAbove(dataDir, user));
+    const hint = blocked
+      ? ` (it runs as the ${user.name} user, who cannot enter ${blocked}: \`chmod o+x ${blocked}\`, or set ` +
+        'DATABASE_EMBEDDED_DIR to a folder it can reach, or DATABASE_URL to your own PostgreSQL)'
+      : '';
+    throw new Error(`could not create the embedded PostgreSQL cluster${hint}: ${(error as Error).message}`, {
       cause: error,
     });
   }
