@@ -242,10 +242,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
     return { url, started: true };
   } catch (error) {
-    // A worker and the API started together: the loser's server finds the winner's lock file and exits.
+    // A worker and the API started together: the loser's server found the winner's lock file and exited. While that
+    // winner lives, wait for it to answer; with no live server in the folder, the start itself failed.
     const deadline = Date.now() + START_WAIT_S * 1_000;
-    while (Date.now() < deadline) {
-      if ((await answers('127.0.0.1', port)) && (await ours())) return { url, started: false };
+    while ((await ours()) && Date.now() < deadline) {
+      if (await answers('127.0.0.1', port)) return { url, started: false };
       await new Promise((resolve) => setTimeout(resolve, RACE_POLL_MS));
     }
     throw new Error(

@@ -3,6 +3,7 @@
 // a second process's resolution reuses it, and two racing ones share one; it stops cleanly and starts again over a crash's stale postmaster.pid.
 
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -73,6 +74,19 @@ test('DATABASE_URL wins when set, and DATABASE_EMBEDDED=off keeps the default UR
   const off = await loadConfigWithDatabase({ ...env, DATABASE_EMBEDDED: 'off' }, () => undefined);
   expect(off.DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/synapse_jobs');
   expect(await answers('127.0.0.1', port)).toBe(false);
+});
+
+test('a port another server holds is refused by name instead of being taken for the embedded one', async () => {
+  const other = net.createServer();
+  await new Promise<void>((listening) => other.listen(0, '127.0.0.1', listening));
+  try {
+    const taken = (other.address() as net.AddressInfo).port;
+    await expect(resolve(dataDir, taken)).rejects.toThrow(
+      `127.0.0.1:${taken} is taken by a server other than the embedded PostgreSQL`,
+    );
+  } finally {
+    await new Promise((closed) => other.close(closed));
+  }
 });
 
 test('with DATABASE_URL unset, starts PostgreSQL 18 in the data folder, says so, and the database migrates, seeds and reads back', async () => {
