@@ -3,13 +3,13 @@
 // metrics on WORKER_METRICS_PORT and /healthz, /readyz on WORKER_HEALTH_PORT.
 
 import type { LogLevel } from '@temporalio/worker';
-import { loadConfig } from '../config';
+import { loadConfigWithDatabase } from '../db/embedded-postgres';
 import { createJobsWorker } from './create-worker';
 import { startWorkerHealthServer, type WorkerHealthServer } from './health';
 import { installWorkerRuntime } from './metrics';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = await loadConfigWithDatabase();
   installWorkerRuntime(config, (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'INFO');
   const { worker, db, connection, close } = await createJobsWorker(config);
   let health: WorkerHealthServer | undefined;

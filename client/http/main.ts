@@ -1,15 +1,15 @@
 // The API process: `npm run api`. Serves the HTTP API and the jobs page until SIGINT/SIGTERM.
 
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../../config';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
+import { loadConfigWithDatabase } from '../../db/embedded-postgres';
 import { JobsClient } from '../jobs-client';
 import { apiReadiness, createApiMetrics } from './metrics';
 import { createApiServer, listen } from './server';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = await loadConfigWithDatabase();
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL);
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
