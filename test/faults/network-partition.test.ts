@@ -29,13 +29,17 @@ const CUT_ITEM = 'credit_limit';
  */
 const STALE_GIVE_UP_BOUND_MS = 60_000;
 
-/** The stale worker's DEBUG log entries for the cut item's activity ending as cancelled (the SDK's own words). */
+/**
+ * The stale worker's DEBUG log line (one JSON line each, workers/logging.ts) for the cut item's activity ending as
+ * cancelled (the SDK's own words).
+ */
 function staleAttemptCancelled(output: string): string | undefined {
   return output
-    .split(/\n(?=\S)/)
+    .split('\n')
     .find(
       (entry) =>
-        entry.includes('Activity completed as cancelled') && entry.includes("activityType: 'generateValidationRules'"),
+        entry.includes('"msg":"Activity completed as cancelled"') &&
+        entry.includes('"activityType":"generateValidationRules"'),
     );
 }
 
