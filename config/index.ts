@@ -164,6 +164,9 @@ const schema = z.object({
 
 export type Config = z.infer<typeof schema>;
 
+/** Every setting's name (what .env.example must list; test/build/env-example.test.ts compares them). */
+export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof Config)[];
+
 /** Settings that are valid alone but not together. */
 function contradictionIn(config: Config): string | undefined {
   // The reconciler must not fail a job whose start is still waiting for Temporal's answer.
