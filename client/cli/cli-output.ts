@@ -2,7 +2,7 @@
 // object) on stderr, never a stack trace for a known error; and the exit code each outcome maps to (docs/cli.md).
 
 import { CommanderError } from 'commander';
-import { DependencyUnavailableError, InvalidJobRequestError, JobsError, UsageError } from '../errors';
+import type * as Errors from '../errors';
 
 /** The CLI's exit codes: scripts branch on these, so they are part of its contract (docs/cli.md#exit-codes). */
 export const EXIT = {
@@ -25,12 +25,6 @@ export class JobEndedUnsuccessfully extends Error {
   override readonly name = 'JobEndedUnsuccessfully';
 }
 
-export function exitCodeOf(error: unknown): ExitCode {
-  if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.done : EXIT.usage;
-  if (error instanceof UsageError) return EXIT.usage;
-  return EXIT.failed;
-}
-
 export class Output {
   constructor(readonly json: boolean) {}
 
@@ -45,45 +39,64 @@ export class Output {
     (this.json ? process.stderr : process.stdout).write(`${text}\n`);
   }
 
-  /** Reports a failure on stderr and returns the exit code it means. */
+  /**
+   * Reports a failure on stderr and returns the exit code it means. The client's error classes are loaded only for a
+   * failure that is not commander's, so a usage error never loads them (nor the database driver they import).
+   */
   error(error: unknown): ExitCode {
-    const exitCode = exitCodeOf(error);
     if (error instanceof JobEndedUnsuccessfully) return EXIT.failed;
-    if (this.json) {
-      process.stderr.write(`${JSON.stringify({ error: describe(error, exitCode) })}\n`);
+    if (error instanceof CommanderError) {
+      const exitCode = error.exitCode === 0 ? EXIT.done : EXIT.usage;
+      // Commander has printed its own message (or the help); with --json its text was held back for this.
+      if (this.json && exitCode !== EXIT.done) {
+        const code = error.code === 'commander.help' ? 'usage' : error.code;
+        this.writeError({ code, message: error.message }, exitCode);
+      }
       return exitCode;
     }
-    if (error instanceof CommanderError) return exitCode; // commander has printed its own message
-    if (error instanceof JobsError || error instanceof SyntaxError) {
-      const hint = error instanceof UsageError ? '\n(synapse-jobs help <command> shows its options)' : '';
-      process.stderr.write(`error: ${error.message}${hint}\n`);
-    } else {
+    // require, not import(): tsx's hook (bin/synapse-jobs.js) compiles TypeScript for require only.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const errors = require('../errors') as typeof Errors;
+    const known = errors.asDependencyFailure(error) ?? error;
+    const exitCode = known instanceof errors.UsageError ? EXIT.usage : EXIT.failed;
+    if (!(known instanceof errors.JobsError)) {
+      if (this.json)
+        this.writeError(
+          { code: 'internal', message: known instanceof Error ? known.message : String(known) },
+          exitCode,
+        );
       // Not one of ours: a bug, so the stack is what the report needs.
-      console.error(error);
+      else console.error(known);
+      return exitCode;
+    }
+    if (this.json) {
+      const cause = known.cause;
+      const problems =
+        known instanceof errors.InvalidJobRequestError
+          ? known.problems
+          : cause instanceof errors.InvalidJobRequestError
+            ? cause.problems
+            : undefined;
+      this.writeError(
+        {
+          code: known.code,
+          message: known.message,
+          ...(known instanceof errors.DependencyUnavailableError ? { dependency: known.dependency } : {}),
+          ...(problems ? { problems } : {}),
+        },
+        exitCode,
+      );
+    } else {
+      const hint = known instanceof errors.UsageError ? '\n(synapse-jobs help <command> shows its options)' : '';
+      process.stderr.write(`error: ${known.message}${hint}\n`);
     }
     return exitCode;
   }
-}
 
-function describe(error: unknown, exitCode: ExitCode): Record<string, unknown> {
-  const base = { exit_code: exitCode, exit_meaning: MEANING[exitCode] };
-  if (error instanceof CommanderError)
-    return { code: error.code === 'commander.help' ? 'usage' : error.code, message: error.message, ...base };
-  if (error instanceof JobsError) {
-    const cause = error.cause;
-    const problems =
-      error instanceof InvalidJobRequestError
-        ? error.problems
-        : cause instanceof InvalidJobRequestError
-          ? cause.problems
-          : undefined;
-    return {
-      code: error.code,
-      message: error.message,
-      ...(error instanceof DependencyUnavailableError ? { dependency: error.dependency } : {}),
-      ...(problems ? { problems } : {}),
-      ...base,
-    };
+  /** One JSON object on stderr: what failed, and what the exit code means. */
+  private writeError(fields: Record<string, unknown>, exitCode: ExitCode): void {
+    process.stderr.write(
+      `${JSON.stringify({ error: { ...fields, exit_code: exitCode, exit_meaning: MEANING[exitCode] } })}\n`,
+    );
   }
-  return { code: 'internal', message: error instanceof Error ? error.message : String(error), ...base };
 }

@@ -2,67 +2,17 @@
 // whole command line (commands, options, values) before any action runs, so a usage error never waits on a
 // connection; each action then connects only to what it needs (client/cli/cli-session.ts).
 
-import { accessSync, constants } from 'node:fs';
-import os from 'node:os';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { JobType } from '../../common/jobs';
-import type { Config } from '../../config';
-import { InvalidJobRequestError, UsageError } from '../errors';
-import { prioritySchema } from '../job-requests';
-import type { Principal } from '../jobs-client';
-import { validateStartRequest } from '../start-request';
-import { EXIT, JobEndedUnsuccessfully, type Output } from './cli-output';
-import {
-  CliConnections,
-  identify,
-  loadCliConfig,
-  principalOf,
-  subjectNamed,
-  type GlobalOptions,
-  type Identity,
-} from './cli-session';
-import { mintToken } from './cli-token';
-import { watchJob } from './cli-watch';
-import { importLegacy, resubmitHint, resubmitInterrupted } from './import-legacy-command';
+import type * as CliCommands from './cli-commands';
+import type { Output } from './cli-output';
+import type { GlobalOptions } from './cli-session';
 
 const JOB_TYPES = Object.values(JobType);
-const STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
+const STATUSES = ['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'];
 const ACTIVE = ['pending', 'running', 'paused'];
 /** The API's own bound on one page of a list (client/job-list.ts). */
 const LIST_LIMIT_MAX = 500;
-
-/** What every action gets: the output, the configuration, who is acting, and the connections it may open. */
-export class CommandContext {
-  private loaded: Config | undefined;
-  private identity: Promise<Identity> | undefined;
-  private opened: CliConnections | undefined;
-
-  constructor(
-    readonly out: Output,
-    readonly options: GlobalOptions,
-  ) {}
-
-  get config(): Config {
-    this.loaded ??= loadCliConfig();
-    return this.loaded;
-  }
-
-  /** The acting principal; `adminAction(subject)` names what needs admin power, if anything does. */
-  async principal(adminAction?: (subject: string) => string | undefined): Promise<Principal> {
-    this.identity ??= identify(this.config, this.options);
-    const identity = await this.identity;
-    return principalOf(identity, this.options, adminAction?.(identity.subject));
-  }
-
-  get connections(): CliConnections {
-    this.opened ??= new CliConnections(this.config);
-    return this.opened;
-  }
-
-  async close(): Promise<void> {
-    await this.opened?.close();
-  }
-}
 
 // Value parsers: a bad value is commander's invalid-argument error, a usage error (exit 2) before anything connects.
 
@@ -77,12 +27,15 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-/** high | normal | low | 1-5, passed on as the API takes it (a name, or a number). */
+/**
+ * high | normal | low | 1-5, passed on as the API takes it (a name, or a number). The same rule as the API's
+ * prioritySchema (client/job-requests.ts), which JobsClient applies again; spelled out here so a usage error needs
+ * none of the client's modules loaded.
+ */
 function priority(value: string): string | number {
-  const given = /^\d+$/.test(value) ? Number(value) : value;
-  if (!prioritySchema.safeParse(given).success)
+  if (!/^(high|normal|low|[1-5])$/.test(value))
     throw new InvalidArgumentError('expected high, normal, low or a whole number from 1 (highest) to 5');
-  return given;
+  return /^\d$/.test(value) ? Number(value) : value;
 }
 
 function json(value: string): unknown {
@@ -108,25 +61,27 @@ const list = (value: string): string[] =>
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...list(value)];
 
-/**
- * Wraps an action: commander passes the arguments, then the command's own options, then the command. The action
- * returns an exit code or nothing (done).
- */
-type Action<A extends unknown[], O> = (ctx: CommandContext, options: O, ...args: A) => Promise<number | void>;
-
 export function createProgram(out: Output, version: string, onExit: (code: number) => void): Command {
+  /**
+   * The action of command `name`: commander passes its arguments, its own options, then the command. The commands'
+   * module is loaded only now, once the command line is known to be valid.
+   */
   const act =
-    <A extends unknown[], O>(action: Action<A, O>) =>
-    async (...received: unknown[]) => {
+    (name: CliCommands.CommandName) =>
+    async (...received: unknown[]): Promise<void> => {
       const command = received.at(-1) as Command;
-      const options = received.at(-2) as O;
-      const args = received.slice(0, -2) as A;
-      const context = new CommandContext(out, command.optsWithGlobals<GlobalOptions>());
-      try {
-        onExit((await action(context, options, ...args)) ?? EXIT.done);
-      } finally {
-        await context.close();
-      }
+      // require, not import(): tsx's hook (bin/synapse-jobs.js) compiles TypeScript for require only.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runCommand } = require('./cli-commands') as typeof CliCommands;
+      onExit(
+        await runCommand(
+          name,
+          out,
+          command.optsWithGlobals<GlobalOptions>(),
+          received.at(-2) as object,
+          received.slice(0, -2),
+        ),
+      );
     };
 
   const program = new Command('synapse-jobs')
@@ -173,117 +128,39 @@ answer; 2 usage error (nothing was sent). See docs/cli.md.`,
 Options given here win over the same fields in --params. Example:
   synapse-jobs start intelligent_sampling --data-source D --params '{"confidenceLevel":0.95,"marginOfError":0.05}' --watch`,
     )
-    .action(
-      act<
-        [string],
-        {
-          dataSource?: string;
-          attributes?: string[];
-          priority?: string | number;
-          concurrency?: number;
-          rulesFrom?: string;
-          idempotencyKey?: string;
-          metadata?: Record<string, unknown>;
-          params?: Record<string, unknown>;
-          watch?: boolean;
-        }
-      >(async (ctx, o, jobType) => {
-        const principal = await ctx.principal();
-        const given = Object.fromEntries(
-          Object.entries({
-            dataSourceId: o.dataSource,
-            attributeIds: o.attributes,
-            priority: o.priority,
-            llmConcurrency: o.concurrency,
-            rulesFromJobId: o.rulesFrom,
-            idempotencyKey: o.idempotencyKey,
-            metadata: o.metadata,
-          }).filter(([, value]) => value !== undefined),
-        );
-        const body = { ...o.params, ...given, jobType, owner: principal.subject };
-        // The request's shape is checked here, without a database: a malformed one is a usage error. What needs the
-        // database (does the data source exist, the owner's quota) is the server side's refusal (exit 1).
-        try {
-          validateStartRequest(body, ctx.config);
-        } catch (error) {
-          if (error instanceof InvalidJobRequestError)
-            throw new UsageError(`invalid start request: ${error.message}`, { cause: error });
-          throw error;
-        }
-        const jobs = await ctx.connections.jobs({ temporal: true });
-        const started = await jobs.startJobFromJson(body, principal.subject);
-        const line = `${started.created ? 'started' : 'already started'} job ${started.jobId}`;
-        if (!o.watch) return ctx.out.result({ job_id: started.jobId, created: started.created }, () => line);
-        ctx.out.note(line);
-        return endOf((await watchJob(jobs, principal, started.jobId, ctx.out)).status);
-      }),
-    );
+    .action(act('start'));
 
   program
     .command('status')
     .description("a job's status: the legacy status JSON plus progress source, trouble and LLM usage")
     .argument('<job>', 'job id')
-    .action(
-      act<[string], object>(async (ctx, _o, jobId) => {
-        const principal = await ctx.principal();
-        const jobs = await ctx.connections.jobs({ temporal: true });
-        ctx.out.result(await jobs.status(principal, jobId));
-      }),
-    );
+    .action(act('status'));
 
   program
     .command('watch')
     .description('a live progress bar until the job ends, then its outcome; exit 1 unless it completed')
     .argument('<job>', 'job id')
-    .action(
-      act<[string], object>(async (ctx, _o, jobId) => {
-        const principal = await ctx.principal();
-        const jobs = await ctx.connections.jobs({ temporal: true });
-        return endOf((await watchJob(jobs, principal, jobId, ctx.out)).status);
-      }),
-    );
+    .action(act('watch'));
 
   program
     .command('pause')
     .description('stop starting new items; --now also stops the ones in flight')
     .argument('<job>', 'job id')
     .option('--now', 'also stop the items in flight (they start again on resume)')
-    .action(
-      act<[string], { now?: boolean }>(async (ctx, o, jobId) => {
-        const principal = await ctx.principal();
-        const jobs = await ctx.connections.jobs({ temporal: true });
-        ctx.out.result(await jobs.pause(principal, jobId, { now: o.now }));
-      }),
-    );
+    .action(act('pause'));
 
   for (const [name, description] of [
     ['resume', 'resume a paused job'],
     ['cancel', 'cancel a job; items in flight are stopped'],
   ] as const)
-    program
-      .command(name)
-      .description(description)
-      .argument('<job>', 'job id')
-      .action(
-        act<[string], object>(async (ctx, _o, jobId) => {
-          const principal = await ctx.principal();
-          const jobs = await ctx.connections.jobs({ temporal: true });
-          ctx.out.result(await (name === 'resume' ? jobs.resume(principal, jobId) : jobs.cancel(principal, jobId)));
-        }),
-      );
+    program.command(name).description(description).argument('<job>', 'job id').action(act(name));
 
   program
     .command('priority')
     .description("change a running job's priority")
     .argument('<job>', 'job id')
     .addArgument(new Argument('<level>', 'high | normal | low | 1-5 (1 highest)').argParser(priority))
-    .action(
-      act<[string, string | number], object>(async (ctx, _o, jobId, level) => {
-        const principal = await ctx.principal();
-        const jobs = await ctx.connections.jobs({ temporal: true });
-        ctx.out.result(await jobs.setPriority(principal, jobId, level));
-      }),
-    );
+    .action(act('priority'));
 
   program
     .command('list')
@@ -293,31 +170,7 @@ Options given here win over the same fields in --params. Example:
     .option('--owner <user>', "only this owner's jobs (another owner's needs an admin credential)")
     .option('--all', "every owner's jobs (needs an admin credential)")
     .option('--limit <n>', `at most this many (1-${LIST_LIMIT_MAX}, default 100)`, wholeNumber(1, LIST_LIMIT_MAX))
-    .action(
-      act<[], { status?: (typeof STATUSES)[number]; type?: string; owner?: string; all?: boolean; limit?: number }>(
-        async (ctx, o) => {
-          if (o.all && o.owner !== undefined) throw new UsageError('give --owner or --all, not both');
-          const principal = await ctx.principal((subject) =>
-            o.all
-              ? 'list --all'
-              : o.owner !== undefined && o.owner !== subject
-                ? 'list --owner (another owner)'
-                : undefined,
-          );
-          const jobs = await ctx.connections.jobs({ temporal: false });
-          const listed = await jobs.list(principal, { status: o.status, type: o.type, owner: o.owner, limit: o.limit });
-          ctx.out.result(listed, () =>
-            listed
-              .map(
-                (job) =>
-                  `${job.job_id}  ${job.job_type.padEnd(32)} ${job.status.padEnd(10)} ${String(job.progress_percentage).padStart(3)}%  ${job.owner}  ${job.created_at}`,
-              )
-              .join('\n'),
-          );
-          if (listed.length === 0) ctx.out.note(emptyListHint(principal, o));
-        },
-      ),
-    );
+    .action(act('list'));
 
   program
     .command('import-legacy')
@@ -325,48 +178,13 @@ Options given here win over the same fields in --params. Example:
     .argument('<file>', 'the legacy jobs_storage.json')
     .option('--resubmit', 'start the interrupted (running or pending) jobs again as new jobs')
     .option('--data-source <id>', 'with --resubmit: the data source the resubmitted jobs work on')
-    .action(
-      act<[string], { resubmit?: boolean; dataSource?: string }>(async (ctx, o, file) => {
-        if (o.resubmit && !o.dataSource)
-          throw new UsageError(
-            '--resubmit needs --data-source ID (the legacy records do not say which table they profiled)',
-          );
-        try {
-          accessSync(file, constants.R_OK);
-        } catch (error) {
-          throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
-        }
-        const principal = await ctx.principal();
-        const db = await ctx.connections.db();
-        const report = await importLegacy(db, file, ctx.out);
-        const resubmitted = o.resubmit
-          ? await resubmitInterrupted(
-              await ctx.connections.jobs({ temporal: true }),
-              principal,
-              report,
-              o.dataSource!,
-              ctx.out,
-            )
-          : [];
-        if (ctx.out.json) ctx.out.result({ ...report, resubmitted });
-        else if (!o.resubmit) {
-          const hint = resubmitHint(report);
-          if (hint) ctx.out.note(hint);
-        }
-      }),
-    );
+    .action(act('import-legacy'));
 
   const budget = program.command('budget').description('the fleet-wide LLM budget (needs an admin credential)');
   budget
     .command('show', { isDefault: true })
     .description('limits, usage, waiting calls per owner and recent 429s, per model')
-    .action(
-      act<[], object>(async (ctx) => {
-        const principal = await ctx.principal(() => 'budget');
-        const jobs = await ctx.connections.jobs({ temporal: false });
-        ctx.out.result(await jobs.llmBudget(principal));
-      }),
-    );
+    .action(act('budget show'));
   budget
     .command('set')
     .description("change a model's limits for every worker now")
@@ -374,15 +192,7 @@ Options given here win over the same fields in --params. Example:
     .option('--rpm <n>', 'requests per window', wholeNumber(1))
     .option('--tpm <n>', 'tokens per window', wholeNumber(1))
     .option('--window-ms <n>', 'the window the limits count over, in ms', wholeNumber(1))
-    .action(
-      act<[string], { rpm?: number; tpm?: number; windowMs?: number }>(async (ctx, o, model) => {
-        if (o.rpm === undefined && o.tpm === undefined && o.windowMs === undefined)
-          throw new UsageError('budget set needs --rpm, --tpm or --window-ms');
-        const principal = await ctx.principal(() => 'budget set');
-        const jobs = await ctx.connections.jobs({ temporal: false });
-        ctx.out.result(await jobs.setLlmBudget(principal, model, { rpm: o.rpm, tpm: o.tpm, windowMs: o.windowMs }));
-      }),
-    );
+    .action(act('budget set'));
 
   program
     .command('bulk')
@@ -391,19 +201,7 @@ Options given here win over the same fields in --params. Example:
     .option('--owner <user>', "that owner's jobs")
     .addOption(new Option('--type <type>', 'jobs of that type').choices(JOB_TYPES))
     .addOption(new Option('--status <status>', 'only jobs in that state').choices(ACTIVE))
-    .action(
-      act<['pause' | 'resume' | 'cancel'], { owner?: string; type?: string; status?: string }>(
-        async (ctx, o, action) => {
-          if (o.owner === undefined && o.type === undefined)
-            throw new UsageError('bulk needs --owner or --type: a bulk action on every job is not offered');
-          const principal = await ctx.principal(() => `bulk ${action}`);
-          const jobs = await ctx.connections.jobs({ temporal: true });
-          ctx.out.result(
-            await jobs.bulkControl(principal, { owner: o.owner, jobType: o.type, status: o.status }, action),
-          );
-        },
-      ),
-    );
+    .action(act('bulk'));
 
   program
     .command('token')
@@ -419,33 +217,7 @@ Needs JWT_SECRET (the API's own); no server is contacted. Example:
   export SYNAPSE_TOKEN=$(synapse-jobs token --as alice)
   curl -H "Authorization: Bearer $SYNAPSE_TOKEN" localhost:8080/api/v1/jobs`,
     )
-    .action(
-      act<[], { sub?: string; role?: string[]; roles?: string[]; ttl?: number }>(async (ctx, o) => {
-        if (ctx.options.admin) throw new UsageError('token takes --role admin (a role in the token), not --admin');
-        const subject = subjectNamed(o.sub ?? ctx.options.as ?? (process.env.SYNAPSE_USER || os.userInfo().username));
-        const minted = await mintToken(ctx.config, {
-          subject,
-          roles: [...new Set([...(o.role ?? []), ...(o.roles ?? [])])],
-          ttlSeconds: o.ttl,
-        });
-        ctx.out.result(minted, () => minted.token);
-      }),
-    );
+    .action(act('token'));
 
   return program;
-}
-
-/** A watched job's exit: 0 when it completed; otherwise its outcome is printed already and the exit code says so. */
-function endOf(status: string): number {
-  if (status === 'completed') return EXIT.done;
-  throw new JobEndedUnsuccessfully(status);
-}
-
-function emptyListHint(
-  principal: Principal,
-  o: { status?: string; type?: string; owner?: string; all?: boolean },
-): string {
-  const filtered = o.status !== undefined || o.type !== undefined ? ' matching these filters' : '';
-  if (principal.admin) return `no jobs${o.owner ? ` owned by ${o.owner}` : ''}${filtered}`;
-  return `no jobs owned by ${principal.subject}${filtered}; other owners' jobs: --owner NAME or --all with an admin credential (docs/cli.md#admin-credential), or act as the owner with --as`;
 }

@@ -23,11 +23,23 @@ export interface GlobalOptions {
 }
 
 /**
- * How long each dependency has to answer the CLI's first call. The issue's bound is 5 s, from the command line, to
- * name the one that did not answer; 2 s leaves the rest to the process's own start (about a second through tsx, more
- * on a loaded machine), and a healthy server, even a remote one over TLS, answers well within it.
+ * When, counted from the process's start, a dependency that has not answered is reported: the issue's bound is 5 s
+ * from the command line to naming it, and the rest is margin for writing the error and exiting.
  */
-export const CONNECT_DEADLINE_MS = 2_000;
+const REPORT_BY_MS = 4_500;
+/**
+ * Each dependency gets at least this long, however slow the process's own start was (loading the client through tsx
+ * takes one to three seconds on a loaded machine): a healthy server, even a remote one over TLS, answers well within
+ * it.
+ */
+const MIN_CONNECT_MS = 1_500;
+
+/** How long the first call to a dependency may take: what is left of REPORT_BY_MS, and never less than the minimum. */
+export function connectDeadlineMs(uptimeMs = process.uptime() * 1_000): number {
+  return Math.max(MIN_CONNECT_MS, Math.round(REPORT_BY_MS - uptimeMs));
+}
+
+const seconds = (ms: number) => `${(Math.round(ms / 100) / 10).toString()} s`;
 
 /** One CLI pool connection per query in flight; the CLI runs one command at a time, the second is for `status`. */
 const DB_POOL_SIZE = 2;
@@ -154,12 +166,10 @@ export class CliConnections {
   private async openDatabase(): Promise<Kysely<Database>> {
     const db = openDatabase(this.config.DATABASE_URL, DB_POOL_SIZE);
     const where = `PostgreSQL at ${displayedDatabaseUrl(this.config.DATABASE_URL)} (DATABASE_URL)`;
+    const deadlineMs = connectDeadlineMs();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer within ${CONNECT_DEADLINE_MS / 1_000} s`)),
-        CONNECT_DEADLINE_MS,
-      );
+      timer = setTimeout(() => reject(new Error(`no answer within ${seconds(deadlineMs)}`)), deadlineMs);
     });
     try {
       await Promise.race([sql`select 1`.execute(db), deadline]);
@@ -178,12 +188,13 @@ export class CliConnections {
 
   private connectTemporal(): Promise<Connection> {
     const options = temporalConnectionOptions(this.config);
-    this.temporal ??= Connection.connect({ ...options, connectTimeout: CONNECT_DEADLINE_MS }).then(
+    const deadlineMs = connectDeadlineMs();
+    this.temporal ??= Connection.connect({ ...options, connectTimeout: deadlineMs }).then(
       (connection) => (this.openedTemporal = connection),
       (error: unknown) => {
         throw new DependencyUnavailableError(
           'temporal',
-          `Temporal at ${options.address} (TEMPORAL_ADDRESS) did not answer within ${CONNECT_DEADLINE_MS / 1_000} s: ${reasonOf(error)}`,
+          `Temporal at ${options.address} (TEMPORAL_ADDRESS) did not answer within ${seconds(deadlineMs)}: ${reasonOf(error)}`,
           1,
           { cause: error },
         );

@@ -4,7 +4,6 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { asDependencyFailure } from '../errors';
 import { Output } from './cli-output';
 import { createProgram } from './cli-program';
 
@@ -34,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (error) {
-    return out.error(asDependencyFailure(error) ?? error);
+    return out.error(error);
   }
 }
 
