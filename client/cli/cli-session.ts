@@ -24,9 +24,9 @@ export interface GlobalOptions {
 
 /**
  * When, counted from the process's start, a dependency that has not answered is reported: the issue's bound is 5 s
- * from the command line to naming it, and the rest is margin for writing the error and exiting.
+ * from the command line to naming it, and the last second is margin for the process to spawn, report and exit.
  */
-const REPORT_BY_MS = 4_500;
+const REPORT_BY_MS = 4_000;
 /**
  * Each dependency gets at least this long, however slow the process's own start was (loading the client through tsx
  * takes one to three seconds on a loaded machine): a healthy server, even a remote one over TLS, answers well within
