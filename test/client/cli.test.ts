@@ -88,9 +88,9 @@ it('starts a job and watches it to completion with a progress bar', async () => 
   expect(stdout).toMatch(/100% completed/);
   // The outcome after the bar: state and duration, then profiling's key figures.
   expect(stdout).toMatch(new RegExp(`^completed in [\\d.]+ s · job ${jobId}$`, 'm'));
-  expect(stdout).toMatch(/^  attributes: 3 of 3 profiled, 0 failed$/m);
-  expect(stdout).toMatch(/^  rules: \d+ generated, \d+ of \d+ run over \d+ rows$/m);
-  expect(stdout).toMatch(/^  pass rate: [\d.]+% \(.+\)$/m);
+  expect(stdout).toMatch(/^ {2}attributes: 3 of 3 profiled, 0 failed$/m);
+  expect(stdout).toMatch(/^ {2}rules: \d+ generated, \d+ of \d+ run over \d+ rows$/m);
+  expect(stdout).toMatch(/^ {2}pass rate: [\d.]+% \(.+\)$/m);
   const status = JSON.parse((await cli('status', jobId!)).stdout);
   expect(status).toMatchObject({ job_id: jobId, status: 'completed', completed_steps: 6, owner: 'cli-user' });
   expect((await cli('list')).stdout).toContain(jobId);
@@ -172,7 +172,7 @@ it('starts any job type with its own fields in --params', async () => {
   );
   expect(code).toBe(0);
   expect(stdout).toMatch(/100% completed/);
-  expect(stdout).toMatch(/^  sample: \d+ records \(n = 370 of population \d+, \d+ edge cases added\)$/m);
+  expect(stdout).toMatch(/^ {2}sample: \d+ records \(n = 370 of population \d+, \d+ edge cases added\)$/m);
   const jobId = /started job (\S+)/.exec(stdout)![1]!;
   const status = JSON.parse((await cli('status', jobId)).stdout);
   expect(status).toMatchObject({
