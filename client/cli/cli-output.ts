@@ -28,10 +28,13 @@ export class JobEndedUnsuccessfully extends Error {
 export class Output {
   constructor(readonly json: boolean) {}
 
-  /** The command's answer: `value` as JSON with --json, else `human`'s lines (or `value` pretty-printed). */
+  /** The command's answer: `value` as JSON with --json, else `human`'s lines, if any (or `value` pretty-printed). */
   result(value: unknown, human?: () => string): void {
     if (this.json) process.stdout.write(`${JSON.stringify(value)}\n`);
-    else process.stdout.write(`${human ? human() : JSON.stringify(value, null, 2)}\n`);
+    else {
+      const text = human ? human() : JSON.stringify(value, null, 2);
+      if (text !== '') process.stdout.write(`${text}\n`);
+    }
   }
 
   /** Progress and notes for people: stdout normally, stderr with --json so stdout stays one document. */
