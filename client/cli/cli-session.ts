@@ -98,7 +98,8 @@ export async function identify(
 /** A subject named on the command line, held to the API's identity rule: used as given, so it must need no normalising. */
 export function subjectNamed(subject: string): string {
   const problem = ownerProblem(subject);
-  if (problem) throw new UsageError(`--as / SYNAPSE_USER "${subject}" cannot own jobs (${problem})`);
+  if (problem)
+    throw new UsageError(`the subject "${subject}" (--as, --sub or SYNAPSE_USER) cannot own jobs (${problem})`);
   return subject;
 }
 
