@@ -52,8 +52,12 @@ export class Output {
       const exitCode = error.exitCode === 0 ? EXIT.done : EXIT.usage;
       // Commander has printed its own message (or the help); with --json its text was held back for this.
       if (this.json && exitCode !== EXIT.done) {
-        const code = error.code === 'commander.help' ? 'usage' : error.code;
-        this.writeError({ code, message: error.message }, exitCode);
+        // `commander.help` with a non-zero code: no command was given, and commander showed the help instead.
+        const [code, message] =
+          error.code === 'commander.help'
+            ? ['usage', 'no command given: synapse-jobs --help lists them']
+            : [error.code, error.message.replace(/^error: /, '')];
+        this.writeError({ code, message }, exitCode);
       }
       return exitCode;
     }

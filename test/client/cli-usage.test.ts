@@ -128,9 +128,10 @@ it('exits 2 on every usage error before connecting to anything, in JSON too', as
     [['import-legacy', 'f.json', '--resubmit'], /--resubmit needs --data-source/],
     [['list', '--as', ' padded'], /cannot own jobs \(has surrounding whitespace\)/],
   ];
-  const [runs, asJson] = await Promise.all([
+  const [runs, asJson, noCommandAsJson] = await Promise.all([
     Promise.all(cases.map(([args]) => offline(args))),
     offline(['stauts', 'x', '--json']),
+    offline(['--json']),
   ]);
   runs.forEach((result, i) => {
     const [args, message] = cases[i]!;
@@ -151,6 +152,8 @@ it('exits 2 on every usage error before connecting to anything, in JSON too', as
       exit_meaning: expect.stringMatching(/^usage/),
     },
   });
+  expect(noCommandAsJson).toMatchObject({ code: 2, stdout: '' });
+  expect(JSON.parse(noCommandAsJson.stderr)).toMatchObject({ error: { code: 'usage', exit_code: 2 } });
 });
 
 describe('a dependency that does not answer', () => {
