@@ -8,7 +8,7 @@ import type { Config } from '../../config';
 import { InvalidJobRequestError, UsageError } from '../errors';
 import type { Principal } from '../jobs-client';
 import { validateStartRequest } from '../start-request';
-import { EXIT, JobEndedUnsuccessfully, type Output } from './cli-output';
+import { EXIT, type Output } from './cli-output';
 import {
   CliConnections,
   identify,
@@ -263,10 +263,9 @@ export async function runCommand(
   }
 }
 
-/** A watched job's exit: 0 when it completed; otherwise its outcome is printed already and the exit code says so. */
+/** A watched job's exit code: 0 when it completed; 1 otherwise (its outcome, with the error, is printed already). */
 function endOf(status: string): number {
-  if (status === 'completed') return EXIT.done;
-  throw new JobEndedUnsuccessfully(status);
+  return status === 'completed' ? EXIT.done : EXIT.failed;
 }
 
 function emptyListHint(principal: Principal, o: ListOptions): string {

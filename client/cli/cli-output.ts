@@ -20,11 +20,6 @@ const MEANING: Record<ExitCode, string> = {
   2: 'usage: the command line or configuration is wrong; nothing was sent',
 };
 
-/** The job ended other than completed: `watch` has printed its outcome already, only the exit code is left. */
-export class JobEndedUnsuccessfully extends Error {
-  override readonly name = 'JobEndedUnsuccessfully';
-}
-
 export class Output {
   constructor(readonly json: boolean) {}
 
@@ -47,7 +42,6 @@ export class Output {
    * failure that is not commander's, so a usage error never loads them (nor the database driver they import).
    */
   error(error: unknown): ExitCode {
-    if (error instanceof JobEndedUnsuccessfully) return EXIT.failed;
     if (error instanceof CommanderError) {
       const exitCode = error.exitCode === 0 ? EXIT.done : EXIT.usage;
       // Commander has printed its own message (or the help); with --json its text was held back for this.
