@@ -282,6 +282,27 @@ describe('--json, the admin credential and the empty list', () => {
     }
   });
 
+  it('ends watching a job that did not complete with its state and exit 1', async () => {
+    // Its one call waits at the gate, so the job is still running when it is cancelled.
+    const gate = harness.standin.gate({ items: [`${DEMO_DATA_SOURCE_ID}.email_address`] });
+    let jobId: string | undefined;
+    try {
+      ({ jobId } = await harness.jobs.startJob({
+        jobType: 'data_profiling_llm_generation',
+        owner: 'cli-user',
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        attributeIds: ['email_address'],
+      }));
+      await gate.waitUntilHeld(1, 30_000);
+      await harness.jobs.cancel({ subject: 'cli-user', admin: false }, jobId);
+    } finally {
+      gate.open();
+    }
+    const watched = await cli('watch', jobId);
+    expect(watched.code).toBe(1);
+    expect(watched.stdout).toMatch(new RegExp(`^cancelled in [\\d.]+ s · job ${jobId}$`, 'm'));
+  });
+
   it('says whose jobs it looked for when the list is empty, on stderr with --json', async () => {
     const nobody = `cli-nobody-${randomUUID().slice(0, 8)}`;
     const [human, json] = await Promise.all([run(['list'], { as: nobody }), run(['list', '--json'], { as: nobody })]);
