@@ -160,6 +160,14 @@ const schema = z.object({
   JWT_ADMIN_ROLE: z.string().default('admin'),
   /** Longest lifetime a bearer token may have (exp − iat, or exp − now without iat); longer-lived tokens get 401. */
   JWT_MAX_LIFETIME_S: integer(86_400, 60),
+  /**
+   * The operator's own machine: `synapse-jobs --admin` (budget, bulk, every owner's jobs) is allowed without an admin
+   * token. Never set it where people who are not operators run the CLI.
+   */
+  SYNAPSE_CLI_OPERATOR: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -61,6 +61,8 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string }>
     DATABASE_URL: harness.config.DATABASE_URL,
     TEMPORAL_ADDRESS: harness.config.TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: harness.config.TEMPORAL_TASK_QUEUE,
+    // The operator's machine: `--admin` needs an admin credential, and this is the operator's (docs/cli.md).
+    SYNAPSE_CLI_OPERATOR: 'true',
   };
   try {
     const { stdout } = await promisify(execFile)(

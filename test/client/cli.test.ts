@@ -8,9 +8,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { SignJWT } from 'jose';
 import { sql } from 'kysely';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
-import { createHarness, type Harness } from '../support/harness';
+import { createHarness, TEST_JWT_SECRET, type Harness } from '../support/harness';
 import { waitFor } from '../support/waiting';
 
 let harness: Harness;
@@ -26,28 +27,60 @@ afterAll(() => harness.close());
  */
 const CLI_TIMEOUT_MS = 120_000;
 
-/** Asynchronously, so the in-process worker keeps running while the CLI waits on it. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** From spawning the process to its exit. */
+  ms: number;
+}
+
+/**
+ * Runs the CLI as `as` (null: no --as at all) with `env` over the harness's settings (an undefined value unsets
+ * it). Asynchronously, so the in-process worker keeps running while the CLI waits on it.
+ */
+async function run(
+  args: string[],
+  options: { as?: string | null; env?: Record<string, string | undefined> } = {},
+): Promise<CliRun> {
   // The cache off as in the harness: earlier suites' stored answers would otherwise finish these jobs at once.
-  const env = {
+  const env: Record<string, string | undefined> = {
     ...process.env,
     DATABASE_URL: harness.config.DATABASE_URL,
     TEMPORAL_ADDRESS: harness.config.TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: harness.config.TEMPORAL_TASK_QUEUE,
     JOB_DEFAULT_USE_LLM_CACHE: 'false',
+    JWT_SECRET: TEST_JWT_SECRET,
+    SYNAPSE_TOKEN: undefined,
+    SYNAPSE_CLI_OPERATOR: undefined,
+    ...options.env,
   };
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+  const as = options.as === undefined ? 'cli-user' : options.as;
+  const started = Date.now();
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      [path.resolve(__dirname, '../../bin/synapse-jobs.js'), ...args, '--as', 'cli-user'],
+      [path.resolve(__dirname, '../../bin/synapse-jobs.js'), ...args, ...(as === null ? [] : ['--as', as])],
       { env, timeout: CLI_TIMEOUT_MS },
     );
-    return { code: 0, stdout, stderr };
+    return { code: 0, stdout, stderr, ms: Date.now() - started };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr, ms: Date.now() - started };
   }
 }
+
+const cli = (...args: string[]) => run(args);
+
+/** An hour's HS256 token signed with the harness's secret, shaped as `synapse-jobs token` mints it. */
+const tokenFor = (subject: string, roles: string[]) =>
+  new SignJWT({ roles })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
 
 it('starts a job and watches it to completion with a progress bar', async () => {
   const { code, stdout } = await cli(
@@ -63,6 +96,11 @@ it('starts a job and watches it to completion with a progress bar', async () => 
   const jobId = /started job (\S+)/.exec(stdout)?.[1];
   expect(jobId).toBeDefined();
   expect(stdout).toMatch(/100% completed/);
+  // The outcome after the bar: state and duration, then profiling's key figures.
+  expect(stdout).toMatch(new RegExp(`^completed in [\\d.]+ s · job ${jobId}$`, 'm'));
+  expect(stdout).toMatch(/^ {2}attributes: 3 of 3 profiled, 0 failed$/m);
+  expect(stdout).toMatch(/^ {2}rules: \d+ generated, \d+ of \d+ run over \d+ rows$/m);
+  expect(stdout).toMatch(/^ {2}pass rate: [\d.]+% \(.+\)$/m);
   const status = JSON.parse((await cli('status', jobId!)).stdout);
   expect(status).toMatchObject({ job_id: jobId, status: 'completed', completed_steps: 6, owner: 'cli-user' });
   expect((await cli('list')).stdout).toContain(jobId);
@@ -144,6 +182,7 @@ it('starts any job type with its own fields in --params', async () => {
   );
   expect(code).toBe(0);
   expect(stdout).toMatch(/100% completed/);
+  expect(stdout).toMatch(/^ {2}sample: \d+ records \(n = 370 of population \d+, \d+ edge cases added\)$/m);
   const jobId = /started job (\S+)/.exec(stdout)![1]!;
   const status = JSON.parse((await cli('status', jobId)).stdout);
   expect(status).toMatchObject({
@@ -157,6 +196,129 @@ it('rejects bad input with the field named and exit code 1', async () => {
   const { code, stderr } = await cli('start', 'data_profiling', '--data-source', 'nope');
   expect(code).toBe(1);
   expect(stderr).toMatch(/error: dataSourceId: unknown data source "nope"/);
+});
+
+describe('--json, the admin credential and the empty list', () => {
+  it('answers each job command with one JSON document, and a refusal with a JSON error and exit 1', async () => {
+    const started = await cli(
+      'start',
+      'data_profiling',
+      '--data-source',
+      DEMO_DATA_SOURCE_ID,
+      '--attributes',
+      'credit_score',
+      '--json',
+    );
+    expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: '' });
+    const { job_id: jobId, created } = JSON.parse(started.stdout) as { job_id: string; created: boolean };
+    expect(created).toBe(true);
+    // watch --json draws no bar: its one document is the final status, result included.
+    const watched = await cli('watch', jobId, '--json');
+    expect(watched.code).toBe(0);
+    expect(JSON.parse(watched.stdout)).toMatchObject({
+      job_id: jobId,
+      status: 'completed',
+      result: { attributesTotal: 1, attributesProfiled: 1 },
+    });
+    const [status, listed, refused] = await Promise.all([
+      cli('status', jobId, '--json'),
+      cli('list', '--json', '--type', 'data_profiling', '--limit', '500'),
+      cli('pause', jobId, '--json'),
+    ]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ job_id: jobId, status: 'completed', owner: 'cli-user' });
+    expect((JSON.parse(listed.stdout) as { job_id: string }[]).map((j) => j.job_id)).toContain(jobId);
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 1, stdout: '' });
+    expect(JSON.parse(refused.stderr)).toEqual({
+      error: {
+        code: 'wrong_state',
+        message: expect.stringMatching(/cannot pause job/),
+        exit_code: 1,
+        exit_meaning: expect.stringMatching(/^failed/),
+      },
+    });
+  });
+
+  it("refuses --admin, budget and another owner's jobs without an admin credential, and allows them with an admin token or the operator setting", async () => {
+    const owner = `cli-other-${randomUUID().slice(0, 8)}`;
+    const other = await harness.jobs.startJob({
+      jobType: 'data_profiling',
+      owner,
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds: ['credit_score'],
+    });
+    try {
+      // Tokens as `synapse-jobs token` mints them (that round trip is cli-usage.test.ts's): one process fewer each.
+      const [admin, user] = await Promise.all([tokenFor('cli-user', ['admin']), tokenFor('cli-user', [])]);
+      const [adminAlone, budgetAlone, othersAlone, userTokenAdmin, asDisagrees] = await Promise.all([
+        cli('list', '--admin'),
+        cli('budget'),
+        cli('list', '--owner', owner),
+        run(['list', '--admin', '--token', user], { as: null }),
+        run(['list', '--token', admin], { as: 'someone-else' }),
+      ]);
+      for (const refused of [adminAlone, budgetAlone, othersAlone, userTokenAdmin]) {
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(
+          /needs an admin credential: a bearer token holding the admin role .*SYNAPSE_CLI_OPERATOR=true/,
+        );
+      }
+      expect(userTokenAdmin.stderr).toMatch(/the token of cli-user does not hold the admin role/);
+      expect(asDisagrees).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/--as someone-else disagrees with the token, whose subject is cli-user/),
+      });
+
+      const [byToken, byOperator, budget] = await Promise.all([
+        run(['list', '--all', '--json', '--limit', '500', '--token', admin], { as: null }),
+        run(['list', '--admin', '--owner', owner, '--json'], { env: { SYNAPSE_CLI_OPERATOR: 'true' } }),
+        run(['budget', '--json'], { env: { SYNAPSE_TOKEN: admin } }),
+      ]);
+      for (const allowed of [byToken, byOperator, budget]) expect(allowed).toMatchObject({ code: 0, stderr: '' });
+      for (const listed of [byToken, byOperator])
+        expect((JSON.parse(listed.stdout) as { job_id: string }[]).map((j) => j.job_id)).toContain(other.jobId);
+      expect(Array.isArray(JSON.parse(budget.stdout))).toBe(true);
+    } finally {
+      await harness.jobs.waitForJob(other.jobId);
+    }
+  });
+
+  it('ends watching a job that did not complete with its state and exit 1', async () => {
+    // Its one call waits at the gate, so the job is still running when it is cancelled.
+    const gate = harness.standin.gate({ items: [`${DEMO_DATA_SOURCE_ID}.email_address`] });
+    let jobId: string | undefined;
+    try {
+      ({ jobId } = await harness.jobs.startJob({
+        jobType: 'data_profiling_llm_generation',
+        owner: 'cli-user',
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        attributeIds: ['email_address'],
+      }));
+      await gate.waitUntilHeld(1, 30_000);
+      await harness.jobs.cancel({ subject: 'cli-user', admin: false }, jobId);
+    } finally {
+      gate.open();
+    }
+    const watched = await cli('watch', jobId);
+    expect(watched.code).toBe(1);
+    expect(watched.stdout).toMatch(new RegExp(`^cancelled in [\\d.]+ s · job ${jobId}$`, 'm'));
+  });
+
+  it('says whose jobs it looked for when the list is empty, on stderr with --json', async () => {
+    const nobody = `cli-nobody-${randomUUID().slice(0, 8)}`;
+    const [human, json] = await Promise.all([run(['list'], { as: nobody }), run(['list', '--json'], { as: nobody })]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `^no jobs owned by ${nobody}; other owners' jobs: --owner NAME or --all with an admin credential .*--as`,
+        'm',
+      ),
+    );
+    expect(json).toMatchObject({
+      code: 0,
+      stdout: '[]\n',
+      stderr: expect.stringMatching(`no jobs owned by ${nobody}`),
+    });
+  });
 });
 
 it('imports a legacy file and reports the counts', async () => {
@@ -183,6 +345,15 @@ it('imports a legacy file and reports the counts', async () => {
   expect(stdout).toMatch(/imported\s+1/);
   expect(stdout).toMatch(/rejected\s+1/);
   expect((await harness.jobs.job(jobId))?.source).toBe('legacy');
+  // Again with --json: the report as one document, nothing imported twice.
+  const again = await cli('import-legacy', file, '--json');
+  expect(again.code).toBe(0);
+  expect(JSON.parse(again.stdout)).toMatchObject({
+    records: 2,
+    imported: [],
+    alreadyPresent: [jobId],
+    resubmitted: [],
+  });
 });
 
 describe('import-legacy --resubmit', () => {
