@@ -61,7 +61,14 @@ it("hands every setting to compose.yaml's containers", () => {
   const block = /^x-synapse-settings:.*\n((?: {2}.*\n)+)/m.exec(compose)?.[1] ?? '';
   const passed = [...block.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!);
   // The image's own prebuilt bundle (dist/workflow-bundle.js) is the one to use in a container; every container is
-  // given DATABASE_URL, so the embedded PostgreSQL's settings (development only) never apply there.
-  const notPassed = ['WORKFLOW_BUNDLE_PATH', 'DATABASE_EMBEDDED', 'DATABASE_EMBEDDED_PORT', 'DATABASE_EMBEDDED_DIR'];
+  // given DATABASE_URL, so the embedded PostgreSQL's settings (development only) never apply there; the CLI's operator
+  // setting belongs to an operator's own machine, never to every container.
+  const notPassed = [
+    'WORKFLOW_BUNDLE_PATH',
+    'DATABASE_EMBEDDED',
+    'DATABASE_EMBEDDED_PORT',
+    'DATABASE_EMBEDDED_DIR',
+    'SYNAPSE_CLI_OPERATOR',
+  ];
   expect(CONFIG_KEYS.filter((key) => !passed.includes(key) && !notPassed.includes(key))).toEqual([]);
 });
