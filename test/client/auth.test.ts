@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type KeyLike } from 'jose';
 import { createAuthenticator } from '../../client/http/auth';
-import { createApiServer, listen } from '../../client/http/server';
+import { createApiServer, listen, type ApiServer } from '../../client/http/server';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, TEST_JWT_SECRET, type Harness } from '../support/harness';
 
@@ -204,7 +204,7 @@ describe('issuer and audience with the shared secret', () => {
 describe('the HTTP API configured with a key set', () => {
   let harness: Harness;
   let jwks: http.Server;
-  let apiServer: http.Server;
+  let apiServer: ApiServer;
   let url: string;
   let keyRequests = 0;
   let signingKey: KeyLike;
@@ -232,8 +232,7 @@ describe('the HTTP API configured with a key set', () => {
     url = await listen(apiServer, 0);
   });
   afterAll(async () => {
-    apiServer.closeAllConnections();
-    await new Promise((resolve) => apiServer.close(resolve));
+    await apiServer.close();
     await new Promise((resolve) => jwks.close(resolve));
     await harness.close();
   });
