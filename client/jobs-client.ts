@@ -335,13 +335,15 @@ export class JobsClient {
    * all), newest first, with the cursor of the next page while more remain (`filter.cursor` asks for that page).
    */
   async listPage(principal: Principal, filter: JobFilter = {}): Promise<JobListPage> {
-    return listJobPage(
-      this.db,
-      filter,
-      principal.admin
-        ? { all: true }
-        : { all: false, subject: principal.subject, startedBy: principal.service === true },
-    );
+    if (principal.admin) return listJobPage(this.db, filter, { all: true });
+    // A service may narrow its list to one of the owners it starts jobs for; anyone else sees their own, whatever
+    // owner they name.
+    const service = principal.service === true;
+    return listJobPage(this.db, service ? filter : { ...filter, owner: principal.subject }, {
+      all: false,
+      subject: principal.subject,
+      startedBy: service,
+    });
   }
 
   /** The job's audit trail: every start and control action on it, oldest first. */

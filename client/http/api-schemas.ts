@@ -43,10 +43,14 @@ export function startBodySchema(settings: StartRequestSettings) {
   return z.discriminatedUnion('jobType', [first!, ...more]);
 }
 
+/** The key is checked as the body's `idempotencyKey` is (an identifier), with that field named when it is not one. */
 export const idempotencyHeaders = z.looseObject({
-  'idempotency-key': identifier
+  'idempotency-key': z
+    .string()
     .optional()
-    .describe('The idempotency key, when the body has none: the same request again returns the first job (200)'),
+    .describe(
+      'The idempotency key, when the body has none: the same request again returns the first job (200); a different request with it is refused (422)',
+    ),
 });
 
 export const listQuery = jobListQuerySchema;

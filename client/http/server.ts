@@ -146,7 +146,6 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
   const app = Fastify({
     // The access log below is the one line per request; Fastify's own request logging is off.
     logger: false,
-    disableRequestLogging: true,
     bodyLimit: config.API_MAX_BODY_BYTES,
     // A HEAD the table does not list is a 405, as before; the routes answer what they list.
     exposeHeadRoutes: false,
@@ -158,7 +157,10 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
     const whole = `(${httpPart === 'querystring' ? 'query' : (httpPart ?? 'request')})`;
     return (data: unknown) => {
       if (VALIDATED_BY_ROUTE.has(schema)) return { value: data };
-      const parsed = (schema as z.ZodType).safeParse(data);
+      const zod = schema as z.ZodType;
+      // No body at all (Fastify gives null) is no body where one is optional, and an empty object where one is needed.
+      const given = httpPart === 'body' && data === null ? (zod.safeParse(undefined).success ? undefined : {}) : data;
+      const parsed = zod.safeParse(given);
       if (parsed.success) return { value: parsed.data };
       const [first, ...more] = problemsOf(parsed.error, whole);
       return { error: InvalidJobRequestError.of([first ?? { field: whole, problem: 'invalid' }, ...more]) };

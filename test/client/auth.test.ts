@@ -32,7 +32,7 @@ describe('bearer tokens signed with the shared secret', () => {
     hs256({ sub: 'alice', iat: now(), exp: now() + HOUR, ...extra });
 
   it('takes the subject as the owner and the ownership key, unchanged', async () => {
-    await expect(authenticate(bearer(await valid()))).resolves.toEqual({ subject: 'alice', admin: false });
+    await expect(authenticate(bearer(await valid()))).resolves.toEqual({ subject: 'alice', admin: false, service: false });
   });
 
   it.each([
@@ -100,15 +100,29 @@ describe('bearer tokens signed with the shared secret', () => {
     await expect(authenticate(bearer(await valid({ roles: ['reader', 'admin'] })))).resolves.toEqual({
       subject: 'alice',
       admin: true,
+      service: false,
     });
     await expect(authenticate(bearer(await valid({ role: 'admin' })))).resolves.toEqual({
       subject: 'alice',
       admin: false,
+      service: false,
     });
     await expect(authenticate(bearer(await valid({ roles: 'admin' })))).resolves.toEqual({
       subject: 'alice',
       admin: false,
+      service: false,
     });
+  });
+
+  it('grants the service role through the same `roles` array, as JWT_SERVICE_ROLE names it', async () => {
+    await expect(authenticate(bearer(await valid({ roles: ['service'] })))).resolves.toEqual({
+      subject: 'alice',
+      admin: false,
+      service: true,
+    });
+    const custom = createAuthenticator({ ...settings, JWT_SERVICE_ROLE: 'jobs-starter' });
+    await expect(custom(bearer(await valid({ roles: ['jobs-starter'] })))).resolves.toMatchObject({ service: true });
+    await expect(custom(bearer(await valid({ roles: ['service'] })))).resolves.toMatchObject({ service: false });
   });
 });
 
@@ -149,6 +163,7 @@ describe('bearer tokens verified against a key set served at JWT_JWKS_URL', () =
     await expect(authenticator()(bearer(await rs256({ roles: ['admin'] })))).resolves.toEqual({
       subject: 'carol',
       admin: true,
+      service: false,
     });
   });
 
@@ -182,7 +197,7 @@ describe('issuer and audience with the shared secret', () => {
     hs256({ sub: 'dave', iat: now(), exp: now() + HOUR, iss: issuer, aud: audience, ...claims });
 
   it('accepts the configured issuer and audience (the audience may be one of several)', async () => {
-    await expect(authenticate(bearer(await token({})))).resolves.toEqual({ subject: 'dave', admin: false });
+    await expect(authenticate(bearer(await token({})))).resolves.toEqual({ subject: 'dave', admin: false, service: false });
     await expect(authenticate(bearer(await token({ aud: ['other-api', audience] })))).resolves.toMatchObject({
       subject: 'dave',
     });
@@ -273,7 +288,7 @@ describe('the HTTP API configured with a key set', () => {
       dataSourceId: DEMO_DATA_SOURCE_ID,
       attributeIds: ['credit_score'],
     });
-    expect(refused).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    expect(refused).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
     expect(await harness.db.selectFrom('jobs').select('id').where('owner', '=', 'jwks-mallory').execute()).toEqual([]);
   });
 
@@ -281,7 +296,7 @@ describe('the HTTP API configured with a key set', () => {
     const hsToken = await hs256({ sub: 'jwks-erin', iat: now(), exp: now() + HOUR, iss: issuer, aud: audience });
     expect(await call(hsToken, 'GET', '/api/v1/jobs')).toMatchObject({
       status: 401,
-      body: { error: { code: 'unauthorized' } },
+      body: { code: 'unauthorized' },
     });
   });
 });
