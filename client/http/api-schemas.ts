@@ -53,7 +53,17 @@ export const idempotencyHeaders = z.looseObject({
     ),
 });
 
-export const listQuery = jobListQuerySchema;
+/** Times as query strings: ISO 8601 (anything Date parses), documented as strings. */
+const queryTime = z.string().pipe(z.coerce.date()).describe('ISO 8601 time');
+
+export const listQuery = jobListQuerySchema.extend({
+  createdAfter: queryTime.optional().describe('Jobs created at or after this time (ISO 8601)'),
+  createdBefore: queryTime.optional().describe('Jobs created before this time (ISO 8601)'),
+  include: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe('Comma-separated: result (each job’s result), metadata (whole metadata, never summarised)'),
+});
 
 export const pauseQuery = z.strictObject({
   now: z.enum(['true', 'false']).optional().describe('Pause at once, abandoning items in flight (as `now` in the body)'),

@@ -135,8 +135,13 @@ function startSettings(config: ApiConfig): StartRequestSettings {
   };
 }
 
+/** The problem answers a route may give, each documented as application/problem+json. */
 const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, s.problem.describe(`A problem (RFC 9457)`)]));
+  Object.fromEntries(statuses.map((status) => [status, problemResponse]));
+const problemResponse = {
+  description: 'A problem (RFC 9457)',
+  content: { 'application/problem+json': { schema: s.problem } },
+};
 const security = [{ bearerAuth: [] }];
 
 export function createApiServer(jobs: JobsClient, config: ApiConfig, operations: ApiOperations = {}): ApiServer {
@@ -212,7 +217,8 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? request.url;
     const allowed = allowedMethods(path);
-    if (allowed.length === 0) return sendProblem(reply, problemAnswer(404, 'not_found', `no such endpoint: ${path}`, path));
+    if (allowed.length === 0)
+      return sendProblem(reply, problemAnswer(404, 'not_found', `no such endpoint: ${path}`, path));
     const answer = problemAnswer(405, 'method_not_allowed', `${request.method} is not allowed on ${path}`, path);
     return sendProblem(reply, { ...answer, headers: { allow: allowed.join(', ') } });
   });
@@ -252,7 +258,7 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (documentObject) => optionalBodies(jsonSchemaTransformObject(documentObject)),
   });
   void app.register(fastifySwaggerUi, {
     routePrefix: '/docs',
@@ -477,76 +483,97 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
     );
   });
 
-  // The jobs page and the operations endpoints, outside the API's auth.
-  const page = async (_request: FastifyRequest, reply: FastifyReply) =>
-    // frame-ancestors keeps other sites from framing the page to trick clicks on Pause or Cancel.
-    reply
-      .headers({
-        'content-type': 'text/html; charset=utf-8',
-        'content-security-policy': JOBS_PAGE_CSP,
-        'x-content-type-options': 'nosniff',
-        'referrer-policy': 'no-referrer',
-        'cache-control': 'no-store',
-      })
-      .send(JOBS_PAGE_HTML);
-  app.get('/', { schema: { hide: true } }, page);
-  app.get('/jobs', { schema: { hide: true } }, page);
-  app.get(
-    '/healthz',
-    { schema: { summary: 'Liveness', operationId: 'health', tags: ['operations'], response: { 200: s.health } } },
-    async () => ({ ok: true }),
-  );
-  app.get(
-    '/readyz',
-    {
-      schema: {
-        summary: 'Readiness: PostgreSQL and Temporal answer',
-        operationId: 'readiness',
-        tags: ['operations'],
-        response: { 200: s.readiness, 503: s.readiness, 404: s.problem },
+  // The jobs page and the operations endpoints, outside the API's auth (registered as a plugin, as the API routes
+  // are, so the OpenAPI document lists them).
+  void app.register(async (ops) => {
+    const page = async (_request: FastifyRequest, reply: FastifyReply) =>
+      // frame-ancestors keeps other sites from framing the page to trick clicks on Pause or Cancel.
+      reply
+        .headers({
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': JOBS_PAGE_CSP,
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+          'cache-control': 'no-store',
+        })
+        .send(JOBS_PAGE_HTML);
+    ops.get('/', { schema: { hide: true } }, page);
+    ops.get('/jobs', { schema: { hide: true } }, page);
+    ops.get(
+      '/healthz',
+      { schema: { summary: 'Liveness', operationId: 'health', tags: ['operations'], response: { 200: s.health } } },
+      async () => ({ ok: true }),
+    );
+    ops.get(
+      '/readyz',
+      {
+        schema: {
+          summary: 'Readiness: PostgreSQL and Temporal answer',
+          operationId: 'readiness',
+          tags: ['operations'],
+          response: { 200: s.readiness, 503: s.readiness, 404: problemResponse },
+        },
       },
-    },
-    async (request, reply) => {
-      if (!operations.readiness) {
-        const path = '/readyz';
-        return sendProblem(reply, problemAnswer(404, 'not_found', `no such endpoint: ${path}`, path));
-      }
-      const answer = await operations.readiness();
-      return reply
-        .code(answer.ok ? 200 : 503)
-        .header('cache-control', 'no-store')
-        .send(answer as z.infer<typeof s.readiness>);
-    },
-  );
-  app.get(
-    '/metrics',
-    {
-      schema: {
-        summary: 'Prometheus metrics (behind API_METRICS_TOKEN when set)',
-        operationId: 'metrics',
-        tags: ['operations'],
-        security: config.API_METRICS_TOKEN ? security : [],
-        response: { 200: z.string().describe('Prometheus text format'), 401: s.problem },
+      async (request, reply) => {
+        if (!operations.readiness) {
+          const path = '/readyz';
+          return sendProblem(reply, problemAnswer(404, 'not_found', `no such endpoint: ${path}`, path));
+        }
+        const answer = await operations.readiness();
+        return reply
+          .code(answer.ok ? 200 : 503)
+          .header('cache-control', 'no-store')
+          .send(answer as z.infer<typeof s.readiness>);
       },
-    },
-    async (request, reply) => {
-      const token = config.API_METRICS_TOKEN;
-      if (token && !sameSecret(request.headers.authorization ?? '', `Bearer ${token}`)) {
-        const answer = problemAnswer(401, 'unauthorized', 'metrics need the metrics token', '/metrics');
-        const given = request.headers.authorization !== undefined;
-        return sendProblem(reply, { ...answer, headers: { 'www-authenticate': wwwAuthenticate(given) } });
-      }
-      const text = await metrics.registry.metrics();
-      return reply
-        .headers({ 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' })
-        .serializer((t: unknown) => t as string)
-        .send(text);
-    },
-  );
-  app.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) =>
-    reply.header('cache-control', 'no-store').send(app.swagger()),
-  );
+    );
+    ops.get(
+      '/metrics',
+      {
+        schema: {
+          summary: 'Prometheus metrics (behind API_METRICS_TOKEN when set)',
+          operationId: 'metrics',
+          tags: ['operations'],
+          security: config.API_METRICS_TOKEN ? security : [],
+          response: {
+            200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+            401: problemResponse,
+          },
+        },
+      },
+      async (request, reply) => {
+        const token = config.API_METRICS_TOKEN;
+        if (token && !sameSecret(request.headers.authorization ?? '', `Bearer ${token}`)) {
+          const answer = problemAnswer(401, 'unauthorized', 'metrics need the metrics token', '/metrics');
+          const given = request.headers.authorization !== undefined;
+          return sendProblem(reply, { ...answer, headers: { 'www-authenticate': wwwAuthenticate(given) } });
+        }
+        const text = await metrics.registry.metrics();
+        return reply
+          .headers({ 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' })
+          .serializer((t: unknown) => t as string)
+          .send(text);
+      },
+    );
+    ops.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) =>
+      reply.header('cache-control', 'no-store').send(app.swagger()),
+    );
+  });
   return app;
+}
+
+/** Operations whose body may be left out (pause, resume, cancel): @fastify/swagger marks every body required. */
+const OPTIONAL_BODIES = new Set(['pauseJob', 'resumeJob', 'cancelJob']);
+
+function optionalBodies<T>(document: T): T {
+  const paths = (document as { paths?: Record<string, Record<string, unknown>> }).paths ?? {};
+  for (const operations of Object.values(paths))
+    for (const operation of Object.values(operations) as {
+      operationId?: string;
+      requestBody?: { required?: boolean };
+    }[])
+      if (operation.requestBody && OPTIONAL_BODIES.has(operation.operationId ?? ''))
+        operation.requestBody.required = false;
+  return document;
 }
 
 function sameSecret(given: string, expected: string): boolean {

@@ -9,6 +9,7 @@ import { apiReadiness, createApiMetrics } from '../../client/http/metrics';
 import { createApiServer, listen, type ApiServer } from '../../client/http/server';
 import { JobsClient } from '../../client/jobs-client';
 import { loadConfig, type Config } from '../../config';
+import { createLogger } from '../../config/logging';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
 import { defaultResponders } from '../../llm-standin/responders/index';
@@ -117,6 +118,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       const server = createApiServer(jobs, config, {
         metrics: createApiMetrics({ db }),
         readiness: apiReadiness({ db, connection, namespace: config.TEMPORAL_NAMESPACE }),
+        // The access log, one line per request, only when asked for (TEST_LOG_LEVEL, as the workers' logs).
+        logger: createLogger('api', { level: process.env.TEST_LOG_LEVEL ? 'info' : 'silent' }),
       });
       servers.push(server);
       const url = await listen(server, 0);
