@@ -75,8 +75,7 @@ function encodeCursor(createdAt: string, id: string): string {
 function decodeCursor(cursor: string): { at: string; id: string } {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof at === 'string' && CURSOR_TIME.test(at) && typeof id === 'string' && id.length <= 200)
-      return { at, id };
+    if (typeof at === 'string' && CURSOR_TIME.test(at) && typeof id === 'string' && id.length <= 200) return { at, id };
   } catch {
     // Reported below, as any other cursor this API did not give.
   }

@@ -30,14 +30,13 @@ export const actionParams = z.strictObject({ action: z.enum(['pause', 'resume', 
  */
 export function startBodySchema(settings: StartRequestSettings) {
   const [first, ...more] = Object.values(JobType).map((jobType) =>
-    startRequestSchema(jobType, settings)
-      .extend({
-        owner: identifier
-          .optional()
-          .describe(
-            'Who owns the job: ignored unless the token holds the admin or the service role; the token subject by default',
-          ),
-      }),
+    startRequestSchema(jobType, settings).extend({
+      owner: identifier
+        .optional()
+        .describe(
+          'Who owns the job: ignored unless the token holds the admin or the service role; the token subject by default',
+        ),
+    }),
   );
   // No registry id: each server builds its own from its configured limits.
   return z.discriminatedUnion('jobType', [first!, ...more]);
@@ -66,7 +65,10 @@ export const listQuery = jobListQuerySchema.extend({
 });
 
 export const pauseQuery = z.strictObject({
-  now: z.enum(['true', 'false']).optional().describe('Pause at once, abandoning items in flight (as `now` in the body)'),
+  now: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('Pause at once, abandoning items in flight (as `now` in the body)'),
 });
 export const pauseBody = z
   .strictObject({ now: z.boolean().optional().describe('Pause at once, abandoning items in flight') })

@@ -61,7 +61,14 @@ export function problemOf(error: unknown, instance: string): ProblemAnswer & { u
 export function problemAnswer(status: number, code: string, detail: string, instance: string): ProblemAnswer {
   return {
     status,
-    body: { type: `urn:synapse-jobs:problem:${code}`, title: TITLES[status] ?? 'Error', status, detail, instance, code },
+    body: {
+      type: `urn:synapse-jobs:problem:${code}`,
+      title: TITLES[status] ?? 'Error',
+      status,
+      detail,
+      instance,
+      code,
+    },
     headers: {},
   };
 }

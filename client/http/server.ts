@@ -523,7 +523,7 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
         return reply
           .code(answer.ok ? 200 : 503)
           .header('cache-control', 'no-store')
-          .send(answer as z.infer<typeof s.readiness>);
+          .send(answer);
       },
     );
     ops.get(

@@ -32,7 +32,11 @@ describe('bearer tokens signed with the shared secret', () => {
     hs256({ sub: 'alice', iat: now(), exp: now() + HOUR, ...extra });
 
   it('takes the subject as the owner and the ownership key, unchanged', async () => {
-    await expect(authenticate(bearer(await valid()))).resolves.toEqual({ subject: 'alice', admin: false, service: false });
+    await expect(authenticate(bearer(await valid()))).resolves.toEqual({
+      subject: 'alice',
+      admin: false,
+      service: false,
+    });
   });
 
   it.each([
@@ -197,7 +201,11 @@ describe('issuer and audience with the shared secret', () => {
     hs256({ sub: 'dave', iat: now(), exp: now() + HOUR, iss: issuer, aud: audience, ...claims });
 
   it('accepts the configured issuer and audience (the audience may be one of several)', async () => {
-    await expect(authenticate(bearer(await token({})))).resolves.toEqual({ subject: 'dave', admin: false, service: false });
+    await expect(authenticate(bearer(await token({})))).resolves.toEqual({
+      subject: 'dave',
+      admin: false,
+      service: false,
+    });
     await expect(authenticate(bearer(await token({ aud: ['other-api', audience] })))).resolves.toMatchObject({
       subject: 'dave',
     });

@@ -309,3 +309,65 @@ describe('the service role', () => {
     await harness.temporal.workflow.getHandle(started.body.job_id).terminate('test done');
   });
 });
+
+describe('failures behind a route', () => {
+  // A jobs client whose answers are scripted per call: what PostgreSQL or Temporal failing looks like to the API
+  // (the real failures are provoked in test/faults); Temporal and the database are not involved here at all.
+  const lostConnection = () =>
+    Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+  let statusCalls = 0;
+  let script: (() => Promise<unknown>)[] = [];
+  const scripted = {
+    status: async () => {
+      statusCalls++;
+      const next = script.shift();
+      if (!next) throw new Error('nothing scripted');
+      return next();
+    },
+    cancel: async () => {
+      throw lostConnection();
+    },
+  };
+  let server: ApiServer;
+  let url: string;
+  let raw = '';
+  let token: string;
+  beforeAll(async () => {
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => (raw += chunk.toString()));
+    server = createApiServer(scripted as never, harness.config, {
+      logger: createLogger('api', { level: 'info', destination: stream }),
+    });
+    url = await listen(server, 0);
+    token = await api.tokenFor(fresh('failures'));
+  });
+  afterAll(() => server.close());
+  const get = async (path: string, method = 'GET') => {
+    const response = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    return { status: response.status, headers: response.headers, body: await response.json() };
+  };
+
+  it('asks a read again once when its PostgreSQL connection was cut off, and answers 503 with Retry-After for a write', async () => {
+    statusCalls = 0;
+    script = [async () => Promise.reject(lostConnection()), async () => ({ job_id: 'job-1', status: 'running' })];
+    expect(await get('/api/v1/jobs/job-1/status')).toMatchObject({ status: 200, body: { job_id: 'job-1' } });
+    expect(statusCalls).toBe(2);
+    const write = await get('/api/v1/jobs/job-1/cancel', 'POST');
+    expect(write).toMatchObject({ status: 503, body: { code: 'dependency_unavailable', status: 503 } });
+    expect(Number(write.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('answers an unexpected failure with a 500 problem that says nothing of it, and logs it', async () => {
+    script = [async () => Promise.reject(new Error('secret internals at line 42'))];
+    const failed = await get('/api/v1/jobs/job-2/status');
+    expect(failed).toMatchObject({
+      status: 500,
+      body: { code: 'internal', title: 'Internal Server Error', detail: 'internal error; see the server log' },
+    });
+    expect(JSON.stringify(failed.body)).not.toContain('secret internals');
+    expect(raw).toContain('secret internals at line 42');
+    expect(raw).toContain('"msg":"unexpected API error"');
+  });
+});

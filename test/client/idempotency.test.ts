@@ -94,11 +94,7 @@ describe('the Idempotency-Key header', () => {
   it('counts a request the same whatever its key order, and with a default spelled out (priority normal)', async () => {
     const owner = freshOwner();
     const first = await start(owner, job({ metadata: { a: 1, b: 2 } }), 'same-1');
-    const reordered = await start(
-      owner,
-      { metadata: { b: 2, a: 1 }, priority: 'normal', ...job() },
-      'same-1',
-    );
+    const reordered = await start(owner, { metadata: { b: 2, a: 1 }, priority: 'normal', ...job() }, 'same-1');
     expect(reordered).toMatchObject({ status: 200, body: { job_id: first.body.job_id, created: false } });
   });
 

@@ -75,7 +75,11 @@ async function pageOf(query: string) {
     headers: { authorization: `Bearer ${await api.tokenFor('list-admin', ['admin'])}` },
   });
   expect(response.status).toBe(200);
-  const body = (await response.json()) as { jobs: { job_id: string }[]; next_cursor: string | null; next: string | null };
+  const body = (await response.json()) as {
+    jobs: { job_id: string }[];
+    next_cursor: string | null;
+    next: string | null;
+  };
   return {
     ids: body.jobs.map((job) => job.job_id),
     nextCursor: body.next_cursor,
@@ -218,7 +222,9 @@ describe('cursor pages over jobs created in the same millisecond', () => {
     for (const { id, n } of rows)
       await harness.db
         .updateTable('jobs')
-        .set({ created_at: sql`'2026-02-01T00:00:00Z'::timestamptz + ${`${(n % 3) * 1000 + (n % 5)} microseconds`}::interval` })
+        .set({
+          created_at: sql`'2026-02-01T00:00:00Z'::timestamptz + ${`${(n % 3) * 1000 + (n % 5)} microseconds`}::interval`,
+        })
         .where('id', '=', id)
         .execute();
     made.push(...rows.map((r) => r.id));
