@@ -19,6 +19,7 @@ import { HttpError, InvalidJobRequestError, type FieldProblem } from '../errors'
 import type { JobsClient, Principal } from '../jobs-client';
 import type { StartRequestSettings } from '../start-request';
 import * as s from './api-schemas';
+import { JOB_ID_PATTERN } from './api-schemas';
 import { createAuthenticator } from './auth';
 import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
 import { createApiMetrics, type ApiMetrics, type Readiness } from './metrics';
@@ -174,7 +175,8 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
   // Answers are documented by their schemas, not checked on the way out: JSON as the client returned it.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  // Bodies are JSON whatever their declared type (as they always were); empty is {}, anything but an object is refused.
+  // Bodies are JSON whatever their declared type (as they always were); an empty one is no body, and anything but an
+  // object is refused.
   const parseJson = (_request: FastifyRequest, text: string | Buffer, done: (e: Error | null, b?: unknown) => void) => {
     const raw = text.toString();
     if (raw.trim() === '') return done(null, undefined);
@@ -208,6 +210,10 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
       );
     if (fastifyCode?.startsWith('FST_ERR_CTP_'))
       return sendProblem(reply, problemAnswer(400, 'invalid_json', (error as Error).message, instance));
+    // Fastify's own refusals of a malformed request (a bad URL encoding, say) keep their 4xx status.
+    const fastifyStatus = (error as { statusCode?: number }).statusCode;
+    if (fastifyCode?.startsWith('FST_') && fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500)
+      return sendProblem(reply, problemAnswer(fastifyStatus, 'bad_request', (error as Error).message, instance));
     const answer = problemOf(error, instance);
     if (answer.unexpected)
       log.error({ err: error, method: request.method, route: routeTemplate(instance) }, 'unexpected API error');
@@ -229,7 +235,9 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
   });
   app.addHook('onResponse', async (request, reply) => {
     const params = request.params as { id?: unknown } | undefined;
-    const jobId = request.jobId ?? (typeof params?.id === 'string' ? params.id : undefined);
+    // A path's id only when it is one (a scanner's 10 KB "id" is not worth a log line's room).
+    const pathId = typeof params?.id === 'string' && JOB_ID_PATTERN.test(params.id) ? params.id : undefined;
+    const jobId = request.jobId ?? pathId;
     log.info(
       {
         method: request.method,
