@@ -162,7 +162,7 @@ describe('the reference page at /docs', () => {
       // Swagger UI's bundle tries one inline <style> that never reaches the page's DOM (no style element is ever
       // added to it); the CSP blocks it with no effect on the page, which renders every operation above. Anything
       // else blocked (a script, a connection, an image, a style from elsewhere) fails here.
-      const violations = (await page.evaluate('window.__violations')) as string[];
+      const violations = await page.evaluate<string[]>('window.__violations');
       expect(
         violations.filter((v) => !/^style-src-elem inline .*\/docs\/static\/swagger-ui-bundle\.js$/.test(v)),
       ).toEqual([]);
