@@ -19,7 +19,7 @@ const NODE_BUILTINS = builtinModules.filter((m) => !m.startsWith('_'));
 const NO_NODE = 'Workflow code runs in a sandbox without Node: do I/O in an activity.';
 
 export default defineConfig(
-  { ignores: ['node_modules/', '.temporal/', '.tmp/', 'coverage/', 'bench/results/', 'test/histories/'] },
+  { ignores: ['node_modules/', '.temporal/', '.tmp/', 'dist/', 'coverage/', 'bench/results/', 'test/histories/'] },
 
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

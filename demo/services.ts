@@ -32,8 +32,8 @@ export async function prepareDatabase(databaseUrl: string) {
   } catch (error) {
     const where = new URL(databaseUrl);
     throw new Error(
-      `Cannot reach PostgreSQL at ${where.host} (${(error as Error).message}). Start it ` +
-        `(on Debian: pg_ctlcluster <version> main start) or point DATABASE_URL at one.`,
+      `Cannot reach PostgreSQL at ${where.host} (${(error as Error).message}). Start it or point DATABASE_URL at ` +
+        `one; with DATABASE_URL unset and nothing on 127.0.0.1:5432 the demo starts its own (docs/operations.md).`,
     );
   }
   const db = openDatabase(databaseUrl);

@@ -8,6 +8,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { ALL_SEARCH_ATTRIBUTES } from '../common/search-attributes';
 import { ensureDatabaseExists, migrateToLatest, openDatabase } from '../db/connection';
 import { seedDemoData } from '../db/demo-data';
+import { loadConfigWithDatabase } from '../db/embedded-postgres';
 import { temporalCliPath } from './support/temporal-cli';
 import { devServerDynamicConfigArgs } from '../config/dev-server';
 
@@ -49,7 +50,8 @@ async function startDevServer(): Promise<TestWorkflowEnvironment> {
 }
 
 async function createTestDatabase(): Promise<string> {
-  const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  // DATABASE_URL's server, or with it unset the one on 127.0.0.1:5432 or the embedded PostgreSQL (db/embedded-postgres.ts).
+  const url = new URL((await loadConfigWithDatabase()).DATABASE_URL);
   url.pathname = `/synapse_test_${Date.now()}_${process.pid}`;
   const databaseUrl = url.toString();
   await ensureDatabaseExists(databaseUrl);

@@ -2,6 +2,8 @@
 // client) injected into the activities, workflow code from a prebuilt bundle when one is given, and the
 // job reconciler (workers/reconciler.ts) running beside it until close().
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Kysely } from 'kysely';
 import { createActivities } from '../activities';
@@ -11,6 +13,7 @@ import type { Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import type { Database } from '../db/database';
 import { openDatabase } from '../db/connection';
+import { activityLogContext } from './logging';
 import { countActivityRetries } from './metrics';
 import { startReconciler } from './reconciler';
 
@@ -56,8 +59,9 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     profileSampleRows: config.PROFILE_SAMPLE_ROWS,
     admission: config,
   });
-  const workflowCode = config.WORKFLOW_BUNDLE_PATH
-    ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
+  const bundlePath = config.WORKFLOW_BUNDLE_PATH ?? prebuiltWorkflowBundle();
+  const workflowCode = bundlePath
+    ? { workflowBundle: { codePath: bundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
 
   const worker = await Worker.create({
@@ -79,7 +83,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     // A job's workflow tasks go to the worker that has it cached; when that worker dies, the server
     // waits this long before offering them to every worker. The SDK's 10 s is most of a crash's recovery time.
     stickyQueueScheduleToStartTimeout: config.WORKER_STICKY_QUEUE_TIMEOUT_MS,
-    interceptors: { activity: [countActivityRetries] },
+    interceptors: { activity: [countActivityRetries, activityLogContext] },
     ...overrides,
   });
   const reconciler = config.JOB_RECONCILE_INTERVAL_MS > 0 ? startReconciler(config, db, connection) : undefined;
@@ -94,6 +98,16 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
       await connection.close();
     },
   };
+}
+
+/**
+ * The bundle `npm run build` writes beside the compiled code (dist/workflow-bundle.js, scripts/build-workflow-bundle.ts):
+ * a worker run from dist/ starts without bundling (seconds of CPU and a webpack in production). Run from source
+ * there is none, and the worker bundles at start.
+ */
+function prebuiltWorkflowBundle(): string | undefined {
+  const candidate = path.resolve(__dirname, '..', 'workflow-bundle.js');
+  return existsSync(candidate) ? candidate : undefined;
 }
 
 /** The fleet-wide LLM budget in PostgreSQL; the limits here only seed a model's row, the API changes them. */

@@ -1,16 +1,30 @@
-// The worker process: `npm run worker`. Runs workflows and activities for the jobs task queue until
-// SIGINT/SIGTERM, then shuts down gracefully (the SDK's runtime handles those signals). Serves Prometheus
-// metrics on WORKER_METRICS_PORT and /healthz, /readyz on WORKER_HEALTH_PORT.
+// The worker process: `npm run worker` (or `npm run start:worker` from the build). Runs workflows and activities for
+// the jobs task queue until SIGINT/SIGTERM, then shuts down gracefully (the SDK's runtime handles those signals).
+// Serves Prometheus metrics on WORKER_METRICS_PORT and /healthz, /readyz on WORKER_HEALTH_PORT. Logs JSON lines on
+// stdout (workers/logging.ts).
 
-import type { LogLevel } from '@temporalio/worker';
-import { loadConfig } from '../config';
+import { createLogger, type Logger } from '../config/logging';
+import { loadConfigWithDatabase } from '../db/embedded-postgres';
 import { createJobsWorker } from './create-worker';
 import { startWorkerHealthServer, type WorkerHealthServer } from './health';
 import { installWorkerRuntime } from './metrics';
 
+let logger: Logger | undefined;
+
+/**
+ * The start and stop announcements are written at `info` even when LOG_LEVEL is `warn` or `error` (not when
+ * `silent`): a supervisor, and test/support/worker-process.ts, read them to know the worker is polling or has drained.
+ */
+function announcer(root: Logger): Logger {
+  return root.levelVal > 30 && root.level !== 'silent' ? root.child({}, { level: 'info' }) : root;
+}
+
 async function main(): Promise<void> {
-  const config = loadConfig();
-  installWorkerRuntime(config, (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'INFO');
+  // LOG_LEVEL is read (and refused when unknown) before the rest of the settings, so the database line is JSON too.
+  const root = createLogger('worker');
+  logger = root;
+  const config = await loadConfigWithDatabase(process.env, (line) => root.info(line));
+  installWorkerRuntime(config, config.LOG_LEVEL, root);
   const { worker, db, connection, close } = await createJobsWorker(config);
   let health: WorkerHealthServer | undefined;
   if (config.WORKER_HEALTH_PORT > 0) {
@@ -25,16 +39,21 @@ async function main(): Promise<void> {
       );
     });
   }
-  const ops = [
-    config.WORKER_METRICS_PORT > 0
-      ? `metrics on http://${config.WORKER_OPS_HOST}:${config.WORKER_METRICS_PORT}/metrics`
-      : undefined,
-    health ? `health on ${health.url}/healthz, /readyz` : undefined,
-  ].filter(Boolean);
-  console.log(
-    `synapse-jobs worker: task queue ${config.TEMPORAL_TASK_QUEUE} on ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE}), ` +
-      `${config.WORKER_MAX_CONCURRENT_ACTIVITIES} concurrent activities, LLM at ${config.OPENAI_BASE_URL ?? "OpenAI's default endpoint"}` +
-      (ops.length ? `; ${ops.join('; ')}` : ''),
+  const announce = announcer(logger);
+  announce.info(
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      temporalAddress: config.TEMPORAL_ADDRESS,
+      namespace: config.TEMPORAL_NAMESPACE,
+      maxConcurrentActivities: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      llmBaseUrl: config.OPENAI_BASE_URL ?? "OpenAI's default endpoint",
+      metricsUrl:
+        config.WORKER_METRICS_PORT > 0
+          ? `http://${config.WORKER_OPS_HOST}:${config.WORKER_METRICS_PORT}/metrics`
+          : undefined,
+      healthUrl: health ? `${health.url}/healthz` : undefined,
+    },
+    `synapse-jobs worker: task queue ${config.TEMPORAL_TASK_QUEUE} polling`,
   );
   try {
     await worker.run();
@@ -42,10 +61,11 @@ async function main(): Promise<void> {
     await health?.close();
     await close();
   }
-  console.log('synapse-jobs worker: stopped');
+  announce.info('synapse-jobs worker: stopped');
 }
 
-main().catch((error) => {
-  console.error(error);
+main().catch((error: unknown) => {
+  // Before the logger exists (an invalid configuration, LOG_LEVEL included) the reason still goes out as one JSON line.
+  (logger ?? createLogger('worker', { level: 'error' })).fatal({ err: error }, 'synapse-jobs worker: failed');
   process.exit(1);
 });

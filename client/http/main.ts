@@ -3,10 +3,10 @@
 // access log) and the process's own start, stop and failures.
 
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../../config';
 import { createLogger } from '../../config/logging';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
+import { loadConfigWithDatabase } from '../../db/embedded-postgres';
 import { JobsClient } from '../jobs-client';
 import { apiReadiness, createApiMetrics } from './metrics';
 import { createApiServer, listen } from './server';
@@ -14,7 +14,8 @@ import { createApiServer, listen } from './server';
 const log = createLogger('api');
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // DATABASE_URL, or the embedded PostgreSQL when it is unset (db/embedded-postgres.ts), said through the logger.
+  const config = await loadConfigWithDatabase(process.env, (line) => log.info(line));
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL);
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);

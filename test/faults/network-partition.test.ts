@@ -29,13 +29,17 @@ const CUT_ITEM = 'credit_limit';
  */
 const STALE_GIVE_UP_BOUND_MS = 60_000;
 
-/** The stale worker's DEBUG log entries for the cut item's activity ending as cancelled (the SDK's own words). */
+/**
+ * The stale worker's DEBUG log line (one JSON line each, workers/logging.ts) for the cut item's activity ending as
+ * cancelled (the SDK's own words).
+ */
 function staleAttemptCancelled(output: string): string | undefined {
   return output
-    .split(/\n(?=\S)/)
+    .split('\n')
     .find(
       (entry) =>
-        entry.includes('Activity completed as cancelled') && entry.includes("activityType: 'generateValidationRules'"),
+        entry.includes('"msg":"Activity completed as cancelled"') &&
+        entry.includes('"activityType":"generateValidationRules"'),
     );
 }
 
@@ -175,7 +179,7 @@ describeIfRoot('a worker cut off from the network mid-activity', () => {
     expect(generation[0]!.attempt).toBeGreaterThanOrEqual(2);
 
     // The isolated worker's attempt is the one before the rescuer's: it ran attempt 1 on the stale worker.
-    expect(cancelled).toContain('attempt: 1,');
+    expect((JSON.parse(cancelled!) as { attempt?: number }).attempt).toBe(1);
     // Stored once, by the rescuer, and left as it was after the stale worker came back.
     expect(await storedRow()).toEqual(stored);
     expect(await storedRules()).toEqual(rulesBefore);
