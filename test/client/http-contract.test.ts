@@ -143,6 +143,20 @@ describe('strict requests', () => {
   });
 });
 
+describe('path parameters', () => {
+  it('takes a model name as long as its schema allows (200 characters), and refuses a job id that cannot be one', async () => {
+    const admin = await api.tokenFor(fresh('params'), ['admin']);
+    const model = `m-${'x'.repeat(148)}`;
+    expect(
+      await call('PATCH', `/api/v1/llm-budget/${model}`, { token: admin, body: JSON.stringify({ rpm: 10 }) }),
+    ).toMatchObject({ status: 200, body: { model } });
+    expect(await call('GET', '/api/v1/jobs/not%20an%20id', { token: admin })).toMatchObject({
+      status: 400,
+      body: { code: 'invalid_request', field: 'id' },
+    });
+  });
+});
+
 describe('a start', () => {
   it('answers 201 with Location naming the new job, and 200 without one for the same idempotent start', async () => {
     const token = await api.tokenFor(fresh('loc'));
