@@ -42,6 +42,13 @@ export class UnauthorizedError extends JobsError {
   override readonly name = 'UnauthorizedError';
   readonly httpStatus = 401;
   readonly code = 'unauthorized';
+  constructor(
+    message: string,
+    /** A token was given but refused: the API's WWW-Authenticate then says error="invalid_token" (RFC 6750). */
+    readonly invalidToken = false,
+  ) {
+    super(message);
+  }
 }
 
 /** An operator's action (the LLM budget, bulk control) asked for without the admin role. */
@@ -72,6 +79,16 @@ export class JobIdTakenError extends JobsError {
   override readonly name = 'JobIdTakenError';
   readonly httpStatus = 409;
   readonly code = 'job_id_taken';
+}
+
+/**
+ * An idempotency key given again with a different start request (client/request-hash.ts says what "the same" is):
+ * refused, since answering the first job would tell the caller its second request was done.
+ */
+export class IdempotencyKeyReusedError extends JobsError {
+  override readonly name = 'IdempotencyKeyReusedError';
+  readonly httpStatus = 422;
+  readonly code = 'idempotency_key_reused';
 }
 
 export class QuotaExceededError extends JobsError {

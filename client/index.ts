@@ -4,11 +4,12 @@
 
 export { JobsClient } from './jobs-client';
 export type { JobsClientConfig, Principal, StartJobRequest, StartedJob, StartOptions } from './jobs-client';
-export type { JobFilter, JobListEntry } from './job-list';
+export type { JobFilter, JobListEntry, JobListPage } from './job-list';
 export type { JobTrouble, LegacyJobStatus, TroubledItem } from './job-status';
 export {
   AdminRequiredError,
   DependencyUnavailableError,
+  IdempotencyKeyReusedError,
   InvalidJobRequestError,
   JobNotFoundError,
   JobsError,

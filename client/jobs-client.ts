@@ -55,7 +55,7 @@ import {
 import { reconcileJob, workflowStateOf, type ReconcileDeps, type WorkflowState } from './job-reconciliation';
 import { SharedAnswers } from './shared-answers';
 import { isUnanswered, TemporalCalls } from './temporal-calls';
-import { listJobs, type JobFilter, type JobListEntry } from './job-list';
+import { listJobPage, type JobFilter, type JobListEntry, type JobListPage } from './job-list';
 import { llmUsageOf } from './llm-usage';
 import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
 import { budgetSnapshot, jobBudgetStatus, requireAdmin, setBudgetLimits, type ModelBudget } from './llm-budget';
@@ -88,12 +88,18 @@ export type { StartJobRequest };
 export interface StartOptions {
   /** The HTTP `Idempotency-Key` header: the key when the request gives none; refused when it gives another. */
   idempotencyKeyHeader?: string;
+  /** The principal starting the job for its owner (a service role), recorded so it may follow and control the job. */
+  startedBy?: string;
 }
 
-/** Who is asking: the bearer token's subject, and whether it holds the admin role. */
+/**
+ * Who is asking: the bearer token's subject, whether it holds the admin role, and whether it holds the service role
+ * (it may start jobs for a named owner, and follow and control the jobs it started so).
+ */
 export interface Principal {
   subject: string;
   admin: boolean;
+  service?: boolean;
 }
 
 export interface StartedJob {
@@ -188,9 +194,15 @@ export class JobsClient {
     actor = scalarText(fieldOf(body, 'owner')) ?? 'unknown',
     options: StartOptions = {},
   ): Promise<StartedJob> {
+    const owner = fieldOf(body, 'owner');
+    const detail = {
+      jobType: fieldOf(body, 'jobType'),
+      // A start for someone else names both: the actor (a service or admin) and the owner it started the job for.
+      ...(owner !== undefined && owner !== actor ? { owner } : {}),
+    };
     return audited(
       this.db,
-      { actor, action: 'start', jobId: null, detail: { jobType: fieldOf(body, 'jobType') } },
+      { actor, action: 'start', jobId: null, detail },
       async () => {
         const header = options.idempotencyKeyHeader;
         const givenKey = fieldOf(body, 'idempotencyKey');
@@ -218,6 +230,7 @@ export class JobsClient {
           body: keyed,
           via: 'jobs-client',
           taskQueue: this.config.TEMPORAL_TASK_QUEUE,
+          startedBy: options.startedBy,
         });
         if (!admission.created || !admission.admitted)
           return { jobId: admission.jobId, workflowId: admission.jobId, created: false };
@@ -232,9 +245,22 @@ export class JobsClient {
     );
   }
 
+  /**
+   * Starts a job from an HTTP body for `principal`: its subject owns the job, unless it holds the admin or the service
+   * role and the body names an `owner` (otherwise `owner` in the body is ignored, as it always was). A service's start
+   * for another owner records the service as the job's starter, so it may follow and control that job.
+   */
+  async startFor(principal: Principal, body: unknown, options: StartOptions = {}): Promise<StartedJob> {
+    const named = fieldOf(body, 'owner');
+    const mayName = principal.admin || principal.service === true;
+    const owner = mayName && typeof named === 'string' ? named : principal.subject;
+    const startedBy = principal.service && owner !== principal.subject ? principal.subject : undefined;
+    return this.startJobFromJson({ ...fieldsOf(body), owner }, principal.subject, { ...options, startedBy });
+  }
+
   async getJob(principal: Principal, jobId: string): Promise<JobRow> {
     const row = await this.job(jobId);
-    if (!row || (!principal.admin && row.owner !== principal.subject)) throw new JobNotFoundError(jobId);
+    if (!row || !mayAccess(principal, row)) throw new JobNotFoundError(jobId);
     return row;
   }
 
@@ -301,7 +327,23 @@ export class JobsClient {
 
   /** Jobs the principal may see, newest first; without `include`, no results and large metadata summarised. */
   async list(principal: Principal, filter: JobFilter = {}): Promise<JobListEntry[]> {
-    return listJobs(this.db, principal.admin ? filter : { ...filter, owner: principal.subject });
+    return (await this.listPage(principal, filter)).jobs;
+  }
+
+  /**
+   * One page of the jobs the principal may see (its own; a service's also those it started for others; an admin's
+   * all), newest first, with the cursor of the next page while more remain (`filter.cursor` asks for that page).
+   */
+  async listPage(principal: Principal, filter: JobFilter = {}): Promise<JobListPage> {
+    if (principal.admin) return listJobPage(this.db, filter, { all: true });
+    // A service may narrow its list to one of the owners it starts jobs for; anyone else sees their own, whatever
+    // owner they name.
+    const service = principal.service === true;
+    return listJobPage(this.db, service ? filter : { ...filter, owner: principal.subject }, {
+      all: false,
+      subject: principal.subject,
+      startedBy: service,
+    });
   }
 
   /** The job's audit trail: every start and control action on it, oldest first. */
@@ -615,7 +657,15 @@ export class JobsClient {
   }
 }
 
-/** A field of a request not validated yet: undefined unless the request is an object. */
+/** Whether `principal` may see and control the job: its owner, an admin, or the service that started it for its owner. */
+function mayAccess(principal: Principal, row: Pick<JobRow, 'owner' | 'started_by'>): boolean {
+  return (
+    principal.admin ||
+    row.owner === principal.subject ||
+    (principal.service === true && row.started_by === principal.subject)
+  );
+}
+
 /** A string or number as text (search attributes, the audit's actor); anything else is not one, so undefined. */
 function scalarText(value: unknown): string | undefined {
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
@@ -626,6 +676,7 @@ function fieldsOf(body: unknown): Record<string, unknown> {
   return typeof body === 'object' && body !== null ? { ...body } : {};
 }
 
+/** A field of a request not validated yet: undefined unless the request is an object. */
 function fieldOf(body: unknown, field: string): unknown {
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[field] : undefined;
 }

@@ -117,7 +117,7 @@ export async function jobBudgetStatus(db: Kysely<Database>, jobId: string): Prom
   return { waiting_calls: calls, reason };
 }
 
-const limitsSchema = z.strictObject({
+export const limitsSchema = z.strictObject({
   rpm: z.coerce.number().int().min(1).optional(),
   tpm: z.coerce.number().int().min(1).optional(),
   windowMs: z.coerce.number().int().min(100).optional(),

@@ -158,6 +158,11 @@ const schema = z.object({
   JWT_AUDIENCE: z.string().optional(),
   /** A token whose `roles` claim (an array) holds this role sees and controls every owner's jobs. */
   JWT_ADMIN_ROLE: z.string().default('admin'),
+  /**
+   * A token whose `roles` holds this role may start jobs for the `owner` its request names, and follow and control the
+   * jobs it started so (not other owners' jobs).
+   */
+  JWT_SERVICE_ROLE: z.string().min(1).default('service'),
   /** Longest lifetime a bearer token may have (exp − iat, or exp − now without iat); longer-lived tokens get 401. */
   JWT_MAX_LIFETIME_S: integer(86_400, 60),
   /**

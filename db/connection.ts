@@ -18,6 +18,7 @@ import * as jobReconciliation from './migrations/0010_job_reconciliation';
 import * as ruleResultsSqlstate from './migrations/0011_rule_results_sqlstate';
 import * as llmCallIds from './migrations/0012_llm_call_ids';
 import * as jobAdmission from './migrations/0013_job_admission';
+import * as requestHashAndStarter from './migrations/0014_request_hash_and_starter';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011_rule_results_sqlstate': ruleResultsSqlstate,
   '0012_llm_call_ids': llmCallIds,
   '0013_job_admission': jobAdmission,
+  '0014_request_hash_and_starter': requestHashAndStarter,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

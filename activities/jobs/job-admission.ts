@@ -19,10 +19,17 @@ import {
 import type { Config } from '../../config';
 import type { Database } from '../../db/database';
 import { recordAudit } from '../../client/audit';
-import { InvalidJobRequestError, JobIdTakenError, JobsError, QuotaExceededError } from '../../client/errors';
+import {
+  IdempotencyKeyReusedError,
+  InvalidJobRequestError,
+  JobIdTakenError,
+  JobsError,
+  QuotaExceededError,
+} from '../../client/errors';
 import type { PreparedJob } from '../../client/job-definition';
 import { definitionOf } from '../../client/job-definitions';
 import type { CommonStartRequest } from '../../client/job-requests';
+import { startRequestHash } from '../../client/request-hash';
 import { validateStartRequest, type StartRequestSettings } from '../../client/start-request';
 
 export type AdmissionSettings = StartRequestSettings &
@@ -40,6 +47,8 @@ export interface AdmissionRequest {
   taskQueue: string;
   /** For a request that came as a workflow's argument: the job type that workflow runs. */
   workflowJobType?: JobType;
+  /** The token subject starting the job for its owner (a service role), when that is not the owner. */
+  startedBy?: string;
 }
 
 export interface Admission {
@@ -64,10 +73,11 @@ export async function admitJob(
   const earlier = byId ? await admittedJob(db, admission) : undefined;
   if (earlier) return earlier;
   const request = validateStartRequest(body, settings, admission.workflowJobType);
+  const requestHash = startRequestHash(body, request);
   const byKey = request.idempotencyKey
     ? await jobByIdempotencyKey(db, request.owner, request.idempotencyKey)
     : undefined;
-  if (byKey) return idempotentMatch(db, byKey, admission);
+  if (byKey) return idempotentMatch(db, byKey, admission, requestHash);
   // Before the family's checks, some of which read the data source (a sampling start counts its records).
   await checkQuota(db, request.owner, settings.JOB_MAX_ACTIVE_PER_OWNER);
   const { jobType, owner, metadata, priority, useLlmCache } = request;
@@ -88,7 +98,7 @@ export async function admitJob(
     if (again) return again;
     if (request.idempotencyKey) {
       const key = await jobByIdempotencyKey(trx, owner, request.idempotencyKey);
-      if (key) return idempotentMatch(trx, key, admission);
+      if (key) return idempotentMatch(trx, key, admission, requestHash);
     }
     await checkQuota(trx, owner, settings.JOB_MAX_ACTIVE_PER_OWNER);
     await trx
@@ -106,6 +116,8 @@ export async function admitJob(
         task_queue: admission.taskQueue,
         input: JSON.stringify(prepared.input),
         started_via: via,
+        request_hash: requestHash,
+        started_by: admission.startedBy ?? null,
       })
       .execute();
     return { jobId, created: true, input: prepared.input, admitted: { request, prepared } };
@@ -133,16 +145,27 @@ async function admittedJob(
 }
 
 /**
- * A request whose idempotency key names an earlier job: JobsClient answers with that job; a workflow with another
- * id cannot be that job, so it is refused.
+ * A request whose idempotency key names an earlier job: JobsClient answers with that job when the request is the same
+ * (its hash, client/request-hash.ts) and refuses a different one (422); a workflow with another id cannot be that job,
+ * so it is refused.
  */
 async function idempotentMatch(
   db: Kysely<Database>,
   earlierId: string,
   { jobId, via }: AdmissionRequest,
+  requestHash: string,
 ): Promise<Admission> {
   if (via === 'jobs-client') {
-    const row = await db.selectFrom('jobs').select('input').where('id', '=', earlierId).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('jobs')
+      .select(['input', 'request_hash'])
+      .where('id', '=', earlierId)
+      .executeTakeFirstOrThrow();
+    // A row from before hashes were kept matches any request with its key, as it did then.
+    if (row.request_hash !== null && row.request_hash !== requestHash)
+      throw new IdempotencyKeyReusedError(
+        `idempotency key already started job ${earlierId} with a different request; send the same request to get that job again, or use a new key`,
+      );
     return { jobId: earlierId, created: false, input: row.input };
   }
   throw new InvalidJobRequestError(

@@ -40,6 +40,10 @@ export interface JobsTable {
   input: Json<JobInputBase> | null;
   /** `jobs-client` (API, CLI, JobsClient) or `temporal` (started through any Temporal client); null before it was kept. */
   started_via: string | null;
+  /** sha256 of the start request's canonical JSON without its idempotency key; null before it was kept. */
+  request_hash: string | null;
+  /** The token subject that started the job for its owner (a service role); null when the owner started it. */
+  started_by: string | null;
 }
 
 export interface AuditLogTable {

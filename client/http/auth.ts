@@ -1,6 +1,7 @@
 // Bearer-token authentication: a JWT verified with the configured HS256 secret or remote key set. The
 // token's subject, exactly as issued, is the owner of the jobs it starts and the key every ownership check
-// compares; the admin role (in the `roles` array) sees and controls every job.
+// compares; the admin role (in the `roles` array) sees and controls every job; the service role may start jobs for
+// a named owner and follow and control the jobs it started so.
 
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Config } from '../../config';
@@ -11,7 +12,8 @@ import type { Principal } from '../jobs-client';
 type AuthConfig = Pick<
   Config,
   'JWT_SECRET' | 'JWT_JWKS_URL' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ADMIN_ROLE' | 'JWT_MAX_LIFETIME_S'
->;
+> &
+  Partial<Pick<Config, 'JWT_SERVICE_ROLE'>>;
 
 export function createAuthenticator(config: AuthConfig): (authorization: string | undefined) => Promise<Principal> {
   if (!config.JWT_SECRET && !config.JWT_JWKS_URL)
@@ -34,10 +36,14 @@ export function createAuthenticator(config: AuthConfig): (authorization: string 
     try {
       ({ payload } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], options));
     } catch (error) {
-      throw new UnauthorizedError(`invalid bearer token: ${(error as Error).message}`);
+      throw new UnauthorizedError(`invalid bearer token: ${(error as Error).message}`, true);
     }
     checkLifetime(payload);
-    return { subject: subjectOf(payload), admin: isAdmin(payload, config.JWT_ADMIN_ROLE) };
+    return {
+      subject: subjectOf(payload),
+      admin: hasRole(payload, config.JWT_ADMIN_ROLE),
+      service: hasRole(payload, config.JWT_SERVICE_ROLE ?? 'service'),
+    };
   };
 
   /** jose checks exp's presence and type and that it has not passed; how far ahead it may lie is ours to bound. */
@@ -48,6 +54,7 @@ export function createAuthenticator(config: AuthConfig): (authorization: string 
     if (lifetime > config.JWT_MAX_LIFETIME_S)
       throw new UnauthorizedError(
         `bearer token lives ${lifetime} s; at most ${config.JWT_MAX_LIFETIME_S} s (JWT_MAX_LIFETIME_S) are accepted`,
+        true,
       );
   }
 
@@ -61,14 +68,15 @@ export function createAuthenticator(config: AuthConfig): (authorization: string 
     if (typeof subject !== 'string')
       throw new UnauthorizedError(
         subject === undefined ? 'bearer token has no subject' : 'bearer token subject must be a string',
+        true,
       );
     const problem = ownerProblem(subject);
-    if (problem) throw new UnauthorizedError(`bearer token subject cannot own jobs (${problem})`);
+    if (problem) throw new UnauthorizedError(`bearer token subject cannot own jobs (${problem})`, true);
     return subject;
   }
 }
 
-/** One admin claim: `roles`, an array holding JWT_ADMIN_ROLE (a singular `role` grants nothing). */
-function isAdmin(payload: JWTPayload, adminRole: string): boolean {
-  return Array.isArray(payload.roles) && payload.roles.includes(adminRole);
+/** One role claim: `roles`, an array holding the role (a singular `role` grants nothing). */
+function hasRole(payload: JWTPayload, role: string): boolean {
+  return Array.isArray(payload.roles) && payload.roles.includes(role);
 }

@@ -59,8 +59,9 @@ const SCRIPT = `
     var res = await fetch(path, { method: method, headers: { authorization: 'Bearer ' + token }, cache: 'no-store' });
     var body = await res.json().catch(function () { return null; });
     if (res.ok) return body;
-    var e = (body && body.error) || {};
-    throw Object.assign(new Error((e.code || 'HTTP ' + res.status) + ': ' + (e.message || res.statusText)), { status: res.status });
+    // An RFC 9457 problem: code names the refusal, detail says it for this request.
+    var e = body || {};
+    throw Object.assign(new Error((e.code || 'HTTP ' + res.status) + ': ' + (e.detail || e.title || res.statusText)), { status: res.status });
   }
 
   function eta(seconds) {

@@ -1,6 +1,9 @@
-// The API process: `npm run api`. Serves the HTTP API and the jobs page until SIGINT/SIGTERM.
+// The API process: `npm run api`. Serves the HTTP API, its OpenAPI document (/openapi.json) and reference page
+// (/docs), and the jobs page until SIGINT/SIGTERM. Logs JSON lines through the shared logger: one per request (the
+// access log) and the process's own start, stop and failures.
 
 import { Client, Connection } from '@temporalio/client';
+import { createLogger } from '../../config/logging';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
 import { loadConfigWithDatabase } from '../../db/embedded-postgres';
@@ -8,35 +11,42 @@ import { JobsClient } from '../jobs-client';
 import { apiReadiness, createApiMetrics } from './metrics';
 import { createApiServer, listen } from './server';
 
+const log = createLogger('api');
+
 async function main(): Promise<void> {
-  const config = await loadConfigWithDatabase();
+  // DATABASE_URL, or the embedded PostgreSQL when it is unset (db/embedded-postgres.ts), said through the logger.
+  const config = await loadConfigWithDatabase(process.env, (line) => log.info(line));
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL);
   const jobs = new JobsClient(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), db, config);
   const server = createApiServer(jobs, config, {
     metrics: createApiMetrics({ db }),
     readiness: apiReadiness({ db, connection, namespace: config.TEMPORAL_NAMESPACE }),
+    logger: log,
   });
   const url = await listen(server, config.API_PORT, process.env.API_HOST ?? '127.0.0.1');
-  console.log(`synapse-jobs API on ${url} (jobs page at ${url}/; /healthz, /readyz, /metrics)`);
-  const stop = () =>
-    server.close(() => {
-      // The last thing the process does: exit 0 once the pool and the connection are closed, 1 if closing failed.
-      db.destroy()
-        .then(() => connection.close())
-        .then(
-          () => process.exit(0),
-          (error: unknown) => {
-            console.error('closing the API failed', error);
-            process.exit(1);
-          },
-        );
-    });
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  log.info({ url }, `synapse-jobs API on ${url} (jobs page at /, reference at /docs; /healthz, /readyz, /metrics)`);
+  const stop = (signal: string) => {
+    log.info({ signal }, 'stopping the API');
+    // The last thing the process does: exit 0 once the server, the pool and the connection are closed, 1 if closing
+    // failed.
+    server
+      .close()
+      .then(() => db.destroy())
+      .then(() => connection.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'closing the API failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
 }
 
-main().catch((error) => {
-  console.error(error);
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, 'the API could not start');
   process.exit(1);
 });

@@ -3,8 +3,10 @@
 Two ways in. Through Temporal (the ``temporalio`` SDK): start a job by its workflow type with the start request as
 the workflow's one argument, then pause, resume and set its priority by update (answered with the job's progress)
 or by signal, ask its progress by query, cancel it. Through the HTTP API (``httpx``): start a job with
-``POST /api/v1/jobs`` and poll ``GET /api/v1/jobs/{id}/status`` with a bearer token. Requests follow the published
-schemas in ``schemas/<job_type>.schema.json``; ``example_request`` reads one of their examples.
+``POST /api/v1/jobs`` and poll ``GET /api/v1/jobs/{id}/status`` with a bearer token; a token with the service role
+starts jobs for a named owner (``JobsApi.start(..., owner=...)``). Refusals are RFC 9457 problem details, raised as
+``JobsApiError``. Requests follow the published schemas in ``schemas/<job_type>.schema.json`` (the whole API:
+``schemas/openapi.json``); ``example_request`` reads one of their examples.
 """
 
 from __future__ import annotations
@@ -146,13 +148,20 @@ def dev_token(secret: str, owner: str, *, roles: Iterable[str] = (), lifetime_s:
 
 
 class JobsApiError(Exception):
-    """An error answer of the API: its HTTP status and ``{"error": {"code", "message", "field"?}}``."""
+    """An error answer of the API: an RFC 9457 problem (``application/problem+json``): ``status``, ``title``,
+    ``detail`` (what is wrong, for a person), ``code`` (the error code: invalid_request, not_found, wrong_state,
+    idempotency_key_reused, …) and, for an invalid request, ``field`` (the first offending one) and ``problems``
+    (every one, each ``{"field", "problem"}``). ``retry_after`` is the 503's Retry-After in seconds, when given."""
 
-    def __init__(self, status: int, error: dict[str, Any]):
-        super().__init__(f"{status} {error.get('code')}: {error.get('message')}")
+    def __init__(self, status: int, problem: dict[str, Any], *, retry_after: float | None = None):
+        self.detail = problem.get("detail") or problem.get("title") or f"HTTP {status}"
+        super().__init__(f"{status} {problem.get('code')}: {self.detail}")
         self.status = status
-        self.code = error.get("code")
-        self.field = error.get("field")
+        self.code = problem.get("code")
+        self.title = problem.get("title")
+        self.field = problem.get("field")
+        self.problems = problem.get("problems", [])
+        self.retry_after = retry_after
 
 
 class JobsApi:
@@ -165,8 +174,9 @@ class JobsApi:
         )
 
     @classmethod
-    def with_dev_token(cls, base_url: str, secret: str, owner: str) -> "JobsApi":
-        return cls(base_url, dev_token(secret, owner))
+    def with_dev_token(cls, base_url: str, secret: str, owner: str, *, roles: Iterable[str] = ()) -> "JobsApi":
+        """``roles=["service"]`` makes a service's token (the API's ``JWT_SERVICE_ROLE``)."""
+        return cls(base_url, dev_token(secret, owner, roles=roles))
 
     async def __aenter__(self) -> "JobsApi":
         return self
@@ -179,22 +189,48 @@ class JobsApi:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._http.request(method, path, **kwargs)
-        body = response.json()
         if response.status_code >= 400:
-            raise JobsApiError(response.status_code, body.get("error", {}))
-        return body
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {}
+            retry_after = response.headers.get("retry-after")
+            raise JobsApiError(
+                response.status_code,
+                problem if isinstance(problem, dict) else {},
+                retry_after=float(retry_after) if retry_after else None,
+            )
+        return response.json()
 
-    async def start(self, request: dict[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
-        """Starts a job (``jobType`` required here); returns its status, ``job_id`` included."""
+    async def start(
+        self, request: dict[str, Any], *, idempotency_key: str | None = None, owner: str | None = None
+    ) -> dict[str, Any]:
+        """Starts a job (``jobType`` required here); returns its status, ``job_id`` included. ``owner`` starts it
+        for that owner: only a token with the service (or admin) role may; any other token owns what it starts. The
+        same ``idempotency_key`` with the same request returns the first job; with another request it is refused
+        (422, ``idempotency_key_reused``)."""
         headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
-        return await self._call("POST", "/api/v1/jobs", json=request, headers=headers)
+        body = {**request, "owner": owner} if owner is not None else request
+        return await self._call("POST", "/api/v1/jobs", json=body, headers=headers)
 
     async def status(self, job_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/api/v1/jobs/{job_id}/status")
 
     async def list(self, **filters: str | int) -> list[dict[str, Any]]:
-        """The owner's jobs, newest first; filters: status, type, cycleId, reportId, limit, offset, include…"""
+        """The first page of the caller's jobs, newest first; filters: status, type, owner (a service: one of the
+        owners it starts jobs for), cycleId, reportId, createdAfter, createdBefore, limit, include…"""
         return (await self._call("GET", "/api/v1/jobs", params=filters))["jobs"]
+
+    async def list_all(self, **filters: str | int) -> list[dict[str, Any]]:
+        """Every page of the list, following ``next_cursor`` until the last page (``limit`` is the page size)."""
+        jobs: list[dict[str, Any]] = []
+        params: dict[str, str | int] = dict(filters)
+        while True:
+            page = await self._call("GET", "/api/v1/jobs", params=params)
+            jobs.extend(page["jobs"])
+            if not page["next_cursor"]:
+                return jobs
+            params = {**filters, "cursor": page["next_cursor"]}
 
     async def pause(self, job_id: str, *, now: bool = False) -> dict[str, Any]:
         return await self._call("POST", f"/api/v1/jobs/{job_id}/pause", json={"now": now})

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type KeyLike } from 'jose';
 import { createAuthenticator } from '../../client/http/auth';
-import { createApiServer, listen } from '../../client/http/server';
+import { createApiServer, listen, type ApiServer } from '../../client/http/server';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, TEST_JWT_SECRET, type Harness } from '../support/harness';
 
@@ -32,7 +32,11 @@ describe('bearer tokens signed with the shared secret', () => {
     hs256({ sub: 'alice', iat: now(), exp: now() + HOUR, ...extra });
 
   it('takes the subject as the owner and the ownership key, unchanged', async () => {
-    await expect(authenticate(bearer(await valid()))).resolves.toEqual({ subject: 'alice', admin: false });
+    await expect(authenticate(bearer(await valid()))).resolves.toEqual({
+      subject: 'alice',
+      admin: false,
+      service: false,
+    });
   });
 
   it.each([
@@ -100,15 +104,29 @@ describe('bearer tokens signed with the shared secret', () => {
     await expect(authenticate(bearer(await valid({ roles: ['reader', 'admin'] })))).resolves.toEqual({
       subject: 'alice',
       admin: true,
+      service: false,
     });
     await expect(authenticate(bearer(await valid({ role: 'admin' })))).resolves.toEqual({
       subject: 'alice',
       admin: false,
+      service: false,
     });
     await expect(authenticate(bearer(await valid({ roles: 'admin' })))).resolves.toEqual({
       subject: 'alice',
       admin: false,
+      service: false,
     });
+  });
+
+  it('grants the service role through the same `roles` array, as JWT_SERVICE_ROLE names it', async () => {
+    await expect(authenticate(bearer(await valid({ roles: ['service'] })))).resolves.toEqual({
+      subject: 'alice',
+      admin: false,
+      service: true,
+    });
+    const custom = createAuthenticator({ ...settings, JWT_SERVICE_ROLE: 'jobs-starter' });
+    await expect(custom(bearer(await valid({ roles: ['jobs-starter'] })))).resolves.toMatchObject({ service: true });
+    await expect(custom(bearer(await valid({ roles: ['service'] })))).resolves.toMatchObject({ service: false });
   });
 });
 
@@ -149,6 +167,7 @@ describe('bearer tokens verified against a key set served at JWT_JWKS_URL', () =
     await expect(authenticator()(bearer(await rs256({ roles: ['admin'] })))).resolves.toEqual({
       subject: 'carol',
       admin: true,
+      service: false,
     });
   });
 
@@ -182,7 +201,11 @@ describe('issuer and audience with the shared secret', () => {
     hs256({ sub: 'dave', iat: now(), exp: now() + HOUR, iss: issuer, aud: audience, ...claims });
 
   it('accepts the configured issuer and audience (the audience may be one of several)', async () => {
-    await expect(authenticate(bearer(await token({})))).resolves.toEqual({ subject: 'dave', admin: false });
+    await expect(authenticate(bearer(await token({})))).resolves.toEqual({
+      subject: 'dave',
+      admin: false,
+      service: false,
+    });
     await expect(authenticate(bearer(await token({ aud: ['other-api', audience] })))).resolves.toMatchObject({
       subject: 'dave',
     });
@@ -204,7 +227,7 @@ describe('issuer and audience with the shared secret', () => {
 describe('the HTTP API configured with a key set', () => {
   let harness: Harness;
   let jwks: http.Server;
-  let apiServer: http.Server;
+  let apiServer: ApiServer;
   let url: string;
   let keyRequests = 0;
   let signingKey: KeyLike;
@@ -232,8 +255,7 @@ describe('the HTTP API configured with a key set', () => {
     url = await listen(apiServer, 0);
   });
   afterAll(async () => {
-    apiServer.closeAllConnections();
-    await new Promise((resolve) => apiServer.close(resolve));
+    await apiServer.close();
     await new Promise((resolve) => jwks.close(resolve));
     await harness.close();
   });
@@ -274,7 +296,7 @@ describe('the HTTP API configured with a key set', () => {
       dataSourceId: DEMO_DATA_SOURCE_ID,
       attributeIds: ['credit_score'],
     });
-    expect(refused).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    expect(refused).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
     expect(await harness.db.selectFrom('jobs').select('id').where('owner', '=', 'jwks-mallory').execute()).toEqual([]);
   });
 
@@ -282,7 +304,7 @@ describe('the HTTP API configured with a key set', () => {
     const hsToken = await hs256({ sub: 'jwks-erin', iat: now(), exp: now() + HOUR, iss: issuer, aud: audience });
     expect(await call(hsToken, 'GET', '/api/v1/jobs')).toMatchObject({
       status: 401,
-      body: { error: { code: 'unauthorized' } },
+      body: { code: 'unauthorized' },
     });
   });
 });

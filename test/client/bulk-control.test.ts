@@ -141,11 +141,18 @@ it('refuses bulk control to non-admins and a filter that names no owner or job t
   const refused = await api.request('bulk-alice', 'POST', '/api/v1/admin/jobs/cancel', { owner: 'bulk-bob' });
   expect(refused).toEqual({
     status: 403,
-    body: { error: { code: 'forbidden', message: 'bulk cancel needs the admin role' } },
+    body: {
+      type: 'urn:synapse-jobs:problem:forbidden',
+      title: 'Forbidden',
+      status: 403,
+      detail: 'bulk cancel needs the admin role',
+      instance: '/api/v1/admin/jobs/cancel',
+      code: 'forbidden',
+    },
   });
   const unfiltered = await api.request('ops', 'POST', '/api/v1/admin/jobs/pause', {}, ['admin']);
   expect(unfiltered.status).toBe(400);
-  expect(unfiltered.body.error.message).toMatch(/give owner or jobType/);
+  expect(unfiltered.body.detail).toMatch(/give owner or jobType/);
 });
 
 it('shows and changes the LLM budget through the API, for admins only', async () => {

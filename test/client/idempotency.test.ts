@@ -1,6 +1,6 @@
 // Idempotent starts through the HTTP API: the `Idempotency-Key` header and the `idempotencyKey` body field
-// name one key per owner; a start whose key matches an earlier job answers 200 with that job and starts no
-// second workflow, whatever else the body says; two different keys in one request are refused; a key is an
+// name one key per owner; a start whose key matches an earlier job with the same request answers 200 with that job
+// and starts no second workflow; with a different request it is refused (422); two different keys in one request are refused; a key is an
 // identifier (trimmed, non-empty, at most 200 characters, no control characters). No worker runs: every job
 // stays pending, which is all a start needs, and rows are the exact count (a start writes its row first).
 
@@ -69,7 +69,7 @@ describe('the Idempotency-Key header', () => {
     expect((await harness.jobs.handle(first.body.job_id).describe()).status.name).toBe('RUNNING');
   });
 
-  it('returns the first job for the same key with a different body, and starts nothing for the second body', async () => {
+  it('refuses the same key with a different body: 422 idempotency_key_reused, and starts nothing for it', async () => {
     const owner = freshOwner();
     const first = await start(owner, job({ metadata: { cycle_id: 1 } }), 'report-7');
     const different = await start(
@@ -78,13 +78,34 @@ describe('the Idempotency-Key header', () => {
       'report-7',
     );
     expect(different).toMatchObject({
-      status: 200,
-      body: { job_id: first.body.job_id, created: false, metadata: { cycle_id: 1 } },
+      status: 422,
+      body: {
+        type: 'urn:synapse-jobs:problem:idempotency_key_reused',
+        code: 'idempotency_key_reused',
+        detail: expect.stringContaining(first.body.job_id),
+      },
     });
     const rows = await rowsOf(owner);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.metadata).toMatchObject({ cycle_id: 1 });
     expect(await workflowsShown(owner, 1)).toBe(1);
+  });
+
+  it('counts a request the same whatever its key order, and with a default spelled out (priority normal)', async () => {
+    const owner = freshOwner();
+    const first = await start(owner, job({ metadata: { a: 1, b: 2 } }), 'same-1');
+    const reordered = await start(owner, { metadata: { b: 2, a: 1 }, priority: 'normal', ...job() }, 'same-1');
+    expect(reordered).toMatchObject({ status: 200, body: { job_id: first.body.job_id, created: false } });
+  });
+
+  it('refuses a reused key with a different request through JobsClient too (IdempotencyKeyReusedError)', async () => {
+    const owner = freshOwner();
+    const first = await harness.jobs.startJob({ ...job(), owner, idempotencyKey: 'client-1' } as never);
+    const again = await harness.jobs.startJob({ ...job(), owner, idempotencyKey: 'client-1' } as never);
+    expect(again).toMatchObject({ jobId: first.jobId, created: false });
+    await expect(
+      harness.jobs.startJob({ ...job({ attributeIds: ['apr_rate'] }), owner, idempotencyKey: 'client-1' } as never),
+    ).rejects.toMatchObject({ name: 'IdempotencyKeyReusedError', httpStatus: 422, code: 'idempotency_key_reused' });
   });
 
   it('is the same key as the body field: a header key matches a job started with that key in the body, and back', async () => {
@@ -109,15 +130,13 @@ describe('the Idempotency-Key header', () => {
     expect(conflicting).toMatchObject({
       status: 400,
       body: {
-        error: {
-          code: 'invalid_request',
-          field: 'idempotencyKey',
-          message: expect.stringMatching(/differs from the Idempotency-Key header/),
-        },
+        code: 'invalid_request',
+        field: 'idempotencyKey',
+        detail: expect.stringMatching(/differs from the Idempotency-Key header/),
       },
     });
     const reversed = await start(owner, job({ idempotencyKey: 'k-earlier' }), 'k-new');
-    expect(reversed).toMatchObject({ status: 400, body: { error: { field: 'idempotencyKey' } } });
+    expect(reversed).toMatchObject({ status: 400, body: { field: 'idempotencyKey' } });
     expect((await rowsOf(owner)).map((r) => r.id)).toEqual([earlier.body.job_id]);
     // Refused starts are audited like any other.
     const audit = await harness.db
@@ -162,7 +181,7 @@ describe('the Idempotency-Key header', () => {
     const refused = await start(owner, job(bodyKey === undefined ? {} : { idempotencyKey: bodyKey }), headerKey);
     expect(refused).toMatchObject({
       status: 400,
-      body: { error: { code: 'invalid_request', field: 'idempotencyKey' } },
+      body: { code: 'invalid_request', field: 'idempotencyKey' },
     });
     expect(await rowsOf(owner)).toEqual([]);
   });

@@ -75,7 +75,7 @@ describe('authentication and ownership', () => {
       headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.bad' },
     });
     expect(forged.status).toBe(401);
-    expect(((await forged.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    expect(((await forged.json()) as { code: string }).code).toBe('unauthorized');
   });
 
   it("answers 404 for someone else's job, to reads and to control alike", async () => {
@@ -129,14 +129,14 @@ describe('one identity rule', () => {
   it("refuses a subject with surrounding whitespace, so it can neither create jobs in the trimmed owner's name nor fill their quota", async () => {
     const refused = await requestWithClaims({ sub: 'victim ', exp: inAnHour() }, 'POST', '/api/v1/jobs', job());
     expect(refused.status).toBe(401);
-    expect(refused.body.error.message).toMatch(/surrounding whitespace/);
+    expect(refused.body.detail).toMatch(/surrounding whitespace/);
     expect(await rowsOf('victim')).toBe(0);
     expect(await workflowsOf('victim')).toBe(0);
   });
 
   it('answers a numeric subject with 401, not a 500 from the job list', async () => {
     const listed = await requestWithClaims({ sub: 12345, exp: inAnHour() }, 'GET', '/api/v1/jobs');
-    expect(listed).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
+    expect(listed).toMatchObject({ status: 401, body: { code: 'unauthorized' } });
   });
 
   it('refuses a token without an expiry, and one that lives longer than JWT_MAX_LIFETIME_S', async () => {
@@ -191,7 +191,7 @@ describe('bounded and storable input', () => {
       '/api/v1/jobs',
       typeof extra === 'string' ? extra : job(extra),
     );
-    expect(response).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field } } });
+    expect(response).toMatchObject({ status: 400, body: { code: 'invalid_request', field } });
     expect(await rowsOf('bounded')).toBe(0);
     expect(await workflowsOf('bounded')).toBe(0);
   });
@@ -209,13 +209,13 @@ describe('bounded and storable input', () => {
     const first = await api.request('surrogates', 'POST', '/api/v1/jobs', job({ idempotencyKey: 'key-\ud800' }));
     const second = await api.request('surrogates', 'POST', '/api/v1/jobs', job({ idempotencyKey: 'key-\udc00' }));
     for (const response of [first, second])
-      expect(response).toMatchObject({ status: 400, body: { error: { field: 'idempotencyKey' } } });
+      expect(response).toMatchObject({ status: 400, body: { field: 'idempotencyKey' } });
     expect(await rowsOf('surrogates')).toBe(0);
   });
 
   it('answers a NUL in a list filter with 400 naming it', async () => {
     const listed = await api.request('root', 'GET', '/api/v1/jobs?owner=alice%00', undefined, ['admin']);
-    expect(listed).toMatchObject({ status: 400, body: { error: { field: 'owner' } } });
+    expect(listed).toMatchObject({ status: 400, body: { field: 'owner' } });
   });
 
   it('audits every refused start, a NUL in its job type included, keeping a bounded excerpt and the sha256 of what was sent', async () => {
@@ -306,7 +306,7 @@ describe('job lists', () => {
   it('refuses an unknown include with 400 naming it', async () => {
     expect(await api.request('lister', 'GET', '/api/v1/jobs?include=everything')).toMatchObject({
       status: 400,
-      body: { error: { field: 'include.0' } },
+      body: { field: 'include.0' },
     });
   });
 });
@@ -328,7 +328,7 @@ describe('starting jobs', () => {
     expect([a.status, b.status]).toEqual([201, 201]);
     const refused = await api.request('busy', 'POST', '/api/v1/jobs', job());
     expect(refused.status).toBe(429);
-    expect(refused.body.error.message).toMatch(/already has 2 active jobs \(limit 2\)/);
+    expect(refused.body.detail).toMatch(/already has 2 active jobs \(limit 2\)/);
     expect(await rowsOf('busy')).toBe(2);
     expect(await workflowsShown('busy', 2)).toBe(2);
     for (const started of [a, b]) await api.request('busy', 'POST', `/api/v1/jobs/${started.body.job_id}/cancel`);
@@ -344,8 +344,8 @@ describe('starting jobs', () => {
   ])('answers %s with %i and a clear message, starting nothing', async (_name, status, body, field) => {
     const response = await api.request('careless', 'POST', '/api/v1/jobs', body);
     expect(response.status).toBe(status);
-    expect(response.body.error.message).toEqual(expect.any(String));
-    if (field) expect(response.body.error.field).toBe(field);
+    expect(response.body.detail).toEqual(expect.any(String));
+    if (field) expect(response.body.field).toBe(field);
     expect(await workflowsOf('careless')).toBe(0);
   });
 

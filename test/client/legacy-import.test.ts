@@ -326,13 +326,11 @@ describe('imported jobs through the HTTP API', () => {
     ] as const) {
       const before = await storedJob(jobId);
       const refused = await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/${action}`, body);
-      expect(refused).toEqual({
+      expect(refused).toMatchObject({
         status: 409,
         body: {
-          error: {
-            code: 'wrong_state',
-            message: `job ${jobId} was imported from the legacy job manager; nothing of it is running`,
-          },
+          code: 'wrong_state',
+          detail: `job ${jobId} was imported from the legacy job manager; nothing of it is running`,
         },
       });
       expect(await storedJob(jobId)).toEqual(before);

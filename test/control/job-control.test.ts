@@ -131,12 +131,12 @@ describe('pause and resume', () => {
     const gate = harness.standin.gate({});
     const jobId = await startJob(2, 2);
     await gate.waitUntilHeld(2, 30_000);
-    expect((await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/resume`)).body.error.code).toBe('wrong_state');
+    expect((await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/resume`)).body.code).toBe('wrong_state');
     gate.open();
     await harness.jobs.waitForJob(jobId);
     const refused = await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/pause`);
     expect(refused.status).toBe(409);
-    expect(refused.body.error.message).toMatch(/it is completed/);
+    expect(refused.body.detail).toMatch(/it is completed/);
     const events = (await api.request(owner, 'GET', `/api/v1/jobs/${jobId}/history`)).body.events;
     expect(events.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome.split(':')[0]}`)).toEqual([
       'start:ok',
@@ -258,7 +258,7 @@ describe('priority', () => {
       'the workflow reporting priority 1',
     );
     const refused = await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/priority`, { priority: 9 });
-    expect(refused).toMatchObject({ status: 400, body: { error: { field: 'priority' } } });
+    expect(refused).toMatchObject({ status: 400, body: { field: 'priority' } });
     gate.open();
     expect((await harness.jobs.waitForJob(jobId))?.status).toBe('completed');
 

@@ -221,8 +221,7 @@ describe('the API', () => {
       expect(allowed.status).toBe(200);
       expect(sample(await allowed.text(), 'synapse_api_requests_total', { route: '/metrics', status: '401' })).toBe(2);
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     }
   });
 
@@ -252,8 +251,7 @@ describe('the API', () => {
       expect(ready.body.checks.database).toMatch(/ECONNREFUSED/);
       expect((await getJson(`${url}/healthz`)).status).toBe(200); // alive all the same: restarting would not bring PostgreSQL back
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
       await db.destroy();
     }
   });

@@ -249,9 +249,9 @@ describe('hostile and malformed start requests', () => {
     const admin = typeof body === 'object' && body !== null && 'owner' in body;
     const response = await api.request('fault-inputs', 'POST', '/api/v1/jobs', body, admin ? ['admin'] : []);
     expect(response.status).toBe(status);
-    expect(typeof response.body.error.message).toBe('string');
-    expect(response.body.error.message.length).toBeGreaterThan(0);
-    if (field !== undefined) expect(response.body.error.field).toBe(field);
+    expect(typeof response.body.detail).toBe('string');
+    expect(response.body.detail.length).toBeGreaterThan(0);
+    if (field !== undefined) expect(response.body.field).toBe(field);
   }
 
   it.each(cases)('answers %s with a clear 4xx naming the problem', async (_name, body, status, field) =>
@@ -272,14 +272,14 @@ describe('hostile and malformed start requests', () => {
             undefined,
             ['admin'],
           );
-          expect(response).toMatchObject({ status: 400, body: { error: { field: filter } } });
+          expect(response).toMatchObject({ status: 400, body: { field: filter } });
         }
         await expect(
           harness.jobs.list({ subject: 'fault-inputs', admin: true }, { [filter]: text }),
         ).rejects.toMatchObject({ httpStatus: 400, field: filter });
       }
       const bulk = await api.request('fault-inputs', 'POST', '/api/v1/admin/jobs/cancel', { owner: text }, ['admin']);
-      expect(bulk).toMatchObject({ status: 400, body: { error: { field: 'owner' } } });
+      expect(bulk).toMatchObject({ status: 400, body: { field: 'owner' } });
     },
   );
 

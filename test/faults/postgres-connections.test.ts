@@ -157,7 +157,7 @@ it('retries a read whose pooled connection is terminated mid-request, and answer
     );
     expect({
       status: control.status,
-      code: ((await control.json()) as any).error.code,
+      code: ((await control.json()) as any).code,
       retryAfter: Number(control.headers.get('retry-after')) > 0,
     }).toEqual({ status: 503, code: 'dependency_unavailable', retryAfter: true });
   } finally {

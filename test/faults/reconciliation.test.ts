@@ -76,7 +76,7 @@ it('records a job terminated from the temporal CLI as failed with the reason, an
 
     const cancel = await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/cancel`);
     expect(cancel.status).toBe(409);
-    expect(cancel.body.error.message).toMatch(/it is failed/);
+    expect(cancel.body.detail).toMatch(/it is failed/);
     expect((await api.request(owner, 'POST', `/api/v1/jobs/${jobId}/pause`)).status).toBe(409);
     expect(await history(owner, jobId)).toEqual(['start:ok', 'reconcile:ok', 'cancel:refused', 'pause:refused']);
 

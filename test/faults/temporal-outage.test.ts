@@ -88,10 +88,10 @@ it('answers while Temporal is stopped (status from the snapshot, start and contr
       expect({
         path,
         status: refused.status,
-        code: refused.body.error?.code,
+        code: refused.body.code,
         retryAfter: Number(refused.retryAfter) > 0,
       }).toEqual({ path, status: 503, code: 'dependency_unavailable', retryAfter: true });
-      refusals.push(refused.body.error.message);
+      refusals.push(refused.body.detail);
     }
     // The first request finds Temporal gone (no answer, or past its one deadline); every later one is refused from
     // that knowledge without asking Temporal again, so it waits for no deadline.

@@ -4,12 +4,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
-import type http from 'node:http';
 import { SignJWT } from 'jose';
 import { apiReadiness, createApiMetrics } from '../../client/http/metrics';
-import { createApiServer, listen } from '../../client/http/server';
+import { createApiServer, listen, type ApiServer } from '../../client/http/server';
 import { JobsClient } from '../../client/jobs-client';
 import { loadConfig, type Config } from '../../config';
+import { createLogger } from '../../config/logging';
 import { temporalConnectionOptions } from '../../config/temporal-connection';
 import { openDatabase } from '../../db/connection';
 import { defaultResponders } from '../../llm-standin/responders/index';
@@ -91,7 +91,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = openDatabase(config.DATABASE_URL, 4);
   const workers = new Set<RunningWorker>();
-  const servers: http.Server[] = [];
+  const servers: ApiServer[] = [];
   const jobs = new JobsClient(temporal, db, config);
 
   const harness: Harness = {
@@ -118,6 +118,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       const server = createApiServer(jobs, config, {
         metrics: createApiMetrics({ db }),
         readiness: apiReadiness({ db, connection, namespace: config.TEMPORAL_NAMESPACE }),
+        // The access log, one line per request, only when asked for (TEST_LOG_LEVEL, as the workers' logs).
+        logger: createLogger('api', { level: process.env.TEST_LOG_LEVEL ? 'info' : 'silent' }),
       });
       servers.push(server);
       const url = await listen(server, 0);
@@ -164,10 +166,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       }
     };
     for (const server of servers) {
-      await attempt(async () => {
-        server.closeAllConnections();
-        await new Promise((resolve) => server.close(resolve));
-      });
+      // Fastify's close also ends idle keep-alive connections (forceCloseConnections).
+      await attempt(() => server.close());
     }
     for (const worker of [...workers]) await attempt(() => worker.stop());
     await attempt(() => db.destroy());

@@ -30,6 +30,12 @@ class Stack:
     def api(self, owner: str) -> synapse_jobs.JobsApi:
         return synapse_jobs.JobsApi.with_dev_token(self.api_url, self.jwt_secret, owner)
 
+    def service_api(self, name: str) -> synapse_jobs.JobsApi:
+        """The API as a service: a token whose roles hold the service role (JWT_SERVICE_ROLE, ``service``)."""
+        return synapse_jobs.JobsApi.with_dev_token(
+            self.api_url, self.jwt_secret, f"svc-{self.run}-{name}", roles=["service"]
+        )
+
 
 def _required(name: str) -> str:
     value = os.environ.get(name)
