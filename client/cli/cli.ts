@@ -37,4 +37,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`synapse-jobs list | head`) closes the pipe: that ends the command quietly, as for any
+// Unix tool, rather than with an unhandled EPIPE trace.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+
 void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -278,3 +278,16 @@ describe('token', () => {
     });
   });
 });
+
+it('ends quietly with exit 0 when its reader closes the pipe early (`synapse-jobs --help | head -1`)', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [path.resolve(__dirname, '../../bin/synapse-jobs.js'), '--help'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Like `head -1`: read the first chunk, then close our end while the CLI may still be writing.
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+});
