@@ -8,10 +8,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SignJWT } from 'jose';
 import { sql } from 'kysely';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
-import { createHarness, TEST_JWT_SECRET, type Harness } from '../support/harness';
+import { createHarness, TEST_JWT_SECRET, testToken, type Harness } from '../support/harness';
 import { waitFor } from '../support/waiting';
 
 let harness: Harness;
@@ -73,14 +72,7 @@ async function run(
 
 const cli = (...args: string[]) => run(args);
 
-/** An hour's HS256 token signed with the harness's secret, shaped as `synapse-jobs token` mints it. */
-const tokenFor = (subject: string, roles: string[]) =>
-  new SignJWT({ roles })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(subject)
-    .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+const tokenFor = testToken;
 
 it('starts a job and watches it to completion with a progress bar', async () => {
   const { code, stdout } = await cli(

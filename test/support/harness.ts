@@ -19,6 +19,15 @@ import { trackUntilClosed } from './leftovers';
 
 export const TEST_JWT_SECRET = 'synapse-test-secret-0123456789';
 
+/** An hour's HS256 token for `subject` signed with TEST_JWT_SECRET, shaped as `synapse-jobs token` mints it. */
+export const testToken = (subject: string, roles: string[] = []): Promise<string> =>
+  new SignJWT({ roles })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(subject)
+    .setIssuedAt()
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+
 export interface Harness {
   config: Config;
   standin: LlmStandin;
@@ -123,13 +132,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       });
       servers.push(server);
       const url = await listen(server, 0);
-      const tokenFor = (subject: string, roles: string[] = []) =>
-        new SignJWT({ roles })
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(subject)
-          .setIssuedAt()
-          .setExpirationTime('1h')
-          .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+      const tokenFor = testToken;
       return {
         url,
         tokenFor,
