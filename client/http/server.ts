@@ -154,7 +154,7 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
     logger: false,
     bodyLimit: config.API_MAX_BODY_BYTES,
     // A path parameter may be as long as its schema allows (a model name, 200 characters; Fastify's default is 100).
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     // A HEAD the table does not list is a 405, as before; the routes answer what they list.
     exposeHeadRoutes: false,
     // Closing the server ends idle keep-alive connections too, so a test's or a deploy's close does not wait on them.

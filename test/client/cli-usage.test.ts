@@ -247,17 +247,20 @@ describe('token', () => {
     await expect(createAuthenticator(settings)(bearer(minted.token))).resolves.toEqual({
       subject: 'tok-user',
       admin: true,
+      service: false,
     });
     // Without --json the token alone, for `export SYNAPSE_TOKEN=$(synapse-jobs token)`.
     expect(plain.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
     await expect(createAuthenticator(settings)(bearer(plain.stdout.trim()))).resolves.toEqual({
       subject: 'env-user',
       admin: false,
+      service: false,
     });
     const withIssuer = { ...settings, JWT_ISSUER: 'synapse', JWT_AUDIENCE: 'jobs-api' };
     await expect(createAuthenticator(withIssuer)(bearer(scoped.stdout.trim()))).resolves.toEqual({
       subject: 'svc',
       admin: false,
+      service: false,
     });
     expect(decodeJwt(scoped.stdout.trim())).toMatchObject({
       iss: 'synapse',
