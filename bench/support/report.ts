@@ -31,18 +31,40 @@ export function machineNote() {
   };
 }
 
+/**
+ * A figure held to an aim (issue 13's list): `bench:all` gathers every result file's aims into one table, and the
+ * docs' benchmark page carries the same table. `value` is the figure as measured, `aim` how it is judged.
+ */
+export interface Aim {
+  /** What is measured, as a reader would name it ("efficiency: wall / N·L/C"). */
+  figure: string;
+  value: number;
+  /** The figure must be at most (`max`) or at least (`min`) `limit`. */
+  limit: number;
+  direction: 'max' | 'min';
+  unit?: string;
+}
+
+/** `value` measured against `limit`: at most when `direction` is max, at least when min. */
+export function aim(figure: string, value: number, direction: Aim['direction'], limit: number, unit?: string): Aim {
+  return { figure, value, direction, limit, ...(unit ? { unit } : {}) };
+}
+
+export const aimMet = (a: Aim): boolean => (a.direction === 'max' ? a.value <= a.limit : a.value >= a.limit);
+
 export function writeResult(
   name: string,
   parameters: Record<string, unknown>,
   figures: Record<string, unknown>,
   notes: string[] = [],
+  aims: Aim[] = [],
 ): string {
   const dir = path.resolve(__dirname, '../results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ benchmark: name, parameters, figures, notes, machine: machineNote() }, null, 2)}\n`,
+    `${JSON.stringify({ benchmark: name, parameters, figures, aims, notes, machine: machineNote() }, null, 2)}\n`,
   );
   console.log(`\n${name}: figures`);
   for (const [key, value] of Object.entries(figures))
@@ -50,6 +72,10 @@ export function writeResult(
       `  ${key.padEnd(40)} ${typeof value === 'string' || typeof value === 'number' ? value : JSON.stringify(value)}`,
     );
   for (const note of notes) console.log(`  note: ${note}`);
+  for (const a of aims)
+    console.log(
+      `  aim: ${a.figure} = ${a.value}${a.unit ?? ''} (${a.direction === 'max' ? '≤' : '≥'} ${a.limit}${a.unit ?? ''}): ${aimMet(a) ? 'met' : 'MISSED'}`,
+    );
   console.log(`written to ${path.relative(process.cwd(), file)}`);
   return file;
 }
