@@ -161,7 +161,7 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
   }
 
   /**
-   * Runs a batch's stored rules in one scan (two with `unique` rules). A rule the database refuses for good (a
+   * Runs a batch's stored rules in one scan (and one grouping per `unique` rule). A rule the database refuses for good (a
    * column whose stored type has no such operator, a date that does not exist, a regex PostgreSQL rejects)
    * is isolated and stored as not run with its reason and SQLSTATE, and the batch's other rules still run.
    * Results are written once at the end, so a batch interrupted by cancel or pause-now leaves nothing behind.

@@ -1,5 +1,5 @@
 // Compiles validation rules (data) into parameterised aggregate queries, so every rule of a batch is
-// evaluated in one scan of the table (two when it has `unique` rules). Column names come from the
+// evaluated in one scan of the table (plus one grouping pass per `unique` rule). Column names come from the
 // catalogue and are quoted identifiers; every value a rule carries is a bind parameter. Runs read-only
 // under a statement timeout; a rule the database refuses for good is isolated so the others still run.
 
@@ -46,11 +46,46 @@ export function violationPredicate(rule: ValidationRule, column: string, table: 
   }
 }
 
-/** Rows violating the rule, as one aggregate expression (the same conditions as violationPredicate). */
-function violations(rule: ValidationRule, column: string): RawBuilder<number> {
-  // `unique` counts the extra copies instead of a correlated subquery.
-  if (rule.kind === 'unique') return sql<number>`(count(${sql.id(column)}) - count(distinct ${sql.id(column)}))`;
-  return sql<number>`count(*) filter (where ${violationPredicate(rule, column, '')})`;
+/** The stored types whose values are whole numbers: a range on them compares with whole-number bounds. */
+const WHOLE_NUMBER_TYPES = new Set(['smallint', 'integer', 'bigint']);
+
+/**
+ * The condition a violating row meets, as countViolationsPerRule evaluates it once per row and rule: the same rows
+ * as violationPredicate, written so nothing is converted per row. A range on a column stored as a whole number
+ * compares with whole-number bounds (`n < 17.5` ⇔ `n < 18`, `n > 17.5` ⇔ `n > 17`, through PostgreSQL's
+ * cross-width integer operators) instead of turning every value into a numeric; a freshness cutoff is computed
+ * once per scan (an InitPlan), not per row. `storedType` is format_type's name of the column's type, when known.
+ */
+function countedPredicate(rule: ValidationRule, column: string, storedType: string | undefined): RawBuilder<boolean> {
+  const col = sql.id(column);
+  if (rule.kind === 'range' && storedType !== undefined && WHOLE_NUMBER_TYPES.has(storedType)) {
+    const low = rule.min === undefined ? undefined : Math.ceil(rule.min);
+    const high = rule.max === undefined ? undefined : Math.floor(rule.max);
+    // Past 2^53 a JavaScript number is no longer a whole number exactly: such a bound keeps the numeric comparison.
+    if ([low, high].every((b) => b === undefined || Number.isSafeInteger(b))) {
+      const sides = [
+        ...(low === undefined ? [] : [sql<boolean>`${col} < ${low}::bigint`]),
+        ...(high === undefined ? [] : [sql<boolean>`${col} > ${high}::bigint`]),
+      ];
+      return sql<boolean>`(${sql.join(sides, sql` or `)})`;
+    }
+  }
+  if (rule.kind === 'freshness')
+    return sql<boolean>`${col} < (select now() - make_interval(days => ${rule.maxAgeDays}::int))`;
+  return violationPredicate(rule, column, '');
+}
+
+/** format_type's name of each column of `table`, read from the catalogue (empty when the relation is missing). */
+async function storedTypes(db: Kysely<Database>, table: string): Promise<Map<string, string>> {
+  // Quoted part by part, as sql.table quotes it, so to_regclass finds the same relation.
+  const name = table
+    .split('.')
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join('.');
+  const { rows } = await sql<{ column: string; type: string }>`
+    select attname as column, format_type(atttypid, null) as type from pg_attribute
+    where attrelid = to_regclass(${name}) and attnum > 0 and not attisdropped`.execute(db);
+  return new Map(rows.map((r) => [r.column, r.type]));
 }
 
 /**
@@ -123,9 +158,10 @@ function halves(part: number[], rules: RuleToRun[]): [number[], number[]] {
 }
 
 /**
- * Per rule (in the order given): how many rows of `table` violate it. Every rule is evaluated in one scan,
- * which PostgreSQL splits across its parallel workers; `unique` rules, whose `count(distinct …)` cannot be
- * aggregated in parallel, share a second scan of the same snapshot.
+ * Per rule (in the order given): how many rows of `table` violate it. Every rule but `unique` is evaluated in one
+ * scan, which PostgreSQL splits across its parallel workers; a `unique` rule (its extra copies: non-null values
+ * minus distinct ones) is one parallel hash aggregation of its column, all of them in a second statement on the
+ * same snapshot.
  */
 export async function countViolationsPerRule(
   db: Kysely<Database>,
@@ -133,16 +169,7 @@ export async function countViolationsPerRule(
   rules: RuleToRun[],
   statementTimeoutMs: number,
 ): Promise<{ checkedRows: number; counts: RuleCount[] }> {
-  // One `count(distinct …)` in the main scan would keep PostgreSQL from splitting it across its workers.
   const numbered = rules.map((rule, i) => ({ rule, column: `v${i}` }));
-  const scanOf = (part: typeof numbered) => {
-    const aggregates = part.map(
-      ({ rule, column }) => sql`${violations(rule.rule, rule.attribute.name)}::int as ${sql.id(column)}`,
-    );
-    return sql<
-      Record<string, number>
-    >`select ${sql.join([sql`count(*)::int as checked_rows`, ...aggregates])} from ${sql.table(table)}`;
-  };
   const [filtered, distinct] = [
     numbered.filter((n) => n.rule.rule.kind !== 'unique'),
     numbered.filter((n) => n.rule.rule.kind === 'unique'),
@@ -151,11 +178,31 @@ export async function countViolationsPerRule(
     .transaction()
     .setIsolationLevel('repeatable read')
     .execute(async (trx) => {
-      // Both scans read one snapshot, so their counts describe the same rows.
+      // Both statements read one snapshot, so their counts describe the same rows.
       await sql`set transaction read only`.execute(trx);
-      await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true)`.execute(trx);
-      const [main] = (await scanOf(filtered).execute(trx)).rows;
-      const [unique] = distinct.length > 0 ? (await scanOf(distinct).execute(trx)).rows : [{}];
+      // JIT compiles the scan's expression of a few hundred rules in every parallel process: on a million rows that
+      // took longer than it saved (bench/rule-execution.ts), so the scan is interpreted.
+      await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true), set_config('jit', 'off', true)`.execute(
+        trx,
+      );
+      const types = await storedTypes(trx, table);
+      const counted = filtered.map(
+        ({ rule, column }) =>
+          sql`count(*) filter (where ${countedPredicate(rule.rule, rule.attribute.name, types.get(rule.attribute.name))})::int as ${sql.id(column)}`,
+      );
+      const scan = sql<
+        Record<string, number>
+      >`select ${sql.join([sql`count(*)::int as checked_rows`, ...counted])} from ${sql.table(table)}`;
+      const [main] = (await scan.execute(trx)).rows;
+      if (distinct.length === 0) return main;
+      // A count(distinct …) in the main scan would keep PostgreSQL from splitting it across its workers, and sorts
+      // every value; grouping hashes them, in parallel.
+      const copies = distinct.map(({ rule, column }) => {
+        const col = sql.id(rule.attribute.name);
+        return sql`(select coalesce(sum(copies - 1), 0)::int from (select count(*) as copies from ${sql.table(table)}
+          where ${col} is not null group by ${col}) as value_copies) as ${sql.id(column)}`;
+      });
+      const [unique] = (await sql<Record<string, number>>`select ${sql.join(copies)}`.execute(trx)).rows;
       return main && unique ? { ...unique, ...main } : undefined;
     });
   if (!row) throw new Error(`no result scanning ${table}`);
