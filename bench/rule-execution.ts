@@ -1,13 +1,13 @@
 // Benchmark 6, rule execution: every rule of every attribute over a table of a million rows (the demo
-// rows 100 times), timed end to end and against one `select count(*)` scan of the same table.
+// rows 100 times), timed end to end and held to issue 13's aim against one read of every column the rules reference.
 
 import { sql } from 'kysely';
-import { DEMO_DATA_SOURCE_ID, DEMO_ROW_COUNT } from '../db/demo-data';
+import { DEMO_ROW_COUNT } from '../db/demo-data';
 import { createTallDataSource } from './support/data-sources';
 import { log, startBenchEnvironment } from './support/environment';
 import { activitySpans, runHistories } from './support/histories';
 import { runJob } from './support/jobs';
-import { numberArg, round, runBench, writeResult } from './support/report';
+import { aim, numberArg, round, runBench, writeResult } from './support/report';
 
 const SOURCE = 'bench_tall';
 
@@ -25,10 +25,11 @@ async function main(): Promise<void> {
     const rows = await createTallDataSource(env.db, SOURCE, copies);
     const buildSeconds = (performance.now() - buildStarted) / 1_000;
     const worker = await env.startWorker();
-    log('generating rules once on the demo table (same column names; not measured)');
+    // A rule-execution job takes the rules of a generation job on the same data source.
+    log(`generating rules once on ${SOURCE} (not measured)`);
     const rules = await runJob(env.jobs, {
       jobType: 'data_profiling_llm_generation',
-      dataSourceId: DEMO_DATA_SOURCE_ID,
+      dataSourceId: SOURCE,
       llmConcurrency: 50,
       useLlmCache: false,
     });
@@ -38,7 +39,19 @@ async function main(): Promise<void> {
       .where('job_id', '=', rules.jobId)
       .executeTakeFirstOrThrow();
 
+    const referenced = (
+      await env.db
+        .selectFrom('profiling_rules')
+        .select('attribute')
+        .distinct()
+        .where('job_id', '=', rules.jobId)
+        .orderBy('attribute')
+        .execute()
+    ).map((r) => r.attribute);
+    const columnRead = readColumns(referenced);
+
     const countSeconds = await timeCountScan(env.db);
+    const readBefore = await timeColumnRead(env.db, columnRead);
     log(`data_profiling_rule_execution of ${ruleCount.n} rules over ${rows} rows, batches of ${ruleBatchSize}`);
     const run = await runJob(env.jobs, {
       jobType: 'data_profiling_rule_execution',
@@ -51,30 +64,39 @@ async function main(): Promise<void> {
       .filter((s) => s.activityType === 'executeRules');
     const scanSeconds = scans.map((s) => (s.completedMs - s.startedMs) / 1_000);
     const countAfter = await timeCountScan(env.db);
+    const readAfter = await timeColumnRead(env.db, columnRead);
+    const readSeconds = Math.min(...readBefore, ...readAfter);
     const rowReadSeconds = await timeScan(env.db, sql`select sum(length(t::text)) from ${sql.table(SOURCE)} as t`);
     await worker.stop();
 
+    const ratio = run.seconds / readSeconds;
     writeResult(
       'rule-execution',
       { rows, copies, ruleBatchSize, statementTimeoutMs },
       {
         'rules executed': ruleCount.n,
-        attributes: 110,
+        'columns referenced': referenced.length,
         'scans (executeRules batches)': scans.length,
-        'select count(*) s (before, after)': [round(countSeconds, 2), round(countAfter, 2)],
         'rule execution job wall s': round(run.seconds, 2),
-        'ratio wall / count(*)': round(run.seconds / Math.min(countSeconds, countAfter), 2),
         'scan activity s (each batch)': scanSeconds.map((s) => round(s, 2)),
-        'ratio longest scan / count(*)': round(Math.max(...scanSeconds) / Math.min(countSeconds, countAfter), 2),
-        'whole-row read scan s (every column, no rules)': round(rowReadSeconds, 2),
-        'ratio wall / whole-row scan': round(run.seconds / rowReadSeconds, 2),
+        'one read of the referenced columns s (best)': round(readSeconds, 2),
+        'that read s (default settings, jit off; before, after)': [readBefore, readAfter].map((t) =>
+          t.map((s) => round(s, 2)),
+        ),
+        'ratio wall / one read of the referenced columns': round(ratio, 2),
+        'ratio longest scan / one read of the referenced columns': round(Math.max(...scanSeconds) / readSeconds, 2),
+        'select count(*) s (before, after)': [round(countSeconds, 2), round(countAfter, 2)],
+        'whole-row text read s (every column formatted, no rules)': round(rowReadSeconds, 2),
+        'ratio wall / whole-row text read': round(run.seconds / rowReadSeconds, 2),
         'table build s (not measured)': round(buildSeconds, 1),
       },
       [
         'wall = JobsClient.startJob until the workflow result; two batches scan at once (workflows/profiling/profiling.ts) on a 2-core machine.',
         `RULE_STATEMENT_TIMEOUT_MS set to ${statementTimeoutMs} for the bench so a slow batch is measured rather than aborted (default 120 000).`,
-        'count(*) reads no column values; the whole-row scan reads and formats every column: the rule cost sits between what these two show.',
+        'one read of the referenced columns = one scan computing count(column) for every column a rule references: each value is fetched from its tuple once, and nothing is converted or formatted. PostgreSQL splits it across its parallel workers like the rule scan; it runs with default settings and with JIT off (as the rule scan does), before and after the job, and the fastest of the four is the baseline.',
+        'the whole-row text read formats every column of every row as text, which costs more than reading it; count(*) reads no column value at all.',
       ],
+      [aim('rule execution: job wall / one read of the referenced columns', round(ratio, 2), 'max', 1.25)],
     );
   } finally {
     await env.close();
@@ -84,6 +106,20 @@ async function main(): Promise<void> {
 type Db = Parameters<typeof createTallDataSource>[0];
 
 const timeCountScan = (db: Db) => timeScan(db, sql`select count(*) from ${sql.table(SOURCE)}`);
+
+/** One scan reading every column in `columns` once: count(column) fetches each value and keeps nothing of it. */
+const readColumns = (columns: string[]) =>
+  sql`select ${sql.join(columns.map((c) => sql`count(${sql.id(c)})`))} from ${sql.table(SOURCE)}`;
+
+/** The read under PostgreSQL's default settings, then with JIT off as the rule scan runs: seconds of each. */
+async function timeColumnRead(db: Db, query: ReturnType<typeof sql>): Promise<number[]> {
+  const defaults = await timeScan(db, query);
+  const interpreted = await db.transaction().execute(async (trx) => {
+    await sql`select set_config('jit', 'off', true)`.execute(trx);
+    return timeScan(trx, query);
+  });
+  return [defaults, interpreted];
+}
 
 async function timeScan(db: Db, query: ReturnType<typeof sql>): Promise<number> {
   const started = performance.now();
