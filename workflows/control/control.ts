@@ -143,6 +143,8 @@ export class JobControl {
   private completed = 0;
   private failed = 0;
   private inFlight = 0;
+  /** Set once historyIsFull has said so: this run starts no further unit. */
+  private historyFull = false;
   private currentStep = 'Waiting to start';
   private message = '';
   private startedAt: number | null = null;
@@ -447,16 +449,19 @@ export class JobControl {
   /**
    * True once this run should start no further unit: the server suggests continuing as new, or our own budget would
    * be spent by the units already in flight and the run's closing events (HISTORY_ROOM_FOR_IN_FLIGHT). With nothing
-   * in flight a unit may still start below the budget, so every run makes progress however small its budget.
+   * in flight a unit may still start below the budget, so every run makes progress however small its budget. Once
+   * full it stays full: otherwise each unit that drains frees its reserve for a new one, and the run trickles on with
+   * fewer and fewer in flight up to the budget itself.
    */
   historyIsFull(): boolean {
+    if (this.historyFull) return true;
     const info = workflowInfo();
-    if (info.continueAsNewSuggested) return true;
     const reserved =
       this.inFlight > 0 && patched(HISTORY_ROOM_FOR_IN_FLIGHT)
         ? this.inFlight * EVENTS_PER_UNIT_IN_FLIGHT + CLOSING_EVENTS
         : 0;
-    return info.historyLength + reserved >= this.historyEventBudget;
+    this.historyFull = info.continueAsNewSuggested || info.historyLength + reserved >= this.historyEventBudget;
+    return this.historyFull;
   }
 
   /**
