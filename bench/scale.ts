@@ -3,13 +3,14 @@
 // Prints that it completes, its runs (continue-as-new), the largest run history and the worker's peak RSS.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { temporal } from '@temporalio/proto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DEMO_COLUMNS } from '../db/demo-columns';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import type { WorkerProcess } from '../test/support/worker-process';
 import { log, startBenchEnvironment, type BenchEnvironment } from './support/environment';
-import { runHistories } from './support/histories';
+import { runHistories, type RunHistory } from './support/histories';
 import { peakRssMb } from './support/processes';
 import { aim, flagArg, numberArg, round, runBench, sleep, writeResult } from './support/report';
 
@@ -87,6 +88,10 @@ async function main(): Promise<void> {
         'largest run history: events': largest.events,
         'largest run history: bytes': largest.bytes,
         'all runs: events': runs.reduce((sum, r) => sum + r.events, 0),
+        // Where each run scheduled its last activity: what its units in flight and closing events added after that.
+        'each run: events (last activity scheduled at)': runs
+          .map((r) => `${r.events} (${lastScheduled(r)})`)
+          .join(', '),
         'worker RSS MB once polling': round(startRss, 1),
         'worker peak RSS MB (VmHWM)': round(peakMb, 1),
         'LLM calls': calls,
@@ -105,6 +110,13 @@ async function main(): Promise<void> {
     await worker?.kill('SIGKILL');
     await env.close();
   }
+}
+
+/** The id of a run's last ActivityTaskScheduled event (local activities are markers, not counted). */
+function lastScheduled(run: RunHistory): number {
+  const scheduled = temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED;
+  const ids = (run.history.events ?? []).filter((e) => e.eventType === scheduled).map((e) => Number(e.eventId));
+  return ids.length > 0 ? Math.max(...ids) : 0;
 }
 
 /** `npm run build` into .tmp/ (inside the repository, so node_modules resolves), leaving a developer's dist/ alone. */
