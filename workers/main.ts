@@ -3,6 +3,8 @@
 // Serves Prometheus metrics on WORKER_METRICS_PORT and /healthz, /readyz on WORKER_HEALTH_PORT. Logs JSON lines on
 // stdout (workers/logging.ts).
 
+// First: the heap settings must hold before the rest loads (workers/memory.ts).
+import './memory';
 import { createLogger, type Logger } from '../config/logging';
 import { loadConfigWithDatabase } from '../db/embedded-postgres';
 import { createJobsWorker } from './create-worker';

@@ -83,24 +83,27 @@ describe('a job larger than its history budget', () => {
       llmConcurrency: 2,
     });
     const principal = { subject: 'long', admin: false };
-    const currentRunEvents = async () => (await harness.jobs.handle(jobId).fetchHistory()).events?.length ?? 0;
 
-    // Calls go through one at a time until the current run's history has reached its budget while a call is held:
-    // from then on that run starts nothing new, and it continues as new once the calls it holds have finished.
-    // Bounded by the job's own size, so the loop ends even if no run ever filled.
+    // Calls go through one at a time until the current run is full while a call is held: a released call finishes
+    // and the run starts none in its place. A run keeps room in its budget for the units in flight, so it is full
+    // before its history reaches the budget; the query tells, as a unit's end and the next unit's start fall in one
+    // workflow task and a query is answered between tasks. From then on that run starts nothing new, and it continues
+    // as new once the calls it holds have finished. Bounded by the job's own size, so the loop ends even if no run
+    // ever filled.
+    const progressNow = () => harness.jobs.handle(jobId).query(progressQuery);
     for (let released = 0; ; released++) {
       if (released > attributes.length)
-        throw new Error(`released all ${attributes.length} calls one at a time and no run reached its history budget`);
+        throw new Error(`released all ${attributes.length} calls one at a time and no run filled with a call held`);
       await gate.waitUntilHeld(1, 30_000);
-      if ((await currentRunEvents()) >= BUDGET) break;
-      const seen = gate.heldTotal();
+      const before = await progressNow();
       gate.release(1);
-      await waitFor(
-        async () => ({ held: gate.heldTotal(), events: await currentRunEvents() }),
-        (s) => s.held > seen || s.events >= BUDGET,
+      const after = await waitFor(
+        progressNow,
+        (p) => p.completedSteps > before.completedSteps,
         30_000,
-        'the next call held or the run full',
+        'the released call to finish',
       );
+      if (after.inFlight < before.inFlight) break;
     }
     await harness.jobs.pause(principal, jobId);
     await waitFor(
