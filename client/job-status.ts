@@ -10,6 +10,7 @@ import { FINAL_STATUSES, type JobStatus } from '../common/jobs';
 import type { LlmUsage } from '../common/llm';
 import type { JobProgress } from '../common/progress';
 import type { Database } from '../db/database';
+import type { ProgressSource } from './live-progress';
 import type { JobBudgetStatus } from './llm-budget';
 
 export type JobRow = Selectable<Database['jobs']>;
@@ -68,8 +69,16 @@ export interface LegacyJobStatus {
   in_flight: number;
   eta_seconds: number | null;
   updated_at: string;
-  /** `live` when a worker answered just now; `snapshot` when this is the last progress stored. */
-  progress_source: 'live' | 'snapshot';
+  /**
+   * `live` when a worker answered just now; `last-live` when no worker answers and the newest answer one gave this
+   * API process is newer than the stored snapshot; `snapshot` when this is the last progress stored.
+   */
+  progress_source: ProgressSource;
+  /**
+   * Grows with every change of the job's progress (JobProgress.revision): an answer with a lower one than an answer
+   * seen before is older. Null for legacy jobs and progress from workers that predate it.
+   */
+  progress_revision: number | null;
   source: string;
   /** How the job was started: `jobs-client` (API, CLI, JobsClient) or `temporal` (any Temporal client); null before it was kept. */
   started_via: string | null;
@@ -101,7 +110,7 @@ export function pendingRequest(row: Pick<JobRow, 'requested_action'>, status: st
 export function toLegacyStatus(
   row: Omit<JobRow, 'input'>,
   progress: JobProgress | undefined,
-  progressSource: 'live' | 'snapshot',
+  progressSource: ProgressSource,
 ): LegacyJobStatus {
   const status = progress?.status ?? row.status;
   const requested = pendingRequest(row, status);
@@ -127,6 +136,7 @@ export function toLegacyStatus(
     eta_seconds: progress?.etaSeconds ?? null,
     updated_at: progress?.updatedAt ?? row.updated_at.toISOString(),
     progress_source: progressSource,
+    progress_revision: progress?.revision ?? null,
     source: row.source,
     started_via: row.started_via,
     requested_action: requested ?? null,

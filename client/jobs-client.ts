@@ -54,6 +54,7 @@ import {
 } from './job-status';
 import { reconcileJob, workflowStateOf, type ReconcileDeps, type WorkflowState } from './job-reconciliation';
 import { SharedAnswers } from './shared-answers';
+import { LiveProgress, type ProgressAnswer } from './live-progress';
 import { isUnanswered, TemporalCalls } from './temporal-calls';
 import { listJobPage, type JobFilter, type JobListEntry, type JobListPage } from './job-list';
 import { llmUsageOf } from './llm-usage';
@@ -110,10 +111,10 @@ export interface StartedJob {
 }
 
 /**
- * After a progress query goes unanswered, status answers from snapshots until a background query is
- * answered again, or at most this long (then one request asks and waits again).
+ * How long one look at the task queue's pollers stands: without a poller a query would only wait out its deadline.
+ * Older than this, the next request starts a new look in the background and goes by the last one meanwhile.
  */
-const SILENT_WORKERS_MAX_MS = 60_000;
+const POLLER_CHECK_MS = 2_000;
 
 /** The action names control audits, and the request each one records for status. */
 const REQUEST_OF: Partial<Record<string, RequestedAction>> = {
@@ -137,15 +138,14 @@ interface ControlRequest {
 
 export class JobsClient {
   private pollerCheck: { at: number; polling: boolean } | undefined;
-  /**
-   * When a progress query last went unanswered; cleared by the next answer. Meanwhile status answers from snapshots.
-   */
-  private workersSilentSince: number | undefined;
-  private probe: Promise<unknown> | undefined;
+  private pollerLook: Promise<boolean> | undefined;
   /** Every Temporal call but the progress query: bounded, and refused at once while Temporal is known unreachable. */
   private readonly calls: TemporalCalls;
-  /** Live progress per job, shared by every status request (one query in flight per job). */
-  private readonly liveProgress: SharedAnswers<JobProgress>;
+  /**
+   * Live progress per job, shared by every status request (one query in flight per job), never waited on while the
+   * workers are silent, and never older than the newest this process has seen.
+   */
+  private readonly liveProgress: LiveProgress;
   /** Describe of each job's workflow for status (trouble, and whether it ended), shared the same way. */
   private readonly workflowStates: SharedAnswers<WorkflowState>;
   private readonly reconcileDeps: ReconcileDeps;
@@ -156,11 +156,13 @@ export class JobsClient {
     private readonly config: JobsClientConfig,
   ) {
     this.calls = new TemporalCalls(temporal, config.TEMPORAL_RPC_TIMEOUT_MS);
-    this.liveProgress = new SharedAnswers(
-      (jobId) => this.queryProgress(jobId),
-      config.STATUS_LIVE_CACHE_MS,
-      config.STATUS_QUERY_TIMEOUT_MS,
-    );
+    this.liveProgress = new LiveProgress({
+      query: (jobId) =>
+        this.calls.bounded(() => this.handle(jobId).query(progressQuery), config.STATUS_QUERY_TIMEOUT_MS),
+      isUnanswered,
+      liveCacheMs: config.STATUS_LIVE_CACHE_MS,
+      queryTimeoutMs: config.STATUS_QUERY_TIMEOUT_MS,
+    });
     this.workflowStates = new SharedAnswers(
       (jobId) => workflowStateOf(this.reconcileDeps, jobId).catch(() => undefined),
       config.STATUS_LIVE_CACHE_MS,
@@ -402,51 +404,37 @@ export class JobsClient {
     return this.job(jobId);
   }
 
-  private async progressOf(row: JobRow): Promise<{ progress: JobProgress | undefined; source: 'live' | 'snapshot' }> {
-    const stored = row.progress ? { ...row.progress, status: row.status as JobStatus } : undefined;
-    if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse')
-      return { progress: stored, source: 'snapshot' };
-    // Temporal down: the snapshot at once, rather than a query that can only wait out its deadline.
-    if (this.calls.isUnreachable() || !(await this.workersArePolling()))
-      return { progress: stored, source: 'snapshot' };
-    if (this.workersSilentSince !== undefined && Date.now() - this.workersSilentSince < SILENT_WORKERS_MAX_MS) {
-      // Workers stopped answering: one query at a time, in the background, finds out when they are back.
-      this.probe ??= this.queryProgress(row.id).finally(() => (this.probe = undefined));
-      return { progress: stored, source: 'snapshot' };
-    }
-    const live = await this.liveProgress.get(row.id);
-    return live ? { progress: live, source: 'live' } : { progress: stored, source: 'snapshot' };
-  }
-
   /**
-   * The workflow's own progress, or undefined when no worker answers within STATUS_QUERY_TIMEOUT_MS. A
-   * deadline missed makes status answer from snapshots without waiting until a query is answered again:
-   * the server lists a stopped worker's poller for minutes, and a frontend polling many jobs must not
-   * wait out a deadline per request in that window.
+   * Progress of a job for status: live while a worker answers, otherwise the newer of the last live answer this
+   * process saw and the stored snapshot. The workers are taken as gone, without waiting out a query's deadline, when
+   * Temporal is unreachable, when no worker polls the task queue, and after a query went unanswered (the server lists
+   * a killed worker's poller for minutes) until one is answered again (client/live-progress.ts).
    */
-  private async queryProgress(jobId: string): Promise<JobProgress | undefined> {
-    try {
-      const live = await this.calls.bounded(
-        () => this.handle(jobId).query(progressQuery),
-        this.config.STATUS_QUERY_TIMEOUT_MS,
-      );
-      this.workersSilentSince = undefined;
-      return live;
-    } catch (error) {
-      if (isUnanswered(error)) this.workersSilentSince ??= Date.now();
-      // No worker answered in time, or the workflow is gone: the stored snapshot is the best answer.
-      return undefined;
+  private async progressOf(row: JobRow): Promise<ProgressAnswer> {
+    const stored = row.progress ? { ...row.progress, status: row.status as JobStatus } : undefined;
+    if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') {
+      this.liveProgress.forget(row.id);
+      return { progress: stored, source: 'snapshot' };
     }
+    const workersMayAnswer = !this.calls.isUnreachable() && (await this.workersArePolling());
+    return this.liveProgress.answer(row.id, stored, workersMayAnswer);
   }
 
   /**
-   * Whether any worker polls the jobs task queue, asked at most every 2 s: without one a query would
-   * only wait out its deadline, and a frontend polling every 2 s must not pay that on every request.
-   * The server remembers a poller for a few minutes after it was last seen, so a worker that just
-   * died still counts; then the query's deadline is what bounds the answer.
+   * Whether any worker polls the jobs task queue: without one a query would only wait out its deadline, and a
+   * frontend polling every 2 s must not pay that on every request. Only the first request waits for the answer;
+   * after POLLER_CHECK_MS one request starts a new look and every request goes by the last one meanwhile. The server
+   * remembers a poller for a few minutes after it was last seen, so a worker that just died still counts: then the
+   * first unanswered query is what tells (LiveProgress).
    */
   private async workersArePolling(): Promise<boolean> {
-    if (this.pollerCheck && Date.now() - this.pollerCheck.at < 2_000) return this.pollerCheck.polling;
+    const check = this.pollerCheck;
+    if (check && Date.now() - check.at < POLLER_CHECK_MS) return check.polling;
+    this.pollerLook ??= this.lookForPollers().finally(() => (this.pollerLook = undefined));
+    return check ? check.polling : this.pollerLook;
+  }
+
+  private async lookForPollers(): Promise<boolean> {
     let polling = true;
     try {
       const { pollers } = await this.calls.run('list the pollers of the task queue', () =>
@@ -458,8 +446,8 @@ export class JobsClient {
       );
       polling = (pollers ?? []).length > 0;
     } catch (error) {
-      // Temporal unreachable: no worker could answer through it either. Anything else: let the query and its deadline
-      // decide.
+      // Temporal unreachable: no worker could answer through it either (not kept: the next request looks again).
+      // Anything else: let the query and its deadline decide.
       if (error instanceof DependencyUnavailableError) return false;
     }
     this.pollerCheck = { at: Date.now(), polling };
@@ -608,7 +596,7 @@ export class JobsClient {
   }
 
   private forgetShared(jobId: string): void {
-    this.liveProgress.forget(jobId);
+    this.liveProgress.refresh(jobId);
     this.workflowStates.forget(jobId);
   }
 

@@ -105,6 +105,8 @@ export interface CarriedControl {
   activeMs: number;
   currentStep: string;
   runs: number;
+  /** JobProgress.revision when the run before ended; absent when that run predates the revision. */
+  revision?: number;
 }
 
 /** What a data-profiling workflow receives: everything resolved and validated by the client. */

@@ -22,4 +22,10 @@ export interface JobProgress {
   etaSeconds: number | null;
   /** 1 (highest) to 5 (lowest). */
   priority: number;
+  /**
+   * Grows by one with every change of the job's progress, over the job's whole life (carried across
+   * continue-as-new): of two answers about one job, the one with the higher revision is the newer. Absent from
+   * answers and snapshots of workers that predate it, and from legacy jobs.
+   */
+  revision?: number;
 }

@@ -15,12 +15,24 @@ export interface LoadResult {
   fieldCounts: Record<string, number>;
 }
 
+/** One answer as `observe` sees it: its HTTP status, its JSON body, and its latency from when it was due. */
+export interface LoadAnswer {
+  status: number;
+  body: unknown;
+  latencyMs: number;
+}
+
 export async function openLoopLoad(options: {
   url: string;
   headers: Record<string, string>;
   ratePerSecond: number;
   seconds: number;
   countField?: string;
+  /**
+   * Called as each request leaves, with when it was due (ms from the start); what it returns is called with that
+   * request's answer. A reader of the answers can so tell what the client had already seen when it asked.
+   */
+  observe?: (dueMs: number) => (answer: LoadAnswer) => void;
 }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1_024 });
   const total = Math.round(options.ratePerSecond * options.seconds);
@@ -35,10 +47,13 @@ export async function openLoopLoad(options: {
     const due = start + i * interval;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const observer = options.observe?.(due - start);
     inFlight.push(
       get(agent, options.url, options.headers).then(
         ({ status, body }) => {
-          latencies.push(performance.now() - due);
+          const latencyMs = performance.now() - due;
+          latencies.push(latencyMs);
+          observer?.({ status, body: safeJson(body), latencyMs });
           byStatus[status] = (byStatus[status] ?? 0) + 1;
           if (options.countField) {
             const value = String((safeJson(body) as Record<string, unknown> | undefined)?.[options.countField]);

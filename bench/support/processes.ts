@@ -24,12 +24,21 @@ export async function spawnApiProcess(config: Config): Promise<ApiProcess> {
   });
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';
+    // Until the API says where it listens, its output is kept (for the error if it exits first); after that, its
+    // output (a log line per request) is read and dropped: kept and searched whole, it grew by megabytes and cost
+    // the load generator, in this same process, more time with every chunk.
+    const keep = (chunk: Buffer) => (output += chunk.toString());
     child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
+      keep(chunk);
       const match = /API on (http:\/\/[^\s]+)/.exec(output);
-      if (match) resolve(match[1]!);
+      if (!match) return;
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
+      child.stderr.removeAllListeners('data');
+      child.stderr.resume();
+      resolve(match[1]!);
     });
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', keep);
     child.once('exit', (code) => reject(new Error(`API exited (${code}) before listening:\n${output}`)));
   });
   return { url, stop: () => stopProcess(child) };

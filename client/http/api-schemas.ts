@@ -113,7 +113,17 @@ export const jobStatus = z
     in_flight: z.number(),
     eta_seconds: z.number().nullable(),
     updated_at: isoTime,
-    progress_source: z.enum(['live', 'snapshot']),
+    progress_source: z
+      .enum(['live', 'last-live', 'snapshot'])
+      .describe(
+        'live: a worker answered just now; last-live: no worker answers, and the newest answer one gave this API process is newer than the stored snapshot; snapshot: the progress last stored',
+      ),
+    progress_revision: z
+      .number()
+      .nullable()
+      .describe(
+        "Grows with every change of the job's progress: an answer with a lower one than an answer seen before is older; null for legacy jobs",
+      ),
     source: z.string(),
     started_via: z.string().nullable(),
     requested_action: z.string().nullable(),

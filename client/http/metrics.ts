@@ -37,7 +37,7 @@ export function createApiMetrics(options: { db?: Kysely<Database> } = {}): ApiMe
   });
   const statusAnswers = new Counter({
     name: 'synapse_api_status_answers_total',
-    help: 'Job status answers by progress source: live (worker query) or snapshot (jobs table)',
+    help: 'Job status answers by progress source: live (worker query), last-live (the last one) or snapshot (jobs table)',
     labelNames: ['source'],
     registers: [registry],
   });
@@ -54,7 +54,7 @@ export function createApiMetrics(options: { db?: Kysely<Database> } = {}): ApiMe
     },
     countStatusAnswer(body) {
       const source = (body as { progress_source?: unknown } | null)?.progress_source;
-      if (source === 'live' || source === 'snapshot') statusAnswers.inc({ source });
+      if (source === 'live' || source === 'last-live' || source === 'snapshot') statusAnswers.inc({ source });
     },
   };
 }

@@ -278,8 +278,13 @@ export interface components {
       eta_seconds: number | null;
       /** @description ISO 8601 time */
       updated_at: string;
-      /** @enum {string} */
-      progress_source: 'live' | 'snapshot';
+      /**
+       * @description live: a worker answered just now; last-live: no worker answers, and the newest answer one gave this API process is newer than the stored snapshot; snapshot: the progress last stored
+       * @enum {string}
+       */
+      progress_source: 'live' | 'last-live' | 'snapshot';
+      /** @description Grows with every change of the job's progress: an answer with a lower one than an answer seen before is older; null for legacy jobs */
+      progress_revision: number | null;
       source: string;
       started_via: string | null;
       requested_action: string | null;
@@ -330,8 +335,13 @@ export interface components {
       eta_seconds: number | null;
       /** @description ISO 8601 time */
       updated_at: string;
-      /** @enum {string} */
-      progress_source: 'live' | 'snapshot';
+      /**
+       * @description live: a worker answered just now; last-live: no worker answers, and the newest answer one gave this API process is newer than the stored snapshot; snapshot: the progress last stored
+       * @enum {string}
+       */
+      progress_source: 'live' | 'last-live' | 'snapshot';
+      /** @description Grows with every change of the job's progress: an answer with a lower one than an answer seen before is older; null for legacy jobs */
+      progress_revision: number | null;
       source: string;
       started_via: string | null;
       requested_action: string | null;
@@ -384,8 +394,13 @@ export interface components {
       eta_seconds: number | null;
       /** @description ISO 8601 time */
       updated_at: string;
-      /** @enum {string} */
-      progress_source: 'live' | 'snapshot';
+      /**
+       * @description live: a worker answered just now; last-live: no worker answers, and the newest answer one gave this API process is newer than the stored snapshot; snapshot: the progress last stored
+       * @enum {string}
+       */
+      progress_source: 'live' | 'last-live' | 'snapshot';
+      /** @description Grows with every change of the job's progress: an answer with a lower one than an answer seen before is older; null for legacy jobs */
+      progress_revision: number | null;
       source: string;
       started_via: string | null;
       requested_action: string | null;
@@ -525,8 +540,13 @@ export interface components {
       eta_seconds: number | null;
       /** @description ISO 8601 time */
       updated_at: string;
-      /** @enum {string} */
-      progress_source: 'live' | 'snapshot';
+      /**
+       * @description live: a worker answered just now; last-live: no worker answers, and the newest answer one gave this API process is newer than the stored snapshot; snapshot: the progress last stored
+       * @enum {string}
+       */
+      progress_source: 'live' | 'last-live' | 'snapshot';
+      /** @description Grows with every change of the job's progress: an answer with a lower one than an answer seen before is older; null for legacy jobs */
+      progress_revision: number | null;
       source: string;
       started_via: string | null;
       requested_action: string | null;
@@ -577,8 +597,13 @@ export interface components {
       eta_seconds: number | null;
       /** @description ISO 8601 time */
       updated_at: string;
-      /** @enum {string} */
-      progress_source: 'live' | 'snapshot';
+      /**
+       * @description live: a worker answered just now; last-live: no worker answers, and the newest answer one gave this API process is newer than the stored snapshot; snapshot: the progress last stored
+       * @enum {string}
+       */
+      progress_source: 'live' | 'last-live' | 'snapshot';
+      /** @description Grows with every change of the job's progress: an answer with a lower one than an answer seen before is older; null for legacy jobs */
+      progress_revision: number | null;
       source: string;
       started_via: string | null;
       requested_action: string | null;
@@ -631,8 +656,13 @@ export interface components {
       eta_seconds: number | null;
       /** @description ISO 8601 time */
       updated_at: string;
-      /** @enum {string} */
-      progress_source: 'live' | 'snapshot';
+      /**
+       * @description live: a worker answered just now; last-live: no worker answers, and the newest answer one gave this API process is newer than the stored snapshot; snapshot: the progress last stored
+       * @enum {string}
+       */
+      progress_source: 'live' | 'last-live' | 'snapshot';
+      /** @description Grows with every change of the job's progress: an answer with a lower one than an answer seen before is older; null for legacy jobs */
+      progress_revision: number | null;
       source: string;
       started_via: string | null;
       requested_action: string | null;

@@ -155,6 +155,11 @@ export class JobControl {
   private readonly superseded = new Set<string>();
   private changes = 0;
   private persistedChanges = 0;
+  /**
+   * JobProgress.revision: counts every touch(), so it grows with each change of progress; in-memory state that
+   * replays to the same value and adds no command, hence no patch.
+   */
+  private revision = 0;
   private stepsAtLastSnapshot = 0;
 
   private readonly jobId: string;
@@ -234,6 +239,7 @@ export class JobControl {
         activeMs: this.activeMs,
         currentStep: this.currentStep,
       } = this.carried);
+      this.revision = this.carried.revision ?? 0;
       this.stepsAtLastSnapshot = this.completed + this.failed;
     }
     this.registerHandlers();
@@ -481,6 +487,7 @@ export class JobControl {
       activeMs: this.activeMs,
       currentStep: this.currentStep,
       runs: (this.carried?.runs ?? 1) + 1,
+      revision: this.revision,
     };
   }
 
@@ -517,6 +524,7 @@ export class JobControl {
       updatedAt: new Date().toISOString(),
       etaSeconds: rate > 0 ? Math.round((this.totalSteps - done) / rate / 1000) : null,
       priority: this.priority,
+      revision: this.revision,
     };
   }
 
@@ -552,6 +560,7 @@ export class JobControl {
 
   /** Marks progress as changed; the jobs-table snapshot follows on status changes and every ~2 % of steps. */
   private touch(snapshotNow = false): void {
+    this.revision++;
     const steps = this.completed + this.failed;
     if (
       snapshotNow ||
