@@ -1,6 +1,7 @@
 // The fleet-wide LLM budget as one worker process sees it: its calls wait in the shared PostgreSQL ledger
-// (llm-budget-ledger.ts) and wake on NOTIFY or when budget is due to free up, never by busy polling;
-// while waiting they heartbeat, so cancel and pause-now reach them, and an abort takes them off the queue.
+// (llm-budget-ledger.ts) and wake on NOTIFY or when budget is due to free up, never by busy polling; a call
+// granted by any worker's round goes at once (the grant's NOTIFY names it). While waiting they heartbeat, so
+// cancel and pause-now reach them, and an abort takes them off the queue.
 
 import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
@@ -10,12 +11,14 @@ import type { Database } from '../../../db/database';
 import type { BudgetGrant, BudgetRequest, LlmBudget } from './llm-budget';
 import {
   BUDGET_CHANNEL,
+  GRANTED_CHANNEL,
   dispatch,
   enqueueCall,
   refreshCalls,
   releaseCall,
   settleCall,
   type DispatchOutcome,
+  type GrantedNotice,
   type LedgerSettings,
 } from './llm-budget-ledger';
 
@@ -113,20 +116,27 @@ export class PostgresLlmBudget implements LlmBudget {
     this.listener ??= (async () => {
       const client = new pg.Client({ connectionString: this.options.databaseUrl });
       client.on('notification', (message) => {
-        if (message.channel === BUDGET_CHANNEL && message.payload) this.kick(message.payload);
+        if (!message.payload) return;
+        if (message.channel === BUDGET_CHANNEL) this.kick(message.payload);
+        else if (message.channel === GRANTED_CHANNEL) this.granted(JSON.parse(message.payload) as GrantedNotice);
       });
       // A broken LISTEN connection is replaced on the next acquire; meanwhile the timed re-checks carry on.
       client.on('error', () => {
         this.listener = undefined;
       });
       await client.connect();
-      await client.query(`listen ${BUDGET_CHANNEL}`);
+      await client.query(`listen ${BUDGET_CHANNEL}; listen ${GRANTED_CHANNEL}`);
       return client;
     })();
     this.listener.catch(() => {
       this.listener = undefined;
     });
     return this.listener;
+  }
+
+  /** Sends this process's calls among those a round (here or in another worker) just granted. */
+  private granted(notice: GrantedNotice): void {
+    for (const id of notice.ids) this.waiters.get(id)?.granted();
   }
 
   /** Runs a grant round for `model` now; rounds do not overlap, and a kick during one runs another after it. */
@@ -150,6 +160,7 @@ export class PostgresLlmBudget implements LlmBudget {
     let outcome: DispatchOutcome | undefined;
     try {
       outcome = await dispatch(this.options.db, model, this.options);
+      this.granted({ model, ids: outcome.granted });
       const mine = [...this.waiters.values()].filter((w) => w.model === model);
       const states = await refreshCalls(
         this.options.db,
