@@ -97,10 +97,10 @@ async function runWith(env: BenchEnvironment, workerCount: number, attributes: s
     limits: { requestsPerMinute: rpm, tokensPerMinute: tpm, windowMs },
   });
   env.standin.reset();
-  // Eight connections a worker carry its budget rounds and writes (most of its 20 calls wait for budget, holding none);
+  // Five connections a worker carry its budget rounds and writes (most of its 20 calls wait for budget, holding none);
   // the machine's PostgreSQL (100 connections) is shared with other benchmarks and tests.
   const workers = Array.from({ length: workerCount }, () =>
-    env.spawnWorker({ OPENAI_MODEL: model, WORKER_DB_POOL_SIZE: 8 }),
+    env.spawnWorker({ OPENAI_MODEL: model, WORKER_DB_POOL_SIZE: 5 }),
   );
   await Promise.all(workers.map((w) => w.ready));
   const startedAt = Date.now();
