@@ -158,6 +158,8 @@ export class PostgresLlmBudget implements LlmBudget {
   private async round(model: string): Promise<void> {
     clearTimeout(this.timers.get(model));
     let outcome: DispatchOutcome | undefined;
+    // The next check is due counted from the round's start (the ledger read its clock then), not from its end.
+    const startedAt = Date.now();
     try {
       outcome = await dispatch(this.options.db, model, this.options);
       this.granted({ model, ids: outcome.granted });
@@ -173,7 +175,11 @@ export class PostgresLlmBudget implements LlmBudget {
         else if (state === undefined) waiter.failed(new Error('LLM budget wait lost its place in the queue'));
       }
     } finally {
-      this.schedule(model, outcome?.nextCheckInMs ?? null);
+      const nextCheckInMs = outcome?.nextCheckInMs;
+      this.schedule(
+        model,
+        nextCheckInMs === undefined || nextCheckInMs === null ? null : nextCheckInMs - (Date.now() - startedAt),
+      );
     }
   }
 
@@ -183,9 +189,11 @@ export class PostgresLlmBudget implements LlmBudget {
    */
   private schedule(model: string, nextCheckInMs: number | null): void {
     if (this.closed || ![...this.waiters.values()].some((w) => w.model === model)) return;
+    // A check a few milliseconds early (PostgreSQL read its clock a little after the round started) finds nothing
+    // freed and schedules the next; one late leaves the freed budget idle.
     const timer = setTimeout(
       () => this.kick(model),
-      Math.min(nextCheckInMs ?? Infinity, this.options.heartbeatIntervalMs),
+      Math.max(0, Math.min(nextCheckInMs ?? Infinity, this.options.heartbeatIntervalMs)),
     );
     timer.unref();
     this.timers.set(model, timer);
