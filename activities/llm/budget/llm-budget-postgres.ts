@@ -118,7 +118,7 @@ export class PostgresLlmBudget implements LlmBudget {
       client.on('notification', (message) => {
         if (!message.payload) return;
         if (message.channel === BUDGET_CHANNEL) this.kick(message.payload);
-        else if (message.channel === GRANTED_CHANNEL) this.granted(JSON.parse(message.payload) as GrantedNotice);
+        else if (message.channel === GRANTED_CHANNEL) this.grantedNotice(message.payload);
       });
       // A broken LISTEN connection is replaced on the next acquire; meanwhile the timed re-checks carry on.
       client.on('error', () => {
@@ -132,6 +132,17 @@ export class PostgresLlmBudget implements LlmBudget {
       this.listener = undefined;
     });
     return this.listener;
+  }
+
+  /** A payload that is not a notice (written by hand with pg_notify) is ignored: the next round sees the grants. */
+  private grantedNotice(payload: string): void {
+    let notice: GrantedNotice;
+    try {
+      notice = JSON.parse(payload) as GrantedNotice;
+    } catch {
+      return;
+    }
+    if (Array.isArray(notice.ids)) this.granted(notice);
   }
 
   /** Sends this process's calls among those a round (here or in another worker) just granted. */
