@@ -19,6 +19,7 @@ import * as ruleResultsSqlstate from './migrations/0011_rule_results_sqlstate';
 import * as llmCallIds from './migrations/0012_llm_call_ids';
 import * as jobAdmission from './migrations/0013_job_admission';
 import * as requestHashAndStarter from './migrations/0014_request_hash_and_starter';
+import * as llmBudgetReservations from './migrations/0015_llm_budget_reservations';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012_llm_call_ids': llmCallIds,
   '0013_job_admission': jobAdmission,
   '0014_request_hash_and_starter': requestHashAndStarter,
+  '0015_llm_budget_reservations': llmBudgetReservations,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

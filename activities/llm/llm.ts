@@ -144,9 +144,12 @@ export async function completeStructured<T>(
   };
 }
 
-/** A rough token count before sending (about four characters a token), corrected by the real usage after. */
-export function estimateTokens(prompt: { system: string; user: string }, maxOutputTokens: number): number {
-  return Math.ceil((prompt.system.length + prompt.user.length) / 4) + maxOutputTokens;
+/**
+ * A rough count of the prompt's tokens before sending (about four characters a token, message by message as the
+ * provider counts), corrected by the real usage after.
+ */
+export function countPromptTokens(prompt: { system: string; user: string }): number {
+  return Math.ceil(prompt.system.length / 4) + Math.ceil(prompt.user.length / 4);
 }
 
 /**
@@ -225,7 +228,8 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
       jobId: call.jobId,
       owner: call.owner,
       priority: call.priority,
-      estimatedTokens: estimateTokens(prompt, settings.maxOutputTokens),
+      promptTokens: countPromptTokens(prompt),
+      maxOutputTokens: settings.maxOutputTokens,
     },
     context.cancellationSignal,
     (details) => beat(call, state, { waitingFor: 'budget', ...details }),
@@ -263,9 +267,10 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
       .withResponse()
       .then(({ data, response }) => ({ completion: data, response }));
   } catch (error) {
+    const failedAt = Date.now();
     // `instanceof` leaves APIError's type parameters `any`: read it as the plain APIError.
     const apiError = error instanceof OpenAI.APIError ? (error as APIError) : undefined;
-    await settle(grant, apiError ? { headers: apiError.headers, status: apiError.status } : {});
+    await settle(grant, apiError ? { headers: apiError.headers, status: apiError.status } : {}, failedAt);
     // A cancelled activity must surface as cancellation, not as an LLM failure to retry.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
     const failure = classifyLlmError(error);
@@ -280,6 +285,7 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
     clearInterval(heartbeat);
     context.cancellationSignal.removeEventListener('abort', abort);
   }
+  const answeredAt = Date.now();
   const { completion, response } = answered;
   const promptTokens = completion.usage?.prompt_tokens ?? 0;
   const completionTokens = completion.usage?.completion_tokens ?? 0;
@@ -295,11 +301,16 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
     cached: false,
     durationMs: Date.now() - startedAt,
   });
-  await settle(grant, {
-    usedTokens: promptTokens + completionTokens,
-    headers: response.headers,
-    status: response.status,
-  });
+  // An answer without `usage` says nothing of what it used: the call keeps counting its reservation.
+  await settle(
+    grant,
+    {
+      usedTokens: completion.usage ? promptTokens + completionTokens : undefined,
+      headers: response.headers,
+      status: response.status,
+    },
+    answeredAt,
+  );
   return { content: completion.choices[0]?.message?.content ?? '', promptTokens, completionTokens };
 }
 
@@ -307,9 +318,9 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
  * The budget's bookkeeping is best effort: a failed settle must not fail a paid answer or hide the provider's
  * error. The ledger lets an unsettled call go after the request timeout, and the next 429 pauses the model again.
  */
-async function settle(grant: BudgetGrant, outcome: BudgetSettlement): Promise<void> {
+async function settle(grant: BudgetGrant, outcome: BudgetSettlement, answeredAt: number): Promise<void> {
   try {
-    await grant.settle(outcome);
+    await grant.settle({ ...outcome, sinceAnswerMs: Date.now() - answeredAt });
   } catch (error) {
     Context.current().log.warn('LLM budget settle failed', {
       error: error instanceof Error ? error.message : String(error),

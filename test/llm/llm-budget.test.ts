@@ -6,6 +6,7 @@
 
 import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { notifyBudgetChanged } from '../../activities/llm/budget/llm-budget-ledger';
+import { PostgresLlmBudget } from '../../activities/llm/budget/llm-budget-postgres';
 import { planGrants } from '../../activities/llm/budget/llm-budget-plan';
 import { readProviderSignals } from '../../activities/llm/budget/llm-budget-provider';
 import { parseResetDuration } from '../../activities/llm/llm-errors';
@@ -17,9 +18,11 @@ import {
   pausesOf,
   readBudgetJournal,
   removeBudgetJournal,
+  reservationIn,
   type GrantRound,
   type JournalPause,
 } from '../support/budget-journal';
+import { sql } from 'kysely';
 import { createHarness, type Harness } from '../support/harness';
 import { endAllSpawnedWorkers, spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { waitFor } from '../support/waiting';
@@ -107,7 +110,7 @@ function expectRoundsAtTheLimit(rounds: GrantRound[], bound: 'requests' | 'token
       const full =
         bound === 'requests'
           ? round.requests >= round.rpm
-          : round.requests >= round.rpm || round.tokens.most + next.estimate > round.tpm;
+          : round.requests >= round.rpm || round.tokens.most + reservationIn(round, next) > round.tpm;
       if (!full) problems.push('calls left waiting while the window had room');
     }
     expect({ round: describeRound(round), problems }).toEqual({ round: describeRound(round), problems: [] });
@@ -505,7 +508,13 @@ describe('one budget for two worker processes', () => {
     const jobId = await start(owner, set);
     const waiting = () => waitingCalls(jobId);
     await waitFor(waiting, (n) => n === 4, 30_000, '4 calls waiting for budget');
-    const budget = (await harness.jobs.llmBudget(admin)).find((m) => m.model === MODEL)!;
+    // The reason is written by the grant round each enqueue starts, which may commit just after the calls are seen.
+    const budget = await waitFor(
+      async () => (await harness.jobs.llmBudget(admin)).find((m) => m.model === MODEL)!,
+      (b) => b.blocked_reason !== null,
+      10_000,
+      'a grant round to see the 4 waiting calls',
+    );
     expect(budget.waiting.by_owner).toEqual({ [owner]: 4 });
     expect(budget.blocked_reason).toBe('waiting for requests-per-minute budget');
 
@@ -536,5 +545,91 @@ describe('one budget for two worker processes', () => {
       'the two granted calls at the stand-in',
     );
     expect(callsFor(set)).toHaveLength(2);
+  });
+});
+
+describe('reservations settled to what calls use (the ledger on real PostgreSQL)', () => {
+  const model = 'budget-test-reservations';
+  const ledgerRows = () =>
+    harness.db
+      .selectFrom('llm_budget_calls')
+      .select(['job_id', 'state', 'tokens'])
+      .where('model', '=', model)
+      .orderBy('id')
+      .execute();
+  const dbNow = async () =>
+    Number(
+      (await sql<{ now: string }>`select extract(epoch from clock_timestamp()) * 1000 as now`.execute(harness.db))
+        .rows[0]!.now,
+    );
+
+  it('frees what a settled call did not use for the call waiting behind it at once, which reserves the completion answers used instead of the most', async () => {
+    await harness.db.deleteFrom('llm_budget_calls').where('model', '=', model).execute();
+    // A window of ten minutes and a heartbeat of ten: no budget frees by time and no timed round runs during the
+    // test, so only the settlement's NOTIFY can let the second call in.
+    await harness.jobs.setLlmBudget(admin, model, { rpm: 100, tpm: 1_000, windowMs: 600_000 });
+    const budget = new PostgresLlmBudget({
+      db: harness.db,
+      databaseUrl: harness.config.DATABASE_URL,
+      defaults: { rpm: 100, tpm: 1_000, windowMs: 600_000 },
+      requestTimeoutMs: 600_000,
+      staleWaiterMs: 600_000,
+      heartbeatIntervalMs: 600_000,
+    });
+    const request = (jobId: string) => ({
+      model,
+      jobId,
+      owner: 'ivy',
+      priority: 3,
+      promptTokens: 100,
+      maxOutputTokens: 800,
+    });
+    const signal = new AbortController().signal;
+    try {
+      const first = await budget.acquire(request('job-a'), signal, () => undefined);
+      let secondGranted = false;
+      const second = budget
+        .acquire(request('job-b'), signal, () => undefined)
+        .then((grant) => {
+          secondGranted = true;
+          return grant;
+        });
+      // Nothing answered yet, so the first reserves its prompt and the most its answer may use: 900 of 1 000, and the
+      // second, reserving as much, waits.
+      await waitFor(
+        async () => (await harness.jobs.llmBudget(admin)).find((m) => m.model === model)?.blocked_reason,
+        (reason) => reason === 'waiting for tokens-per-minute budget',
+        30_000,
+        'the second call waiting for tokens',
+      );
+      expect(await ledgerRows()).toEqual([
+        { job_id: 'job-a', state: 'granted', tokens: 900 },
+        { job_id: 'job-b', state: 'waiting', tokens: 900 },
+      ]);
+      expect(secondGranted).toBe(false);
+
+      // The answer used 150 tokens (50 of completion) and arrived 5 s before the settlement was written.
+      const before = await dbNow();
+      await first.settle({ usedTokens: 150, status: 200, sinceAnswerMs: 5_000 });
+      const after = await dbNow();
+      const grant = await second;
+      // The second reserves its prompt and the 50 completion tokens the window's answer used: 150 + 150 of 1 000.
+      expect(await ledgerRows()).toEqual([
+        { job_id: 'job-a', state: 'granted', tokens: 150 },
+        { job_id: 'job-b', state: 'granted', tokens: 150 },
+      ]);
+      // The first call's window starts at its answer, not at the settlement's write.
+      const { rows } = await sql<{ settled: string }>`
+        select extract(epoch from settled_at) * 1000 as settled from llm_budget_calls where model = ${model} and job_id = 'job-a'`.execute(
+        harness.db,
+      );
+      const settled = Number(rows[0]!.settled);
+      expect(settled).toBeGreaterThanOrEqual(before - 5_000);
+      expect(settled).toBeLessThanOrEqual(after - 5_000);
+      await grant.settle({ usedTokens: 160, status: 200 });
+    } finally {
+      await budget.close();
+      await harness.db.deleteFrom('llm_budget_calls').where('model', '=', model).execute();
+    }
   });
 });

@@ -17,22 +17,25 @@ export async function installBudgetJournal(db: Kysely<Database>): Promise<void> 
     create schema if not exists ${SCHEMA};
     create table if not exists ${SCHEMA}.calls (
       id bigint primary key, model text not null, job_id text not null, owner text not null, priority integer not null,
-      estimate integer not null, enqueued_at timestamptz not null, granted_at timestamptz, settled_at timestamptz,
-      used integer, deleted_at timestamptz, deleted_state text);
+      estimate integer not null, prompt_tokens integer, max_output_tokens integer, enqueued_at timestamptz not null,
+      granted_at timestamptz, settled_at timestamptz, settle_written_at timestamptz, used integer, deleted_at timestamptz,
+      deleted_state text);
     create table if not exists ${SCHEMA}.limits (
       seq bigserial primary key, model text not null, at timestamptz not null, rpm integer not null, tpm integer not null,
       window_ms integer not null, paused_until timestamptz, provider_rpm integer, provider_tpm integer);
     create or replace function ${SCHEMA}.on_call() returns trigger language plpgsql as $$
     begin
       if tg_op = 'INSERT' then
-        insert into ${SCHEMA}.calls (id, model, job_id, owner, priority, estimate, enqueued_at)
-          values (new.id, new.model, new.job_id, new.owner, new.priority, new.tokens, new.enqueued_at) on conflict (id) do nothing;
+        insert into ${SCHEMA}.calls (id, model, job_id, owner, priority, estimate, prompt_tokens, max_output_tokens, enqueued_at)
+          values (new.id, new.model, new.job_id, new.owner, new.priority, new.tokens, new.prompt_tokens, new.max_output_tokens, new.enqueued_at)
+          on conflict (id) do nothing;
       elsif tg_op = 'UPDATE' then
         if old.state = 'waiting' and new.state = 'granted' then
           update ${SCHEMA}.calls set granted_at = new.granted_at, estimate = new.tokens where id = new.id;
         end if;
         if new.settled_at is distinct from old.settled_at then
-          update ${SCHEMA}.calls set settled_at = new.settled_at, used = new.tokens where id = new.id;
+          update ${SCHEMA}.calls set settled_at = new.settled_at, settle_written_at = clock_timestamp(), used = new.tokens
+            where id = new.id;
         end if;
       else
         update ${SCHEMA}.calls set deleted_at = clock_timestamp(), deleted_state = old.state where id = old.id;
@@ -89,13 +92,19 @@ export interface JournalCall {
   jobId: string;
   owner: string;
   priority: number;
-  /** Tokens the budget counted before the provider's answer (the estimate). */
+  /** Tokens the budget counted before the provider's answer: enqueued with the most, reserved at its grant. */
   estimate: number;
+  /** The prompt's tokens and the most the answer may use, as enqueued (null on rows from before they were kept). */
+  promptTokens: number | null;
+  maxOutputTokens: number | null;
   /** Tokens the budget counted once settled (the provider's usage). */
   used: number | null;
   enqueuedAt: number;
   grantedAt: number | null;
+  /** When its window starts: the answer's arrival. */
   settledAt: number | null;
+  /** When the settlement was written (after the usage row): from then on a round sees `used`. */
+  settleWrittenAt: number | null;
   deletedAt: number | null;
   deletedState: 'waiting' | 'granted' | null;
 }
@@ -121,7 +130,8 @@ const ms = (column: string) => sql.raw(`extract(epoch from ${column}) * 1000 as 
 
 export async function readBudgetJournal(db: Kysely<Database>, model: string): Promise<BudgetJournal> {
   const { rows: calls } = await sql<Record<string, any>>`
-    select id, job_id, owner, priority, estimate, used, deleted_state, ${ms('enqueued_at')}, ${ms('granted_at')}, ${ms('settled_at')}, ${ms('deleted_at')}
+    select id, job_id, owner, priority, estimate, prompt_tokens, max_output_tokens, used, deleted_state, ${ms('enqueued_at')},
+      ${ms('granted_at')}, ${ms('settled_at')}, ${ms('settle_written_at')}, ${ms('deleted_at')}
     from ${sql.raw(SCHEMA)}.calls where model = ${model} order by id`.execute(db);
   const { rows: limits } = await sql<Record<string, any>>`
     select rpm, tpm, window_ms, provider_rpm, provider_tpm, ${ms('at')}, ${ms('paused_until')}
@@ -134,10 +144,13 @@ export async function readBudgetJournal(db: Kysely<Database>, model: string): Pr
       owner: r.owner,
       priority: r.priority,
       estimate: r.estimate,
+      promptTokens: r.prompt_tokens,
+      maxOutputTokens: r.max_output_tokens,
       used: r.used,
       enqueuedAt: Number(r.enqueued_at),
       grantedAt: time(r.granted_at),
       settledAt: time(r.settled_at),
+      settleWrittenAt: time(r.settle_written_at),
       deletedAt: time(r.deleted_at),
       deletedState: r.deleted_state,
     })),
@@ -173,6 +186,18 @@ export interface GrantRound {
   tokens: { least: number; most: number };
   /** Calls enqueued well before the round and granted after it: they were waiting and were left waiting. */
   leftWaiting: JournalCall[];
+  /**
+   * The completion tokens this round reserved per call (its grants' reservations less their prompts); null when
+   * it granted only calls whose prompts were not kept apart.
+   */
+  reservedCompletion: number | null;
+}
+
+/** What `call` would have reserved in `round`: its prompt plus the round's completion, at most its most. */
+export function reservationIn(round: GrantRound, call: JournalCall): number {
+  if (call.promptTokens === null || call.maxOutputTokens === null || round.reservedCompletion === null)
+    return call.estimate;
+  return call.promptTokens + Math.min(call.maxOutputTokens, round.reservedCompletion);
 }
 
 /**
@@ -197,10 +222,12 @@ export function grantRounds(journal: BudgetJournal): GrantRound[] {
       let most = 0;
       for (const c of inWindow) {
         const used = c.used ?? c.estimate;
-        if (c.settledAt === null || c.settledAt > t + VISIBILITY_SLACK_MS) {
+        // The window starts at the answer (settledAt), but a round sees the usage only once it is written.
+        const written = c.settleWrittenAt ?? c.settledAt;
+        if (written === null || written > t + VISIBILITY_SLACK_MS) {
           least += c.estimate;
           most += c.estimate;
-        } else if (c.settledAt < t - VISIBILITY_SLACK_MS) {
+        } else if (written < t - VISIBILITY_SLACK_MS) {
           least += used;
           most += used;
         } else {
@@ -214,9 +241,14 @@ export function grantRounds(journal: BudgetJournal): GrantRound[] {
           (c.grantedAt === null || c.grantedAt > t) &&
           (c.deletedAt === null || c.deletedAt > t),
       );
+      const completions = byInstant
+        .get(t)!
+        .filter((c) => c.promptTokens !== null)
+        .map((c) => c.estimate - c.promptTokens!);
       return {
         at: t,
         granted: byInstant.get(t)!.map((c) => c.id),
+        reservedCompletion: completions.length > 0 ? Math.max(...completions) : null,
         limits,
         rpm: Math.min(limits.rpm, limits.providerRpm ?? Infinity),
         tpm: Math.min(limits.tpm, limits.providerTpm ?? Infinity),

@@ -1,6 +1,7 @@
 // The budget's state in PostgreSQL, shared by every worker process: limits per model, the calls waiting for
 // or holding budget, recent 429s. Granting runs under a row lock on the model, so two workers never hand
-// out the same budget; every change is announced on NOTIFY llm_budget so waiters elsewhere look at once.
+// out the same budget; every change is announced on NOTIFY llm_budget so waiters elsewhere look at once, and
+// every grant on NOTIFY llm_budget_granted with the granted ids, so their workers send them without a round.
 
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../../db/database';
@@ -9,6 +10,16 @@ import { planGrants, type BlockedReason, type Waiter, type WindowUsage } from '.
 import { readProviderSignals } from './llm-budget-provider';
 
 export const BUDGET_CHANNEL = 'llm_budget';
+export const GRANTED_CHANNEL = 'llm_budget_granted';
+
+/** NOTIFY llm_budget_granted's payload. */
+export interface GrantedNotice {
+  model: string;
+  ids: number[];
+}
+
+/** PostgreSQL refuses a NOTIFY payload of 8 000 bytes or more; a larger grant is announced as a plain change. */
+const MAX_NOTICE_BYTES = 7_900;
 
 export interface LedgerSettings {
   /** Limits a model gets the first time it is used; later changes go through the API (client/llm-budget.ts). */
@@ -44,7 +55,10 @@ export async function enqueueCall(db: Kysely<Database>, request: BudgetRequest, 
       job_id: request.jobId,
       owner: request.owner,
       priority: request.priority,
-      tokens: request.estimatedTokens,
+      // Until a grant round knows what recent answers used, the most the call may use.
+      tokens: request.promptTokens + request.maxOutputTokens,
+      prompt_tokens: request.promptTokens,
+      max_output_tokens: request.maxOutputTokens,
       state: 'waiting',
       worker,
     })
@@ -106,7 +120,8 @@ export async function dispatch(
       )
       .execute();
     const usage = await windowUsage(trx, model);
-    const waiters = await waitingCalls(trx, model);
+    const expectedCompletion = await recentCompletion(trx, model);
+    const waiters = await waitingCalls(trx, model, expectedCompletion);
     const effective = {
       rpm: Math.min(limits.rpm, limits.provider_rpm ?? Infinity),
       tpm: Math.min(limits.tpm, limits.provider_tpm ?? Infinity),
@@ -116,10 +131,13 @@ export async function dispatch(
     if (plan.grant.length > 0) {
       await trx
         .updateTable('llm_budget_calls')
-        .set({ state: 'granted', granted_at: now })
+        .set({ state: 'granted', granted_at: now, tokens: reservation(expectedCompletion) })
         .where('id', 'in', plan.grant)
         .execute();
-      await notifyBudgetChanged(trx, model);
+      const notice = JSON.stringify({ model, ids: plan.grant } satisfies GrantedNotice);
+      if (Buffer.byteLength(notice) < MAX_NOTICE_BYTES)
+        await sql`select pg_notify(${GRANTED_CHANNEL}, ${notice})`.execute(trx);
+      else await notifyBudgetChanged(trx, model);
     }
     if (plan.blocked !== limits.blocked_reason)
       await trx
@@ -166,11 +184,41 @@ async function windowUsage(
   return { window, nextExpiry };
 }
 
-async function waitingCalls(trx: Transaction<Database>, model: string): Promise<Waiter[]> {
+/**
+ * The most completion tokens an answer in the window used (calls count there for a window after their answer):
+ * what the next call reserves for its answer, so a reservation is the size of a real call rather than the most
+ * any call may use. The most rather than the mean, so a waiting call is rarely reserved short; null when the
+ * window holds no answer yet.
+ */
+async function recentCompletion(trx: Transaction<Database>, model: string): Promise<number | null> {
+  const row = await trx
+    .selectFrom('llm_budget_calls')
+    .select((eb) => eb.fn.max<number | null>(sql<number>`greatest(0, tokens - prompt_tokens)`).as('completion'))
+    .where('model', '=', model)
+    .where('state', '=', 'granted')
+    .where('settled_at', 'is not', null)
+    .where('prompt_tokens', 'is not', null)
+    .executeTakeFirst();
+  return row?.completion ?? null;
+}
+
+/**
+ * A call's reservation: its prompt plus the completion recent answers used, capped by the most it may use (all of
+ * it while nothing is known). Calls enqueued before prompts were counted apart keep what they were enqueued with.
+ */
+const reservation = (expectedCompletion: number | null) =>
+  sql<number>`case when prompt_tokens is null then tokens
+    else prompt_tokens + least(max_output_tokens, coalesce(${expectedCompletion}::integer, max_output_tokens)) end`;
+
+async function waitingCalls(
+  trx: Transaction<Database>,
+  model: string,
+  expectedCompletion: number | null,
+): Promise<Waiter[]> {
   const rows = await trx
     .selectFrom('llm_budget_calls as c')
     .leftJoin('jobs as j', 'j.id', 'c.job_id')
-    .select(['c.id', 'c.owner', 'c.priority', 'c.tokens', 'j.status'])
+    .select(['c.id', 'c.owner', 'c.priority', 'c.tokens', 'c.prompt_tokens', 'c.max_output_tokens', 'j.status'])
     .where('c.model', '=', model)
     .where('c.state', '=', 'waiting')
     .orderBy('c.priority')
@@ -182,14 +230,18 @@ async function waitingCalls(trx: Transaction<Database>, model: string): Promise<
     id: r.id,
     owner: r.owner,
     priority: r.priority,
-    tokens: r.tokens,
+    tokens:
+      r.prompt_tokens === null || r.max_output_tokens === null
+        ? r.tokens
+        : r.prompt_tokens + Math.min(r.max_output_tokens, expectedCompletion ?? r.max_output_tokens),
     held: r.status === 'paused',
   }));
 }
 
 /**
- * Corrects the call's tokens with what the provider reports it used and starts its window from now; a 429
- * or an exhausted quota pauses the model for every worker until the provider's reset.
+ * Corrects the call's tokens with what the provider reports it used and starts its window from the answer's
+ * arrival (the provider counted it from its own arrival, earlier still); a 429 or an exhausted quota pauses the
+ * model for every worker until the provider's reset.
  */
 export async function settleCall(
   db: Kysely<Database>,
@@ -203,7 +255,11 @@ export async function settleCall(
   } else {
     await db
       .updateTable('llm_budget_calls')
-      .set((eb) => ({ settled_at: sql`clock_timestamp()`, tokens: outcome.usedTokens ?? eb.ref('tokens') }))
+      .set((eb) => ({
+        // Durations only cross from the worker's clock: the answer arrived this long before PostgreSQL's now.
+        settled_at: sql`clock_timestamp() - make_interval(secs => ${Math.max(0, outcome.sinceAnswerMs ?? 0) / 1000})`,
+        tokens: outcome.usedTokens ?? eb.ref('tokens'),
+      }))
       .where('id', '=', call.id)
       .execute();
   }

@@ -1,6 +1,7 @@
 // The fleet-wide LLM budget as one worker process sees it: its calls wait in the shared PostgreSQL ledger
-// (llm-budget-ledger.ts) and wake on NOTIFY or when budget is due to free up, never by busy polling;
-// while waiting they heartbeat, so cancel and pause-now reach them, and an abort takes them off the queue.
+// (llm-budget-ledger.ts) and wake on NOTIFY or when budget is due to free up, never by busy polling; a call
+// granted by any worker's round goes at once (the grant's NOTIFY names it). While waiting they heartbeat, so
+// cancel and pause-now reach them, and an abort takes them off the queue.
 
 import { hostname } from 'node:os';
 import { Context } from '@temporalio/activity';
@@ -10,12 +11,14 @@ import type { Database } from '../../../db/database';
 import type { BudgetGrant, BudgetRequest, LlmBudget } from './llm-budget';
 import {
   BUDGET_CHANNEL,
+  GRANTED_CHANNEL,
   dispatch,
   enqueueCall,
   refreshCalls,
   releaseCall,
   settleCall,
   type DispatchOutcome,
+  type GrantedNotice,
   type LedgerSettings,
 } from './llm-budget-ledger';
 
@@ -113,20 +116,38 @@ export class PostgresLlmBudget implements LlmBudget {
     this.listener ??= (async () => {
       const client = new pg.Client({ connectionString: this.options.databaseUrl });
       client.on('notification', (message) => {
-        if (message.channel === BUDGET_CHANNEL && message.payload) this.kick(message.payload);
+        if (!message.payload) return;
+        if (message.channel === BUDGET_CHANNEL) this.kick(message.payload);
+        else if (message.channel === GRANTED_CHANNEL) this.grantedNotice(message.payload);
       });
       // A broken LISTEN connection is replaced on the next acquire; meanwhile the timed re-checks carry on.
       client.on('error', () => {
         this.listener = undefined;
       });
       await client.connect();
-      await client.query(`listen ${BUDGET_CHANNEL}`);
+      await client.query(`listen ${BUDGET_CHANNEL}; listen ${GRANTED_CHANNEL}`);
       return client;
     })();
     this.listener.catch(() => {
       this.listener = undefined;
     });
     return this.listener;
+  }
+
+  /** A payload that is not a notice (written by hand with pg_notify) is ignored: the next round sees the grants. */
+  private grantedNotice(payload: string): void {
+    let notice: GrantedNotice;
+    try {
+      notice = JSON.parse(payload) as GrantedNotice;
+    } catch {
+      return;
+    }
+    if (Array.isArray(notice.ids)) this.granted(notice);
+  }
+
+  /** Sends this process's calls among those a round (here or in another worker) just granted. */
+  private granted(notice: GrantedNotice): void {
+    for (const id of notice.ids) this.waiters.get(id)?.granted();
   }
 
   /** Runs a grant round for `model` now; rounds do not overlap, and a kick during one runs another after it. */
@@ -148,8 +169,11 @@ export class PostgresLlmBudget implements LlmBudget {
   private async round(model: string): Promise<void> {
     clearTimeout(this.timers.get(model));
     let outcome: DispatchOutcome | undefined;
+    // The next check is due counted from the round's start (the ledger read its clock then), not from its end.
+    const startedAt = Date.now();
     try {
       outcome = await dispatch(this.options.db, model, this.options);
+      this.granted({ model, ids: outcome.granted });
       const mine = [...this.waiters.values()].filter((w) => w.model === model);
       const states = await refreshCalls(
         this.options.db,
@@ -162,7 +186,11 @@ export class PostgresLlmBudget implements LlmBudget {
         else if (state === undefined) waiter.failed(new Error('LLM budget wait lost its place in the queue'));
       }
     } finally {
-      this.schedule(model, outcome?.nextCheckInMs ?? null);
+      const nextCheckInMs = outcome?.nextCheckInMs;
+      this.schedule(
+        model,
+        nextCheckInMs === undefined || nextCheckInMs === null ? null : nextCheckInMs - (Date.now() - startedAt),
+      );
     }
   }
 
@@ -172,9 +200,11 @@ export class PostgresLlmBudget implements LlmBudget {
    */
   private schedule(model: string, nextCheckInMs: number | null): void {
     if (this.closed || ![...this.waiters.values()].some((w) => w.model === model)) return;
+    // A check a few milliseconds early (PostgreSQL read its clock a little after the round started) finds nothing
+    // freed and schedules the next; one late leaves the freed budget idle.
     const timer = setTimeout(
       () => this.kick(model),
-      Math.min(nextCheckInMs ?? Infinity, this.options.heartbeatIntervalMs),
+      Math.max(0, Math.min(nextCheckInMs ?? Infinity, this.options.heartbeatIntervalMs)),
     );
     timer.unref();
     this.timers.set(model, timer);

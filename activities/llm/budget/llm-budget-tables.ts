@@ -25,7 +25,12 @@ export interface LlmBudgetCallsTable {
   job_id: string;
   owner: string;
   priority: number;
+  /** Reserved while waiting and in flight (see prompt_tokens); the provider's reported usage once settled. */
   tokens: number;
+  /** The prompt's tokens as the provider counts them; null on calls enqueued before reservations were learned. */
+  prompt_tokens: number | null;
+  /** The most the answer may use (max_completion_tokens): the reservation's cap. */
+  max_output_tokens: number | null;
   state: 'waiting' | 'granted';
   worker: string;
   enqueued_at: Generated<Date>;

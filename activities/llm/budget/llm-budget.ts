@@ -7,8 +7,13 @@ export interface BudgetRequest {
   owner: string;
   /** 1 (highest) to 5 (lowest). */
   priority: number;
-  /** Prompt tokens (estimated from its length) plus the most the answer may use. */
-  estimatedTokens: number;
+  /** The prompt's tokens, counted from its length as the provider counts them before answering. */
+  promptTokens: number;
+  /**
+   * The most the answer may use (max_completion_tokens). The budget reserves the prompt plus the completion recent
+   * answers used, at most this, and settles to the provider's usage once answered.
+   */
+  maxOutputTokens: number;
 }
 
 export interface BudgetSettlement {
@@ -18,6 +23,11 @@ export interface BudgetSettlement {
   headers?: Headers;
   /** HTTP status of the answer or error, when there was one. */
   status?: number;
+  /**
+   * How long ago the answer (or error) arrived, by the worker's clock: the call's window starts then, not when the
+   * settlement is written (after the usage row), so it stops counting as soon as the provider's count lets it.
+   */
+  sinceAnswerMs?: number;
 }
 
 export interface BudgetGrant {
