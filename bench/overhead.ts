@@ -1,18 +1,21 @@
 // Benchmark 3, orchestration overhead: a job of no-op items (bench/noop-workflow.ts) run at concurrency 1
-// (wall / items is the cost of one item's round trip) and at concurrency 50 (items per second).
+// (wall / items is the cost of one item's round trip) and at concurrency 50 (items per second), each beside a bare
+// Temporal sliding window of the same items on the same server and worker: the job's time as a ratio of the bare one.
 
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createJobActivities } from '../activities/jobs/jobs';
 import { openDatabase } from '../db/connection';
-import type { NoopJobInput } from './noop-workflow';
+import type { BareWindowInput, NoopJobInput } from './noop-workflow';
 import { log, startBenchEnvironment, type BenchEnvironment } from './support/environment';
 import { activitySpans, runHistories } from './support/histories';
-import { numberArg, percentile, round, runBench, writeResult } from './support/report';
+import { aim, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
 async function main(): Promise<void> {
   const n = numberArg('n', 2_000);
-  const serialN = numberArg('serial-n', n);
+  // At concurrency 1 an item costs ~50 ms on this dev server, so 500 of them are 25 s a run.
+  const serialN = numberArg('serial-n', 500);
+  const repeats = numberArg('repeats', 3);
   const concurrency = numberArg('concurrency', 50);
   const env = await startBenchEnvironment('overhead', { faults: {} });
   try {
@@ -30,25 +33,55 @@ async function main(): Promise<void> {
     });
     const running = worker.run();
     try {
-      log(`${serialN} no-op items at concurrency 1`);
-      const serial = await runNoopJob(env, serialN, 1);
-      log(`${n} no-op items at concurrency ${concurrency}`);
-      const parallel = await runNoopJob(env, n, concurrency);
+      // Interleaved (bare, job, bare, job…) so that a change in the machine's load falls on both alike; medians.
+      const serial = { bare: [] as Run[], job: [] as Run[] };
+      const parallel = { bare: [] as Run[], job: [] as Run[] };
+      for (let r = 1; r <= repeats; r++) {
+        log(`repeat ${r}/${repeats}: ${serialN} no-op items at concurrency 1, bare window then job`);
+        serial.bare.push(await runBareWindow(env, serialN, 1));
+        serial.job.push(await runNoopJob(env, serialN, 1));
+        log(`repeat ${r}/${repeats}: ${n} no-op items at concurrency ${concurrency}, bare window then job`);
+        parallel.bare.push(await runBareWindow(env, n, concurrency));
+        parallel.job.push(await runNoopJob(env, n, concurrency));
+      }
+      const ratio = (runs: { bare: Run[]; job: Run[] }) => round(median(runs.job) / median(runs.bare));
+      const serialRatio = ratio(serial);
+      const parallelRatio = ratio(parallel);
+      const last = (runs: Run[]) => runs[runs.length - 1]!;
       writeResult(
         'overhead',
-        { items: n, serialItems: serialN, concurrency },
+        { items: n, serialItems: serialN, concurrency, repeats },
         {
-          'concurrency 1: wall s': round(serial.seconds, 2),
-          'concurrency 1: wall / items ms': round((serial.seconds * 1_000) / serialN, 2),
-          'concurrency 1: scheduled→completed ms (p50, p95)': serial.spanPercentiles,
-          [`concurrency ${concurrency}: wall s`]: round(parallel.seconds, 2),
-          [`concurrency ${concurrency}: items/s`]: round(n / parallel.seconds, 1),
-          [`concurrency ${concurrency}: scheduled→completed ms (p50, p95)`]: parallel.spanPercentiles,
-          'runs (continue-as-new) at 1 / at C': [serial.runs, parallel.runs],
+          'concurrency 1: job wall s (median; each run)': [round(median(serial.job), 2), serial.job.map(secondsOf)],
+          'concurrency 1: bare window wall s (median; each run)': [
+            round(median(serial.bare), 2),
+            serial.bare.map(secondsOf),
+          ],
+          'concurrency 1: job / bare window': serialRatio,
+          'concurrency 1: job wall / items ms': round((median(serial.job) * 1_000) / serialN, 2),
+          'concurrency 1: scheduled→completed ms, job (p50, p95)': last(serial.job).spanPercentiles,
+          [`concurrency ${concurrency}: job wall s (median; each run)`]: [
+            round(median(parallel.job), 2),
+            parallel.job.map(secondsOf),
+          ],
+          [`concurrency ${concurrency}: bare window wall s (median; each run)`]: [
+            round(median(parallel.bare), 2),
+            parallel.bare.map(secondsOf),
+          ],
+          [`concurrency ${concurrency}: job / bare window`]: parallelRatio,
+          [`concurrency ${concurrency}: job items/s`]: round(n / median(parallel.job), 1),
+          [`concurrency ${concurrency}: scheduled→completed ms, job (p50, p95)`]: last(parallel.job).spanPercentiles,
+          [`concurrency ${concurrency}: scheduled→completed ms, bare (p50, p95)`]: last(parallel.bare).spanPercentiles,
+          'runs (continue-as-new) of the job at 1 / at C': [last(serial.job).runs, last(parallel.job).runs],
         },
         [
+          'bare window = bench/noop-workflow.ts bareWindow: the plainest Temporal fan-out (at most C activities, the next scheduled as one completes, continue-as-new at the same event budget), no job control; same dev server, same worker, same activity.',
           'Per-item overhead = an activity’s scheduled→completed time in the history minus its work (zero here): server dispatch, worker poll, completion, and the workflow task that schedules the next item.',
-          'wall / items at concurrency 1 adds the workflow-task round trip between one item and the next, and the progress snapshots (local activity, every 2 % of items).',
+          'wall / items at concurrency 1 adds the workflow-task round trip between one item and the next, and the progress snapshots (every 2 % of items).',
+        ],
+        [
+          aim(`overhead: no-op job / bare window at concurrency ${concurrency}`, parallelRatio, 'max', 1.05),
+          aim('overhead: no-op job / bare window at concurrency 1', serialRatio, 'max', 1.02),
         ],
       );
     } finally {
@@ -62,7 +95,32 @@ async function main(): Promise<void> {
   }
 }
 
-async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number) {
+interface Run {
+  seconds: number;
+  runs: number;
+  spanPercentiles: number[];
+}
+
+const secondsOf = (run: Run) => round(run.seconds, 2);
+const median = (runs: Run[]) => percentile(runs.map(secondsOf), 50);
+
+async function runBareWindow(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {
+  const workflowId = `bare-${randomUUID()}`;
+  const input: BareWindowInput = {
+    items: Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    historyEventBudget: env.config.JOB_HISTORY_EVENT_BUDGET,
+  };
+  const started = performance.now();
+  await env.temporal.workflow.execute('bareWindow', {
+    taskQueue: env.config.TEMPORAL_TASK_QUEUE,
+    workflowId,
+    args: [input],
+  });
+  return measured(env, workflowId, (performance.now() - started) / 1_000);
+}
+
+async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {
   const jobId = `noop-${randomUUID()}`;
   const input: NoopJobInput = {
     jobId,
@@ -82,8 +140,11 @@ async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number)
     workflowId: jobId,
     args: [input],
   });
-  const seconds = (performance.now() - started) / 1_000;
-  const runs = await runHistories(env.temporal, jobId);
+  return measured(env, jobId, (performance.now() - started) / 1_000);
+}
+
+async function measured(env: BenchEnvironment, workflowId: string, seconds: number): Promise<Run> {
+  const runs = await runHistories(env.temporal, workflowId);
   const spans = runs
     .flatMap((r) => activitySpans(r.history))
     .filter((s) => s.activityType === 'doNothing')

@@ -77,3 +77,16 @@ export class CallLog {
     return index;
   }
 }
+
+/** The most calls the stand-in held at once, from their arrival and answer times (an answer first when both fall together). */
+export function mostAtOnce(calls: readonly Pick<CallRecord, 'receivedAt' | 'finishedAt'>[]): number {
+  const edges = calls.flatMap((c) => [
+    { at: c.receivedAt, delta: 1 },
+    { at: c.finishedAt ?? Number.MAX_SAFE_INTEGER, delta: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let now = 0;
+  let most = 0;
+  for (const edge of edges) most = Math.max(most, (now += edge.delta));
+  return most;
+}
