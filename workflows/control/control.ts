@@ -106,6 +106,12 @@ const PAUSED_JOB_WAITS_FOR_RESUME = 'paused-job-waits-for-resume';
  */
 const ADMITTED_START = 'start-request-admitted';
 
+/**
+ * From this version on, a continued run starts in the status its job had (running or paused); before, it said pending
+ * until its body began, and refused a resume (or accepted a pause as of a pending job) meanwhile.
+ */
+const CONTINUED_RUN_KEEPS_STATUS = 'continued-run-keeps-status';
+
 /** Used when an input predates `historyEventBudget`: well under the server's 10 240-event warning. */
 const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
 
@@ -241,6 +247,9 @@ export class JobControl {
       } = this.carried);
       this.revision = this.carried.revision ?? 0;
       this.stepsAtLastSnapshot = this.completed + this.failed;
+      // A continued run is the same job going on: from its first moment it answers as running or paused, not pending
+      // (a resume sent just as the run before continued as new was refused as "pending").
+      if (patched(CONTINUED_RUN_KEEPS_STATUS)) this.status = this.paused ? 'paused' : 'running';
     }
     this.registerHandlers();
   }
