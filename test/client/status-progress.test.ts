@@ -2,7 +2,7 @@
 // revision, which grows with each change, and an answer is never older than one the client was given before, even
 // when the worker is SIGKILLed between a live answer and a stored snapshot that predates it, and when it comes back.
 
-import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
+import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
 import { waitFor } from '../support/waiting';
 import { endAllSpawnedWorkers, spawnWorkerProcess } from '../support/worker-process';
@@ -56,14 +56,7 @@ class StatusWatch {
 }
 
 it('never answers with progress older than an answer before it, when the worker is SIGKILLed after a live answer newer than the stored snapshot and when it comes back', async () => {
-  const catalogue = await harness.db
-    .selectFrom('data_source_attributes')
-    .select('name')
-    .where('data_source_id', '=', DEMO_DATA_SOURCE_ID)
-    .orderBy('position')
-    .limit(60)
-    .execute();
-  const attributeIds = catalogue.map((a) => a.name);
+  const attributeIds = (await demoCatalogue(harness.db)).slice(0, 60).map((a) => a.name);
   expect(attributeIds).toHaveLength(60);
   // 60 steps: the workflow stores a snapshot every second step (SNAPSHOTS_PER_JOB in workflows/control/control.ts),
   // so with three attributes through and the fourth held, a worker answers 3 steps while the stored snapshot says 2.
