@@ -58,6 +58,7 @@ import { LiveProgress, type ProgressAnswer } from './live-progress';
 import { isUnanswered, TemporalCalls } from './temporal-calls';
 import { listJobPage, type JobFilter, type JobListEntry, type JobListPage } from './job-list';
 import { llmUsageOf } from './llm-usage';
+import { jobResultsOf, type JobResults } from './job-results';
 import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
 import { budgetSnapshot, jobBudgetStatus, requireAdmin, setBudgetLimits, type ModelBudget } from './llm-budget';
 
@@ -286,6 +287,11 @@ export class JobsClient {
       llm_usage: llmUsage,
       ...(llmBudget ? { llm_budget: llmBudget } : {}),
     };
+  }
+
+  /** The job's results as its family's tables hold them (client/job-results.ts): the job page's numbers and charts. */
+  async results(principal: Principal, jobId: string): Promise<JobResults> {
+    return jobResultsOf(this.db, await this.getJob(principal, jobId));
   }
 
   async pause(principal: Principal, jobId: string, options: { now?: boolean } = {}): Promise<LegacyJobStatus> {

@@ -230,3 +230,156 @@ export const problem = z
       .describe('Every offending field (invalid_request)'),
   })
   .meta({ id: 'Problem' });
+
+/** A capped list of a job's results (client/job-results.ts, RESULTS_MAX_ROWS): how many in all, the first ones. */
+const listedOf = <T extends z.ZodType>(item: T) =>
+  z.object({
+    total: z.number().describe('How many there are in all'),
+    truncated: z.boolean().describe('true when `items` lists only the first 500'),
+    items: z.array(item),
+  });
+
+const profilingResults = z
+  .object({
+    family: z.literal('profiling'),
+    rules_job_id: z.string().describe('The job whose rules ran: this one, or the generation job they came from'),
+    overall_pass_rate: z.number().nullable().describe('1 − failed rows / checked rows over every rule that ran'),
+    attributes: listedOf(
+      z.object({
+        attribute: z.string(),
+        status: z.enum(['completed', 'failed']).describe('Rule generation’s outcome'),
+        failure_reason: z.string().nullable(),
+        rules_count: z.number(),
+        checked_rows: z.number(),
+        failed_rows: z.number(),
+        pass_rate: z.number().nullable().describe('Over the attribute’s rules that ran; null when none did'),
+        rules: z.array(
+          z.object({
+            rule_index: z.number(),
+            kind: z.string().nullable(),
+            description: z.string(),
+            severity: z.string(),
+            checked_rows: z.number().nullable(),
+            failed_rows: z.number().nullable(),
+            pass_rate: z.number().nullable(),
+            error: z.string().nullable().describe('Why the rule could not run'),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: 'ProfilingResults' });
+
+const testExecutionResults = z
+  .object({
+    family: z.literal('test_execution'),
+    counts: z.object({ pass: z.number(), fail: z.number(), error: z.number() }),
+    test_cases: listedOf(
+      z.object({
+        test_case_id: z.string(),
+        attribute: z.string(),
+        description: z.string(),
+        status: z.enum(['pass', 'fail', 'error']),
+        checked_records: z.number(),
+        failed_records: z.number(),
+        error: z.string().nullable(),
+        carried_over_from: z.string().nullable().describe('The earlier job a passing result was carried over from'),
+      }),
+    ),
+  })
+  .meta({ id: 'TestExecutionResults' });
+
+const samplingResults = z
+  .object({
+    family: z.literal('sampling'),
+    plan: z
+      .object({
+        population: z.number(),
+        sample_size: z.number(),
+        confidence_level: z.number(),
+        margin_of_error: z.number(),
+        expected_rate: z.number(),
+        allocation: z.string(),
+      })
+      .nullable()
+      .describe('The sample size; null until the count pass made the plan'),
+    sampled: z.object({ random: z.number(), edge_cases: z.number() }),
+    strata: listedOf(
+      z.object({ stratum: z.string(), population: z.number(), allocated: z.number(), selected: z.number() }),
+    ),
+  })
+  .meta({ id: 'SamplingResults' });
+
+const scopingResults = z
+  .object({
+    family: z.literal('scoping'),
+    counts: z.object({
+      assessed: z.number(),
+      failed: z.number(),
+      in_scope: z.number(),
+      high: z.number(),
+      medium: z.number(),
+      low: z.number(),
+    }),
+    assessments: listedOf(
+      z.object({
+        attribute: z.string(),
+        status: z.enum(['completed', 'failed']),
+        risk: z.enum(['low', 'medium', 'high']).nullable(),
+        score: z.number().nullable().describe('Risk score 0–100'),
+        in_scope: z.boolean().nullable(),
+        recommended_tests: z.array(z.string()),
+        failure_reason: z.string().nullable(),
+      }),
+    ).describe('Highest risk score first'),
+    chosen_tests: z.array(
+      z.object({
+        test_kind: z.string(),
+        cost: z.number(),
+        covers: z.array(z.string()).describe('The high-risk attributes it covers'),
+        applies_to: z.number().describe('How many attributes it applies to'),
+      }),
+    ),
+  })
+  .meta({ id: 'ScopingResults' });
+
+const planningResults = z
+  .object({
+    family: z.literal('planning'),
+    chunks: z
+      .object({ completed: z.number(), failed: z.number(), candidates: z.number() })
+      .nullable()
+      .describe('Attribute generation: chunks read and candidates found; null for a mapping job'),
+    elements: listedOf(z.object({ pde_id: z.number(), name: z.string(), data_type: z.string() })),
+    counts: z.object({ mapped: z.number(), failed: z.number(), skipped_accepted: z.number() }),
+    mappings: listedOf(
+      z.object({
+        pde_id: z.number(),
+        name: z.string(),
+        outcome: z.enum(['mapped', 'failed', 'skipped_accepted']),
+        classification: z.string().nullable(),
+        failure_reason: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'PlanningResults' });
+
+/** GET /api/v1/jobs/{id}/results: the numbers the job page draws, read from the job family's tables. */
+export const jobResults = z
+  .object({
+    job_id: z.string(),
+    job_type: z.string(),
+    status: z.string(),
+    temporal_ui_url: z.string().describe('The job’s page in the Temporal Web UI (TEMPORAL_UI_URL)'),
+    results: z
+      .discriminatedUnion('family', [
+        profilingResults,
+        testExecutionResults,
+        samplingResults,
+        scopingResults,
+        planningResults,
+      ])
+      .nullable()
+      .describe('Null for a job type no family runs (an imported legacy one)'),
+  })
+  .meta({ id: 'JobResults' });

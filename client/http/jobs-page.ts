@@ -1,5 +1,5 @@
-// The jobs page served at `/` and `/jobs`: one self-contained HTML document (inline CSS and JS, nothing
-// fetched but our own API) listing the signed-in user's jobs with live progress and pause/resume/cancel.
+// The jobs page served at `/` and `/jobs`: one self-contained HTML document (inline CSS and JS, nothing fetched but our
+// own API) listing the signed-in user's jobs with live progress, pause/resume/cancel, and a link to each job's page.
 // Every server string reaches the DOM through textContent; a hash-pinned CSP blocks anything injected anyway.
 
 import { createHash } from 'node:crypto';
@@ -80,7 +80,8 @@ const SCRIPT = `
     var el = node('li', { 'data-job-id': id });
     var head = el.appendChild(node('div', { class: 'head' }));
     p.type = head.appendChild(node('span', { class: 'type' }));
-    head.appendChild(node('span', { class: 'id' }, id));
+    // The job's own page: results, charts, timings, usage, its Temporal link (client/http/job-detail-page.ts).
+    head.appendChild(node('a', { class: 'id', href: '/jobs/' + encodeURIComponent(id), 'data-role': 'detail-link', title: 'Open the job page' }, id));
     p.status = head.appendChild(node('span', { class: 'badge', 'data-role': 'status' }));
     var stats = el.appendChild(node('div', { class: 'stats' }));
     p.bar = stats.appendChild(node('div', { class: 'track', 'data-role': 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-label': 'progress of job ' + id }));

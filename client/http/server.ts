@@ -1,8 +1,8 @@
 // The HTTP API (`/api/v1/…`) on Fastify over the jobs client: bearer-token auth, zod schemas (client/http/api-schemas.ts)
 // validating every request strictly and describing it in the OpenAPI 3.1 document at /openapi.json (the reference
 // page at /docs, served from node_modules), every refusal as RFC 9457 problem+json (client/http/problem.ts), and one
-// access-log line per request. Also the jobs page (/ and /jobs) and the operations endpoints (/healthz, /readyz,
-// /metrics).
+// access-log line per request. Also the jobs page (/ and /jobs), each job's page (/jobs/{id}, with chart.js from
+// /assets) and the operations endpoints (/healthz, /readyz, /metrics).
 
 import { timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
@@ -21,7 +21,9 @@ import type { StartRequestSettings } from '../start-request';
 import * as s from './api-schemas';
 import { JOB_ID_PATTERN } from './api-schemas';
 import { createAuthenticator } from './auth';
+import { CHART_ASSET_PATH, chartAsset, JOB_DETAIL_PAGE_CSP, jobDetailPageHtml } from './job-detail-page';
 import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
+import { temporalUiLink } from '../../config/temporal-ui';
 import { createApiMetrics, type ApiMetrics, type Readiness } from './metrics';
 import { PROBLEM_CONTENT_TYPE, problemAnswer, problemOf, wwwAuthenticate, type ProblemAnswer } from './problem';
 
@@ -65,7 +67,9 @@ export const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'";
 
 /** Paths served outside the API routes' table, each its own route template. */
-const PLAIN_PATHS = new Set(['/', '/jobs', '/healthz', '/readyz', '/metrics', '/openapi.json']);
+const PLAIN_PATHS = new Set(['/', '/jobs', '/healthz', '/readyz', '/metrics', '/openapi.json', CHART_ASSET_PATH]);
+/** A job's page: one route template, whatever the id. */
+const JOB_PAGE = /^\/jobs\/[^/]+$/;
 
 /** The API routes: method(s), URL (Fastify's `:param` syntax, which is also the metrics template). */
 const API_ROUTES: { methods: string[]; url: string; template?: string }[] = [
@@ -74,6 +78,7 @@ const API_ROUTES: { methods: string[]; url: string; template?: string }[] = [
   { methods: ['GET'], url: '/api/v1/jobs/:id', template: '/api/v1/jobs/:id/status' },
   { methods: ['GET'], url: '/api/v1/jobs/:id/status' },
   { methods: ['GET'], url: '/api/v1/jobs/:id/history' },
+  { methods: ['GET'], url: '/api/v1/jobs/:id/results' },
   { methods: ['POST'], url: '/api/v1/jobs/:id/pause' },
   { methods: ['POST'], url: '/api/v1/jobs/:id/resume' },
   { methods: ['POST'], url: '/api/v1/jobs/:id/cancel' },
@@ -98,6 +103,7 @@ const MATCHERS = API_ROUTES.map((route) => ({
 export function routeTemplate(pathname: string): string {
   if (PLAIN_PATHS.has(pathname)) return pathname;
   if (pathname === '/docs' || pathname.startsWith('/docs/')) return '/docs';
+  if (JOB_PAGE.test(pathname)) return '/jobs/:id';
   const route = MATCHERS.find((m) => m.pattern.test(pathname));
   return route ? (route.template ?? route.url) : 'other';
 }
@@ -399,6 +405,36 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
       },
     );
 
+    // The Web UI's address as configured, or the dev server's where a test's partial configuration leaves it out.
+    const defaults = loadConfig({});
+    const temporalUi = {
+      TEMPORAL_UI_URL: config.TEMPORAL_UI_URL ?? defaults.TEMPORAL_UI_URL,
+      TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE ?? defaults.TEMPORAL_NAMESPACE,
+    };
+    route.get(
+      '/api/v1/jobs/:id/results',
+      {
+        schema: {
+          summary: 'A job’s results, for its page and charts',
+          description:
+            'What the job’s family tables hold: pass rate per attribute with its rules (profiling), pass/fail per ' +
+            'test case (test execution), strata against the sample (sampling), risk scores and the tests chosen ' +
+            '(scoping), PDEs mapped, failed and kept as accepted (planning); lists stop at 500 items (`total`, ' +
+            '`truncated`). Partial while the job runs. With the job’s Temporal Web UI link.',
+          operationId: 'jobResults',
+          tags: ['jobs'],
+          security,
+          params: s.jobParams,
+          response: { 200: s.jobResults, ...errorResponses(400, 401, 404, 503) },
+        },
+      },
+      async (request, reply) => {
+        const { workflow_id, ...answer } = await read(() => jobs.results(who(request), request.params.id));
+        void reply.code(200).header('cache-control', 'no-store');
+        return { ...answer, temporal_ui_url: temporalUiLink(temporalUi, workflow_id) };
+      },
+    );
+
     const control = {
       tags: ['control'],
       security,
@@ -509,6 +545,28 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
         .send(JOBS_PAGE_HTML);
     ops.get('/', { schema: { hide: true } }, page);
     ops.get('/jobs', { schema: { hide: true } }, page);
+    // One job's page: the same document for every id (its script reads the id and asks the API, which checks it).
+    ops.get('/jobs/:id', { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .headers({
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': JOB_DETAIL_PAGE_CSP,
+          'x-content-type-options': 'nosniff',
+          'referrer-policy': 'no-referrer',
+          'cache-control': 'no-store',
+        })
+        .send(jobDetailPageHtml()),
+    );
+    // chart.js for the job page, from node_modules: its address carries its content hash, so it may be kept a year.
+    ops.get(CHART_ASSET_PATH, { schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .headers({
+          'content-type': 'text/javascript; charset=utf-8',
+          'x-content-type-options': 'nosniff',
+          'cache-control': 'public, max-age=31536000, immutable',
+        })
+        .send(chartAsset().body),
+    );
     ops.get(
       '/healthz',
       { schema: { summary: 'Liveness', operationId: 'health', tags: ['operations'], response: { 200: s.health } } },
