@@ -199,17 +199,29 @@ const SCRIPT = `
     return list.truncated ? node('p', { class: 'muted' }, 'The first ' + list.items.length + ' of ' + count(list.total) + ' ' + what + '.') : null;
   }
 
+  // A stratum's key is the JSON array of its columns' values: shown as the values, a null as (null).
+  function stratumLabel(key) {
+    try {
+      var values = JSON.parse(key);
+      if (Array.isArray(values)) return values.map(function (v) { return v === null ? '(null)' : String(v); }).join(' / ');
+    } catch (e) { /* not JSON: shown as it is */ }
+    return key;
+  }
+
   var COLOURS = { pass: '#2da44e', fail: '#cf222e', error: '#8c959f', high: '#cf222e', medium: '#bf8700', low: '#2da44e', blue: '#0969da', grey: '#8c959f' };
 
   var FAMILIES = {
     profiling: function (r) {
       var items = r.attributes.items;
+      // Pass rates near 100 % would all look full from 0: the axis starts a little under the lowest one instead.
+      var lowest = Math.min.apply(null, items.map(function (a) { return a.pass_rate === null ? 100 : a.pass_rate * 100; }).concat([100]));
+      var from = Math.max(0, Math.floor(lowest - Math.max(1, (100 - lowest) / 4)));
       return {
         summary: 'Overall pass rate ' + pct(r.overall_pass_rate) + ' over ' + count(r.attributes.total) + ' attributes' + (r.rules_job_id !== jobId ? ' (rules of job ' + r.rules_job_id + ')' : '') + '.',
         chart: {
           type: 'bar',
           data: { labels: items.map(function (a) { return a.attribute; }), datasets: [{ label: 'pass rate per attribute (%)', data: items.map(function (a) { return a.pass_rate === null ? null : a.pass_rate * 100; }), backgroundColor: COLOURS.pass }] },
-          options: { scales: { y: { min: 0, max: 100, title: { display: true, text: '% rows passing' } } } },
+          options: { scales: { y: { min: from, max: 100, title: { display: true, text: '% rows passing' + (from > 0 ? ' (axis from ' + from + ' %)' : '') } } } },
         },
         detail: [table(
           [{ label: 'Attribute' }, { label: 'Rules generated' }, { label: 'Rows checked', num: true }, { label: 'Rows failing', num: true }, { label: 'Pass rate', num: true }, { label: 'Rules' }],
@@ -230,7 +242,7 @@ const SCRIPT = `
     test_execution: function (r) {
       var items = r.test_cases.items;
       return {
-        summary: count(r.counts.pass) + ' passed · ' + count(r.counts.fail) + ' failed · ' + count(r.counts.error) + ' errors',
+        summary: count(r.counts.pass) + ' passed · ' + count(r.counts.fail) + ' failed · ' + count(r.counts.error) + ' could not run',
         chart: {
           type: 'bar',
           data: {
@@ -260,7 +272,7 @@ const SCRIPT = `
         chart: {
           type: 'bar',
           data: {
-            labels: items.map(function (s) { return s.stratum; }),
+            labels: items.map(function (s) { return stratumLabel(s.stratum); }),
             datasets: [
               { label: 'stratum population', data: items.map(function (s) { return s.population; }), backgroundColor: COLOURS.grey, yAxisID: 'y' },
               { label: 'records sampled', data: items.map(function (s) { return s.selected; }), backgroundColor: COLOURS.blue, yAxisID: 'y1' },
@@ -271,7 +283,7 @@ const SCRIPT = `
         detail: [table(
           [{ label: 'Stratum' }, { label: 'Population', num: true }, { label: 'Allocated', num: true }, { label: 'Sampled', num: true }],
           items.map(function (s) {
-            return { attrs: { 'data-stratum': s.stratum }, cells: [cell(s.stratum), cell(count(s.population), { 'data-role': 'population', 'data-value': String(s.population) }), cell(count(s.allocated), { 'data-role': 'allocated', 'data-value': String(s.allocated) }), cell(count(s.selected), { 'data-role': 'selected', 'data-value': String(s.selected) })] };
+            return { attrs: { 'data-stratum': s.stratum }, cells: [cell(stratumLabel(s.stratum)), cell(count(s.population), { 'data-role': 'population', 'data-value': String(s.population) }), cell(count(s.allocated), { 'data-role': 'allocated', 'data-value': String(s.allocated) }), cell(count(s.selected), { 'data-role': 'selected', 'data-value': String(s.selected) })] };
           }),
         ), more(r.strata, 'strata')],
       };
@@ -279,11 +291,11 @@ const SCRIPT = `
     scoping: function (r) {
       var items = r.assessments.items, c = r.counts;
       return {
-        summary: count(c.assessed) + ' attributes assessed (' + c.high + ' high, ' + c.medium + ' medium, ' + c.low + ' low risk), ' + count(c.in_scope) + ' in scope, ' + c.failed + ' failed; ' + r.chosen_tests.length + ' tests chosen.',
+        summary: count(c.assessed) + ' attributes assessed (' + c.high + ' high, ' + c.medium + ' medium, ' + c.low + ' low risk), ' + count(c.in_scope) + ' in scope, ' + c.failed + ' failed; tests chosen: ' + r.chosen_tests.length + '.',
         chart: {
           type: 'bar',
           data: { labels: items.map(function (a) { return a.attribute; }), datasets: [{ label: 'risk score', data: items.map(function (a) { return a.score; }), backgroundColor: items.map(function (a) { return COLOURS[a.risk] || COLOURS.grey; }) }] },
-          options: { scales: { y: { min: 0, max: 100, title: { display: true, text: 'risk score' } } } },
+          options: { plugins: { legend: { display: false } }, scales: { y: { min: 0, max: 100, title: { display: true, text: 'risk score (red high · amber medium · green low)' } } } },
         },
         detail: [
           node('h2', {}, 'Tests chosen'),
@@ -310,7 +322,7 @@ const SCRIPT = `
         summary: generation
           ? count(r.chunks.completed) + ' chunks read, ' + count(r.chunks.failed) + ' failed; ' + count(r.chunks.candidates) + ' candidates merged into ' + count(r.elements.total) + ' plan data elements.'
           : count(c.mapped) + ' PDEs mapped · ' + count(c.failed) + ' failed · ' + count(c.skipped_accepted) + ' kept as a person accepted them',
-        chart: { type: 'bar', data: { labels: labels, datasets: [{ label: generation ? 'chunks' : 'PDEs', data: data, backgroundColor: generation ? [COLOURS.pass, COLOURS.fail] : [COLOURS.pass, COLOURS.fail, COLOURS.blue] }] }, options: { plugins: { legend: { display: false } } } },
+        chart: { type: 'bar', data: { labels: labels, datasets: [{ label: generation ? 'chunks' : 'PDEs', data: data, backgroundColor: generation ? [COLOURS.pass, COLOURS.fail] : [COLOURS.pass, COLOURS.fail, COLOURS.blue] }] }, options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } },
         detail: generation
           ? [table([{ label: 'PDE' }, { label: 'Name' }, { label: 'Data type' }], r.elements.items.map(function (e) { return { attrs: { 'data-pde-id': String(e.pde_id) }, cells: [cell(e.pde_id), cell(e.name), cell(e.data_type)] }; })), more(r.elements, 'plan data elements')]
           : [table([{ label: 'PDE' }, { label: 'Name' }, { label: 'Outcome' }, { label: 'Classification' }, { label: 'Reason' }], r.mappings.items.map(function (m) { return { attrs: { 'data-pde-id': String(m.pde_id), 'data-outcome': m.outcome }, cells: [cell(m.pde_id), cell(m.name), cell(m.outcome, { 'data-role': 'outcome' }), cell(m.classification), cell(m.failure_reason)] }; })), more(r.mappings, 'PDEs')],

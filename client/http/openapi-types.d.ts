@@ -77,6 +77,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/jobs/{id}/results': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A job’s results, for its page and charts
+     * @description What the job’s family tables hold: pass rate per attribute with its rules (profiling), pass/fail per test case (test execution), strata against the sample (sampling), risk scores and the tests chosen (scoping), PDEs mapped, failed and kept as accepted (planning); lists stop at 500 items (`total`, `truncated`). Partial while the job runs. With the job’s Temporal Web UI link.
+     */
+    get: operations['jobResults'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/jobs/{id}/pause': {
     parameters: {
       query?: never;
@@ -515,6 +535,196 @@ export interface components {
         problem: string;
       }[];
     };
+    ProfilingResultsInput: {
+      /** @constant */
+      family: 'profiling';
+      /** @description The job whose rules ran: this one, or the generation job they came from */
+      rules_job_id: string;
+      /** @description 1 − failed rows / checked rows over every rule that ran */
+      overall_pass_rate: number | null;
+      attributes: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          attribute: string;
+          /**
+           * @description Rule generation’s outcome
+           * @enum {string}
+           */
+          status: 'completed' | 'failed';
+          failure_reason: string | null;
+          rules_count: number;
+          checked_rows: number;
+          failed_rows: number;
+          /** @description Over the attribute’s rules that ran; null when none did */
+          pass_rate: number | null;
+          rules: {
+            rule_index: number;
+            kind: string | null;
+            description: string;
+            severity: string;
+            checked_rows: number | null;
+            failed_rows: number | null;
+            pass_rate: number | null;
+            /** @description Why the rule could not run */
+            error: string | null;
+          }[];
+        }[];
+      };
+    };
+    TestExecutionResultsInput: {
+      /** @constant */
+      family: 'test_execution';
+      counts: {
+        pass: number;
+        fail: number;
+        error: number;
+      };
+      test_cases: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          test_case_id: string;
+          attribute: string;
+          description: string;
+          /** @enum {string} */
+          status: 'pass' | 'fail' | 'error';
+          checked_records: number;
+          failed_records: number;
+          error: string | null;
+          /** @description The earlier job a passing result was carried over from */
+          carried_over_from: string | null;
+        }[];
+      };
+    };
+    SamplingResultsInput: {
+      /** @constant */
+      family: 'sampling';
+      /** @description The sample size; null until the count pass made the plan */
+      plan: {
+        population: number;
+        sample_size: number;
+        confidence_level: number;
+        margin_of_error: number;
+        expected_rate: number;
+        allocation: string;
+      } | null;
+      sampled: {
+        random: number;
+        edge_cases: number;
+      };
+      strata: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          stratum: string;
+          population: number;
+          allocated: number;
+          selected: number;
+        }[];
+      };
+    };
+    ScopingResultsInput: {
+      /** @constant */
+      family: 'scoping';
+      counts: {
+        assessed: number;
+        failed: number;
+        in_scope: number;
+        high: number;
+        medium: number;
+        low: number;
+      };
+      /** @description Highest risk score first */
+      assessments: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          attribute: string;
+          /** @enum {string} */
+          status: 'completed' | 'failed';
+          risk: ('low' | 'medium' | 'high') | null;
+          /** @description Risk score 0–100 */
+          score: number | null;
+          in_scope: boolean | null;
+          recommended_tests: string[];
+          failure_reason: string | null;
+        }[];
+      };
+      chosen_tests: {
+        test_kind: string;
+        cost: number;
+        /** @description The high-risk attributes it covers */
+        covers: string[];
+        /** @description How many attributes it applies to */
+        applies_to: number;
+      }[];
+    };
+    PlanningResultsInput: {
+      /** @constant */
+      family: 'planning';
+      /** @description Attribute generation: chunks read and candidates found; null for a mapping job */
+      chunks: {
+        completed: number;
+        failed: number;
+        candidates: number;
+      } | null;
+      elements: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          pde_id: number;
+          name: string;
+          data_type: string;
+        }[];
+      };
+      counts: {
+        mapped: number;
+        failed: number;
+        skipped_accepted: number;
+      };
+      mappings: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          pde_id: number;
+          name: string;
+          /** @enum {string} */
+          outcome: 'mapped' | 'failed' | 'skipped_accepted';
+          classification: string | null;
+          failure_reason: string | null;
+        }[];
+      };
+    };
+    JobResultsInput: {
+      job_id: string;
+      job_type: string;
+      status: string;
+      /** @description The job’s page in the Temporal Web UI (TEMPORAL_UI_URL) */
+      temporal_ui_url: string;
+      /** @description Null for a job type no family runs (an imported legacy one) */
+      results:
+        | (
+            | components['schemas']['ProfilingResultsInput']
+            | components['schemas']['TestExecutionResultsInput']
+            | components['schemas']['SamplingResultsInput']
+            | components['schemas']['ScopingResultsInput']
+            | components['schemas']['PlanningResultsInput']
+          )
+        | null;
+    };
     JobStatus: {
       job_id: string;
       job_type: string;
@@ -776,6 +986,196 @@ export interface components {
         field: string;
         problem: string;
       }[];
+    };
+    ProfilingResults: {
+      /** @constant */
+      family: 'profiling';
+      /** @description The job whose rules ran: this one, or the generation job they came from */
+      rules_job_id: string;
+      /** @description 1 − failed rows / checked rows over every rule that ran */
+      overall_pass_rate: number | null;
+      attributes: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          attribute: string;
+          /**
+           * @description Rule generation’s outcome
+           * @enum {string}
+           */
+          status: 'completed' | 'failed';
+          failure_reason: string | null;
+          rules_count: number;
+          checked_rows: number;
+          failed_rows: number;
+          /** @description Over the attribute’s rules that ran; null when none did */
+          pass_rate: number | null;
+          rules: {
+            rule_index: number;
+            kind: string | null;
+            description: string;
+            severity: string;
+            checked_rows: number | null;
+            failed_rows: number | null;
+            pass_rate: number | null;
+            /** @description Why the rule could not run */
+            error: string | null;
+          }[];
+        }[];
+      };
+    };
+    TestExecutionResults: {
+      /** @constant */
+      family: 'test_execution';
+      counts: {
+        pass: number;
+        fail: number;
+        error: number;
+      };
+      test_cases: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          test_case_id: string;
+          attribute: string;
+          description: string;
+          /** @enum {string} */
+          status: 'pass' | 'fail' | 'error';
+          checked_records: number;
+          failed_records: number;
+          error: string | null;
+          /** @description The earlier job a passing result was carried over from */
+          carried_over_from: string | null;
+        }[];
+      };
+    };
+    SamplingResults: {
+      /** @constant */
+      family: 'sampling';
+      /** @description The sample size; null until the count pass made the plan */
+      plan: {
+        population: number;
+        sample_size: number;
+        confidence_level: number;
+        margin_of_error: number;
+        expected_rate: number;
+        allocation: string;
+      } | null;
+      sampled: {
+        random: number;
+        edge_cases: number;
+      };
+      strata: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          stratum: string;
+          population: number;
+          allocated: number;
+          selected: number;
+        }[];
+      };
+    };
+    ScopingResults: {
+      /** @constant */
+      family: 'scoping';
+      counts: {
+        assessed: number;
+        failed: number;
+        in_scope: number;
+        high: number;
+        medium: number;
+        low: number;
+      };
+      /** @description Highest risk score first */
+      assessments: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          attribute: string;
+          /** @enum {string} */
+          status: 'completed' | 'failed';
+          risk: ('low' | 'medium' | 'high') | null;
+          /** @description Risk score 0–100 */
+          score: number | null;
+          in_scope: boolean | null;
+          recommended_tests: string[];
+          failure_reason: string | null;
+        }[];
+      };
+      chosen_tests: {
+        test_kind: string;
+        cost: number;
+        /** @description The high-risk attributes it covers */
+        covers: string[];
+        /** @description How many attributes it applies to */
+        applies_to: number;
+      }[];
+    };
+    PlanningResults: {
+      /** @constant */
+      family: 'planning';
+      /** @description Attribute generation: chunks read and candidates found; null for a mapping job */
+      chunks: {
+        completed: number;
+        failed: number;
+        candidates: number;
+      } | null;
+      elements: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          pde_id: number;
+          name: string;
+          data_type: string;
+        }[];
+      };
+      counts: {
+        mapped: number;
+        failed: number;
+        skipped_accepted: number;
+      };
+      mappings: {
+        /** @description How many there are in all */
+        total: number;
+        /** @description true when `items` lists only the first 500 */
+        truncated: boolean;
+        items: {
+          pde_id: number;
+          name: string;
+          /** @enum {string} */
+          outcome: 'mapped' | 'failed' | 'skipped_accepted';
+          classification: string | null;
+          failure_reason: string | null;
+        }[];
+      };
+    };
+    JobResults: {
+      job_id: string;
+      job_type: string;
+      status: string;
+      /** @description The job’s page in the Temporal Web UI (TEMPORAL_UI_URL) */
+      temporal_ui_url: string;
+      /** @description Null for a job type no family runs (an imported legacy one) */
+      results:
+        | (
+            | components['schemas']['ProfilingResults']
+            | components['schemas']['TestExecutionResults']
+            | components['schemas']['SamplingResults']
+            | components['schemas']['ScopingResults']
+            | components['schemas']['PlanningResults']
+          )
+        | null;
     };
   };
   responses: never;
@@ -1348,6 +1748,65 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['JobHistory'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  jobResults: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The job id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Default Response */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['JobResults'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description A problem (RFC 9457) */
