@@ -175,6 +175,21 @@ Module._load = function (request, ...rest) {
     `job ${body.job_id} to end`,
   );
   expect(status.status).toBe('completed');
+  // The job page and the chart.js it loads resolve from the build too (chart.js from node_modules, beside dist/).
+  const results = await fetch(`${apiUrl}/api/v1/jobs/${body.job_id}/results`, { headers });
+  expect({
+    status: results.status,
+    family: ((await results.json()) as { results?: { family?: string } }).results?.family,
+  }).toEqual({ status: 200, family: 'profiling' });
+  const detail = await fetch(`${apiUrl}/jobs/${body.job_id}`);
+  const chartSrc = /<script src="(\/assets\/[^"]+)"/.exec(await detail.text())?.[1];
+  expect({ status: detail.status, chartSrc: typeof chartSrc }).toEqual({ status: 200, chartSrc: 'string' });
+  const chart = await fetch(`${apiUrl}${chartSrc}`);
+  expect({ status: chart.status, type: chart.headers.get('content-type') }).toEqual({
+    status: 200,
+    type: 'text/javascript; charset=utf-8',
+  });
+  expect(await chart.text()).toContain('Chart.js v4');
 
   // SIGTERM: the worker drains and exits 0, the API closes its server, pool and connection and exits 0.
   const [workerExit, apiExit] = await Promise.all([worker.stop('SIGTERM'), api.stop('SIGTERM')]);

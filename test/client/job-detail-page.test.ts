@@ -24,6 +24,7 @@ const CHROMIUM_ARGS = [
 ];
 const SCREENSHOTS = path.resolve(__dirname, '../../docs/screenshots');
 const OWNER = 'detail-user';
+const HOSTILE = '<img src=x onerror=alert(1)>';
 /** Not the default: the link must come from configuration. */
 const UI_URL = 'http://temporal-ui.example:8080/';
 
@@ -135,7 +136,8 @@ beforeAll(async () => {
     dataSourceId: DEMO_DATA_SOURCE_ID,
     checks: [
       { attribute: 'credit_score', rule: { kind: 'range', min: 300, max: 600 }, description: 'a stricter band' },
-      { attribute: 'email_address', rule: { kind: 'length', max: 200 } },
+      // A description is free text from whoever started the job, and the page shows it.
+      { attribute: 'email_address', rule: { kind: 'length', max: 200 }, description: HOSTILE },
       { attribute: 'billing_zip', rule: { kind: 'pattern', regex: '([0-9]' }, description: 'a regex that cannot run' },
       { attribute: 'account_status', rule: { kind: 'not_null' } },
     ],
@@ -193,8 +195,14 @@ beforeAll(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) cspViolations.push(message.text());
+  page.on('dialog', (dialog) => {
+    pageErrors.push(`dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  // Every CSP violation of every page this tab opens, kept here across navigations for the last page test.
+  await page.exposeFunction('__reportViolation', (violation: string) => cspViolations.push(violation));
+  await page.addInitScript({
+    content: `document.addEventListener('securitypolicyviolation', (e) => window.__reportViolation(e.violatedDirective + ' ' + e.blockedURI));`,
   });
   // Signs in on the list, as a person would: the token stays in the tab's session for the job pages.
   await page.goto(`${api.url}/#token=${await api.tokenFor(OWNER)}`);
@@ -316,6 +324,9 @@ describe('the job page', () => {
       expected.map((e) => e.checked_records - e.failed_records),
       expected.map((e) => e.failed_records),
     ]);
+    // The hostile description is text, not markup.
+    expect(await page.locator('[data-role=results-detail]').textContent()).toContain(HOSTILE);
+    expect(await page.locator('img').count()).toBe(0);
     await temporalLinkIsRight(jobId);
     await screenshot('test-execution');
   });

@@ -45,6 +45,7 @@ export async function callEveryRoute(
   const status = await asOwner.GET('/api/v1/jobs/{id}/status', path);
   record('GET /api/v1/jobs/{id}/status', status);
   record('GET /api/v1/jobs/{id}/history', await asOwner.GET('/api/v1/jobs/{id}/history', path));
+  record('GET /api/v1/jobs/{id}/results', await asOwner.GET('/api/v1/jobs/{id}/results', path));
   record('POST /api/v1/jobs/{id}/pause', await asOwner.POST('/api/v1/jobs/{id}/pause', { ...path, body: {} }));
   record('POST /api/v1/jobs/{id}/resume', await asOwner.POST('/api/v1/jobs/{id}/resume', path));
   record(
