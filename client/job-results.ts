@@ -2,7 +2,7 @@
 // attribute with its rules (profiling), pass/fail per test case, strata against the sample, risk scores and the tests
 // chosen, PDEs mapped / failed / accepted. The queries read the tables; the pure functions below shape their rows.
 
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import { JobType } from '../common/jobs';
 import type { Database } from '../db/database';
 import type { JobRow } from './job-status';
@@ -179,7 +179,7 @@ export async function jobResultsOf(db: Kysely<Database>, row: JobRow): Promise<J
 }
 
 /** A list read with one row more than it keeps, so that whether more exist needs no count when none do. */
-function listed<T>(rows: T[], count: () => Promise<number>): Promise<Listed<T>> {
+export function listed<T>(rows: T[], count: () => Promise<number>): Promise<Listed<T>> {
   if (rows.length <= RESULTS_MAX_ROWS) return Promise.resolve({ total: rows.length, truncated: false, items: rows });
   return count().then((total) => ({ total, truncated: true, items: rows.slice(0, RESULTS_MAX_ROWS) }));
 }
@@ -191,27 +191,31 @@ async function profilingResults(db: Kysely<Database>, row: JobRow): Promise<Prof
   // The input names the generation job a rule execution took its rules from; a row from before inputs were kept
   // has it in its rule results.
   const fromInput = (row.input as { rulesFromJobId?: unknown } | null)?.rulesFromJobId;
-  const fromResults = await db
-    .selectFrom('rule_results')
-    .select('rules_job_id')
-    .where('job_id', '=', row.id)
-    .limit(1)
-    .executeTakeFirst();
-  const rulesJobId = typeof fromInput === 'string' ? fromInput : (fromResults?.rules_job_id ?? row.id);
-  const attributeRows = await db
-    .selectFrom('attribute_results')
+  const rulesJobId =
+    typeof fromInput === 'string'
+      ? fromInput
+      : ((
+          await db
+            .selectFrom('rule_results')
+            .select('rules_job_id')
+            .where('job_id', '=', row.id)
+            .limit(1)
+            .executeTakeFirst()
+        )?.rules_job_id ?? row.id);
+  // A rule execution lists the attributes whose rules it ran, not every one the generation job had.
+  const own = (query: SelectQueryBuilder<Database, 'attribute_results', object>) =>
+    query
+      .where('job_id', '=', rulesJobId)
+      .$if(rulesJobId !== row.id, (q) =>
+        q.where('attribute', 'in', db.selectFrom('rule_results').select('attribute').where('job_id', '=', row.id)),
+      );
+  const attributeRows = await own(db.selectFrom('attribute_results'))
     .select(['attribute', 'status', 'rules_count', 'failure_reason'])
-    .where('job_id', '=', rulesJobId)
     .orderBy('attribute')
     .limit(RESULTS_MAX_ROWS + 1)
     .execute();
   const attributes = await listed(attributeRows, () =>
-    countOf(
-      db
-        .selectFrom('attribute_results')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('job_id', '=', rulesJobId),
-    ),
+    countOf(own(db.selectFrom('attribute_results')).select((eb) => eb.fn.countAll().as('n'))),
   );
   const names = attributes.items.map((a) => a.attribute);
   const rules =

@@ -10,7 +10,6 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import type { StandinGate } from '../../llm-standin/server';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
-import { waitFor } from '../support/waiting';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -358,7 +357,7 @@ describe('the job page', () => {
     );
     // A stratum's key is the JSON array of its columns' values; the page shows the values.
     const label = (key: string) =>
-      (JSON.parse(key) as unknown[]).map((v) => (v === null ? '(null)' : String(v))).join(' / ');
+      (JSON.parse(key) as (string | number | null)[]).map((v) => (v === null ? '(null)' : String(v))).join(' / ');
     const chart = await chartShown();
     expect(chart).toMatchObject({ labels: expected.map((e) => label(e.stratum)), drawn: true });
     expect(chart!.datasets.map((d) => d.data)).toEqual([
@@ -491,6 +490,29 @@ describe('the job page', () => {
     expect(shown.map((r) => [r.key, r.cells['rules-count']!.text])).toEqual(
       expected.map((e) => [e.attribute, String(e.rules_count)]),
     );
+  });
+
+  it('profiling: a rule execution lists the attributes whose rules it ran, with the generation job named', async () => {
+    // The rules the live test's job generated, run for two of its three attributes.
+    const { jobId } = await harness.jobs.startJob({
+      jobType: 'data_profiling_rule_execution',
+      owner: OWNER,
+      dataSourceId: DEMO_DATA_SOURCE_ID,
+      attributeIds: ['annual_income', 'credit_score'],
+      rulesFromJobId: liveJobId,
+    });
+    expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'completed' });
+    await openFromList(jobId);
+    const { rows: expected } = await sql<{ attribute: string; checked: string; failed: string }>`
+      select attribute, sum(checked_rows) filter (where error is null) as checked,
+             sum(failed_rows) filter (where error is null) as failed
+      from rule_results where job_id = ${jobId} group by attribute order by attribute`.execute(harness.db);
+    expect(expected.map((e) => e.attribute)).toEqual(['annual_income', 'credit_score']);
+    const shown = await tableRows('data-attribute');
+    expect(shown.map((r) => [r.key, r.cells.checked!.value, r.cells.failed!.value])).toEqual(
+      expected.map((e) => [e.attribute, String(Number(e.checked)), String(Number(e.failed))]),
+    );
+    expect(await page.locator('[data-role=results-summary]').textContent()).toContain(`(rules of job ${liveJobId})`);
   });
 
   it('ran no injected or blocked code: no page error, no CSP violation', () => {

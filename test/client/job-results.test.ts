@@ -1,8 +1,16 @@
 // The pure shaping of a job's results (client/job-results.ts), alone: pass rate per attribute over the rules that ran,
-// counts with every key present, and the job type each family's tables answer for.
+// counts with every key present, lists capped with their total, and the family each job type's results come from.
 
 import { JobType } from '../../common/jobs';
-import { attributePassRates, countsBy, passRate, resultFamilyOf, type RuleOutcome } from '../../client/job-results';
+import {
+  attributePassRates,
+  countsBy,
+  listed,
+  passRate,
+  resultFamilyOf,
+  RESULTS_MAX_ROWS,
+  type RuleOutcome,
+} from '../../client/job-results';
 
 const rule = (
   attribute: string,
@@ -71,6 +79,22 @@ describe('countsBy', () => {
         ['pass', 'fail', 'error'],
       ),
     ).toEqual({ pass: 0, fail: 3, error: 0 });
+  });
+});
+
+describe('listed', () => {
+  it('keeps a list of at most RESULTS_MAX_ROWS whole, without counting', async () => {
+    const rows = Array.from({ length: RESULTS_MAX_ROWS }, (_, i) => i);
+    const count = jest.fn(() => Promise.resolve(-1));
+    expect(await listed(rows, count)).toEqual({ total: RESULTS_MAX_ROWS, truncated: false, items: rows });
+    expect(count).not.toHaveBeenCalled();
+  });
+
+  it('cuts a longer one (read with one row more) to RESULTS_MAX_ROWS and counts them all', async () => {
+    const rows = Array.from({ length: RESULTS_MAX_ROWS + 1 }, (_, i) => i);
+    const shaped = await listed(rows, () => Promise.resolve(20_000));
+    expect(shaped).toMatchObject({ total: 20_000, truncated: true });
+    expect(shaped.items).toEqual(rows.slice(0, RESULTS_MAX_ROWS));
   });
 });
 
