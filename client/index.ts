@@ -6,6 +6,7 @@ export { JobsClient } from './jobs-client';
 export type { JobsClientConfig, Principal, StartJobRequest, StartedJob, StartOptions } from './jobs-client';
 export type { JobFilter, JobListEntry, JobListPage } from './job-list';
 export type { JobTrouble, LegacyJobStatus, TroubledItem } from './job-status';
+export type { FamilyResults, JobResults, ResultFamily } from './job-results';
 export {
   AdminRequiredError,
   DependencyUnavailableError,
