@@ -515,6 +515,31 @@ describe('the job page', () => {
     expect(await page.locator('[data-role=results-summary]').textContent()).toContain(`(rules of job ${liveJobId})`);
   });
 
+  it("says so for an unknown job or another owner's, and asks a signed-out visitor to sign in", async () => {
+    const other = (
+      await harness.jobs.startJobFromJson({
+        jobType: 'test_execution',
+        owner: 'someone-else',
+        dataSourceId: DEMO_DATA_SOURCE_ID,
+        checks: [{ attribute: 'credit_score', rule: { kind: 'not_null' } }],
+      })
+    ).jobId;
+    for (const id of [randomUUID(), other]) {
+      await page.goto(`${api.url}/jobs/${id}`);
+      await page.locator('[data-role=notice]', { hasText: `No such job: not_found` }).waitFor({ timeout: 15_000 });
+      expect(await page.locator('[data-role=results]').isHidden()).toBe(true);
+      expect(await page.locator('[data-role=job-type]').textContent()).toBe('');
+    }
+    const signedOut = await browser.newPage();
+    try {
+      await signedOut.goto(`${api.url}/jobs/${jobIds.profiling}`);
+      await signedOut.locator('[data-role=notice]', { hasText: 'Sign in on the jobs page first.' }).waitFor();
+      expect(await signedOut.locator('[data-role=who]').textContent()).toBe('Not signed in');
+    } finally {
+      await signedOut.close();
+    }
+  });
+
   it('ran no injected or blocked code: no page error, no CSP violation', () => {
     expect(pageErrors).toEqual([]);
     expect(cspViolations).toEqual([]);
