@@ -5,7 +5,7 @@
 import type { CallLog, CallOutcome, CallRecord } from './call-log';
 import type { Exchange } from './exchange';
 import type { Gates } from './gates';
-import { answerInSchema, strictSchemaProblem } from './json-schema';
+import { answerInSchema, conformsTo, strictSchemaProblem } from './json-schema';
 import { chooseFault, delayFor, type CallSubject, type FaultPlan, type FaultRule } from './faults';
 import {
   BadRequest,
@@ -203,8 +203,9 @@ async function answer(
 }
 
 /**
- * The faults break the schema whatever the request asked for (truncated JSON, or an object of none of its fields), so
- * validation and its retries stay testable with `json_schema`; a responder's answer is sent in the request's schema.
+ * The faults break the schema whatever the request asked for (truncated JSON, or an object of none of its fields) and
+ * are sent as they are, so validation and its retries stay testable with `json_schema`; a responder's answer is sent
+ * in the request's schema.
  */
 async function contentFor(
   fault: FaultRule | undefined,
@@ -212,16 +213,25 @@ async function contentFor(
   responder: StandinResponder,
   record: CallRecord | undefined,
 ): Promise<string> {
-  const format = request.responseFormat;
+  const schema = request.responseFormat?.type === 'json_schema' ? request.responseFormat.schema : undefined;
+  const recordConforms = (conforms: boolean) => {
+    if (record && schema) record.answerConforms = conforms;
+  };
   if (fault?.kind === 'malformed') {
-    if (record && format?.type === 'json_schema') record.answerConforms = false;
+    recordConforms(false);
     return MALFORMED_CONTENT;
   }
-  let answer = fault?.kind === 'wrong_shape' ? WRONG_SHAPE_ANSWER : await responder(request);
-  if (format?.type === 'json_schema') {
-    const inSchema = answerInSchema(answer, format.schema);
-    answer = inSchema.answer;
-    if (record) record.answerConforms = inSchema.conforms;
+  let answer: unknown;
+  if (fault?.kind === 'wrong_shape') {
+    answer = WRONG_SHAPE_ANSWER;
+    if (schema) recordConforms(conformsTo(answer, schema));
+  } else {
+    answer = await responder(request);
+    if (schema) {
+      const inSchema = answerInSchema(answer, schema);
+      answer = inSchema.answer;
+      recordConforms(inSchema.conforms);
+    }
   }
   const json = JSON.stringify(answer);
   if (json === undefined) throw new Error(`answer for item '${request.itemKey ?? '(none)'}' is not JSON-serialisable`);

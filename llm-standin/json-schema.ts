@@ -114,8 +114,10 @@ function nodeProblem(node: unknown, path: string[]): string | undefined {
  */
 export function answerInSchema(answer: unknown, schema: Schema): { answer: unknown; conforms: boolean } {
   const fitted = fit(answer, schema);
-  return { answer: fitted, conforms: validatorFor(schema)?.(fitted) === true };
+  return { answer: fitted, conforms: conformsTo(fitted, schema) };
 }
+
+export const conformsTo = (answer: unknown, schema: Schema): boolean => validatorFor(schema)?.(answer) === true;
 
 function fit(value: unknown, schema: unknown): unknown {
   if (!isRecord(schema)) return value;
