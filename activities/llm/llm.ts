@@ -10,7 +10,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import OpenAI, { type APIError } from 'openai';
 import type { z } from 'zod';
-import type { FailureType } from '../../common/failures';
+import { FailureType } from '../../common/failures';
 import type { LlmActivityHeartbeat, LlmCallContext, ResponseFormatKind } from '../../common/llm';
 import type { Database } from '../../db/database';
 import { cachedAnswer, promptCacheKey, storeAnswer } from './llm-cache';
@@ -122,7 +122,7 @@ export async function completeStructured<T>(
       return { ok: true, value: parsed.value, ...state.usage };
     }
   }
-  const format = responseFormat(settings.responseFormat, structured.name, structured.schema);
+  const format = formatFor(settings.responseFormat, structured);
   let lastProblem = '';
   for (let attempt = 1; attempt <= settings.invalidOutputAttempts; attempt++) {
     const answer = await chatUntilAnswered(deps, prompt, format, call, state);
@@ -140,7 +140,7 @@ export async function completeStructured<T>(
       return { ok: true, value: parsed.value, ...state.usage };
     }
     lastProblem = parsed.problem;
-    // By response format, so what json_schema changes is visible next to synapse_llm_requests.
+    // By response format, so what json_schema changes shows against synapse_llm_requests.
     countLlm('synapse_llm_invalid_outputs', 1, { model: settings.model, response_format: format.type });
     Context.current().log.warn('LLM output invalid, asking again', {
       jobId: call.jobId,
@@ -154,6 +154,21 @@ export async function completeStructured<T>(
     reason: `invalid LLM output after ${settings.invalidOutputAttempts} attempts: ${lastProblem}`,
     ...state.usage,
   };
+}
+
+/**
+ * The request's response format. A schema that cannot be sent strict is a request any provider would refuse (as it
+ * would with a 400): retrying cannot help.
+ */
+function formatFor<T>(kind: ResponseFormatKind, structured: StructuredPrompt<T>): ResponseFormat {
+  try {
+    return responseFormat(kind, structured.name, structured.schema);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(
+      `the answer's JSON Schema cannot be sent strict: ${error instanceof Error ? error.message : String(error)}`,
+      FailureType.LlmRejectedRequest,
+    );
+  }
 }
 
 /**
