@@ -26,13 +26,23 @@ export function responseFormat(kind: ResponseFormatKind, name: string, schema: z
 }
 
 /**
+ * A module-level schema's JSON Schema, made once (about half a millisecond each time, on every call of a 5 000-item
+ * job); only read afterwards, as the request body.
+ */
+const madeBefore = new WeakMap<z.ZodType, JsonSchema>();
+
+/**
  * The strict JSON Schema of what `schema` outputs. The output side, not the input: a field with a default is
  * required too, so the model writes it instead of leaving it to the default.
  */
 export function strictJsonSchema(schema: z.ZodType): JsonSchema {
+  const made = madeBefore.get(schema);
+  if (made) return made;
   const { $schema: _draft, ...root } = z.toJSONSchema(schema, { target: 'draft-7', io: 'output' }) as JsonSchema;
   if (root.type !== 'object') throw new Error(`an answer's root must be one object, not ${describe(root)}`);
-  return strictNode(root, '');
+  const strict = strictNode(root, '');
+  madeBefore.set(schema, strict);
+  return strict;
 }
 
 function strictNode(node: JsonSchema, at: string): JsonSchema {
