@@ -82,12 +82,13 @@ export async function answerChatCompletion(
   );
   exchange.record = record;
   // A provider checks a strict schema before anything else, and refuses the request when it cannot hold output to it.
-  const schemaProblem =
-    format?.type === 'json_schema' && format.strict ? strictSchemaProblem(format.schema) : undefined;
-  if (format?.type === 'json_schema' && schemaProblem !== undefined) {
-    record.outcome = 'server_error';
-    const message = `Invalid schema for response_format '${format.name}': ${schemaProblem}`;
-    return exchange.sendJson(400, errorBody(message, 'invalid_request_error', null, 'response_format'));
+  if (format?.type === 'json_schema' && format.strict) {
+    const problem = strictSchemaProblem(format.schema);
+    if (problem !== undefined) {
+      record.outcome = 'server_error';
+      const message = `Invalid schema for response_format '${format.name}': ${problem}`;
+      return exchange.sendJson(400, errorBody(message, 'invalid_request_error', null, 'response_format'));
+    }
   }
   const responder =
     request.task !== undefined && Object.hasOwn(ctx.responders, request.task)
