@@ -7,7 +7,7 @@ export const FailureType = {
   LlmRateLimited: 'LlmRateLimited',
   /** 5xx, connection reset or request timeout; retried with the policy's backoff. */
   LlmUnavailable: 'LlmUnavailable',
-  /** 400/401/403/404/422 or context length exceeded: retrying cannot help. */
+  /** 400/401/403/404/422, context length exceeded, or an answer schema no provider would take: retrying cannot help. */
   LlmRejectedRequest: 'LlmRejectedRequest',
   /** The model kept answering with output that does not match the schema. */
   InvalidLlmOutput: 'InvalidLlmOutput',

@@ -41,3 +41,11 @@ export interface LlmActivityHeartbeat {
   /** Its message, at most 200 characters. */
   lastError?: string;
 }
+
+/**
+ * What an LLM request asks its answer to be (LLM_RESPONSE_FORMATS, by model): `json_schema` sends the answer's strict
+ * JSON Schema, which the provider holds its output to; `json_object`, for models and providers without structured
+ * outputs, asks for any JSON object. The answer is validated either way.
+ */
+export const RESPONSE_FORMATS = ['json_schema', 'json_object'] as const;
+export type ResponseFormatKind = (typeof RESPONSE_FORMATS)[number];

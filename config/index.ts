@@ -3,12 +3,29 @@
 
 import { z } from 'zod';
 import { TASK_QUEUE } from '../common/jobs';
+import { RESPONSE_FORMATS } from '../common/llm';
 import { LOG_LEVELS } from './logging';
 import { loadTemporalSettings } from './temporal-connection';
 
 const integer = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 
 const llmPricesSchema = z.record(z.string(), z.object({ prompt: z.number().min(0), completion: z.number().min(0) }));
+const llmResponseFormatsSchema = z.record(z.string(), z.enum(RESPONSE_FORMATS));
+
+/** A JSON setting read through `schema`; a typo fails the process at start, naming the setting. */
+const jsonSetting =
+  <T>(schema: z.ZodType<T>, what: string) =>
+  (text: string, ctx: z.RefinementCtx) => {
+    try {
+      return schema.parse(JSON.parse(text));
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `not ${what}: ${error instanceof Error ? error.message : String(error)}`,
+      });
+      return z.NEVER;
+    }
+  };
 
 const schema = z.object({
   /** How much every process logs (JSON lines on stdout, config/logging.ts); any case. */
@@ -97,17 +114,15 @@ const schema = z.object({
   LLM_PRICES: z
     .string()
     .default('{"gpt-4o-mini":{"prompt":0.15,"completion":0.6}}')
-    .transform((text, ctx) => {
-      try {
-        return llmPricesSchema.parse(JSON.parse(text));
-      } catch (error) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `not a price table: ${error instanceof Error ? error.message : String(error)}`,
-        });
-        return z.NEVER;
-      }
-    }),
+    .transform(jsonSetting(llmPricesSchema, 'a price table')),
+  /**
+   * The response format by model, as JSON: {"llama3.1": "json_object"}. A model not listed is sent its answer's strict
+   * JSON Schema (`json_schema`); list as `json_object` the models and providers without structured outputs.
+   */
+  LLM_RESPONSE_FORMATS: z
+    .string()
+    .default('{}')
+    .transform(jsonSetting(llmResponseFormatsSchema, 'a response format table')),
   /**
    * Largest job metadata, in bytes of its JSON: metadata is labels, shown in every list and page that shows the job.
    */

@@ -24,6 +24,13 @@ export interface CallRecord {
   promptTokens: number;
   /** HTTP status sent; absent when nothing was sent. Tells a rejected request (400) from a 5xx. */
   status?: number;
+  /** What the request asked its answer to be: the response format, and for `json_schema` its name and strictness. */
+  responseFormat?: { type: 'text' | 'json_object' } | { type: 'json_schema'; name: string; strict: boolean };
+  /**
+   * For a `json_schema` request answered 200: whether the content sent conforms to the schema (false only when a fault
+   * or the test's responder broke it).
+   */
+  answerConforms?: boolean;
 }
 
 export class CallLog {
@@ -33,7 +40,14 @@ export class CallLog {
 
   /** Logs an arriving request; returns its record and its 0-based index among its item's calls. */
   open(
-    call: { itemKey?: string; task?: string; jobId?: string; callId?: string; promptTokens: number },
+    call: {
+      itemKey?: string;
+      task?: string;
+      jobId?: string;
+      callId?: string;
+      promptTokens: number;
+      responseFormat?: CallRecord['responseFormat'];
+    },
     outcome: CallOutcome,
   ): { record: CallRecord; callIndex: number } {
     const callIndex = this.nextIndex(call.itemKey);
@@ -42,6 +56,7 @@ export class CallLog {
       ...(call.task !== undefined ? { task: call.task } : {}),
       ...(call.jobId !== undefined ? { jobId: call.jobId } : {}),
       ...(call.callId !== undefined ? { callId: call.callId } : {}),
+      ...(call.responseFormat !== undefined ? { responseFormat: call.responseFormat } : {}),
       callNumber: this.records.length + 1,
       receivedAt: Date.now(),
       outcome,

@@ -1,9 +1,11 @@
-// Answers one POST /v1/chat/completions: logs the call, applies the quota and the fault plan decided on
-// arrival, waits the planned latency, then sends the task responder's answer or the planned failure.
+// Answers one POST /v1/chat/completions: logs the call, refuses a strict JSON Schema a provider would refuse, applies
+// the quota and the fault plan decided on arrival, waits the planned latency, then sends the task responder's answer
+// (in the request's JSON Schema when it gives one) or the planned failure.
 
-import type { CallLog, CallOutcome } from './call-log';
+import type { CallLog, CallOutcome, CallRecord } from './call-log';
 import type { Exchange } from './exchange';
 import type { Gates } from './gates';
+import { answerInSchema, conformsTo, strictSchemaProblem } from './json-schema';
 import { chooseFault, delayFor, type CallSubject, type FaultPlan, type FaultRule } from './faults';
 import {
   BadRequest,
@@ -56,14 +58,38 @@ export async function answerChatCompletion(
   } catch (error) {
     if (!(error instanceof BadRequest)) throw error;
     exchange.record = ctx.log.open({ promptTokens: 0 }, 'server_error').record;
-    return exchange.sendJson(400, errorBody(error.message, 'invalid_request_error'));
+    return exchange.sendJson(400, errorBody(error.message, 'invalid_request_error', null, error.param));
   }
   const promptTokens = promptTokensOf(request);
+  const format = request.responseFormat;
   const { record, callIndex } = ctx.log.open(
-    { itemKey: request.itemKey, task: request.task, jobId: request.jobId, callId: request.callId, promptTokens },
+    {
+      itemKey: request.itemKey,
+      task: request.task,
+      jobId: request.jobId,
+      callId: request.callId,
+      promptTokens,
+      ...(format
+        ? {
+            responseFormat:
+              format.type === 'json_schema'
+                ? { type: format.type, name: format.name, strict: format.strict }
+                : { type: format.type },
+          }
+        : {}),
+    },
     'ok',
   );
   exchange.record = record;
+  // A provider checks a strict schema before anything else, and refuses the request when it cannot hold output to it.
+  if (format?.type === 'json_schema' && format.strict) {
+    const problem = strictSchemaProblem(format.schema);
+    if (problem !== undefined) {
+      record.outcome = 'server_error';
+      const message = `Invalid schema for response_format '${format.name}': ${problem}`;
+      return exchange.sendJson(400, errorBody(message, 'invalid_request_error', null, 'response_format'));
+    }
+  }
   const responder =
     request.task !== undefined && Object.hasOwn(ctx.responders, request.task)
       ? ctx.responders[request.task]
@@ -161,7 +187,7 @@ async function answer(
   }
   let content: string;
   try {
-    content = await contentFor(fault, plan.request, responder);
+    content = await contentFor(fault, plan.request, responder, exchange.record);
   } catch (error) {
     if (exchange.record) exchange.record.outcome = 'server_error';
     const reason = error instanceof Error ? error.message : String(error);
@@ -177,14 +203,38 @@ async function answer(
   exchange.sendJson(200, completion, ctx.window.headers(faultPlan.limits, Date.now(), spent));
 }
 
+/**
+ * The faults break the schema whatever the request asked for (truncated JSON, or an object of none of its fields) and
+ * are sent as they are, so validation and its retries stay testable with `json_schema`; a responder's answer is sent
+ * in the request's schema.
+ */
 async function contentFor(
   fault: FaultRule | undefined,
   request: StandinRequest,
   responder: StandinResponder,
+  record: CallRecord | undefined,
 ): Promise<string> {
-  if (fault?.kind === 'malformed') return MALFORMED_CONTENT;
-  if (fault?.kind === 'wrong_shape') return JSON.stringify(WRONG_SHAPE_ANSWER);
-  const json = JSON.stringify(await responder(request));
+  const schema = request.responseFormat?.type === 'json_schema' ? request.responseFormat.schema : undefined;
+  const recordConforms = (conforms: boolean) => {
+    if (record && schema) record.answerConforms = conforms;
+  };
+  if (fault?.kind === 'malformed') {
+    recordConforms(false);
+    return MALFORMED_CONTENT;
+  }
+  let answer: unknown;
+  if (fault?.kind === 'wrong_shape') {
+    answer = WRONG_SHAPE_ANSWER;
+    if (schema) recordConforms(conformsTo(answer, schema));
+  } else {
+    answer = await responder(request);
+    if (schema) {
+      const inSchema = answerInSchema(answer, schema);
+      answer = inSchema.answer;
+      recordConforms(inSchema.conforms);
+    }
+  }
+  const json = JSON.stringify(answer);
   if (json === undefined) throw new Error(`answer for item '${request.itemKey ?? '(none)'}' is not JSON-serialisable`);
   return json;
 }

@@ -53,6 +53,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
         requestTimeoutMs: config.LLM_REQUEST_TIMEOUT_MS,
         retrySpanMs: config.LLM_RETRY_SPAN_MS,
         maxPromptTokens: config.LLM_MAX_PROMPT_TOKENS,
+        responseFormat: config.LLM_RESPONSE_FORMATS[config.OPENAI_MODEL] ?? 'json_schema',
       },
     },
     ruleStatementTimeoutMs: config.RULE_STATEMENT_TIMEOUT_MS,

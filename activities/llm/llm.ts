@@ -1,7 +1,8 @@
 // One structured LLM call as an activity step: answers from the cache when the same prompt was answered
 // before, waits for the shared budget, heartbeats while it waits, aborts the HTTP request on cancel, waits out
 // rate limits and unavailability inside the attempt for LLM_RETRY_SPAN_MS, records every paid answer by its
-// call id before anything is stored from it, and re-asks a bounded number of times when output is invalid.
+// call id before anything is stored from it, asks for the answer's JSON Schema (or JSON, per model), and re-asks a
+// bounded number of times when output is invalid.
 
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
@@ -9,13 +10,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Kysely } from 'kysely';
 import OpenAI, { type APIError } from 'openai';
 import type { z } from 'zod';
-import type { FailureType } from '../../common/failures';
-import type { LlmActivityHeartbeat, LlmCallContext } from '../../common/llm';
+import { FailureType } from '../../common/failures';
+import type { LlmActivityHeartbeat, LlmCallContext, ResponseFormatKind } from '../../common/llm';
 import type { Database } from '../../db/database';
 import { cachedAnswer, promptCacheKey, storeAnswer } from './llm-cache';
 import { unlimitedBudget, type BudgetGrant, type BudgetSettlement, type LlmBudget } from './budget/llm-budget';
 import { classifyLlmError, isTransientLlmFailure, transientRetryDelayMs } from './llm-errors';
 import { fitPrompt, type PromptText } from './prompt-budget';
+import { nullsAsAbsent, responseFormat, type ResponseFormat } from './llm-response-format';
 import { sqlRefusal } from '../data-sources/sql-errors';
 
 export interface LlmSettings {
@@ -29,6 +31,12 @@ export interface LlmSettings {
   retrySpanMs: number;
   /** LLM_MAX_PROMPT_TOKENS: the family's prompt builder fits its prompt; a prompt still over is cut here. */
   maxPromptTokens: number;
+  /**
+   * LLM_RESPONSE_FORMATS for `model`: `json_schema` sends the answer's strict JSON Schema, `json_object` (for models
+   * and providers without structured outputs) asks for JSON only. Either way the answer is validated.
+   * @defaultValue 'json_schema'
+   */
+  responseFormat: ResponseFormatKind;
 }
 
 export interface LlmDeps {
@@ -39,6 +47,8 @@ export interface LlmDeps {
 }
 
 export interface StructuredPrompt<T> extends PromptText {
+  /** The answer's name in a JSON Schema response format: the prompt's TASK (letters, digits, `_`, `-`). */
+  name: string;
   schema: z.ZodType<T>;
 }
 
@@ -101,7 +111,7 @@ export async function completeStructured<T>(
     const parsed = cached === undefined ? undefined : parseAnswer(cached, structured.schema);
     if (parsed?.ok) {
       state.usage.cachedCalls++;
-      countLlm('synapse_llm_cache_hits', 1, settings.model);
+      countLlm('synapse_llm_cache_hits', 1, { model: settings.model });
       await recordCall(deps, call, state, {
         callId: randomUUID(),
         promptTokens: 0,
@@ -112,9 +122,10 @@ export async function completeStructured<T>(
       return { ok: true, value: parsed.value, ...state.usage };
     }
   }
+  const format = formatFor(settings.responseFormat, structured);
   let lastProblem = '';
   for (let attempt = 1; attempt <= settings.invalidOutputAttempts; attempt++) {
-    const answer = await chatUntilAnswered(deps, prompt, call, state);
+    const answer = await chatUntilAnswered(deps, prompt, format, call, state);
     const parsed = parseAnswer(answer.content, structured.schema);
     if (parsed.ok) {
       const stored = {
@@ -129,7 +140,8 @@ export async function completeStructured<T>(
       return { ok: true, value: parsed.value, ...state.usage };
     }
     lastProblem = parsed.problem;
-    countLlm('synapse_llm_invalid_outputs', 1, settings.model);
+    // By response format, so what json_schema changes shows against synapse_llm_requests.
+    countLlm('synapse_llm_invalid_outputs', 1, { model: settings.model, response_format: format.type });
     Context.current().log.warn('LLM output invalid, asking again', {
       jobId: call.jobId,
       item: call.item,
@@ -142,6 +154,21 @@ export async function completeStructured<T>(
     reason: `invalid LLM output after ${settings.invalidOutputAttempts} attempts: ${lastProblem}`,
     ...state.usage,
   };
+}
+
+/**
+ * The request's response format. A schema that cannot be sent strict is a request any provider would refuse (as it
+ * would with a 400): retrying cannot help.
+ */
+function formatFor<T>(kind: ResponseFormatKind, structured: StructuredPrompt<T>): ResponseFormat {
+  try {
+    return responseFormat(kind, structured.name, structured.schema);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(
+      `the answer's JSON Schema cannot be sent strict: ${error instanceof Error ? error.message : String(error)}`,
+      FailureType.LlmRejectedRequest,
+    );
+  }
 }
 
 /**
@@ -158,10 +185,16 @@ export function countPromptTokens(prompt: { system: string; user: string }): num
  * first scheduling (its earlier attempts included), and once the next try would start past it the item
  * fails for good with a non-retryable failure of the last error's class.
  */
-async function chatUntilAnswered(deps: LlmDeps, prompt: PromptText, call: LlmCall, state: CallState): Promise<Answer> {
+async function chatUntilAnswered(
+  deps: LlmDeps,
+  prompt: PromptText,
+  format: ResponseFormat,
+  call: LlmCall,
+  state: CallState,
+): Promise<Answer> {
   for (;;) {
     try {
-      return await chatOnce(deps, prompt, call, state);
+      return await chatOnce(deps, prompt, format, call, state);
     } catch (failure) {
       if (!isTransientLlmFailure(failure)) throw failure;
       await waitToRetry(deps, call, state, failure);
@@ -219,7 +252,13 @@ interface Answer {
 /**
  * One request: budget, send, and on an answer its usage recorded before the answer is used. Errors leave classified.
  */
-async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state: CallState): Promise<Answer> {
+async function chatOnce(
+  deps: LlmDeps,
+  prompt: PromptText,
+  format: ResponseFormat,
+  call: LlmCall,
+  state: CallState,
+): Promise<Answer> {
   const context = Context.current();
   const { settings } = deps;
   const grant = await (deps.budget ?? unlimitedBudget).acquire(
@@ -237,7 +276,7 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
   const heartbeat = setInterval(() => beat(call, state, { waitingFor: 'llm' }), settings.heartbeatIntervalMs);
   beat(call, state, { waitingFor: 'llm' });
   state.usage.calls++;
-  countLlm('synapse_llm_requests', 1, settings.model);
+  countLlm('synapse_llm_requests', 1, { model: settings.model, response_format: format.type });
   const callId = randomUUID();
   const startedAt = Date.now();
   // A signal of this request's own, tied to the activity's: the client leaves a listener on the signal it is
@@ -256,7 +295,7 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
             { role: 'system', content: prompt.system },
             { role: 'user', content: prompt.user },
           ],
-          response_format: { type: 'json_object' },
+          response_format: format,
           max_completion_tokens: settings.maxOutputTokens,
           temperature: 0,
         },
@@ -274,12 +313,10 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
     // A cancelled activity must surface as cancellation, not as an LLM failure to retry.
     if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
     const failure = classifyLlmError(error);
-    countLlm(
-      'synapse_llm_errors',
-      1,
-      settings.model,
-      failure instanceof ApplicationFailure && failure.type ? failure.type : 'Unclassified',
-    );
+    countLlm('synapse_llm_errors', 1, {
+      model: settings.model,
+      failure_type: failure instanceof ApplicationFailure && failure.type ? failure.type : 'Unclassified',
+    });
     throw failure;
   } finally {
     clearInterval(heartbeat);
@@ -291,8 +328,8 @@ async function chatOnce(deps: LlmDeps, prompt: PromptText, call: LlmCall, state:
   const completionTokens = completion.usage?.completion_tokens ?? 0;
   state.usage.promptTokens += promptTokens;
   state.usage.completionTokens += completionTokens;
-  countLlm('synapse_llm_prompt_tokens', promptTokens, settings.model);
-  countLlm('synapse_llm_completion_tokens', completionTokens, settings.model);
+  countLlm('synapse_llm_prompt_tokens', promptTokens, { model: settings.model });
+  countLlm('synapse_llm_completion_tokens', completionTokens, { model: settings.model });
   // Paid for: recorded first, so nothing later (the budget's bookkeeping, the caller's writes) can lose it.
   await recordCall(deps, call, state, {
     callId,
@@ -440,12 +477,15 @@ async function sleepHeartbeating(
 }
 
 /**
- * One of the worker's LLM counters (docs/operations.md, Metrics); labels stay few (model, failure type), never the job.
+ * One of the worker's LLM counters (docs/operations.md, Metrics); labels stay few (model, and the failure type or the
+ * response format), never the job.
  */
-function countLlm(name: string, value: number, model: string, failureType?: string): void {
-  Context.current()
-    .metricMeter.createCounter(name)
-    .add(value, failureType ? { model, failure_type: failureType } : { model });
+function countLlm(
+  name: string,
+  value: number,
+  labels: { model: string } & Partial<Record<'failure_type' | 'response_format', string>>,
+): void {
+  Context.current().metricMeter.createCounter(name).add(value, labels);
 }
 
 function parseAnswer<T>(
@@ -454,7 +494,8 @@ function parseAnswer<T>(
 ): { ok: true; value: T } | { ok: false; problem: string } {
   let json: unknown;
   try {
-    json = JSON.parse(content);
+    // A strict answer writes null for a field it leaves out; the schemas read that as absent.
+    json = nullsAsAbsent(JSON.parse(content));
   } catch {
     return { ok: false, problem: `not JSON (${JSON.stringify(content.slice(0, 80))})` };
   }

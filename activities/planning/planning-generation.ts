@@ -9,7 +9,12 @@ import type { Database } from '../../db/database';
 import { mergeAttributeCandidates, type AttributeCandidate, type SourcedCandidate } from './attribute-merge';
 import { chunkText } from './chunking';
 import { completeStructured, type LlmDeps } from '../llm/llm';
-import { attributeExtractionPrompt, chunkItemKey, extractedAttributesSchema } from './planning-prompts';
+import {
+  ATTRIBUTE_EXTRACTION_TASK,
+  attributeExtractionPrompt,
+  chunkItemKey,
+  extractedAttributesSchema,
+} from './planning-prompts';
 import { jobLlmUsage, type JobLlmUsage } from '../llm/llm-usage';
 
 export interface ChunkRef {
@@ -107,7 +112,7 @@ export function createAttributeGenerationActivities({ db, llm }: { db: Kysely<Da
     log.info('extracting attributes', { jobId, item });
     const answer = await completeStructured(
       llm,
-      { ...prompt, schema: extractedAttributesSchema },
+      { ...prompt, name: ATTRIBUTE_EXTRACTION_TASK, schema: extractedAttributesSchema },
       { ...input.llm, item },
     );
     const candidates: AttributeCandidate[] = answer.ok ? answer.value.attributes : [];

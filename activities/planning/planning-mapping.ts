@@ -11,7 +11,13 @@ import type { LlmCallContext } from '../../common/llm';
 import type { Database } from '../../db/database';
 import { completeStructured, type LlmDeps } from '../llm/llm';
 import { topCandidateColumns, type CatalogueColumn } from './planning-candidates';
-import { pdeItemKey, pdeMappingPrompt, pdeMappingSchema, type PdeMappingAnswer } from './planning-prompts';
+import {
+  PDE_MAPPING_TASK,
+  pdeItemKey,
+  pdeMappingPrompt,
+  pdeMappingSchema,
+  type PdeMappingAnswer,
+} from './planning-prompts';
 import { jobLlmUsage, type JobLlmUsage } from '../llm/llm-usage';
 
 export interface PdeMappingOutcome {
@@ -135,6 +141,7 @@ export function createPdeMappingActivities({ db, llm }: { db: Kysely<Database>; 
       llm,
       {
         ...pdeMappingPrompt(planId, descriptor, offered, llm.settings.maxPromptTokens),
+        name: PDE_MAPPING_TASK,
         schema: pdeMappingSchema(offered.map((c) => c.name)),
       },
       { ...input.llm, item: pdeItemKey(planId, pdeId) },

@@ -13,7 +13,7 @@ import { profileColumn } from './column-profile';
 import { onDataSource } from '../data-sources/data-source-sql';
 import { sourceTable } from '../data-sources/data-sources';
 import { completeStructured, type LlmDeps } from '../llm/llm';
-import { validationRulesPrompt } from './profiling-prompts';
+import { VALIDATION_RULES_TASK, validationRulesPrompt } from './profiling-prompts';
 import {
   countViolationsPerRule,
   invalidPatterns,
@@ -88,6 +88,7 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
       llm,
       {
         ...validationRulesPrompt(dataSourceId, attribute, profile, llm.settings.maxPromptTokens),
+        name: VALIDATION_RULES_TASK,
         schema: proposedRulesSchema,
       },
       call,

@@ -14,7 +14,7 @@ import { byPriority, riskScore } from './risk-score';
 import { chooseTests } from './scope-optimisation';
 import { TEST_COSTS, TEST_KINDS, type RiskLevel } from './scoping-catalogue';
 import { profiledRulesOf } from './scoping-profile';
-import { scopingAnswerSchema, scopingItemKey, scopingPrompt } from './scoping-prompts';
+import { SCOPING_TASK, scopingAnswerSchema, scopingItemKey, scopingPrompt } from './scoping-prompts';
 
 export interface AssessAttributeInput {
   jobId: string;
@@ -94,6 +94,7 @@ export function createScopingActivities({ db, llm }: { db: Kysely<Database>; llm
       llm,
       {
         ...scopingPrompt(dataSourceId, attribute, profiling, llm.settings.maxPromptTokens),
+        name: SCOPING_TASK,
         schema: scopingAnswerSchema,
       },
       { ...input.llm, item: scopingItemKey(dataSourceId, attribute.name) },

@@ -12,6 +12,7 @@ import { installWorkerRuntime } from '../../workers/metrics';
 import { createHarness, type Harness } from '../support/harness';
 import { waitFor } from '../support/waiting';
 import { freePort } from '../support/ports';
+import { sample } from '../support/metrics-text';
 
 const attributeIds = ['credit_score', 'apr_rate', 'account_status'];
 const itemKey = (attribute: string) => `${DEMO_DATA_SOURCE_ID}.${attribute}`;
@@ -19,20 +20,6 @@ const JOB_TYPE = 'data_profiling_llm_generation';
 
 let harness: Harness;
 let metricsUrl: string;
-
-/** Sum of the samples of `name` whose labels include every one of `labels` (0 when there is none). */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? ([^ ]+)/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[3]);
-  }
-  return sum;
-}
 
 const getText = async (url: string) => {
   const response = await fetch(url);

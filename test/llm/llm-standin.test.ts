@@ -1,7 +1,9 @@
 // The LLM stand-in through the real openai client over real HTTP: deterministic answers, per-item call
-// counts, every scripted fault, quota limits, the control endpoints, and prompt shutdown.
+// counts, every scripted fault, structured outputs, quota limits, the control endpoints, and prompt shutdown.
 
 import OpenAI from 'openai';
+import { z } from 'zod';
+import { responseFormat } from '../../activities/llm/llm-response-format';
 import { delayFor, type FaultPlan } from '../../llm-standin/faults';
 import { startLlmStandin, type CallRecord, type LlmStandin, type StandinRequest } from '../../llm-standin/server';
 
@@ -296,6 +298,68 @@ describe('faults', () => {
     expect(Math.min(...delays)).toBeGreaterThanOrEqual(100);
     expect(Math.max(...delays)).toBeLessThan(150);
     expect(new Set(delays).size).toBeGreaterThan(5);
+  });
+});
+
+describe('structured outputs', () => {
+  /** The echo answer's schema, with a field the echo responder leaves out: a strict answer writes it as null. */
+  const echoFormat = responseFormat(
+    'json_schema',
+    'echo_answer',
+    z.object({ item: z.string(), task: z.string(), note: z.string().optional() }),
+  );
+  const askWith = (item: string, response_format: OpenAI.ChatCompletionCreateParams['response_format']) =>
+    openai.chat.completions.create({ model: 'gpt-test', messages: messages(item), response_format });
+
+  it("answers a strict json_schema request in the schema's strict form, and records the format and that it conformed", async () => {
+    const completion = await askWith('ds1.a', echoFormat);
+    expect(JSON.parse(completion.choices[0]?.message.content ?? '')).toEqual({
+      item: 'ds1.a',
+      task: 'echo',
+      note: null,
+    });
+    await ask('ds1.b');
+    expect(standin.calls().map((c) => [c.responseFormat, c.answerConforms])).toEqual([
+      [{ type: 'json_schema', name: 'echo_answer', strict: true }, true],
+      [{ type: 'json_object' }, undefined],
+    ]);
+  });
+
+  it('refuses a strict schema a provider would refuse with its 400, before the responder or any fault', async () => {
+    standin.setFaults({ rules: [{ kind: 'server_error' }] });
+    const error = await failureOf(
+      askWith('ds1.a', {
+        type: 'json_schema',
+        json_schema: {
+          name: 'loose',
+          strict: true,
+          schema: { type: 'object', properties: { item: { type: 'string' } }, required: ['item'] },
+        },
+      }),
+    );
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error).toMatchObject({ status: 400, type: 'invalid_request_error', param: 'response_format' });
+    expect((error as Error).message).toContain(
+      "Invalid schema for response_format 'loose': In context=(), 'additionalProperties' is required to be supplied and to be false.",
+    );
+    expect(standin.calls()).toEqual([expect.objectContaining({ outcome: 'server_error', status: 400 })]);
+  });
+
+  it('still breaks the schema when told to: malformed and wrong_shape answers do not conform', async () => {
+    standin.setFaults({
+      rules: [
+        { kind: 'malformed', items: ['ds1.a'] },
+        { kind: 'wrong_shape', items: ['ds1.b'] },
+      ],
+    });
+    const malformed = (await askWith('ds1.a', echoFormat)).choices[0]?.message.content ?? '';
+    const wrongShape = (await askWith('ds1.b', echoFormat)).choices[0]?.message.content ?? '';
+    expect(() => JSON.parse(malformed)).toThrow(SyntaxError);
+    expect(JSON.parse(wrongShape)).toEqual({ unexpected: true });
+    expect(standin.calls().map((c) => [c.outcome, c.answerConforms])).toEqual([
+      ['malformed', false],
+      ['wrong_shape', false],
+    ]);
   });
 });
 
