@@ -87,7 +87,7 @@ function builtFiles(dir: string): string[] {
   });
 }
 
-it('builds what the start scripts run, with the workflow bundle and without tsx', () => {
+it('builds what the start scripts run, with the workflow bundles and without tsx', () => {
   const scripts = (
     JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
@@ -97,6 +97,13 @@ it('builds what the start scripts run, with the workflow bundle and without tsx'
     expect(statSync(path.join(outDir, path.relative('dist', file!))).isFile()).toBe(true);
   }
   expect(statSync(path.join(outDir, 'workflow-bundle.js')).size).toBeGreaterThan(0);
+  // The bundle a worker that traces uses (workers/workflow-bundle.ts): the same workflows with the tracing interceptors.
+  expect(readFileSync(path.join(outDir, 'workflow-bundle.js'), 'utf8')).not.toContain(
+    'OpenTelemetryInboundInterceptor',
+  );
+  expect(readFileSync(path.join(outDir, 'workflow-bundle-traced.js'), 'utf8')).toContain(
+    'OpenTelemetryInboundInterceptor',
+  );
   const needingTsx = builtFiles(outDir).filter((file) =>
     /require\(["']tsx|from ["']tsx|import\(["']tsx/.test(readFileSync(file, 'utf8')),
   );
