@@ -7,11 +7,13 @@ import type { ApiServer } from './server';
 
 const tracing = startProcessTracing('synapse-jobs-api', 'api');
 
-/** Names each traced request's span by method and route (`POST /api/v1/jobs`); nothing when tracing is off. */
+/** Names each traced request's span by method and route template (`GET /api/v1/jobs/:id`); nothing when tracing is off. */
 export function nameRequestSpans(server: ApiServer): void {
   if (!tracing) return;
   server.addHook('onRequest', (request, _reply, done) => {
-    tracing.nameRequestSpan(request.method, request.routeOptions.url ?? request.url.split('?')[0]!);
+    // A request no route matched keeps the method alone: its raw path would make a span name per URL.
+    const route = request.routeOptions.url;
+    if (route !== undefined) tracing.nameRequestSpan(request.method, route);
     done();
   });
 }
