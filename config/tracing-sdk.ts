@@ -1,7 +1,6 @@
-// The OpenTelemetry SDK set up for one process, loaded only when tracing is on (config/tracing.ts requires it then):
-// the tracer provider exporting OTLP/HTTP JSON in batches, the HTTP, undici (global fetch: the openai client) and
-// PostgreSQL instrumentations, and the Temporal interceptors that carry one trace from the API's request through the
-// workflow and its activities to each LLM call and SQL statement.
+// The OpenTelemetry SDK for one process, loaded only when tracing is on (config/tracing.ts): the tracer provider
+// exporting OTLP/HTTP JSON in batches, the http, undici (the openai client's fetch) and pg instrumentations, and the
+// Temporal interceptors that carry one trace from the API request through the workflow to each LLM call and statement.
 
 import { diag, DiagLogLevel, trace, type DiagLogger } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';

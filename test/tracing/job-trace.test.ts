@@ -1,7 +1,6 @@
-// One trace per job: the real API and worker processes (their own entry points, so tracing starts before http and pg
-// load, as in production) export to an OTLP receiver in this process; a job started through the API is one trace from
-// the API request through the workflow and its activities to each LLM HTTP call and SQL statement. Processes, not
-// this one: the tracer provider and the instrumentations are global to a process, and Jest's is left untouched.
+// One trace per job: the API and worker run as processes from their own entry points (tracing is global to a process,
+// and must start before http and pg load) and export to an OTLP receiver here; a job started through the API is one
+// trace from the request through the workflow and its activities to each LLM HTTP call and SQL statement.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -216,4 +215,5 @@ it('follows a job in one trace from the API request through the workflow and act
     worker: { code: 0, signal: null },
     api: { code: 0, signal: null },
   });
+  // Three minutes for the worker's bundling at most, one for the job and its spans, on a busy machine.
 }, 300_000);

@@ -1,7 +1,6 @@
-// Turning tracing on for a worker must not break the jobs it already runs: every recorded history (test/histories/,
-// all started without tracing) replays without non-determinism against a bundle with the tracing workflow
-// interceptors, as test/replay.test.ts replays them against the plain one. (The interceptors add headers and spans,
-// never commands; the SDK's flags keep their older yields off for histories of this SDK version.)
+// Turning tracing on must not break running jobs: every recorded history (test/histories/, all started untraced)
+// replays against a bundle with the tracing workflow interceptors, which add headers and spans, never commands (the
+// SDK's flags keep the interceptors' old extra yields off for histories of this SDK version).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -43,4 +42,5 @@ it('replays every recorded history, all started untraced, with the tracing inter
   expect(results.map((r) => ({ workflowId: r.workflowId, error: r.error }))).toEqual(
     files.map((workflowId) => ({ workflowId, error: undefined })),
   );
+  // A webpack bundle (tens of seconds) and 24 replays, on a machine busy with other suites.
 }, 300_000);
