@@ -1,6 +1,7 @@
 // Builds a worker for the jobs task queue from configuration: real dependencies (database pool, openai
 // client) injected into the activities, workflow code from a prebuilt bundle when one is given, and the
-// job reconciler (workers/reconciler.ts) running beside it until close().
+// job reconciler (workers/reconciler.ts) running beside it until close(). With tracing on (config/tracing.ts), the
+// activity interceptors, the workflow interceptors in the bundle and the workflow span sink join it.
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -11,11 +12,13 @@ import { createOpenAiClient } from '../activities/llm/llm';
 import { PostgresLlmBudget } from '../activities/llm/budget/llm-budget-postgres';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
+import { currentTracing, TRACING_WORKFLOW_MODULES } from '../config/tracing';
 import type { Database } from '../db/database';
 import { openDatabase } from '../db/connection';
 import { activityLogContext } from './logging';
 import { countActivityRetries } from './metrics';
 import { startReconciler } from './reconciler';
+import { workflowBundleFile } from './workflow-bundle';
 
 export interface JobsWorker {
   worker: Worker;
@@ -60,10 +63,13 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     profileSampleRows: config.PROFILE_SAMPLE_ROWS,
     admission: config,
   });
-  const bundlePath = config.WORKFLOW_BUNDLE_PATH ?? prebuiltWorkflowBundle();
+  const tracing = currentTracing();
+  const bundlePath = config.WORKFLOW_BUNDLE_PATH ?? prebuiltWorkflowBundle(tracing !== undefined);
   const workflowCode = bundlePath
     ? { workflowBundle: { codePath: bundlePath } }
     : { workflowsPath: require.resolve('../workflows') };
+  // A prebuilt bundle has its interceptors already (or not: the SDK cannot add them to it, and warns if asked).
+  const workflowModules = tracing && !bundlePath ? { workflowModules: [...TRACING_WORKFLOW_MODULES] } : {};
 
   const worker = await Worker.create({
     connection,
@@ -84,7 +90,12 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     // A job's workflow tasks go to the worker that has it cached; when that worker dies, the server
     // waits this long before offering them to every worker. The SDK's 10 s is most of a crash's recovery time.
     stickyQueueScheduleToStartTimeout: config.WORKER_STICKY_QUEUE_TIMEOUT_MS,
-    interceptors: { activity: [countActivityRetries, activityLogContext] },
+    interceptors: {
+      // Tracing's first: its span is open around the others, so their log lines carry the trace id.
+      activity: [...(tracing?.activityInterceptors ?? []), countActivityRetries, activityLogContext],
+      ...workflowModules,
+    },
+    ...(tracing ? { sinks: tracing.workflowSinks } : {}),
     ...overrides,
   });
   const reconciler = config.JOB_RECONCILE_INTERVAL_MS > 0 ? startReconciler(config, db, connection) : undefined;
@@ -102,12 +113,13 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
 }
 
 /**
- * The bundle `npm run build` writes beside the compiled code (dist/workflow-bundle.js, scripts/build-workflow-bundle.ts):
- * a worker run from dist/ starts without bundling (seconds of CPU and a webpack in production). Run from source
- * there is none, and the worker bundles at start.
+ * The bundle `npm run build` writes beside the compiled code (dist/workflow-bundle.js, scripts/build-dist.ts; with
+ * tracing on dist/workflow-bundle-traced.js, which holds the tracing interceptors): a worker run from dist/ starts
+ * without bundling (seconds of CPU and a webpack in production). Run from source there is none, and the worker
+ * bundles at start.
  */
-function prebuiltWorkflowBundle(): string | undefined {
-  const candidate = path.resolve(__dirname, '..', 'workflow-bundle.js');
+function prebuiltWorkflowBundle(traced: boolean): string | undefined {
+  const candidate = path.resolve(__dirname, '..', workflowBundleFile(traced));
   return existsSync(candidate) ? candidate : undefined;
 }
 

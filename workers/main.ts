@@ -1,11 +1,14 @@
 // The worker process: `npm run worker` (or `npm run start:worker` from the build). Runs workflows and activities for
 // the jobs task queue until SIGINT/SIGTERM, then shuts down gracefully (the SDK's runtime handles those signals).
 // Serves Prometheus metrics on WORKER_METRICS_PORT and /healthz, /readyz on WORKER_HEALTH_PORT. Logs JSON lines on
-// stdout (workers/logging.ts).
+// stdout (workers/logging.ts). Traces workflows and activities when the OTEL_* settings say so (workers/tracing.ts).
 
-// First: the heap settings must hold before the rest loads (workers/memory.ts).
+// First: the heap settings must hold before the rest loads (workers/memory.ts); then tracing, which must start before
+// pg and http load (workers/tracing.ts).
 import './memory';
+import './tracing';
 import { createLogger, type Logger } from '../config/logging';
+import { stopTracing } from '../config/tracing';
 import { loadConfigWithDatabase } from '../db/embedded-postgres';
 import { createJobsWorker } from './create-worker';
 import { startWorkerHealthServer, type WorkerHealthServer } from './health';
@@ -62,6 +65,8 @@ async function main(): Promise<void> {
   } finally {
     await health?.close();
     await close();
+    // The spans of the last activities and workflow tasks are still in the batch.
+    await stopTracing();
   }
   announce.info('synapse-jobs worker: stopped');
 }

@@ -13,13 +13,24 @@ const entries = lines.flatMap((line, index) => {
   return match ? [{ key: match[2]!, value: match[3]!, commented: match[1] !== undefined, index }] : [];
 });
 
-/** Listed beside the schema's settings: read outside it (API_HOST, the Temporal profile) or by compose.yaml only. */
+/**
+ * Listed beside the schema's settings: read outside it (API_HOST, the Temporal profile, OpenTelemetry's own settings,
+ * config/tracing.ts) or by compose.yaml only.
+ */
 const OUTSIDE_THE_SCHEMA = [
   'API_HOST',
   'TEMPORAL_PROFILE',
   'TEMPORAL_CONFIG_FILE',
   'TEMPORAL_API_KEY',
   'TEMPORAL_TLS',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_SDK_DISABLED',
   'WORKER_REPLICAS',
   'SYNAPSE_IMAGE',
   'POSTGRES_PASSWORD',

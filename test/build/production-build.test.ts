@@ -1,6 +1,7 @@
 // The production build (`npm run build`, scripts/build-dist.ts) run as production runs it: the built worker and API
 // started with plain node from the build (no tsx loaded, no workflow bundling at start), a job started through the
-// API with a bearer token and completed by the built worker, then both stopped with SIGTERM and exiting cleanly.
+// API with a bearer token and completed by the built worker, then both stopped with SIGTERM and exiting cleanly; and a
+// built worker that traces, on the build's traced bundle.
 // Built into .tmp/ (inside the repository, so node_modules resolves), leaving a developer's dist/ alone.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import { SignJWT } from 'jose';
 import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { createHarness, TEST_JWT_SECRET, type Harness } from '../support/harness';
 import { trackUntilClosed } from '../support/leftovers';
+import { startOtlpReceiver } from '../support/otlp-receiver';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/waiting';
 
@@ -87,7 +89,7 @@ function builtFiles(dir: string): string[] {
   });
 }
 
-it('builds what the start scripts run, with the workflow bundle and without tsx', () => {
+it('builds what the start scripts run, with the workflow bundles and without tsx', () => {
   const scripts = (
     JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   ).scripts;
@@ -97,6 +99,13 @@ it('builds what the start scripts run, with the workflow bundle and without tsx'
     expect(statSync(path.join(outDir, path.relative('dist', file!))).isFile()).toBe(true);
   }
   expect(statSync(path.join(outDir, 'workflow-bundle.js')).size).toBeGreaterThan(0);
+  // The bundle a worker that traces uses (workers/workflow-bundle.ts): the same workflows with the tracing interceptors.
+  expect(readFileSync(path.join(outDir, 'workflow-bundle.js'), 'utf8')).not.toContain(
+    'OpenTelemetryInboundInterceptor',
+  );
+  expect(readFileSync(path.join(outDir, 'workflow-bundle-traced.js'), 'utf8')).toContain(
+    'OpenTelemetryInboundInterceptor',
+  );
   const needingTsx = builtFiles(outDir).filter((file) =>
     /require\(["']tsx|from ["']tsx|import\(["']tsx/.test(readFileSync(file, 'utf8')),
   );
@@ -202,4 +211,43 @@ Module._load = function (request, ...rest) {
   expect(worker.output()).not.toContain('Workflow bundle created');
   expect(worker.output()).toContain('synapse-jobs worker: stopped');
   expect(`${worker.output()}${api.output()}`).not.toContain('tsx required at run time');
+});
+
+it('runs a built worker that traces on the traced bundle: its workflow spans reach the collector', async () => {
+  const receiver = await startOtlpReceiver();
+  try {
+    const worker = startBuilt('workers/main.js', {
+      ...harness.config,
+      WORKFLOW_BUNDLE_PATH: undefined,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      // The batch goes out every 200 ms rather than the SDK's 5 s, so the test waits for spans less long.
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+    });
+    // Connecting and loading the bundle: seconds; a minute covers a busy machine.
+    await waitFor(
+      async () => worker.output(),
+      (output) => output.includes('synapse-jobs worker: task queue') || worker.process.exitCode !== null,
+      60_000,
+      'the built worker that traces to poll its task queue',
+    );
+    const attributeIds = (await demoCatalogue(harness.db)).slice(0, 1).map((r) => r.name);
+    const { jobId } = await harness.jobs.startFor(
+      { subject: 'build-test', admin: false },
+      { jobType: 'data_profiling_llm_generation', dataSourceId: DEMO_DATA_SOURCE_ID, attributeIds },
+    );
+    // One attribute on the stand-in: seconds; the workflow's span is exported when it ends, within a 200 ms batch.
+    const spans = await waitFor(
+      async () =>
+        receiver.spans().filter((s) => s.attributes.workflowId === jobId || s.attributes.temporalWorkflowId === jobId),
+      (found) => found.some((s) => s.name === 'RunWorkflow:dataProfilingLlmGeneration'),
+      60_000,
+      `the RunWorkflow span of job ${jobId}`,
+    );
+    expect(spans.every((s) => s.service === 'synapse-jobs-worker')).toBe(true);
+    expect(await worker.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(worker.output()).not.toContain('Workflow bundle created');
+    expect(worker.output()).not.toContain('tsx required at run time');
+  } finally {
+    await receiver.close();
+  }
 });

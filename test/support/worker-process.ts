@@ -53,6 +53,8 @@ export interface WorkerProcessOptions {
   wrapper?: string[];
   /** LOG_LEVEL of the worker process; WARN unless given. */
   logLevel?: string;
+  /** Environment variables set over the rest (e.g. OTEL_* settings); an undefined value removes one. */
+  env?: Record<string, string | undefined>;
 }
 
 export function spawnWorkerProcess(config: Config, options: WorkerProcessOptions = {}): WorkerProcess {
@@ -61,6 +63,9 @@ export function spawnWorkerProcess(config: Config, options: WorkerProcessOptions
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : String(v)]),
   );
+  for (const [key, value] of Object.entries(options.env ?? {}))
+    if (value === undefined) delete env[key];
+    else env[key] = value;
   const [command, ...args] = [
     ...(options.wrapper ?? []),
     process.execPath,
