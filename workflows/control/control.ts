@@ -121,6 +121,11 @@ const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
  * histories checked the history length alone.
  */
 const HISTORY_ROOM_FOR_IN_FLIGHT = 'history-room-for-units-in-flight';
+/**
+ * The same change, decided once at the start of each run. A separate id, so a run recorded with the marker at its
+ * first unit (HISTORY_ROOM_FOR_IN_FLIGHT) replays unchanged: there this call finds no marker and says false.
+ */
+const HISTORY_ROOM_FOR_IN_FLIGHT_FROM_START = 'history-room-decided-at-run-start';
 
 /**
  * Events a unit in flight may still add: its activity's scheduled, started and closed events, and at worst a workflow
@@ -151,6 +156,13 @@ export class JobControl {
   private inFlight = 0;
   /** Set once historyIsFull has said so: this run starts no further unit. */
   private historyFull = false;
+  /**
+   * HISTORY_ROOM_FOR_IN_FLIGHT as decided in the run's first activation (the constructor), before the admission's
+   * local activity. Decided at the first unit instead, a replay could reach that unit in an earlier activation than
+   * the run did (a local activity's result is replayed at its marker, while the run may have taken it in the next
+   * workflow task), before the marker is announced, and fail as non-deterministic (job-api's worker-restart test).
+   */
+  private readonly roomForInFlightFromStart: boolean;
   private currentStep = 'Waiting to start';
   private message = '';
   private startedAt: number | null = null;
@@ -236,6 +248,7 @@ export class JobControl {
     } = job);
     this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
     this.useLlmCache = job.useLlmCache ?? true;
+    this.roomForInFlightFromStart = patched(HISTORY_ROOM_FOR_IN_FLIGHT_FROM_START);
     if (this.carried) {
       ({
         completed: this.completed,
@@ -472,7 +485,7 @@ export class JobControl {
     if (this.historyFull) return true;
     const info = workflowInfo();
     const reserved =
-      this.inFlight > 0 && patched(HISTORY_ROOM_FOR_IN_FLIGHT)
+      this.inFlight > 0 && (this.roomForInFlightFromStart || patched(HISTORY_ROOM_FOR_IN_FLIGHT))
         ? this.inFlight * EVENTS_PER_UNIT_IN_FLIGHT + CLOSING_EVENTS
         : 0;
     this.historyFull = info.continueAsNewSuggested || info.historyLength + reserved >= this.historyEventBudget;

@@ -44,14 +44,22 @@ export interface PdeMappingJobInput extends JobInputBase {
  * replay that way.
  */
 const SPLIT_UNDER_JOB_CONTROL = 'split-documents-under-job-control';
+/**
+ * The same change, decided in the run's first activation, before the admission's local activity: asked after it, a
+ * replay can reach the question an activation earlier than the run did, before its marker is announced, and fail as
+ * non-deterministic (workflows/control/control.ts, HISTORY_ROOM_FOR_IN_FLIGHT_FROM_START). A separate id, so runs
+ * recorded with the marker after the admission replay unchanged.
+ */
+const SPLIT_UNDER_JOB_CONTROL_FROM_START = 'split-under-job-control-decided-at-run-start';
 
 /** `llm_attribute_generation`: extract attributes from every chunk, then merge them into the plan's PDEs. */
 export async function llmAttributeGeneration(
   start: JobStart<AttributeGenerationJobInput>,
 ): Promise<AttributeGenerationResult> {
   // Progress is counted in chunks (plus the merge): a new job knows how many once it has split its documents.
+  const splitUnderControlFromStart = patched(SPLIT_UNDER_JOB_CONTROL_FROM_START);
   const [control, input] = await JobControl.begin(start, (i) => (i.resumeAt ? i.resumeAt.totalChunks + 1 : 0));
-  const splitFirst = !input.resumeAt && !patched(SPLIT_UNDER_JOB_CONTROL);
+  const splitFirst = !input.resumeAt && !(splitUnderControlFromStart || patched(SPLIT_UNDER_JOB_CONTROL));
   const known = input.resumeAt ?? (splitFirst ? allOf(await chunkDocuments(input)) : undefined);
   if (known && !input.resumeAt) control.setTotalSteps(known.totalChunks + 1);
   return control.run(async () => {
