@@ -82,6 +82,8 @@ export type JobsClientConfig = Pick<
   | 'LLM_RPM_LIMIT'
   | 'LLM_TPM_LIMIT'
   | 'LLM_BUDGET_WINDOW_MS'
+  | 'CALLBACK_ALLOWED_HOSTS'
+  | 'CALLBACK_SECRET'
 >;
 
 export type { StartJobRequest };
@@ -267,7 +269,20 @@ export class JobsClient {
   }
 
   async status(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
-    const row = await this.getJob(principal, jobId);
+    return this.statusOfRow(await this.getJob(principal, jobId));
+  }
+
+  /**
+   * The status answer of `jobId` for a caller that has checked access already (an event stream checked it when it
+   * opened); undefined when there is no such job.
+   */
+  async statusOf(jobId: string): Promise<LegacyJobStatus | undefined> {
+    const row = await this.job(jobId);
+    return row ? this.statusOfRow(row) : undefined;
+  }
+
+  private async statusOfRow(row: JobRow): Promise<LegacyJobStatus> {
+    const jobId = row.id;
     const active = row.source === 'synapse' && ACTIVE_STATUSES.includes(row.status as JobStatus);
     const [{ progress, source }, workflow, llmUsage, llmBudget] = await Promise.all([
       this.progressOf(row),
@@ -277,8 +292,10 @@ export class JobsClient {
     ]);
     // The workflow ended without writing its row (terminated, timed out, never started): status tells the truth at once
     // (or, if Temporal stops answering meanwhile, leaves it to the reconciler and answers with what it has).
-    if (workflow && workflow.kind !== 'running' && (await this.reconcile(row, workflow).catch(() => undefined)))
-      return this.status(principal, jobId);
+    if (workflow && workflow.kind !== 'running') {
+      const ended = await this.reconcile(row, workflow).catch(() => undefined);
+      if (ended) return this.statusOfRow(ended);
+    }
     const trouble = workflow?.kind === 'running' ? troubleOf(workflow.description) : null;
     return {
       ...toLegacyStatus(row, progress, source),

@@ -40,7 +40,7 @@ import {
 import type { LlmCallContext } from '../../common/llm';
 import type { JobProgress } from '../../common/progress';
 import { JobPriorityKey, JobStatusKey, jobSearchAttributes } from '../../common/search-attributes';
-import { ADMISSION_ACTIVITY, JOB_RECORD_ACTIVITY } from './activity-options';
+import { ADMISSION_ACTIVITY, CALLBACK_ACTIVITY, JOB_RECORD_ACTIVITY } from './activity-options';
 import { runEach, type EachOptions } from './run-each';
 
 export interface PauseRequest {
@@ -136,6 +136,13 @@ const EVENTS_PER_UNIT_IN_FLIGHT = 6;
  */
 const CLOSING_EVENTS = 40;
 
+/**
+ * From this version on, a job whose input names a `callbackUrl` POSTs its outcome there once its final state is
+ * written (an activity after the final record). Older histories never had the field; the marker keeps any run that
+ * reached its end without the activity replaying as it ran.
+ */
+const COMPLETION_CALLBACK = 'completion-callback';
+
 /** How a job's body ended; `result` is what its workflow returns and its row keeps (e.g. ProfilingJobResult). */
 export interface JobOutcome<R extends JobResult = JobResult> {
   status: 'completed' | 'failed';
@@ -175,6 +182,8 @@ export class JobControl {
   private priority: number;
   private historyEventBudget: number;
   private useLlmCache: boolean;
+  /** Where the outcome is POSTed once the job ends (JobInputBase.callbackUrl); undefined when nowhere. */
+  private callbackUrl: string | undefined;
   /** Set by a priority change made while the request was being admitted, which the request's own must not undo. */
   private priorityChanged = false;
   private readonly carried: CarriedControl | undefined;
@@ -222,7 +231,10 @@ export class JobControl {
 
   constructor(
     /** `jobType` only labels progress and metrics, so a job outside JobType (the bench's no-op job) names its own. */
-    job: Pick<JobInputBase, 'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'> & {
+    job: Pick<
+      JobInputBase,
+      'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried' | 'callbackUrl'
+    > & {
       jobType: string;
     },
     private totalSteps: number,
@@ -236,6 +248,7 @@ export class JobControl {
     } = job);
     this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
     this.useLlmCache = job.useLlmCache ?? true;
+    this.callbackUrl = job.callbackUrl;
     if (this.carried) {
       ({
         completed: this.completed,
@@ -359,7 +372,12 @@ export class JobControl {
 
   /** The admitted job's identity and knobs, and the search attributes a direct start did not set. */
   private admitted(input: JobInputBase, totalSteps: number): void {
-    ({ owner: this.owner, historyEventBudget: this.historyEventBudget, useLlmCache: this.useLlmCache } = input);
+    ({
+      owner: this.owner,
+      historyEventBudget: this.historyEventBudget,
+      useLlmCache: this.useLlmCache,
+      callbackUrl: this.callbackUrl,
+    } = input);
     if (!this.priorityChanged) this.priority = input.priority;
     this.totalSteps = totalSteps;
     this.currentStep = 'Waiting to start';
@@ -614,6 +632,20 @@ export class JobControl {
     await condition(() => this.changes === this.persistedChanges);
     this.changes = this.persistedChanges; // nothing further for the background writer
     await recordJobState({ jobId: this.jobId, status, progress: this.progress(), result, error });
+    if (this.callbackUrl !== undefined && patched(COMPLETION_CALLBACK)) await this.callBack(this.callbackUrl);
+  }
+
+  /**
+   * POSTs the outcome to the job's callback URL (retried by CALLBACK_ACTIVITY), even when the job was cancelled; a
+   * callback that is never accepted is logged and recorded in job_callbacks, and the job's final state stands.
+   */
+  private async callBack(url: string): Promise<void> {
+    const { deliverJobCallback } = proxyActivities<JobActivities>(CALLBACK_ACTIVITY);
+    try {
+      await CancellationScope.nonCancellable(() => deliverJobCallback({ jobId: this.jobId, url }));
+    } catch (error) {
+      log.warn('completion callback not delivered', { jobId: this.jobId, error: describeError(error) });
+    }
   }
 }
 
