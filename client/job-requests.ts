@@ -6,7 +6,11 @@ import { z } from 'zod';
 import { JobType, PRIORITY_BY_NAME } from '../common/jobs';
 import { SEARCH_ATTRIBUTE_VALUE_MAX_BYTES } from '../common/search-attributes';
 import type { Config } from '../config';
-import { callbackUrlProblem, type CallbackSettings } from '../activities/jobs/callback-allow-list';
+import {
+  CALLBACK_URL_MAX_LENGTH,
+  callbackUrlProblem,
+  type CallbackSettings,
+} from '../activities/jobs/callback-allow-list';
 import { InvalidJobRequestError } from './errors';
 import { findUnstorableText, unstorableTextProblem } from './storable-text';
 
@@ -119,7 +123,8 @@ export function commonRequestSchema(defaults: CommonRequestSettings) {
     /** Reuse stored LLM answers for identical prompts (on unless configured otherwise). */
     useLlmCache: z.boolean().default(defaults.JOB_DEFAULT_USE_LLM_CACHE),
     callbackUrl: z
-      .string()
+      .url()
+      .max(CALLBACK_URL_MAX_LENGTH)
       .check((ctx) => {
         const problem = callbackUrlProblem(ctx.value, defaults);
         if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });

@@ -77,6 +77,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/jobs/{id}/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A job’s status, pushed as it changes (Server-Sent Events)
+     * @description text/event-stream: `status` events (the status body; the first is the current status), `final` when the job has ended (then the stream closes), a `: heartbeat` comment every JOB_EVENTS_HEARTBEAT_MS. Each event’s `id` is the job’s progress revision: reconnect with Last-Event-ID and nothing older is sent again. Read it with fetch (a bearer header) rather than EventSource, which cannot send one. See docs/http-api.md.
+     */
+    get: operations['jobEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/jobs/{id}/pause': {
     parameters: {
       query?: never;
@@ -874,6 +894,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               /** @default 10 */
@@ -896,6 +921,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               /** @default 10 */
@@ -918,6 +948,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               /** @default 10 */
@@ -940,6 +975,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               planId: string;
               documents?: {
                 name: string;
@@ -968,6 +1008,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               planId: string;
               dataSourceId: string;
               pdes?: {
@@ -996,6 +1041,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               planId: string;
               dataSourceId: string;
               pdeIds?: number[];
@@ -1019,6 +1069,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               profilingJobId?: string;
@@ -1040,6 +1095,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               profilingJobId?: string;
@@ -1061,6 +1121,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               confidenceLevel: number;
               marginOfError: number;
@@ -1098,6 +1163,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId?: string;
               samplingJobId?: string;
               rulesFromJobId?: string;
@@ -1348,6 +1418,68 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['JobHistory'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  jobEvents: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Resume after this event: nothing older than it is sent again */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The job id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The event stream */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description A problem (RFC 9457) */
