@@ -41,13 +41,19 @@ interface FollowedJob {
 export class JobEvents {
   private readonly jobs = new Map<string, FollowedJob>();
   private client: pg.Client | undefined;
-  private listening: Promise<void> | undefined;
+  private ready: Promise<void> | undefined;
   private reconnectMs = RECONNECT_FIRST_MS;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private rereadTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private connected = false;
 
   constructor(private readonly options: JobEventsOptions) {}
+
+  /** Whether the LISTEN connection is up now: while it is not, followed jobs change only at each read again. */
+  get listening(): boolean {
+    return this.connected;
+  }
 
   /** How many streams follow a job in this process (for tests and metrics). */
   get subscribers(): number {
@@ -69,7 +75,7 @@ export class JobEvents {
     this.start();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.listening,
+      this.ready,
       new Promise((resolve) => (timer = setTimeout(resolve, LISTEN_READY_WAIT_MS))),
     ]).finally(() => clearTimeout(timer));
     return () => {
@@ -81,6 +87,7 @@ export class JobEvents {
   /** Stops listening; every subscriber is told nothing more (the streams end themselves). */
   async close(): Promise<void> {
     this.closed = true;
+    this.connected = false;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.rereadTimer);
     this.jobs.clear();
@@ -95,7 +102,7 @@ export class JobEvents {
     this.rereadTimer ??= setInterval(() => this.rereadAll(), this.options.rereadEveryMs);
     // Timers of their own must not keep a process (or a test) alive: the server's close ends the feed.
     this.rereadTimer.unref();
-    if (!this.client && !this.reconnectTimer) this.listening = this.connect();
+    if (!this.client && !this.reconnectTimer) this.ready = this.connect();
   }
 
   private async connect(): Promise<void> {
@@ -105,6 +112,7 @@ export class JobEvents {
     const onLost = (error?: Error) => {
       if (lost) return;
       lost = true;
+      this.connected = false;
       if (this.client === client) this.client = undefined;
       void client.end().catch(() => undefined);
       if (this.closed) return;
@@ -128,6 +136,7 @@ export class JobEvents {
     }
     if (this.closed) return void client.end().catch(() => undefined);
     this.reconnectMs = RECONNECT_FIRST_MS;
+    this.connected = true;
     // Whatever changed while nobody listened was never heard: every followed job is read again.
     this.rereadAll();
   }
@@ -142,7 +151,7 @@ export class JobEvents {
         // Nobody follows a job any more: the next subscription connects.
         return;
       }
-      this.listening = this.connect();
+      this.ready = this.connect();
     }, wait);
     this.reconnectTimer.unref();
   }

@@ -117,7 +117,7 @@ it('pushes a running job’s progress in order as each step happens and its fina
     for (let step = 1; step <= steps; step++) expect(stepsSeen.has(step)).toBe(true);
   }
   // Both servers end on the same final event, which the status endpoint also answers.
-  const [a, b] = streams.map((s) => s.last!);
+  const [a, b] = streams.map((s) => s.last!) as [JobStreamEvent, JobStreamEvent];
   expect(a.id).toBe(b.id);
   const status = await first.request('eve', 'GET', `/api/v1/jobs/${jobId}/status`);
   expect(a.status).toMatchObject({ status: status.body.status, progress_revision: status.body.progress_revision });
