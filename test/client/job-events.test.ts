@@ -6,7 +6,9 @@
 // have brought each step.
 
 import { sql } from 'kysely';
-import { openJobEvents, type JobStreamEvent } from '../../client/job-event-stream';
+import { createApiServer, listen } from '../../client/http/server';
+import { openJobEvents, serverSentEvents, type JobStreamEvent } from '../../client/job-event-stream';
+import { createLogger } from '../../config/logging';
 import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import type { StandinGate } from '../../llm-standin/server';
 import { createHarness, type Harness, type RunningApi, type RunningWorker } from '../support/harness';
@@ -196,4 +198,40 @@ it('answers someone else’s job, a malformed id, a malformed Last-Event-ID and 
     30_000,
     'the job to complete',
   );
+});
+
+it('keeps a quiet stream open with heartbeat comments', async () => {
+  const { jobId, gate } = await startGatedJob('hal', 1);
+  // A server of its own with heartbeats 200 ms apart (15 s by default): the job stays held, so nothing else is sent.
+  const server = createApiServer(
+    harness.jobs,
+    { ...harness.config, JOB_EVENTS_HEARTBEAT_MS: 200 },
+    {
+      logger: createLogger('api', { level: 'silent' }),
+    },
+  );
+  try {
+    const url = await listen(server, 0);
+    const abort = new AbortController();
+    const response = await fetch(`${url}/api/v1/jobs/${jobId}/events`, {
+      headers: { authorization: `Bearer ${await first.tokenFor('hal')}` },
+      signal: abort.signal,
+    });
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.split(': heartbeat\n\n').length > 3) break;
+    }
+    abort.abort();
+    // One status event, then only heartbeats: the comments are not events.
+    const events = [];
+    for await (const event of serverSentEvents(new Response(text).body!)) events.push(event);
+    expect(events.map((e) => e.event)).toEqual(['status']);
+  } finally {
+    gate.open();
+    await server.close();
+  }
 });
