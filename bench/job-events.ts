@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     );
     await sleep(1_000);
 
-    const record = createJobActivities(env.db).recordJobState;
+    const writer = createJobActivities(env.db);
     log(`${writes} writes of the job row, ${intervalMs} ms apart`);
     for (let i = 1; i <= writes; i++) {
       const last = i === writes;
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         priority: 3,
         revision: 1_000 + i,
       };
-      await record({
+      await writer.recordJobState({
         jobId,
         status: progress.status,
         progress,

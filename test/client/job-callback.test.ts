@@ -9,7 +9,6 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { listen } from '../../client/http/server';
 import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { createHarness, type Harness, type RunningApi, type RunningWorker } from '../support/harness';
-import { waitFor } from '../support/waiting';
 
 const SECRET = 'callback-secret-for-tests-0123';
 
