@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     let finals = 0;
     let firstEvents = 0;
     let endedEarly = 0;
+    /** Per write (by its timestamp): when its event reached the first stream and the last. */
+    const perWrite = new Map<number, { first: number; last: number }>();
     // Opened together; each reader's loop is kept as a promise of its own (returned bare, the async function would
     // wait for the stream to end).
     const readers = await Promise.all(
@@ -57,6 +59,8 @@ async function main(): Promise<void> {
               // The first event is the state at opening, not a write the bench timed.
               if (event.status.message?.startsWith('bench write')) {
                 delays.push(arrived - written);
+                const spread = perWrite.get(written) ?? { first: Infinity, last: 0 };
+                perWrite.set(written, { first: Math.min(spread.first, arrived), last: Math.max(spread.last, arrived) });
                 seen++;
               }
               if (event.event === 'final') finals++;
@@ -103,6 +107,8 @@ async function main(): Promise<void> {
     await Promise.all(readers.map((r) => r.done));
 
     const perStream = [...seenPerStream].sort((a, b) => a - b);
+    const firstDelays = [...perWrite].map(([written, { first }]) => first - written);
+    const spreads = [...perWrite.values()].map(({ first, last }) => last - first);
     writeResult(
       'job-events',
       { streams, writes, intervalMs, apiProcesses: apis },
@@ -113,6 +119,14 @@ async function main(): Promise<void> {
           Math.max(...delays),
         ],
         'events timed': delays.length,
+        'per write: to the first stream p50 / p99 ms': [
+          round(percentile(firstDelays, 50), 1),
+          round(percentile(firstDelays, 99), 1),
+        ],
+        'per write: first to last stream p50 / p99 ms': [
+          round(percentile(spreads, 50), 1),
+          round(percentile(spreads, 99), 1),
+        ],
         'writes seen per stream min / median / max': [
           perStream[0],
           perStream[Math.floor(perStream.length / 2)],
@@ -122,6 +136,7 @@ async function main(): Promise<void> {
         'streams that ended before it': endedEarly,
       },
       [
+        "to the first stream is the pipeline (NOTIFY, the status read, the write to a socket, one parse); first to last stream is the fan-out to every stream and the clients' own parsing, one event loop for all of them.",
         'the delay counts from the timestamp taken just before the row write (recordJobState: UPDATE and NOTIFY in one transaction) to the event parsed at the client, all in this process (one clock); the clients share this process, so their own event loop is in the figure.',
         'each API process holds one LISTEN connection and reads the status once per notification for all its streams (client/job-events.ts); writes closer together than one read coalesce into the next, so a stream may see fewer events than writes, never an older one.',
       ],

@@ -36,6 +36,17 @@ export interface JobEventsRouteDeps {
   open: Set<() => void>;
 }
 
+/**
+ * Each status answer as JSON, made once: the feed hands one answer object to every stream of the job (hundreds of
+ * them), and serialising it once per stream was most of the cost of a notification.
+ */
+const serialised = new WeakMap<LegacyJobStatus, string>();
+function jsonOf(status: LegacyJobStatus): string {
+  let text = serialised.get(status);
+  if (text === undefined) serialised.set(status, (text = JSON.stringify(status)));
+  return text;
+}
+
 const isFinal = (status: LegacyJobStatus) => FINAL_STATUSES.includes(status.status as JobStatus);
 
 /**
@@ -79,7 +90,7 @@ class EventStream {
     this.lastRevision = revision;
     this.lastKey = key;
     const id = status.progress_revision === null ? '' : `id: ${status.progress_revision}\n`;
-    this.write(`event: ${isFinal(status) ? 'final' : 'status'}\n${id}data: ${JSON.stringify(status)}\n\n`);
+    this.write(`event: ${isFinal(status) ? 'final' : 'status'}\n${id}data: ${jsonOf(status)}\n\n`);
     if (isFinal(status)) this.end();
   }
 
