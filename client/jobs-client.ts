@@ -58,6 +58,7 @@ import { LiveProgress, type ProgressAnswer } from './live-progress';
 import { isUnanswered, TemporalCalls } from './temporal-calls';
 import { listJobPage, type JobFilter, type JobListEntry, type JobListPage } from './job-list';
 import { llmUsageOf } from './llm-usage';
+import { callbackDeliveryOf } from '../activities/jobs/job-callback';
 import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
 import { budgetSnapshot, jobBudgetStatus, requireAdmin, setBudgetLimits, type ModelBudget } from './llm-budget';
 
@@ -284,11 +285,13 @@ export class JobsClient {
   private async statusOfRow(row: JobRow): Promise<LegacyJobStatus> {
     const jobId = row.id;
     const active = row.source === 'synapse' && ACTIVE_STATUSES.includes(row.status as JobStatus);
-    const [{ progress, source }, workflow, llmUsage, llmBudget] = await Promise.all([
+    const callbackUrl = row.input?.callbackUrl;
+    const [{ progress, source }, workflow, llmUsage, llmBudget, callback] = await Promise.all([
       this.progressOf(row),
       active && !this.calls.isUnreachable() ? this.workflowStates.get(jobId) : undefined,
       llmUsageOf(this.db, jobId, this.config.LLM_PRICES),
       jobBudgetStatus(this.db, jobId),
+      callbackUrl ? callbackDeliveryOf(this.db, jobId, callbackUrl) : undefined,
     ]);
     // The workflow ended without writing its row (terminated, timed out, never started): status tells the truth at once
     // (or, if Temporal stops answering meanwhile, leaves it to the reconciler and answers with what it has).
@@ -302,6 +305,7 @@ export class JobsClient {
       trouble,
       llm_usage: llmUsage,
       ...(llmBudget ? { llm_budget: llmBudget } : {}),
+      ...(callback ? { callback } : {}),
     };
   }
 

@@ -77,6 +77,28 @@ async function recordAttempt(
     .execute();
 }
 
+/** Where a job's completion callback stands, as the status API shows it. */
+export interface CallbackDelivery {
+  url: string;
+  attempts: number;
+  /** The receiver's HTTP status on the last attempt; null before one, or when it gave none. */
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: string | null;
+}
+
+/** The delivery of the job's callback to `url` (no attempt yet: 0 attempts). */
+export async function callbackDeliveryOf(db: Kysely<Database>, jobId: string, url: string): Promise<CallbackDelivery> {
+  const row = await db.selectFrom('job_callbacks').selectAll().where('job_id', '=', jobId).executeTakeFirst();
+  return {
+    url,
+    attempts: row?.attempts ?? 0,
+    last_status: row?.last_status ?? null,
+    last_error: row?.last_error ?? null,
+    delivered_at: row?.delivered_at ? row.delivered_at.toISOString() : null,
+  };
+}
+
 export function createCallbackActivities(db: Kysely<Database>, settings: CallbackDeliverySettings) {
   return {
     /** POSTs the job's outcome to its callback URL; throws CallbackFailed (retried) or CallbackRefused (not). */

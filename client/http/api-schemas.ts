@@ -150,6 +150,16 @@ export const jobStatus = z
       .describe('Items retrying or waiting for budget (from Temporal); null when none; absent in lists'),
     llm_usage: llmUsage.optional(),
     llm_budget: z.object({ waiting_calls: z.number(), reason: z.string() }).optional(),
+    callback: z
+      .object({
+        url: z.string(),
+        attempts: z.number(),
+        last_status: z.number().nullable(),
+        last_error: z.string().nullable(),
+        delivered_at: z.string().nullable(),
+      })
+      .optional()
+      .describe('For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer)'),
   })
   .meta({ id: 'JobStatus' });
 

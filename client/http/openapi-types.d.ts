@@ -329,6 +329,14 @@ export interface components {
         waiting_calls: number;
         reason: string;
       };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
+      };
     };
     StartedJobInput: {
       job_id: string;
@@ -385,6 +393,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       /** @description false when the idempotency key matched a job started earlier */
       created: boolean;
@@ -444,6 +460,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       metadata_summary?: {
         bytes: number;
@@ -591,6 +615,14 @@ export interface components {
         waiting_calls: number;
         reason: string;
       };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
+      };
     };
     StartedJob: {
       job_id: string;
@@ -647,6 +679,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       /** @description false when the idempotency key matched a job started earlier */
       created: boolean;
@@ -706,6 +746,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       metadata_summary?: {
         bytes: number;

@@ -108,6 +108,18 @@ it('POSTs the outcome signed, retried after a 500 and a redirect it does not fol
     .executeTakeFirstOrThrow();
   expect(delivery).toMatchObject({ attempts: 3, last_status: 200, last_error: null });
   expect(delivery.delivered_at).toBeInstanceOf(Date);
+  // The status answer shows the same.
+  const status = await api.request('hana', 'GET', `/api/v1/jobs/${jobId}/status`);
+  expect(status.body).toMatchObject({
+    status: 'completed',
+    callback: {
+      url: `${receiverUrl}/hooks/job-done?source=synapse`,
+      attempts: 3,
+      last_status: 200,
+      last_error: null,
+      delivered_at: delivery.delivered_at!.toISOString(),
+    },
+  });
 });
 
 it('refuses a callbackUrl outside the allow-list with 400 naming the field, and starts nothing', async () => {
