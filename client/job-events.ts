@@ -183,7 +183,14 @@ export class JobEvents {
           this.options.log.warn({ err: error, jobId }, 'job events: reading the status failed');
           continue;
         }
-        for (const listener of [...job.listeners]) listener(status);
+        for (const listener of [...job.listeners]) {
+          try {
+            listener(status);
+          } catch (error) {
+            // One subscriber's failure (a stream already torn down) is its own; the others still get the status.
+            this.options.log.warn({ err: error, jobId }, 'job events: a subscriber failed');
+          }
+        }
       } while (job.again && !this.closed);
     })().finally(() => (job.reading = undefined));
   }

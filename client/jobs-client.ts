@@ -59,6 +59,7 @@ import { isUnanswered, TemporalCalls } from './temporal-calls';
 import { listJobPage, type JobFilter, type JobListEntry, type JobListPage } from './job-list';
 import { llmUsageOf } from './llm-usage';
 import { callbackDeliveryOf } from '../activities/jobs/job-callback';
+import { notifyJobChanged } from '../activities/jobs/job-notify';
 import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
 import { budgetSnapshot, jobBudgetStatus, requireAdmin, setBudgetLimits, type ModelBudget } from './llm-budget';
 
@@ -522,12 +523,15 @@ export class JobsClient {
       const request = REQUEST_OF[action];
       // Recorded before sending, so the workflow's write that applies it is sure to come after and clear it.
       const requestedAt = new Date();
-      if (request)
+      if (request) {
         await this.db
           .updateTable('jobs')
           .set({ requested_action: request, requested_at: requestedAt })
           .where('id', '=', jobId)
           .execute();
+        // The job's event streams show the request pending as status does (the workflow's next write clears it).
+        await notifyJobChanged(this.db, jobId);
+      }
       try {
         await this.calls.run(`${action} job ${jobId}`, () =>
           send(this.handle(jobId), asked === 'unanswered' ? updateId : undefined),
