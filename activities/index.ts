@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/database';
 import { createAdmissionActivities, type AdmissionSettings } from './jobs/job-admission';
+import { createCallbackActivities, type CallbackDeliverySettings } from './jobs/job-callback';
 import { createJobActivities } from './jobs/jobs';
 import type { LlmDeps } from './llm/llm';
 import { createPlanningActivities } from './planning/planning';
@@ -23,12 +24,15 @@ export interface ActivityDeps {
   profileSampleRows: number;
   /** The limits and defaults a start request is admitted with (the worker's configuration). */
   admission: AdmissionSettings;
+  /** Where completion callbacks may go, their signing key and deadline (the worker's configuration). */
+  callbacks: CallbackDeliverySettings;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createJobActivities(deps.db),
     ...createAdmissionActivities(deps.db, deps.admission),
+    ...createCallbackActivities(deps.db, deps.callbacks),
     ...createProfilingActivities(deps),
     ...createPlanningActivities(deps),
     ...createScopingActivities(deps),
@@ -42,7 +46,9 @@ export function createActivities(deps: ActivityDeps) {
 
 // Each family's activities: what its workflows' proxies are typed by, so a workflow reaches only its own
 // family's activities (and the control kernel only the job row's).
-export type JobActivities = ReturnType<typeof createJobActivities> & ReturnType<typeof createAdmissionActivities>;
+export type JobActivities = ReturnType<typeof createJobActivities> &
+  ReturnType<typeof createAdmissionActivities> &
+  ReturnType<typeof createCallbackActivities>;
 export type ProfilingActivities = ReturnType<typeof createProfilingActivities>;
 export type PlanningActivities = ReturnType<typeof createPlanningActivities>;
 export type ScopingActivities = ReturnType<typeof createScopingActivities>;

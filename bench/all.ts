@@ -16,6 +16,7 @@ const BENCHES: { name: string; script: string; args?: string[] }[] = [
   { name: 'overhead', script: 'overhead.ts' },
   { name: 'legacy', script: 'legacy.ts' },
   { name: 'status-api', script: 'status-api.ts' },
+  { name: 'job-events', script: 'job-events.ts' },
   { name: 'scale', script: 'scale.ts' },
   { name: 'rule-execution', script: 'rule-execution.ts' },
   { name: 'recovery', script: 'recovery.ts' },

@@ -9,6 +9,7 @@ import { sql, type Kysely } from 'kysely';
 import { ACTIVE_STATUSES, type JobStatus } from '../common/jobs';
 import { JobStatusKey } from '../common/search-attributes';
 import type { Database } from '../db/database';
+import { notifyJobChanged } from '../activities/jobs/job-notify';
 import { recordAudit } from './audit';
 import type { JobRow } from './job-status';
 import type { TemporalCalls } from './temporal-calls';
@@ -240,6 +241,8 @@ async function writeEnding(
   // for the next pass rather than ended without a trace).
   return deps.db.transaction().execute(async (trx) => {
     const written = await endingUpdate(trx, row, ending, options).returningAll().executeTakeFirst();
+    // The job's event streams end on this write as they would on the workflow's own final one.
+    if (written) await notifyJobChanged(trx, row.id);
     if (written)
       await recordAudit(trx, {
         actor: deps.actor,

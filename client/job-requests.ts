@@ -1,11 +1,16 @@
 // What every start request holds whatever its job type (type, owner, priority, metadata, idempotency key,
-// cache use), checked before anything is written or started. Each job family's definition then checks its
+// cache use, completion callback), checked before anything is written or started. Each job family's definition then checks its
 // own fields. Every rejection names the offending field, so an API can return it as a 400 as is.
 
 import { z } from 'zod';
 import { JobType, PRIORITY_BY_NAME } from '../common/jobs';
 import { SEARCH_ATTRIBUTE_VALUE_MAX_BYTES } from '../common/search-attributes';
 import type { Config } from '../config';
+import {
+  CALLBACK_URL_MAX_LENGTH,
+  callbackUrlProblem,
+  type CallbackSettings,
+} from '../activities/jobs/callback-allow-list';
 import { InvalidJobRequestError } from './errors';
 import { findUnstorableText, unstorableTextProblem } from './storable-text';
 
@@ -104,7 +109,7 @@ export const prioritySchema = z
   .union([z.enum(['high', 'normal', 'low']), z.number().int().min(1).max(5)])
   .transform((p) => (typeof p === 'number' ? p : PRIORITY_BY_NAME[p]));
 
-export type CommonRequestSettings = Pick<Config, 'JOB_DEFAULT_USE_LLM_CACHE'> & MetadataLimits;
+export type CommonRequestSettings = Pick<Config, 'JOB_DEFAULT_USE_LLM_CACHE'> & MetadataLimits & CallbackSettings;
 
 export function commonRequestSchema(defaults: CommonRequestSettings) {
   return z.object({
@@ -117,6 +122,17 @@ export function commonRequestSchema(defaults: CommonRequestSettings) {
     idempotencyKey: identifier.optional(),
     /** Reuse stored LLM answers for identical prompts (on unless configured otherwise). */
     useLlmCache: z.boolean().default(defaults.JOB_DEFAULT_USE_LLM_CACHE),
+    callbackUrl: z
+      .url()
+      .max(CALLBACK_URL_MAX_LENGTH)
+      .check((ctx) => {
+        const problem = callbackUrlProblem(ctx.value, defaults);
+        if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem });
+      })
+      .optional()
+      .describe(
+        "Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS",
+      ),
   });
 }
 

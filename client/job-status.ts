@@ -12,6 +12,7 @@ import type { JobProgress } from '../common/progress';
 import type { Database } from '../db/database';
 import type { ProgressSource } from './live-progress';
 import type { JobBudgetStatus } from './llm-budget';
+import type { CallbackDelivery } from '../activities/jobs/job-callback';
 
 export type JobRow = Selectable<Database['jobs']>;
 
@@ -93,6 +94,8 @@ export interface LegacyJobStatus {
   llm_usage?: LlmUsage;
   /** Present while some of the job's LLM calls wait for the fleet-wide budget, and why they wait. */
   llm_budget?: JobBudgetStatus;
+  /** For a job started with a `callbackUrl`: its delivery (attempts, the receiver's last answer); absent in lists. */
+  callback?: CallbackDelivery;
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -59,6 +59,8 @@ import { isUnanswered, TemporalCalls } from './temporal-calls';
 import { listJobPage, type JobFilter, type JobListEntry, type JobListPage } from './job-list';
 import { llmUsageOf } from './llm-usage';
 import { jobResultsOf, type JobResults } from './job-results';
+import { callbackDeliveryOf } from '../activities/jobs/job-callback';
+import { notifyJobChanged } from '../activities/jobs/job-notify';
 import { bulkControl, type BulkAction, type BulkOutcome } from './bulk-control';
 import { budgetSnapshot, jobBudgetStatus, requireAdmin, setBudgetLimits, type ModelBudget } from './llm-budget';
 
@@ -83,6 +85,8 @@ export type JobsClientConfig = Pick<
   | 'LLM_RPM_LIMIT'
   | 'LLM_TPM_LIMIT'
   | 'LLM_BUDGET_WINDOW_MS'
+  | 'CALLBACK_ALLOWED_HOSTS'
+  | 'CALLBACK_SECRET'
 >;
 
 export type { StartJobRequest };
@@ -268,24 +272,42 @@ export class JobsClient {
   }
 
   async status(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
-    const row = await this.getJob(principal, jobId);
+    return this.statusOfRow(await this.getJob(principal, jobId));
+  }
+
+  /**
+   * The status answer of `jobId` for a caller that has checked access already (an event stream checked it when it
+   * opened); undefined when there is no such job.
+   */
+  async statusOf(jobId: string): Promise<LegacyJobStatus | undefined> {
+    const row = await this.job(jobId);
+    return row ? this.statusOfRow(row) : undefined;
+  }
+
+  private async statusOfRow(row: JobRow): Promise<LegacyJobStatus> {
+    const jobId = row.id;
     const active = row.source === 'synapse' && ACTIVE_STATUSES.includes(row.status as JobStatus);
-    const [{ progress, source }, workflow, llmUsage, llmBudget] = await Promise.all([
+    const callbackUrl = row.input?.callbackUrl;
+    const [{ progress, source }, workflow, llmUsage, llmBudget, callback] = await Promise.all([
       this.progressOf(row),
       active && !this.calls.isUnreachable() ? this.workflowStates.get(jobId) : undefined,
       llmUsageOf(this.db, jobId, this.config.LLM_PRICES),
       jobBudgetStatus(this.db, jobId),
+      callbackUrl ? callbackDeliveryOf(this.db, jobId, callbackUrl) : undefined,
     ]);
     // The workflow ended without writing its row (terminated, timed out, never started): status tells the truth at once
     // (or, if Temporal stops answering meanwhile, leaves it to the reconciler and answers with what it has).
-    if (workflow && workflow.kind !== 'running' && (await this.reconcile(row, workflow).catch(() => undefined)))
-      return this.status(principal, jobId);
+    if (workflow && workflow.kind !== 'running') {
+      const ended = await this.reconcile(row, workflow).catch(() => undefined);
+      if (ended) return this.statusOfRow(ended);
+    }
     const trouble = workflow?.kind === 'running' ? troubleOf(workflow.description) : null;
     return {
       ...toLegacyStatus(row, progress, source),
       trouble,
       llm_usage: llmUsage,
       ...(llmBudget ? { llm_budget: llmBudget } : {}),
+      ...(callback ? { callback } : {}),
     };
   }
 
@@ -507,12 +529,15 @@ export class JobsClient {
       const request = REQUEST_OF[action];
       // Recorded before sending, so the workflow's write that applies it is sure to come after and clear it.
       const requestedAt = new Date();
-      if (request)
+      if (request) {
         await this.db
           .updateTable('jobs')
           .set({ requested_action: request, requested_at: requestedAt })
           .where('id', '=', jobId)
           .execute();
+        // The job's event streams show the request pending as status does (the workflow's next write clears it).
+        await notifyJobChanged(this.db, jobId);
+      }
       try {
         await this.calls.run(`${action} job ${jobId}`, () =>
           send(this.handle(jobId), asked === 'unanswered' ? updateId : undefined),

@@ -39,6 +39,13 @@ export const FailureType = {
    * ended one); rejected by the validator, nothing written to history. The client answers 409.
    */
   ControlStateRefused: 'ControlStateRefused',
+  /**
+   * A completion callback whose URL is outside CALLBACK_ALLOWED_HOSTS when it is about to be sent (the setting changed
+   * since the start), or no CALLBACK_SECRET to sign it with: nothing is sent, the job's final state stays as it is.
+   */
+  CallbackRefused: 'CallbackRefused',
+  /** A completion callback the receiver did not accept (no answer, not 2xx, a redirect); retried with backoff. */
+  CallbackFailed: 'CallbackFailed',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

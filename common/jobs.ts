@@ -91,6 +91,11 @@ export interface JobInputBase {
    * about 4 096 events or 4 MB); keeps every history far from Temporal's 10 240-event warning.
    */
   historyEventBudget: number;
+  /**
+   * Where the job's outcome is POSTed once it ends (activities/jobs/job-callback.ts), checked against the allow-list
+   * at start; absent when the request named none.
+   */
+  callbackUrl?: string;
   /** Present on a continued run: the control state (progress, pause, priority) carried across. */
   carried?: CarriedControl;
 }

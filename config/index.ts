@@ -159,6 +159,28 @@ const schema = z.object({
    * A pending job whose workflow still does not exist this long after its row was written is failed as never started.
    */
   JOB_START_BOUND_MS: integer(30_000, 1_000),
+  /**
+   * How often an open event stream (GET /api/v1/jobs/{id}/events) gets a heartbeat comment and its job's state is read
+   * again: proxies and load balancers drop a connection idle for 30-60 s, and the read again heals a missed NOTIFY.
+   */
+  JOB_EVENTS_HEARTBEAT_MS: integer(15_000, 100),
+  /**
+   * Where a start request's `callbackUrl` may point, comma-separated: hosts (`hooks.example.com`, `10.0.0.5:9000`) or
+   * URL prefixes (`https://hooks.example.com/synapse/`). Empty: no callback is accepted. Checked at start and at send.
+   */
+  CALLBACK_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== ''),
+    ),
+  /** HMAC-SHA256 key of the completion callback's `X-Synapse-Signature`; unset, no callback is accepted. */
+  CALLBACK_SECRET: z.string().min(16).optional(),
+  /** One callback POST's deadline: a receiver that hangs is an attempt failed, retried with backoff. */
+  CALLBACK_TIMEOUT_MS: integer(10_000, 100),
   API_PORT: integer(8080, 0),
   API_MAX_BODY_BYTES: integer(1_000_000, 1_000),
   /**

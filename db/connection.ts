@@ -20,6 +20,7 @@ import * as llmCallIds from './migrations/0012_llm_call_ids';
 import * as jobAdmission from './migrations/0013_job_admission';
 import * as requestHashAndStarter from './migrations/0014_request_hash_and_starter';
 import * as llmBudgetReservations from './migrations/0015_llm_budget_reservations';
+import * as jobCallbacks from './migrations/0016_job_callbacks';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -42,6 +43,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013_job_admission': jobAdmission,
   '0014_request_hash_and_starter': requestHashAndStarter,
   '0015_llm_budget_reservations': llmBudgetReservations,
+  '0016_job_callbacks': jobCallbacks,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

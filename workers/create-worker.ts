@@ -62,6 +62,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     ruleStatementTimeoutMs: config.RULE_STATEMENT_TIMEOUT_MS,
     profileSampleRows: config.PROFILE_SAMPLE_ROWS,
     admission: config,
+    callbacks: config,
   });
   const tracing = currentTracing();
   const bundlePath = config.WORKFLOW_BUNDLE_PATH ?? prebuiltWorkflowBundle(tracing !== undefined);

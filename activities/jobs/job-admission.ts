@@ -80,7 +80,7 @@ export async function admitJob(
   if (byKey) return idempotentMatch(db, byKey, admission, requestHash);
   // Before the family's checks, some of which read the data source (a sampling start counts its records).
   await checkQuota(db, request.owner, settings.JOB_MAX_ACTIVE_PER_OWNER);
-  const { jobType, owner, metadata, priority, useLlmCache } = request;
+  const { jobType, owner, metadata, priority, useLlmCache, callbackUrl } = request;
   const job = {
     jobId,
     jobType,
@@ -89,6 +89,7 @@ export async function admitJob(
     priority,
     useLlmCache,
     historyEventBudget: settings.JOB_HISTORY_EVENT_BUDGET,
+    ...(callbackUrl !== undefined ? { callbackUrl } : {}),
   };
   const prepared = await definitionOf(jobType).prepare(db, job, body, settings);
   return db.transaction().execute(async (trx) => {

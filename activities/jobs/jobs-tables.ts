@@ -1,4 +1,5 @@
-// The jobs table (each job's current state, as every reader sees it) and the audit trail of who did what to which job.
+// The jobs table (each job's current state, as every reader sees it), the audit trail of who did what to which job,
+// and each job's completion callback delivery.
 // Composed with the other families' tables into the one `Database` in db/database.ts.
 
 import type { ColumnType, Generated } from 'kysely';
@@ -56,7 +57,20 @@ export interface AuditLogTable {
   detail: Json;
 }
 
+/** A job's completion callback and its delivery: attempts, the receiver's last answer, when one was accepted. */
+export interface JobCallbacksTable {
+  job_id: string;
+  url: string;
+  attempts: Generated<number>;
+  /** The receiver's HTTP status on the last attempt; null when it gave none (refused, timed out, unreachable). */
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
 export interface JobTables {
   jobs: JobsTable;
   audit_log: AuditLogTable;
+  job_callbacks: JobCallbacksTable;
 }

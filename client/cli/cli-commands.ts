@@ -107,7 +107,9 @@ const start: Command<StartOptions, [string]> = async (ctx, o, [jobType]) => {
   const line = `${started.created ? 'started' : 'already started'} job ${started.jobId}`;
   if (!o.watch) return ctx.out.result({ job_id: started.jobId, created: started.created }, () => line);
   ctx.out.note(line);
-  return endOf((await watchJob(jobs, principal, started.jobId, ctx.out)).status);
+  return endOf(
+    (await watchJob(jobs, principal, started.jobId, ctx.out, { databaseUrl: ctx.config.DATABASE_URL })).status,
+  );
 };
 
 const status: Command<object, [string]> = async (ctx, _o, [jobId]) => {
@@ -119,7 +121,7 @@ const status: Command<object, [string]> = async (ctx, _o, [jobId]) => {
 const watch: Command<object, [string]> = async (ctx, _o, [jobId]) => {
   const principal = await ctx.principal();
   const jobs = await ctx.connections.jobs({ temporal: true });
-  return endOf((await watchJob(jobs, principal, jobId, ctx.out)).status);
+  return endOf((await watchJob(jobs, principal, jobId, ctx.out, { databaseUrl: ctx.config.DATABASE_URL })).status);
 };
 
 const pause: Command<{ now?: boolean }, [string]> = async (ctx, o, [jobId]) => {

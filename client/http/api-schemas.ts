@@ -52,6 +52,15 @@ export const idempotencyHeaders = z.looseObject({
     ),
 });
 
+/** An event stream's reconnect: the `id:` of the last event the client got (a progress revision), from EventSource or by hand. */
+export const eventsHeaders = z.looseObject({
+  'last-event-id': z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be the id of an event this stream sent (a progress revision)')
+    .optional()
+    .describe('Resume after this event: nothing older than it is sent again'),
+});
+
 /** Times as query strings: ISO 8601 (anything Date parses), documented as strings. */
 const queryTime = z.string().pipe(z.coerce.date()).describe('ISO 8601 time');
 
@@ -141,6 +150,16 @@ export const jobStatus = z
       .describe('Items retrying or waiting for budget (from Temporal); null when none; absent in lists'),
     llm_usage: llmUsage.optional(),
     llm_budget: z.object({ waiting_calls: z.number(), reason: z.string() }).optional(),
+    callback: z
+      .object({
+        url: z.string(),
+        attempts: z.number(),
+        last_status: z.number().nullable(),
+        last_error: z.string().nullable(),
+        delivered_at: z.string().nullable(),
+      })
+      .optional()
+      .describe('For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer)'),
   })
   .meta({ id: 'JobStatus' });
 

@@ -131,10 +131,23 @@ const SCRIPT = `
     $('error').textContent = job.error || '';
   }
 
-  // How the page follows the job: onStatus with each new status until it is final. Polling the status endpoint once
-  // a second, one request at a time; switching to the pushed events (GET …/events) is a new body for this function.
+  // One status block of a text/event-stream (event, id, data), or null for a comment (a heartbeat).
+  function parseEvent(block) {
+    var ev = { event: 'message', id: null, data: [] };
+    block.split('\\n').forEach(function (line) {
+      if (!line || line[0] === ':') return;
+      var at = line.indexOf(':'), field = at < 0 ? line : line.slice(0, at), value = at < 0 ? '' : line.slice(at + 1).replace(/^ /, '');
+      if (field === 'event') ev.event = value; else if (field === 'id') ev.id = value; else if (field === 'data') ev.data.push(value);
+    });
+    return ev.data.length ? ev : null;
+  }
+
+  // Pushed first: the job's event stream (GET /api/v1/jobs/{id}/events, read with fetch so the bearer header goes with
+  // it), reconnecting with Last-Event-ID when the server ends it early so nothing goes backwards. When the stream
+  // cannot be had (an old server, a proxy that buffers, a refusal), the status is polled once a second instead, and a
+  // refusal reaches onError from there. Either way onStatus sees every status up to the final one.
   function follow(onStatus, onError) {
-    var stopped = false, timer = null;
+    var stopped = false, timer = null, controller = new AbortController(), lastId = null;
     async function tick() {
       var final = false;
       try {
@@ -148,8 +161,35 @@ const SCRIPT = `
       }
       if (!final) timer = setTimeout(tick, 1000);
     }
-    tick();
-    return function () { stopped = true; clearTimeout(timer); };
+    async function stream() {
+      try {
+        for (;;) {
+          var headers = { authorization: 'Bearer ' + token, accept: 'text/event-stream' };
+          if (lastId) headers['last-event-id'] = lastId;
+          var res = await fetch(jobPath('/events'), { headers: headers, cache: 'no-store', signal: controller.signal });
+          if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
+          var reader = res.body.getReader(), decoder = new TextDecoder(), buffer = '', end;
+          for (;;) {
+            var chunk = await reader.read();
+            if (chunk.done) break;
+            buffer += decoder.decode(chunk.value, { stream: true }).split('\\r\\n').join('\\n');
+            while ((end = buffer.indexOf('\\n\\n')) >= 0) {
+              var ev = parseEvent(buffer.slice(0, end));
+              buffer = buffer.slice(end + 2);
+              if (!ev || (ev.event !== 'status' && ev.event !== 'final')) continue;
+              if (ev.id) lastId = ev.id;
+              if (stopped) return;
+              onStatus(JSON.parse(ev.data.join('\\n')));
+              if (ev.event === 'final') return;
+            }
+          }
+        }
+      } catch (e) {
+        if (!stopped) tick();
+      }
+    }
+    stream();
+    return function () { stopped = true; clearTimeout(timer); controller.abort(); };
   }
 
   function onStatus(job) {

@@ -1,5 +1,7 @@
 // The jobs page served at `/` and `/jobs`: one self-contained HTML document (inline CSS and JS, nothing fetched but our
 // own API) listing the signed-in user's jobs with live progress, pause/resume/cancel, and a link to each job's page.
+// Progress is pushed: each unfinished job's event stream (GET /api/v1/jobs/{id}/events) is read with fetch, so the
+// bearer header goes with it (EventSource cannot send one); a job without a stream is polled, as every job was before.
 // Every server string reaches the DOM through textContent; a hash-pinned CSP blocks anything injected anyway.
 
 import { createHash } from 'node:crypto';
@@ -42,6 +44,12 @@ const SCRIPT = `
   var rows = new Map();   // job id -> { el, parts, job }
   var busy = new Set();   // job ids with a button request in flight
   var token = null, timer = null, generation = 0, pollFailed = false;
+  // Job id -> its event stream: { controller, latest (the newest status it brought), lastId, retryAt (after a failure) }.
+  var streams = new Map();
+  // A browser opens at most 6 connections to one server over HTTP/1.1: streams leave room for the list and the buttons.
+  var MAX_STREAMS = 4;
+  // A job whose stream failed is polled, and its stream tried again this much later.
+  var STREAM_RETRY_MS = 10000;
   var $ = function (id) { return document.getElementById(id); };
 
   function node(tag, attrs, text) {
@@ -141,17 +149,84 @@ const SCRIPT = `
     $('empty').hidden = jobs.length > 0;
   }
 
-  // One round at a time (list, then live status of unfinished jobs), the next a second after it ends, so a
-  // slow server never piles requests up; rendering once per round keeps a stale list from moving bars back.
+  // The events of one block of a text/event-stream (event, id, data), or null for a comment (a heartbeat).
+  function parseEvent(block) {
+    var ev = { event: 'message', id: null, data: [] };
+    block.split(/\\r?\\n/).forEach(function (line) {
+      if (!line || line[0] === ':') return;
+      var at = line.indexOf(':'), field = at < 0 ? line : line.slice(0, at), value = at < 0 ? '' : line.slice(at + 1).replace(/^ /, '');
+      if (field === 'event') ev.event = value; else if (field === 'id') ev.id = value; else if (field === 'data') ev.data.push(value);
+    });
+    return ev.data.length ? ev : null;
+  }
+
+  // Follows one job's event stream, showing each status as it comes; reconnects (with Last-Event-ID, so nothing goes
+  // backwards) when the server ends it early; on a failure the job is polled again and the stream retried later.
+  async function follow(id, gen) {
+    var s = { controller: new AbortController(), latest: null, lastId: null, retryAt: 0 };
+    streams.set(id, s);
+    try {
+      for (;;) {
+        var headers = { authorization: 'Bearer ' + token, accept: 'text/event-stream' };
+        if (s.lastId) headers['last-event-id'] = s.lastId;
+        var res = await fetch('/api/v1/jobs/' + encodeURIComponent(id) + '/events', { headers: headers, cache: 'no-store', signal: s.controller.signal });
+        if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
+        var reader = res.body.getReader(), decoder = new TextDecoder(), buffer = '', end;
+        for (;;) {
+          var chunk = await reader.read();
+          if (chunk.done) break;
+          buffer += decoder.decode(chunk.value, { stream: true }).replace(/\\r\\n/g, '\\n');
+          while ((end = buffer.indexOf('\\n\\n')) >= 0) {
+            var ev = parseEvent(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+            if (!ev || (ev.event !== 'status' && ev.event !== 'final')) continue;
+            if (ev.id) s.lastId = ev.id;
+            s.latest = JSON.parse(ev.data.join('\\n'));
+            var row = rows.get(id);
+            if (gen === generation && row) update(row, s.latest);
+            if (ev.event === 'final') return;
+          }
+        }
+        if (gen !== generation || streams.get(id) !== s) return;
+      }
+    } catch (e) {
+      if (s.controller.signal.aborted) return;
+      s.latest = null;
+      s.retryAt = Date.now() + STREAM_RETRY_MS;
+    }
+  }
+
+  // Streams for the first MAX_STREAMS unfinished jobs listed; none for jobs that finished or left the list.
+  function followJobs(jobs, gen) {
+    var wanted = new Set(jobs.filter(function (job) { return FINISHED.indexOf(job.status) < 0; }).slice(0, MAX_STREAMS).map(function (job) { return job.job_id; }));
+    streams.forEach(function (s, id) {
+      if (!wanted.has(id)) { s.controller.abort(); streams.delete(id); }
+    });
+    wanted.forEach(function (id) {
+      var s = streams.get(id);
+      if (!s || (s.retryAt && Date.now() >= s.retryAt)) follow(id, gen);
+    });
+  }
+  function closeStreams() {
+    streams.forEach(function (s) { s.controller.abort(); });
+    streams.clear();
+  }
+
+  // One round at a time (list, then the status of unfinished jobs: from their stream, or polled when they have none),
+  // the next a second after it ends, so a slow server never piles requests up; rendering once per round keeps a
+  // stale list from moving bars back.
   async function poll(gen) {
     try {
       var list = (await api('GET', '/api/v1/jobs')).jobs;
       var jobs = await Promise.all(list.map(function (job) {
         if (FINISHED.indexOf(job.status) >= 0) return job;
+        var s = streams.get(job.job_id);
+        if (s && s.latest) return s.latest;
         return api('GET', '/api/v1/jobs/' + encodeURIComponent(job.job_id) + '/status').catch(function () { return job; });
       }));
       if (gen !== generation) return;
       render(jobs);
+      followJobs(jobs, gen);
       if (pollFailed) notify('');
       pollFailed = false;
     } catch (e) {
@@ -204,6 +279,7 @@ const SCRIPT = `
   function restart() {
     generation++;
     clearTimeout(timer);
+    closeStreams();
     rows.forEach(function (row) { row.el.remove(); });
     rows.clear();
     $('empty').hidden = true;

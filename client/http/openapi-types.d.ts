@@ -97,6 +97,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/jobs/{id}/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A job’s status, pushed as it changes (Server-Sent Events)
+     * @description text/event-stream: `status` events (the status body; the first is the current status), `final` when the job has ended (then the stream closes), a `: heartbeat` comment every JOB_EVENTS_HEARTBEAT_MS. Each event’s `id` is the job’s progress revision: reconnect with Last-Event-ID and nothing older is sent again. Read it with fetch (a bearer header) rather than EventSource, which cannot send one. See docs/http-api.md.
+     */
+    get: operations['jobEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/jobs/{id}/pause': {
     parameters: {
       query?: never;
@@ -329,6 +349,14 @@ export interface components {
         waiting_calls: number;
         reason: string;
       };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
+      };
     };
     StartedJobInput: {
       job_id: string;
@@ -385,6 +413,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       /** @description false when the idempotency key matched a job started earlier */
       created: boolean;
@@ -444,6 +480,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       metadata_summary?: {
         bytes: number;
@@ -781,6 +825,14 @@ export interface components {
         waiting_calls: number;
         reason: string;
       };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
+      };
     };
     StartedJob: {
       job_id: string;
@@ -837,6 +889,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       /** @description false when the idempotency key matched a job started earlier */
       created: boolean;
@@ -896,6 +956,14 @@ export interface components {
       llm_budget?: {
         waiting_calls: number;
         reason: string;
+      };
+      /** @description For a job started with a callbackUrl: its delivery (attempts, the receiver’s last answer) */
+      callback?: {
+        url: string;
+        attempts: number;
+        last_status: number | null;
+        last_error: string | null;
+        delivered_at: string | null;
       };
       metadata_summary?: {
         bytes: number;
@@ -1274,6 +1342,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               /** @default 10 */
@@ -1296,6 +1369,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               /** @default 10 */
@@ -1318,6 +1396,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               /** @default 10 */
@@ -1340,6 +1423,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               planId: string;
               documents?: {
                 name: string;
@@ -1368,6 +1456,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               planId: string;
               dataSourceId: string;
               pdes?: {
@@ -1396,6 +1489,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               planId: string;
               dataSourceId: string;
               pdeIds?: number[];
@@ -1419,6 +1517,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               profilingJobId?: string;
@@ -1440,6 +1543,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               attributeIds?: string[];
               profilingJobId?: string;
@@ -1461,6 +1569,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId: string;
               confidenceLevel: number;
               marginOfError: number;
@@ -1498,6 +1611,11 @@ export interface operations {
               idempotencyKey?: string;
               /** @default true */
               useLlmCache?: boolean;
+              /**
+               * Format: uri
+               * @description Where to POST the job's outcome once it ends, signed (X-Synapse-Signature); must be within the server's CALLBACK_ALLOWED_HOSTS
+               */
+              callbackUrl?: string;
               dataSourceId?: string;
               samplingJobId?: string;
               rulesFromJobId?: string;
@@ -1798,6 +1916,68 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['JobResults'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A problem (RFC 9457) */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  jobEvents: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Resume after this event: nothing older than it is sent again */
+        'last-event-id'?: string;
+      };
+      path: {
+        /** @description The job id */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The event stream */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
         };
       };
       /** @description A problem (RFC 9457) */

@@ -1,8 +1,9 @@
 // The HTTP API (`/api/v1/…`) on Fastify over the jobs client: bearer-token auth, zod schemas (client/http/api-schemas.ts)
 // validating every request strictly and describing it in the OpenAPI 3.1 document at /openapi.json (the reference
 // page at /docs, served from node_modules), every refusal as RFC 9457 problem+json (client/http/problem.ts), and one
-// access-log line per request. Also the jobs page (/ and /jobs), each job's page (/jobs/{id}, with chart.js from
-// /assets) and the operations endpoints (/healthz, /readyz, /metrics).
+// access-log line per request; a job's events pushed as Server-Sent Events (client/http/job-events-route.ts). Also the
+// jobs page (/ and /jobs), each job's page (/jobs/{id}, with chart.js from /assets) and the operations endpoints
+// (/healthz, /readyz, /metrics).
 
 import { timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
@@ -16,12 +17,14 @@ import { loadConfig, type Config } from '../../config';
 import { createLogger, type Logger } from '../../config/logging';
 import { isLostConnection } from '../../db/connection';
 import { HttpError, InvalidJobRequestError, type FieldProblem } from '../errors';
+import { JobEvents } from '../job-events';
 import type { JobsClient, Principal } from '../jobs-client';
 import type { StartRequestSettings } from '../start-request';
 import * as s from './api-schemas';
 import { JOB_ID_PATTERN } from './api-schemas';
 import { createAuthenticator } from './auth';
 import { CHART_ASSET_PATH, chartAsset, JOB_DETAIL_PAGE_CSP, jobDetailPageHtml } from './job-detail-page';
+import { registerJobEventsRoute } from './job-events-route';
 import { JOBS_PAGE_CSP, JOBS_PAGE_HTML } from './jobs-page';
 import { temporalUiLink } from '../../config/temporal-ui';
 import { createApiMetrics, type ApiMetrics, type Readiness } from './metrics';
@@ -46,6 +49,11 @@ export interface ApiOperations {
   readiness?: () => Promise<Readiness>;
   /** Where the access log goes: createLogger('api') unless given (tests pass one writing to a stream). */
   logger?: Logger;
+  /**
+   * The feed of job changes the event streams read: one LISTEN connection to DATABASE_URL, made on the first stream,
+   * unless given (and then not closed with the server).
+   */
+  events?: JobEvents;
 }
 
 export type ApiServer = FastifyInstance;
@@ -79,6 +87,7 @@ const API_ROUTES: { methods: string[]; url: string; template?: string }[] = [
   { methods: ['GET'], url: '/api/v1/jobs/:id/status' },
   { methods: ['GET'], url: '/api/v1/jobs/:id/history' },
   { methods: ['GET'], url: '/api/v1/jobs/:id/results' },
+  { methods: ['GET'], url: '/api/v1/jobs/:id/events' },
   { methods: ['POST'], url: '/api/v1/jobs/:id/pause' },
   { methods: ['POST'], url: '/api/v1/jobs/:id/resume' },
   { methods: ['POST'], url: '/api/v1/jobs/:id/cancel' },
@@ -139,6 +148,8 @@ function startSettings(config: ApiConfig): StartRequestSettings {
     JOB_MAX_LLM_CONCURRENCY: pick('JOB_MAX_LLM_CONCURRENCY'),
     JOB_MAX_ATTRIBUTES: pick('JOB_MAX_ATTRIBUTES'),
     JOB_START_COUNT_TIMEOUT_MS: pick('JOB_START_COUNT_TIMEOUT_MS'),
+    CALLBACK_ALLOWED_HOSTS: pick('CALLBACK_ALLOWED_HOSTS'),
+    CALLBACK_SECRET: pick('CALLBACK_SECRET'),
   };
 }
 
@@ -166,6 +177,21 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
     // Closing the server ends idle keep-alive connections too, so a test's or a deploy's close does not wait on them.
     forceCloseConnections: true,
   }).withTypeProvider<ZodTypeProvider>();
+  const heartbeatMs = config.JOB_EVENTS_HEARTBEAT_MS ?? loadConfig({}).JOB_EVENTS_HEARTBEAT_MS;
+  const events =
+    operations.events ??
+    new JobEvents({
+      connectionString: config.DATABASE_URL ?? loadConfig({}).DATABASE_URL,
+      statusOf: (jobId) => jobs.statusOf(jobId),
+      rereadEveryMs: heartbeatMs,
+      log,
+    });
+  const openStreams = new Set<() => void>();
+  // Open event streams would hold the close up until their jobs end: they end first (clients reconnect elsewhere).
+  app.addHook('preClose', async () => {
+    for (const end of [...openStreams]) end();
+    if (!operations.events) await events.close();
+  });
 
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const whole = `(${httpPart === 'querystring' ? 'query' : (httpPart ?? 'request')})`;
@@ -434,6 +460,16 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
         return { ...answer, temporal_ui_url: temporalUiLink(temporalUi, workflow_id) };
       },
     );
+    registerJobEventsRoute(api, {
+      jobs,
+      events,
+      heartbeatMs,
+      who,
+      read,
+      errors: errorResponses(400, 401, 404, 503),
+      security,
+      open: openStreams,
+    });
 
     const control = {
       tags: ['control'],

@@ -473,17 +473,25 @@ describe('the job page', () => {
     expect(chart!.datasets[0]!.data).toEqual([read, failed]);
   });
 
-  it('follows a running job without a reload: its steps move, and it ends completed with its final results', async () => {
+  it('follows a running job without a reload, pushed by its event stream: its steps move, and it ends completed with its final results', async () => {
+    const asked: string[] = [];
+    const track = (request: { url(): string }) => asked.push(new URL(request.url()).pathname);
+    page.on('request', track);
     await page.goto(`${api.url}/jobs/${liveJobId}`);
     await gate.waitUntilHeld(1, 30_000);
     // Running, with the results as they stand so far (none of its attributes done yet).
     await page.locator('body[data-status=running][data-results=partial]').waitFor({ timeout: 15_000 });
     expect(await page.locator('[data-role=steps]').textContent()).toMatch(/^0 \/ 3 steps/);
     gate.release(1);
-    // One attribute done: the page's next status poll shows it, without a reload.
+    // One attribute done: the job's event stream brings it, without a reload.
     await page.locator('[data-role=steps]', { hasText: /^1 \/ 3 steps/ }).waitFor({ timeout: 15_000 });
     gate.open();
     await page.locator('body[data-status=completed][data-results=final]').waitFor({ timeout: 30_000 });
+    page.off('request', track);
+    // Every status came pushed: the stream was opened, and the status was never polled.
+    const jobPath = `/api/v1/jobs/${liveJobId}`;
+    expect(asked.filter((p) => p === `${jobPath}/events`).length).toBeGreaterThanOrEqual(1);
+    expect(asked.filter((p) => p === `${jobPath}/status`)).toEqual([]);
     const expected = await harness.db
       .selectFrom('attribute_results')
       .select(['attribute', 'rules_count'])

@@ -148,6 +148,33 @@ describe('the jobs page', () => {
     expect(await button(jobId, 'cancel').isEnabled()).toBe(true);
   });
 
+  it('moves the bar from the job’s event stream, without polling its status', async () => {
+    const asked: string[] = [];
+    const record = (request: { url(): string }) => asked.push(new URL(request.url()).pathname);
+    page.on('request', record);
+    try {
+      await gate.waitUntilHeld(2, 30_000);
+      const before = await shown(jobId);
+      gate.release(1);
+      await waitFor(
+        () => shown(jobId),
+        (s) => s.completed > before.completed,
+        15_000,
+        'the bar to move after one more item',
+      );
+      // Two more rounds of the page's list polling: a page polling this job's status would have asked for it.
+      for (let round = 0; round < 2; round++)
+        await page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/jobs', {
+          timeout: 10_000,
+        });
+      await gate.waitUntilHeld(2, 30_000);
+    } finally {
+      page.off('request', record);
+    }
+    // The page still lists jobs (new ones appear), but this job's status came only through its stream.
+    expect(asked.filter((p) => p === `/api/v1/jobs/${jobId}/status`)).toEqual([]);
+  });
+
   /** Resolves after `rounds` more answers to the page's list request: each round renders before the next begins. */
   const pageRounds = async (rounds: number) => {
     for (let i = 0; i < rounds; i++) {

@@ -418,6 +418,8 @@ describe('resubmitting an interrupted legacy job', () => {
         JOB_DEFAULT_USE_LLM_CACHE: true,
         JOB_MAX_METADATA_BYTES: 16_384,
         JOB_MAX_METADATA_DEPTH: 8,
+        CALLBACK_ALLOWED_HOSTS: [],
+        CALLBACK_SECRET: undefined,
       }),
     ).not.toThrow();
     expect(profilingParamsSchema(limits).safeParse(request).success).toBe(true);

@@ -46,6 +46,9 @@ export async function callEveryRoute(
   record('GET /api/v1/jobs/{id}/status', status);
   record('GET /api/v1/jobs/{id}/history', await asOwner.GET('/api/v1/jobs/{id}/history', path));
   record('GET /api/v1/jobs/{id}/results', await asOwner.GET('/api/v1/jobs/{id}/results', path));
+  // The job runs on no worker, so its stream stays open: its first event is read, then the stream is let go.
+  const events = await asOwner.GET('/api/v1/jobs/{id}/events', { ...path, parseAs: 'stream' });
+  record('GET /api/v1/jobs/{id}/events', { ...events, data: events.data ? await firstEvent(events.data) : undefined });
   record('POST /api/v1/jobs/{id}/pause', await asOwner.POST('/api/v1/jobs/{id}/pause', { ...path, body: {} }));
   record('POST /api/v1/jobs/{id}/resume', await asOwner.POST('/api/v1/jobs/{id}/resume', path));
   record(
@@ -86,4 +89,20 @@ export async function callEveryRoute(
   const problemCode: string | undefined = status.error?.code;
   void [progress, next, problemCode];
   return calls;
+}
+
+/** The first event block of a text/event-stream body (a `retry:` line alone is no event); the stream is cancelled. */
+async function firstEvent(body: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  try {
+    while (!/\ndata: .*\n\n/.test(text)) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } finally {
+    await reader.cancel();
+  }
+  return text;
 }

@@ -124,3 +124,22 @@ export const JOB_RECORD_ACTIVITY: LocalActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
+
+/**
+ * The completion callback's POST (activities/jobs/job-callback.ts), run once the job's final state is written.
+ * - startToClose 30 s: the POST itself is bounded by CALLBACK_TIMEOUT_MS (10 s by default) plus the delivery record's
+ *   write; an attempt past this is a receiver that hangs, counted as failed.
+ * - retries 1 s → 60 s, 8 attempts (about two minutes in all): rides out a receiver's restart or a deploy without
+ *   keeping the job's workflow open for long; the last answer stays in the delivery record. A URL outside the
+ *   allow-list at send time (CallbackRefused) can never pass and is not retried.
+ */
+export const CALLBACK_ACTIVITY: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '60 seconds',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: [FailureType.CallbackRefused],
+  },
+};

@@ -40,7 +40,7 @@ import {
 import type { LlmCallContext } from '../../common/llm';
 import type { JobProgress } from '../../common/progress';
 import { JobPriorityKey, JobStatusKey, jobSearchAttributes } from '../../common/search-attributes';
-import { ADMISSION_ACTIVITY, JOB_RECORD_ACTIVITY } from './activity-options';
+import { ADMISSION_ACTIVITY, CALLBACK_ACTIVITY, JOB_RECORD_ACTIVITY } from './activity-options';
 import { runEach, type EachOptions } from './run-each';
 
 export interface PauseRequest {
@@ -122,10 +122,17 @@ const DEFAULT_HISTORY_EVENT_BUDGET = 4_000;
  */
 const HISTORY_ROOM_FOR_IN_FLIGHT = 'history-room-for-units-in-flight';
 /**
- * The same change, decided once at the start of each run. A separate id, so a run recorded with the marker at its
- * first unit (HISTORY_ROOM_FOR_IN_FLIGHT) replays unchanged: there this call finds no marker and says false.
+ * From this version on, two changes are decided once, in the constructor (each run's first activation):
+ * - HISTORY_ROOM_FOR_IN_FLIGHT's room for units in flight, which older runs decided at their first unit (they replay as
+ *   they ran: this id is absent from their history, so the old one is asked as before);
+ * - the completion callback: a job whose input names a `callbackUrl` POSTs its outcome there once its final state is
+ *   written (an activity after the final record). Older histories never had the field.
+ * Never asked right after a local activity (the admission, the final record): a replay takes a local activity's result
+ * at its marker, which can be an activation earlier than the run took it, before a patch marker that follows is
+ * announced, and the replay then fails as non-deterministic (a restarted worker's job in job-api's test hung on it).
+ * One id for both, since each marker adds two events (the marker and its search attribute) to every run.
  */
-const HISTORY_ROOM_FOR_IN_FLIGHT_FROM_START = 'history-room-decided-at-run-start';
+const RUN_START_DECISIONS = 'run-start-decisions';
 
 /**
  * Events a unit in flight may still add: its activity's scheduled, started and closed events, and at worst a workflow
@@ -157,10 +164,7 @@ export class JobControl {
   /** Set once historyIsFull has said so: this run starts no further unit. */
   private historyFull = false;
   /**
-   * HISTORY_ROOM_FOR_IN_FLIGHT as decided in the run's first activation (the constructor), before the admission's
-   * local activity. Decided at the first unit instead, a replay could reach that unit in an earlier activation than
-   * the run did (a local activity's result is replayed at its marker, while the run may have taken it in the next
-   * workflow task), before the marker is announced, and fail as non-deterministic (job-api's worker-restart test).
+   * HISTORY_ROOM_FOR_IN_FLIGHT as decided in the run's first activation (RUN_START_DECISIONS).
    */
   private readonly roomForInFlightFromStart: boolean;
   private currentStep = 'Waiting to start';
@@ -187,6 +191,10 @@ export class JobControl {
   private priority: number;
   private historyEventBudget: number;
   private useLlmCache: boolean;
+  /** Where the outcome is POSTed once the job ends (JobInputBase.callbackUrl); undefined when nowhere. */
+  private callbackUrl: string | undefined;
+  /** Whether a `callbackUrl` is called back (RUN_START_DECISIONS), decided in the constructor. */
+  private readonly callbacksOn: boolean;
   /** Set by a priority change made while the request was being admitted, which the request's own must not undo. */
   private priorityChanged = false;
   private readonly carried: CarriedControl | undefined;
@@ -234,7 +242,10 @@ export class JobControl {
 
   constructor(
     /** `jobType` only labels progress and metrics, so a job outside JobType (the bench's no-op job) names its own. */
-    job: Pick<JobInputBase, 'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried'> & {
+    job: Pick<
+      JobInputBase,
+      'jobId' | 'owner' | 'priority' | 'historyEventBudget' | 'useLlmCache' | 'carried' | 'callbackUrl'
+    > & {
       jobType: string;
     },
     private totalSteps: number,
@@ -248,7 +259,8 @@ export class JobControl {
     } = job);
     this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
     this.useLlmCache = job.useLlmCache ?? true;
-    this.roomForInFlightFromStart = patched(HISTORY_ROOM_FOR_IN_FLIGHT_FROM_START);
+    this.roomForInFlightFromStart = this.callbacksOn = patched(RUN_START_DECISIONS);
+    this.callbackUrl = job.callbackUrl;
     if (this.carried) {
       ({
         completed: this.completed,
@@ -372,7 +384,12 @@ export class JobControl {
 
   /** The admitted job's identity and knobs, and the search attributes a direct start did not set. */
   private admitted(input: JobInputBase, totalSteps: number): void {
-    ({ owner: this.owner, historyEventBudget: this.historyEventBudget, useLlmCache: this.useLlmCache } = input);
+    ({
+      owner: this.owner,
+      historyEventBudget: this.historyEventBudget,
+      useLlmCache: this.useLlmCache,
+      callbackUrl: this.callbackUrl,
+    } = input);
     if (!this.priorityChanged) this.priority = input.priority;
     this.totalSteps = totalSteps;
     this.currentStep = 'Waiting to start';
@@ -627,6 +644,20 @@ export class JobControl {
     await condition(() => this.changes === this.persistedChanges);
     this.changes = this.persistedChanges; // nothing further for the background writer
     await recordJobState({ jobId: this.jobId, status, progress: this.progress(), result, error });
+    if (this.callbackUrl !== undefined && this.callbacksOn) await this.callBack(this.callbackUrl);
+  }
+
+  /**
+   * POSTs the outcome to the job's callback URL (retried by CALLBACK_ACTIVITY), even when the job was cancelled; a
+   * callback that is never accepted is logged and recorded in job_callbacks, and the job's final state stands.
+   */
+  private async callBack(url: string): Promise<void> {
+    const { deliverJobCallback } = proxyActivities<JobActivities>(CALLBACK_ACTIVITY);
+    try {
+      await CancellationScope.nonCancellable(() => deliverJobCallback({ jobId: this.jobId, url }));
+    } catch (error) {
+      log.warn('completion callback not delivered', { jobId: this.jobId, error: describeError(error) });
+    }
   }
 }
 

@@ -47,7 +47,7 @@ const SPLIT_UNDER_JOB_CONTROL = 'split-documents-under-job-control';
 /**
  * The same change, decided in the run's first activation, before the admission's local activity: asked after it, a
  * replay can reach the question an activation earlier than the run did, before its marker is announced, and fail as
- * non-deterministic (workflows/control/control.ts, HISTORY_ROOM_FOR_IN_FLIGHT_FROM_START). A separate id, so runs
+ * non-deterministic (workflows/control/control.ts, RUN_START_DECISIONS). A separate id, so runs
  * recorded with the marker after the admission replay unchanged.
  */
 const SPLIT_UNDER_JOB_CONTROL_FROM_START = 'split-under-job-control-decided-at-run-start';
