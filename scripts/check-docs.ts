@@ -14,7 +14,8 @@ const pages = [
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),
 ];
-const topLevel = new Set(readdirSync(root).filter((name) => name !== '.git'));
+// .tmp holds what runs write (screenshots, a trace tree), never committed: a fresh clone has none of it yet.
+const topLevel = new Set(readdirSync(root).filter((name) => name !== '.git' && name !== '.tmp'));
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 const anchorOf = (heading: string) =>
