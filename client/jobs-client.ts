@@ -271,8 +271,13 @@ export class JobsClient {
     return row;
   }
 
-  async status(principal: Principal, jobId: string): Promise<LegacyJobStatus> {
-    return this.statusOfRow(await this.getJob(principal, jobId));
+  /**
+   * `live: false` answers with the stored progress (or the newest live answer this process saw) without asking the
+   * workflow: the start request's answer, where a workflow that has not run its first task yet would hold the query
+   * (and the request) until that task, up to STATUS_QUERY_TIMEOUT_MS, to say what the row already says.
+   */
+  async status(principal: Principal, jobId: string, options: { live?: boolean } = {}): Promise<LegacyJobStatus> {
+    return this.statusOfRow(await this.getJob(principal, jobId), options.live ?? true);
   }
 
   /**
@@ -284,12 +289,12 @@ export class JobsClient {
     return row ? this.statusOfRow(row) : undefined;
   }
 
-  private async statusOfRow(row: JobRow): Promise<LegacyJobStatus> {
+  private async statusOfRow(row: JobRow, live = true): Promise<LegacyJobStatus> {
     const jobId = row.id;
     const active = row.source === 'synapse' && ACTIVE_STATUSES.includes(row.status as JobStatus);
     const callbackUrl = row.input?.callbackUrl;
     const [{ progress, source }, workflow, llmUsage, llmBudget, callback] = await Promise.all([
-      this.progressOf(row),
+      this.progressOf(row, live),
       active && !this.calls.isUnreachable() ? this.workflowStates.get(jobId) : undefined,
       llmUsageOf(this.db, jobId, this.config.LLM_PRICES),
       jobBudgetStatus(this.db, jobId),
@@ -299,7 +304,7 @@ export class JobsClient {
     // (or, if Temporal stops answering meanwhile, leaves it to the reconciler and answers with what it has).
     if (workflow && workflow.kind !== 'running') {
       const ended = await this.reconcile(row, workflow).catch(() => undefined);
-      if (ended) return this.statusOfRow(ended);
+      if (ended) return this.statusOfRow(ended, live);
     }
     const trouble = workflow?.kind === 'running' ? troubleOf(workflow.description) : null;
     return {
@@ -438,13 +443,13 @@ export class JobsClient {
    * Temporal is unreachable, when no worker polls the task queue, and after a query went unanswered (the server lists
    * a killed worker's poller for minutes) until one is answered again (client/live-progress.ts).
    */
-  private async progressOf(row: JobRow): Promise<ProgressAnswer> {
+  private async progressOf(row: JobRow, live = true): Promise<ProgressAnswer> {
     const stored = row.progress ? { ...row.progress, status: row.status as JobStatus } : undefined;
     if (FINAL_STATUSES.includes(row.status as JobStatus) || row.source !== 'synapse') {
       this.liveProgress.forget(row.id);
       return { progress: stored, source: 'snapshot' };
     }
-    const workersMayAnswer = !this.calls.isUnreachable() && (await this.workersArePolling());
+    const workersMayAnswer = live && !this.calls.isUnreachable() && (await this.workersArePolling());
     return this.liveProgress.answer(row.id, stored, workersMayAnswer);
   }
 

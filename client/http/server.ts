@@ -362,7 +362,9 @@ export function createApiServer(jobs: JobsClient, config: ApiConfig, operations:
         });
         request.jobId = started.jobId;
         if (started.created) void reply.header('location', `/api/v1/jobs/${encodeURIComponent(started.jobId)}`);
-        const job = await jobs.status(principal, started.jobId);
+        // A new job's progress is what its row says: asking its workflow, which may not have run its first task yet,
+        // held this answer for up to STATUS_QUERY_TIMEOUT_MS (most of the request's time in its traces).
+        const job = await jobs.status(principal, started.jobId, { live: !started.created });
         return status(reply, started.created ? 201 : 200, { ...job, created: started.created });
       },
     );

@@ -355,6 +355,21 @@ describe('starting jobs', () => {
   });
 });
 
+describe('the start answer', () => {
+  it('answers a new job from its row, without asking its workflow, which may not have run its first task yet', async () => {
+    const worker = await harness.startWorker();
+    try {
+      const started = await api.request('starter', 'POST', '/api/v1/jobs', job());
+      expect(started.status).toBe(201);
+      // A worker polls, so a query would have been answered ('live') once the workflow's first task ran.
+      expect(started.body).toMatchObject({ created: true, status: 'pending', progress_source: 'snapshot' });
+      expect((await harness.jobs.waitForJob(started.body.job_id))?.status).toBe('completed');
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
 describe('status without workers', () => {
   it('keeps answering with the last stored progress when every worker is stopped', async () => {
     const attributeIds = ['credit_score', 'apr_rate', 'billing_zip', 'account_status', 'email_address', 'phone_number'];
