@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FINAL_STATUSES } from '../../common/jobs';
+import { PARSE_EVENT_SCRIPT } from './event-stream-script';
 
 /** Where the page loads chart.js from: this server (client/http/server.ts serves chartAsset() there). */
 export const CHART_ASSET_PATH = '/assets/chart.umd.min.js';
@@ -131,16 +132,7 @@ const SCRIPT = `
     $('error').textContent = job.error || '';
   }
 
-  // One status block of a text/event-stream (event, id, data), or null for a comment (a heartbeat).
-  function parseEvent(block) {
-    var ev = { event: 'message', id: null, data: [] };
-    block.split('\\n').forEach(function (line) {
-      if (!line || line[0] === ':') return;
-      var at = line.indexOf(':'), field = at < 0 ? line : line.slice(0, at), value = at < 0 ? '' : line.slice(at + 1).replace(/^ /, '');
-      if (field === 'event') ev.event = value; else if (field === 'id') ev.id = value; else if (field === 'data') ev.data.push(value);
-    });
-    return ev.data.length ? ev : null;
-  }
+  // parseEvent(block): one text/event-stream block's event (event-stream-script.ts).${PARSE_EVENT_SCRIPT}
 
   // Pushed first: the job's event stream (GET /api/v1/jobs/{id}/events, read with fetch so the bearer header goes with
   // it), reconnecting with Last-Event-ID when the server ends it early so nothing goes backwards. When the stream

@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { CONTROLLABLE_FROM, FINAL_STATUSES } from '../../common/jobs';
+import { PARSE_EVENT_SCRIPT } from './event-stream-script';
 
 const STYLE = `
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0 auto; max-width: 980px; padding: 16px; color: #1f2328; background: #f6f8fa; }
@@ -149,16 +150,7 @@ const SCRIPT = `
     $('empty').hidden = jobs.length > 0;
   }
 
-  // The events of one block of a text/event-stream (event, id, data), or null for a comment (a heartbeat).
-  function parseEvent(block) {
-    var ev = { event: 'message', id: null, data: [] };
-    block.split(/\\r?\\n/).forEach(function (line) {
-      if (!line || line[0] === ':') return;
-      var at = line.indexOf(':'), field = at < 0 ? line : line.slice(0, at), value = at < 0 ? '' : line.slice(at + 1).replace(/^ /, '');
-      if (field === 'event') ev.event = value; else if (field === 'id') ev.id = value; else if (field === 'data') ev.data.push(value);
-    });
-    return ev.data.length ? ev : null;
-  }
+  // parseEvent(block): one text/event-stream block's event (event-stream-script.ts).${PARSE_EVENT_SCRIPT}
 
   // Follows one job's event stream, showing each status as it comes; reconnects (with Last-Event-ID, so nothing goes
   // backwards) when the server ends it early; on a failure the job is polled again and the stream retried later.

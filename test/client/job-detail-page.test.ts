@@ -6,21 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import type { StandinGate } from '../../llm-standin/server';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /**
  * Where the screenshots go: .tmp/screenshots on every run, so a test run leaves the tracked tree as it was;
  * `SCREENSHOTS_DIR=docs/screenshots` refreshes the ones the docs show (docs/http-api.md, "The job page").
@@ -192,10 +183,7 @@ beforeAll(async () => {
     expect(await harness.jobs.waitForJob(jobId)).toMatchObject({ status: 'completed' });
 
   mkdirSync(SCREENSHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('dialog', (dialog) => {

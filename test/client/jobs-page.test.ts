@@ -6,7 +6,8 @@
 
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
 import type { StandinGate } from '../../llm-standin/server';
@@ -14,16 +15,6 @@ import { whilePaused } from '../support/control-checks';
 import { jobHistory } from '../support/job-history';
 import { waitFor } from '../support/waiting';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const SCREENSHOT = path.resolve(__dirname, '../../.tmp/jobs-page.png');
 
@@ -90,10 +81,7 @@ beforeAll(async () => {
   await harness.startWorker();
 
   mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message());

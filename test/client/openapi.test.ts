@@ -5,13 +5,13 @@
 // Also the reference page at /docs: served from this server (no CDN) under a strict CSP.
 
 import { execFile } from 'node:child_process';
-import { chromium } from 'playwright-core';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DEMO_DATA_SOURCE_ID } from '../../db/demo-data';
 import { DOCS_CSP } from '../../client/http/server';
+import { launchChromium } from '../support/chromium';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
 import { callEveryRoute } from './openapi-calls';
 
@@ -143,10 +143,7 @@ describe('the reference page at /docs', () => {
   });
 
   it('renders every operation in headless Chromium, nothing but the bundle’s one inline style blocked, no request leaving this server', async () => {
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const outside: string[] = [];
