@@ -3,12 +3,12 @@
 // transaction): the delay from each write (the timestamp taken at the write, carried in the progress's updatedAt) to
 // the event's arrival at each client, p50 / p99 / max, and how many writes each stream saw as an event of its own.
 
-import { SignJWT } from 'jose';
 import { openJobEvents, type JobStreamEvent } from '../client/job-event-stream';
 import { createJobActivities } from '../activities/jobs/jobs';
 import type { JobProgress } from '../common/progress';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
-import { BENCH_JWT_SECRET, log, startBenchEnvironment } from './support/environment';
+import { mintToken } from '../client/cli/cli-token';
+import { log, startBenchEnvironment } from './support/environment';
 import { spawnApiProcess, type ApiProcess } from './support/processes';
 import { aim, numberArg, percentile, round, runBench, sleep, writeResult } from './support/report';
 
@@ -29,12 +29,7 @@ async function main(): Promise<void> {
       dataSourceId: DEMO_DATA_SOURCE_ID,
       attributeIds: ['credit_score'],
     });
-    const token = await new SignJWT({ roles: [] })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('bench')
-      .setIssuedAt()
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(BENCH_JWT_SECRET));
+    const token = (await mintToken(env.config, { subject: 'bench', roles: [] })).token;
 
     log(`opening ${streams} event streams on job ${jobId} across ${apis} API process(es)`);
     const delays: number[] = [];

@@ -2,10 +2,10 @@
 // while a job runs with its worker up, then for 3 minutes after every worker process is SIGKILLed; it counts the
 // answers in which a client would have seen the job's progress go backwards.
 
-import { SignJWT } from 'jose';
 import { DEMO_DATA_SOURCE_ID } from '../db/demo-data';
 import { endAllSpawnedWorkers } from '../test/support/worker-process';
-import { BENCH_JWT_SECRET, log, startBenchEnvironment } from './support/environment';
+import { mintToken } from '../client/cli/cli-token';
+import { log, startBenchEnvironment } from './support/environment';
 import { openLoopLoad, type LoadAnswer } from './support/load';
 import { spawnApiProcess } from './support/processes';
 import { aim, numberArg, percentile, round, runBench, sleep, writeResult } from './support/report';
@@ -111,12 +111,7 @@ async function main(): Promise<void> {
         useLlmCache: false,
       });
       await sleep(2_000);
-      const token = await new SignJWT({ roles: [] })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('bench')
-        .setIssuedAt()
-        .setExpirationTime('1h')
-        .sign(new TextEncoder().encode(BENCH_JWT_SECRET));
+      const token = (await mintToken(env.config, { subject: 'bench', roles: [] })).token;
       const target = {
         url: `${api.url}/api/v1/jobs/${jobId}/status`,
         headers: { authorization: `Bearer ${token}` },
