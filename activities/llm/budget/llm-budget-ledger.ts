@@ -267,7 +267,9 @@ export async function settleCall(
     await db
       .updateTable('llm_budget_limits')
       .set({
-        paused_until: sql`greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + make_interval(secs => ${signals.pauseMs / 1000}))`,
+        // Rounded up to the whole millisecond: a round reads its clock into a JS Date, which drops the microseconds,
+        // so a pause kept finer than that could look ended up to a millisecond before it is.
+        paused_until: sql`date_trunc('milliseconds', greatest(coalesce(paused_until, clock_timestamp()), clock_timestamp() + make_interval(secs => ${signals.pauseMs / 1000})) + interval '999 microseconds')`,
       })
       .where('model', '=', call.model)
       .execute();
