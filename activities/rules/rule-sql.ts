@@ -75,17 +75,73 @@ function countedPredicate(rule: ValidationRule, column: string, storedType: stri
   return violationPredicate(rule, column, '');
 }
 
-/** format_type's name of each column of `table`, read from the catalogue (empty when the relation is missing). */
-async function storedTypes(db: Kysely<Database>, table: string): Promise<Map<string, string>> {
+/** What the scan needs to know of a column of the table it reads. */
+export interface ColumnFacts {
+  /** format_type's name of the stored type. */
+  type: string;
+  /** Whether the column compares by the database's default collation (always deterministic in PostgreSQL 15). */
+  defaultCollation: boolean;
+  /** ANALYZE's estimate of its distinct values (pg_stats.n_distinct as a count); absent when never analysed. */
+  distinctEstimate?: number;
+  /** ANALYZE's estimate of the table's rows (pg_class.reltuples); absent when never analysed. */
+  rowEstimate?: number;
+}
+
+/** Each column of `table` as the catalogue and its statistics describe it (empty when the relation is missing). */
+export async function columnFacts(db: Kysely<Database>, table: string): Promise<Map<string, ColumnFacts>> {
   // Quoted part by part, as sql.table quotes it, so to_regclass finds the same relation.
   const name = table
     .split('.')
     .map((part) => `"${part.replace(/"/g, '""')}"`)
     .join('.');
-  const { rows } = await sql<{ column: string; type: string }>`
-    select attname as column, format_type(atttypid, null) as type from pg_attribute
-    where attrelid = to_regclass(${name}) and attnum > 0 and not attisdropped`.execute(db);
-  return new Map(rows.map((r) => [r.column, r.type]));
+  const { rows } = await sql<{
+    column: string;
+    type: string;
+    default_collation: boolean;
+    n_distinct: number | null;
+    reltuples: number;
+  }>`
+    select a.attname as column, format_type(a.atttypid, null) as type, a.attcollation = 100 as default_collation,
+      (select s.n_distinct from pg_stats s
+        where s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname
+        order by s.inherited limit 1)::float8 as n_distinct,
+      c.reltuples::float8 as reltuples
+    from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+    where a.attrelid = to_regclass(${name}) and a.attnum > 0 and not a.attisdropped`.execute(db);
+  return new Map(
+    rows.map((r) => {
+      const rowEstimate = r.reltuples >= 0 ? r.reltuples : undefined;
+      // A negative n_distinct is a fraction of the rows (the count grows with the table).
+      const distinctEstimate =
+        r.n_distinct === null ? undefined : r.n_distinct >= 0 ? r.n_distinct : -r.n_distinct * (rowEstimate ?? 0);
+      return [r.column, { type: r.type, defaultCollation: r.default_collation, distinctEstimate, rowEstimate }];
+    }),
+  );
+}
+
+/** Text types whose equality (under a deterministic collation) is byte equality, so equal values match alike. */
+const BYTE_EQUAL_TEXT_TYPES = new Set(['text', 'character varying']);
+
+/**
+ * At most this many distinct values (by ANALYZE's estimate) and at most this share of the rows, for a column's
+ * `pattern` and `unique` rules to be evaluated once per distinct value instead of once per row. Each (row, column)
+ * pair through the grouping costs about half a PostgreSQL regex match (bench/rule-execution.ts measured both), so it
+ * pays only when the regex then runs on few values; and a grouping of many values would outgrow work_mem and spill.
+ */
+const PER_VALUE_MAX_DISTINCT = 50_000;
+const PER_VALUE_MAX_DISTINCT_SHARE = 0.1;
+
+/**
+ * Whether a column's `pattern` and `unique` rules are evaluated once per distinct value (countViolationsPerRule): a
+ * text column whose equal values are identical bytes (so a regex answers alike for all of them), and few distinct
+ * values as far as ANALYZE knows. This depends on the data's cardinality: a column never analysed, or with many
+ * distinct values, keeps the per-row evaluation. Either way every count is the same; only the cost differs.
+ */
+export function evaluatedPerValue(facts: ColumnFacts | undefined): boolean {
+  if (!facts || !BYTE_EQUAL_TEXT_TYPES.has(facts.type) || !facts.defaultCollation) return false;
+  const { distinctEstimate, rowEstimate } = facts;
+  if (distinctEstimate === undefined || rowEstimate === undefined || rowEstimate <= 0) return false;
+  return distinctEstimate <= PER_VALUE_MAX_DISTINCT && distinctEstimate <= rowEstimate * PER_VALUE_MAX_DISTINCT_SHARE;
 }
 
 /**
@@ -161,7 +217,9 @@ function halves(part: number[], rules: RuleToRun[]): [number[], number[]] {
  * Per rule (in the order given): how many rows of `table` violate it. Every rule but `unique` is evaluated in one
  * scan, which PostgreSQL splits across its parallel workers; a `unique` rule (its extra copies: non-null values
  * minus distinct ones) is one parallel hash aggregation of its column, all of them in a second statement on the
- * same snapshot.
+ * same snapshot. A text column with few distinct values (evaluatedPerValue) has its `pattern` and `unique` rules
+ * answered from one grouping of all such columns' values instead: each regex runs once per distinct value, weighted
+ * by how many rows hold it, which counts the same rows as the per-row predicate.
  */
 export async function countViolationsPerRule(
   db: Kysely<Database>,
@@ -170,40 +228,43 @@ export async function countViolationsPerRule(
   statementTimeoutMs: number,
 ): Promise<{ checkedRows: number; counts: RuleCount[] }> {
   const numbered = rules.map((rule, i) => ({ rule, column: `v${i}` }));
-  const [filtered, distinct] = [
-    numbered.filter((n) => n.rule.rule.kind !== 'unique'),
-    numbered.filter((n) => n.rule.rule.kind === 'unique'),
-  ];
   const row = await db
     .transaction()
     .setIsolationLevel('repeatable read')
     .execute(async (trx) => {
-      // Both statements read one snapshot, so their counts describe the same rows.
+      // Every statement reads one snapshot, so their counts describe the same rows.
       await sql`set transaction read only`.execute(trx);
       // JIT compiles the scan's expression of a few hundred rules in every parallel process: on a million rows that
       // took longer than it saved (bench/rule-execution.ts), so the scan is interpreted.
       await sql`select set_config('statement_timeout', ${String(statementTimeoutMs)}, true), set_config('jit', 'off', true)`.execute(
         trx,
       );
-      const types = await storedTypes(trx, table);
+      const facts = await columnFacts(trx, table);
+      const perValue = numbered.filter(
+        (n) => ['pattern', 'unique'].includes(n.rule.rule.kind) && evaluatedPerValue(facts.get(n.rule.attribute.name)),
+      );
+      const grouped = numbered.filter((n) => n.rule.rule.kind === 'unique' && !perValue.includes(n));
+      const filtered = numbered.filter((n) => n.rule.rule.kind !== 'unique' && !perValue.includes(n));
       const counted = filtered.map(
         ({ rule, column }) =>
-          sql`count(*) filter (where ${countedPredicate(rule.rule, rule.attribute.name, types.get(rule.attribute.name))})::int as ${sql.id(column)}`,
+          sql`count(*) filter (where ${countedPredicate(rule.rule, rule.attribute.name, facts.get(rule.attribute.name)?.type)})::int as ${sql.id(column)}`,
       );
       const scan = sql<
         Record<string, number>
       >`select ${sql.join([sql`count(*)::int as checked_rows`, ...counted])} from ${sql.table(table)}`;
       const [main] = (await scan.execute(trx)).rows;
-      if (distinct.length === 0) return main;
+      if (!main) return undefined;
+      const perValueCounts = await countPerDistinctValue(trx, table, perValue);
+      if (grouped.length === 0) return { ...perValueCounts, ...main };
       // A count(distinct …) in the main scan would keep PostgreSQL from splitting it across its workers, and sorts
       // every value; grouping hashes them, in parallel.
-      const copies = distinct.map(({ rule, column }) => {
+      const copies = grouped.map(({ rule, column }) => {
         const col = sql.id(rule.attribute.name);
         return sql`(select coalesce(sum(copies - 1), 0)::int from (select count(*) as copies from ${sql.table(table)}
           where ${col} is not null group by ${col}) as value_copies) as ${sql.id(column)}`;
       });
       const [unique] = (await sql<Record<string, number>>`select ${sql.join(copies)}`.execute(trx)).rows;
-      return main && unique ? { ...unique, ...main } : undefined;
+      return unique ? { ...unique, ...perValueCounts, ...main } : undefined;
     });
   if (!row) throw new Error(`no result scanning ${table}`);
   return {
@@ -214,6 +275,35 @@ export async function countViolationsPerRule(
       failedRows: row[column] ?? 0,
     })),
   };
+}
+
+/**
+ * The `pattern` and `unique` rules of columns evaluatedPerValue chose, from one parallel scan that pairs every row's
+ * value of each such column with the column's number and hash-groups the pairs: per group, the rows holding that value.
+ * A pattern counts the rows of the groups whose value it does not match (as `column::text !~ regex` counts them row by
+ * row: equal values of these columns are identical text), a `unique` rule the copies past the first of each value.
+ * NULLs are not grouped: neither rule counts them.
+ */
+async function countPerDistinctValue(
+  trx: Kysely<Database>,
+  table: string,
+  rules: { rule: RuleToRun; column: string }[],
+): Promise<Record<string, number>> {
+  if (rules.length === 0) return {};
+  const columns = [...new Set(rules.map((r) => r.rule.attribute.name))];
+  const pairs = columns.map((name, k) => sql`(${k}::int, ${sql.id(name)}::text)`);
+  const counts = rules.map(({ rule, column }) => {
+    const k = columns.indexOf(rule.attribute.name);
+    const counted =
+      rule.rule.kind === 'pattern'
+        ? sql`sum(copies) filter (where k = ${k}::int and v !~ ${rule.rule.regex})`
+        : sql`sum(copies - 1) filter (where k = ${k}::int)`;
+    return sql`coalesce(${counted}, 0)::int as ${sql.id(column)}`;
+  });
+  const { rows } = await sql<Record<string, number>>`select ${sql.join(counts)} from (
+      select k, v, count(*) as copies from ${sql.table(table)} cross join lateral (values ${sql.join(pairs)}) as pair(k, v)
+      where v is not null group by k, v) as value_copies`.execute(trx);
+  return rows[0] ?? {};
 }
 
 /** Which records a scan covers: a data source's table, or only the records a sampling job selected from it. */
