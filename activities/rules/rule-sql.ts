@@ -278,11 +278,11 @@ export async function countViolationsPerRule(
 }
 
 /**
- * The `pattern` and `unique` rules of columns evaluatedPerValue chose, from one parallel scan that pairs every row's
- * value of each such column with the column's number and hash-groups the pairs: per group, the rows holding that value.
- * A pattern counts the rows of the groups whose value it does not match (as `column::text !~ regex` counts them row by
- * row: equal values of these columns are identical text), a `unique` rule the copies past the first of each value.
- * NULLs are not grouped: neither rule counts them.
+ * The `pattern` and `unique` rules of columns evaluatedPerValue chose, from one scan that hash-groups the table by each
+ * such column on its own (grouping sets): per group, one value and the rows holding it. A pattern counts the rows of the
+ * groups whose value it does not match, with the same predicate as row by row (equal values of these columns are
+ * identical text); a `unique` rule the copies past the first of each value. A column is NULL in every other column's
+ * groups, and NULLs are counted by neither rule, so each rule sees its own column's groups only.
  */
 async function countPerDistinctValue(
   trx: Kysely<Database>,
@@ -291,18 +291,19 @@ async function countPerDistinctValue(
 ): Promise<Record<string, number>> {
   if (rules.length === 0) return {};
   const columns = [...new Set(rules.map((r) => r.rule.attribute.name))];
-  const pairs = columns.map((name, k) => sql`(${k}::int, ${sql.id(name)}::text)`);
   const counts = rules.map(({ rule, column }) => {
-    const k = columns.indexOf(rule.attribute.name);
+    const name = rule.attribute.name;
     const counted =
       rule.rule.kind === 'pattern'
-        ? sql`sum(copies) filter (where k = ${k}::int and v !~ ${rule.rule.regex})`
-        : sql`sum(copies - 1) filter (where k = ${k}::int)`;
+        ? sql`sum(copies) filter (where ${violationPredicate(rule.rule, name, table)})`
+        : sql`sum(copies - 1) filter (where ${sql.id(name)} is not null)`;
     return sql`coalesce(${counted}, 0)::int as ${sql.id(column)}`;
   });
+  // Grouping sets are not split across parallel workers, but one process hashing every column in a single scan took
+  // less time than a parallel grouping of (column, value) pairs (bench/rule-execution.ts, docs/benchmarks.md).
   const { rows } = await sql<Record<string, number>>`select ${sql.join(counts)} from (
-      select k, v, count(*) as copies from ${sql.table(table)} cross join lateral (values ${sql.join(pairs)}) as pair(k, v)
-      where v is not null group by k, v) as value_copies`.execute(trx);
+      select ${sql.join(columns.map((c) => sql.id(c)))}, count(*) as copies from ${sql.table(table)}
+      group by grouping sets (${sql.join(columns.map((c) => sql`(${sql.id(c)})`))})) as value_copies`.execute(trx);
   return rows[0] ?? {};
 }
 
