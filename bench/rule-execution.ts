@@ -1,5 +1,7 @@
 // Benchmark 6, rule execution: every rule of every attribute over a table of a million rows (the demo
 // rows 100 times), timed end to end and held to issue 13's aim against one read of every column the rules reference.
+// `--distinct-text 1` makes every text value distinct per copy (bench/support/data-sources.ts), the high-cardinality
+// case where rules keep their per-row evaluation; its figures go to rule-execution-distinct-text.json, held to no aim.
 
 import { sql } from 'kysely';
 import { DEMO_ROW_COUNT } from '../db/demo-data';
@@ -15,14 +17,18 @@ async function main(): Promise<void> {
   const copies = numberArg('copies', 100);
   const ruleBatchSize = numberArg('rule-batch-size', 200);
   const statementTimeoutMs = numberArg('statement-timeout-ms', 900_000);
-  const env = await startBenchEnvironment('rule-execution', {
+  const distinctText = numberArg('distinct-text', 0) === 1;
+  const name = distinctText ? 'rule-execution-distinct-text' : 'rule-execution';
+  const env = await startBenchEnvironment(name, {
     faults: { latencyMs: 0 },
     config: { RULE_STATEMENT_TIMEOUT_MS: statementTimeoutMs },
   });
   try {
-    log(`building ${SOURCE}: the ${DEMO_ROW_COUNT} demo rows × ${copies}`);
+    log(
+      `building ${SOURCE}: the ${DEMO_ROW_COUNT} demo rows × ${copies}${distinctText ? ', text distinct per copy' : ''}`,
+    );
     const buildStarted = performance.now();
-    const rows = await createTallDataSource(env.db, SOURCE, copies);
+    const rows = await createTallDataSource(env.db, SOURCE, copies, { distinctText });
     const buildSeconds = (performance.now() - buildStarted) / 1_000;
     const worker = await env.startWorker();
     // A rule-execution job takes the rules of a generation job on the same data source.
@@ -71,8 +77,8 @@ async function main(): Promise<void> {
 
     const ratio = run.seconds / readSeconds;
     writeResult(
-      'rule-execution',
-      { rows, copies, ruleBatchSize, statementTimeoutMs },
+      name,
+      { rows, copies, ruleBatchSize, statementTimeoutMs, distinctText },
       {
         'rules executed': ruleCount.n,
         'columns referenced': referenced.length,
@@ -96,7 +102,10 @@ async function main(): Promise<void> {
         'one read of the referenced columns = one scan computing count(column) for every column a rule references: each value is fetched from its tuple once, and nothing is converted or formatted. PostgreSQL splits it across its parallel workers like the rule scan; it runs with default settings and with JIT off (as the rule scan does), before and after the job, and the fastest of the four is the baseline.',
         'the whole-row text read formats every column of every row as text, which costs more than reading it; count(*) reads no column value at all.',
       ],
-      [aim('rule execution: job wall / one read of the referenced columns', round(ratio, 2), 'max', 1.25)],
+      // The aim is issue 13's, on the demo rows × 100; the high-cardinality variant is reported beside it, not held.
+      distinctText
+        ? []
+        : [aim('rule execution: job wall / one read of the referenced columns', round(ratio, 2), 'max', 1.25)],
     );
   } finally {
     await env.close();

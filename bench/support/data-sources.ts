@@ -44,13 +44,29 @@ export async function createWideDataSource(
   return columns.map((c) => c.name);
 }
 
-/** The demo table's rows `copies` times over, same columns, registered with the demo catalogue. */
-export async function createTallDataSource(db: Kysely<Database>, id: string, copies: number): Promise<number> {
+/**
+ * The demo table's rows `copies` times over, same columns, registered with the demo catalogue. With
+ * `distinctText`, every copy after the first appends ` #<copy>` to each non-null text value, so a text column has
+ * as many distinct values as rows (up to `copies` × its demo values) instead of at most the demo row count.
+ */
+export async function createTallDataSource(
+  db: Kysely<Database>,
+  id: string,
+  copies: number,
+  options: { distinctText?: boolean } = {},
+): Promise<number> {
   const names = sql.join(DEMO_COLUMNS.map((c) => sql.id(c.name)));
+  const values = sql.join(
+    DEMO_COLUMNS.map((c) =>
+      options.distinctText && c.dataType === 'text'
+        ? sql`case when copy = 1 then ${sql.id(c.name)} else ${sql.id(c.name)} || ' #' || copy end`
+        : sql.id(c.name),
+    ),
+  );
   await sql`create table ${sql.table(id)} (like ${sql.table(DEMO_TABLE)} including defaults including identity)`.execute(
     db,
   );
-  await sql`insert into ${sql.table(id)} (${names}) select ${names} from ${sql.table(DEMO_TABLE)}, generate_series(1, ${copies}) as copy`.execute(
+  await sql`insert into ${sql.table(id)} (${names}) select ${values} from ${sql.table(DEMO_TABLE)}, generate_series(1, ${copies}) as copy`.execute(
     db,
   );
   await sql`analyze ${sql.table(id)}`.execute(db);
