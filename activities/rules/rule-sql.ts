@@ -94,6 +94,8 @@ export async function columnFacts(db: Kysely<Database>, table: string): Promise<
     .split('.')
     .map((part) => `"${part.replace(/"/g, '""')}"`)
     .join('.');
+  // Collation 100 is the database default (DEFAULT_COLLATION_OID). A scan of an inheritance parent reads its children
+  // too, so the statistics that include them (inherited) come first.
   const { rows } = await sql<{
     column: string;
     type: string;
@@ -104,7 +106,7 @@ export async function columnFacts(db: Kysely<Database>, table: string): Promise<
     select a.attname as column, format_type(a.atttypid, null) as type, a.attcollation = 100 as default_collation,
       (select s.n_distinct from pg_stats s
         where s.schemaname = n.nspname and s.tablename = c.relname and s.attname = a.attname
-        order by s.inherited limit 1)::float8 as n_distinct,
+        order by s.inherited desc limit 1)::float8 as n_distinct,
       c.reltuples::float8 as reltuples
     from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
     where a.attrelid = to_regclass(${name}) and a.attnum > 0 and not a.attisdropped`.execute(db);
