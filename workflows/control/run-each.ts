@@ -28,8 +28,9 @@ export interface EachOptions<T> {
 
 /** Resolves with the items left undone because `shouldYield` said stop (empty when every item ran). */
 export async function runEach<T>(items: readonly T[], options: EachOptions<T>): Promise<T[]> {
-  const fanOut: FanOut<T> = { queue: [...items], running: new Set(), firstError: undefined };
-  const { queue, running } = fanOut;
+  const queue = [...items];
+  const running = new Set<Promise<void>>();
+  let firstError: unknown;
 
   // One scope for the units started since the last pause-now, not one per unit: a scope is three promises (each with
   // its stack trace, see `gate`) and pause-now stops every unit in flight anyway. A cancelled scope is replaced by
@@ -69,16 +70,38 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
             queue.unshift(item);
             options.onDone(weight, undefined);
           } else {
-            fanOut.firstError ??= error;
+            firstError ??= error;
           }
         },
       );
     running.add(unit);
   };
 
-  await drive(fanOut, options, start);
+  try {
+    while ((queue.length > 0 || running.size > 0) && firstError === undefined) {
+      const yielding = options.shouldYield?.() ?? false;
+      if (yielding && running.size === 0) break;
+      if (!yielding && queue.length > 0 && running.size < options.concurrency) {
+        const closed = options.gate();
+        if (closed !== undefined) await closed;
+        // The gate may have waited through a pause-now, which can have put units back in the queue.
+        if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
+        continue;
+      }
+      await Promise.race(running);
+    }
+  } catch (error) {
+    // The gate throws when the job is cancelled while it waits.
+    firstError ??= error;
+  }
+  // Never leave units behind: on cancellation they are stopping (their activities confirm it), on a
+  // failure they finish. Either way the job's final state must come after them. Units never reject.
+  await Promise.all(running);
   unregister();
-  return throwOrLeftOver(fanOut);
+  // Rethrown as it came: a unit's own failure (or the gate's cancellation), which the caller's catch knows how to read.
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- it is whatever a unit or the gate threw
+  if (firstError !== undefined) throw firstError;
+  return queue;
 }
 
 /**
@@ -88,8 +111,9 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
  * activity are scheduled, hence their ids.
  */
 export async function runEachScopePerUnit<T>(items: readonly T[], options: EachOptions<T>): Promise<T[]> {
-  const fanOut: FanOut<T> = { queue: [...items], running: new Set(), firstError: undefined };
-  const { queue, running } = fanOut;
+  const queue = [...items];
+  const running = new Set<Promise<void>>();
+  let firstError: unknown;
 
   const start = (item: T) => {
     const weight = options.weight?.(item) ?? 1;
@@ -106,7 +130,7 @@ export async function runEachScopePerUnit<T>(items: readonly T[], options: EachO
             queue.unshift(item);
             options.onDone(weight, undefined);
           } else {
-            fanOut.firstError ??= error;
+            firstError ??= error;
           }
         },
       )
@@ -117,51 +141,27 @@ export async function runEachScopePerUnit<T>(items: readonly T[], options: EachO
     running.add(unit);
   };
 
-  await drive(fanOut, options, start);
-  return throwOrLeftOver(fanOut);
-}
-
-/** What a fan-out keeps while it runs: the items not started, the units in flight and the first error a unit met. */
-interface FanOut<T> {
-  queue: T[];
-  running: Set<Promise<void>>;
-  firstError: unknown;
-}
-
-/**
- * Starts units while the window has room and the gate lets them, until every item ran, a unit failed or
- * `shouldYield` said stop; then waits for the units in flight. Both fan-outs share it. On the path before LEAN_UNITS
- * the gate always gives a promise, so each start awaits it as that path always did.
- */
-async function drive<T>(fanOut: FanOut<T>, options: EachOptions<T>, start: (item: T) => void): Promise<void> {
-  const { queue, running } = fanOut;
   try {
-    while ((queue.length > 0 || running.size > 0) && fanOut.firstError === undefined) {
+    while ((queue.length > 0 || running.size > 0) && firstError === undefined) {
       const yielding = options.shouldYield?.() ?? false;
       if (yielding && running.size === 0) break;
       if (!yielding && queue.length > 0 && running.size < options.concurrency) {
-        const closed = options.gate();
-        if (closed !== undefined) await closed;
+        await options.gate(); // always a promise on this path (JobControl.forEach)
         // The gate may have waited through a pause-now, which can have put units back in the queue.
-        if (fanOut.firstError === undefined && queue.length > 0 && running.size < options.concurrency)
-          start(queue.shift()!);
+        if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
         continue;
       }
       await Promise.race(running);
     }
   } catch (error) {
     // The gate throws when the job is cancelled while it waits.
-    fanOut.firstError ??= error;
+    firstError ??= error;
   }
   // Never leave units behind: on cancellation they are stopping (their activities confirm it), on a
   // failure they finish. Either way the job's final state must come after them. Units never reject.
   await Promise.all(running);
-}
-
-/** The items left undone, or the first error a unit (or the gate) met, rethrown as it came. */
-function throwOrLeftOver<T>(fanOut: FanOut<T>): T[] {
-  // It is whatever a unit or the gate threw, which the caller's catch knows how to read.
-  // eslint-disable-next-line @typescript-eslint/only-throw-error -- see above
-  if (fanOut.firstError !== undefined) throw fanOut.firstError;
-  return fanOut.queue;
+  // Rethrown as it came: a unit's own failure (or the gate's cancellation), which the caller's catch knows how to read.
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- it is whatever a unit or the gate threw
+  if (firstError !== undefined) throw firstError;
+  return queue;
 }
