@@ -5,11 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createJobActivities } from '../activities/jobs/jobs';
-import { temporal } from '@temporalio/proto';
 import { openDatabase } from '../db/connection';
 import type { BareWindowInput, NoopJobInput } from './noop-workflow';
 import { log, startBenchEnvironment, type BenchEnvironment } from './support/environment';
-import { activitySpans, runHistories, type RunHistory } from './support/histories';
+import { activitySpans, runHistories } from './support/histories';
 import { aim, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
 async function main(): Promise<void> {
@@ -49,12 +48,6 @@ async function main(): Promise<void> {
       const serialRatio = ratio(serial);
       const parallelRatio = ratio(parallel);
       const last = (runs: Run[]) => runs[runs.length - 1]!;
-      // Workflow code's CPU, which at C=50 decides the pace (one workflow task at a time): the last C=50 run of each
-      // replayed, which repeats every activation without the server, so the load matters far less than to wall time.
-      const replayMs = {
-        job: await replayCpuMs(code, last(parallel.job).histories),
-        bare: await replayCpuMs(code, last(parallel.bare).histories),
-      };
       writeResult(
         'overhead',
         { items: n, serialItems: serialN, concurrency, repeats },
@@ -80,27 +73,11 @@ async function main(): Promise<void> {
           [`concurrency ${concurrency}: scheduled→completed ms, job (p50, p95)`]: last(parallel.job).spanPercentiles,
           [`concurrency ${concurrency}: scheduled→completed ms, bare (p50, p95)`]: last(parallel.bare).spanPercentiles,
           'runs (continue-as-new) of the job at 1 / at C': [last(serial.job).runs, last(parallel.job).runs],
-          'concurrency 1: workflow tasks per item, job / bare': [
-            last(serial.job).tasksPerItem,
-            last(serial.bare).tasksPerItem,
-          ],
-          'concurrency 1: snapshot (local activity) markers per item, job': last(serial.job).markersPerItem,
-          [`concurrency ${concurrency}: workflow tasks per item, job / bare`]: [
-            last(parallel.job).tasksPerItem,
-            last(parallel.bare).tasksPerItem,
-          ],
-          [`concurrency ${concurrency}: snapshot (local activity) markers per item, job`]: last(parallel.job)
-            .markersPerItem,
-          [`concurrency ${concurrency}: workflow CPU ms per item replayed, job / bare`]: [
-            round(replayMs.job / n, 3),
-            round(replayMs.bare / n, 3),
-          ],
         },
         [
           'bare window = bench/noop-workflow.ts bareWindow: the plainest Temporal fan-out (at most C activities, the next scheduled as one completes, continue-as-new at the same event budget), no job control; same dev server, same worker, same activity.',
           'Per-item overhead = an activity’s scheduled→completed time in the history minus its work (zero here): server dispatch, worker poll, completion, and the workflow task that schedules the next item.',
           'wall / items at concurrency 1 adds the workflow-task round trip between one item and the next, and the progress snapshots (every 2 % of items).',
-          'workflow CPU per item replayed = process CPU of Worker.runReplayHistory over the last C-run’s histories (worker creation included) / items; markers per item counts the MarkerRecorded events (snapshot local activities and patch markers).',
         ],
         [
           aim(`overhead: no-op job / bare window at concurrency ${concurrency}`, parallelRatio, 'max', 1.05),
@@ -122,9 +99,6 @@ interface Run {
   seconds: number;
   runs: number;
   spanPercentiles: number[];
-  tasksPerItem: number;
-  markersPerItem: number;
-  histories: RunHistory[];
 }
 
 const secondsOf = (run: Run) => round(run.seconds, 2);
@@ -143,7 +117,7 @@ async function runBareWindow(env: BenchEnvironment, n: number, concurrency: numb
     workflowId,
     args: [input],
   });
-  return measured(env, workflowId, (performance.now() - started) / 1_000, n);
+  return measured(env, workflowId, (performance.now() - started) / 1_000);
 }
 
 async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {
@@ -166,33 +140,20 @@ async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number)
     workflowId: jobId,
     args: [input],
   });
-  return measured(env, jobId, (performance.now() - started) / 1_000, n);
+  return measured(env, jobId, (performance.now() - started) / 1_000);
 }
 
-async function measured(env: BenchEnvironment, workflowId: string, seconds: number, items: number): Promise<Run> {
+async function measured(env: BenchEnvironment, workflowId: string, seconds: number): Promise<Run> {
   const runs = await runHistories(env.temporal, workflowId);
   const spans = runs
     .flatMap((r) => activitySpans(r.history))
     .filter((s) => s.activityType === 'doNothing')
     .map((s) => s.completedMs - s.scheduledMs);
-  const events = runs.flatMap((r) => r.history.events ?? []);
-  const perItem = (kind: temporal.api.enums.v1.EventType) =>
-    round(events.filter((e) => e.eventType === kind).length / items, 3);
   return {
     seconds,
     runs: runs.length,
     spanPercentiles: [round(percentile(spans, 50), 1), round(percentile(spans, 95), 1)],
-    tasksPerItem: perItem(temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
-    markersPerItem: perItem(temporal.api.enums.v1.EventType.EVENT_TYPE_MARKER_RECORDED),
-    histories: runs,
   };
-}
-
-async function replayCpuMs(code: string, runs: RunHistory[]): Promise<number> {
-  const before = process.cpuUsage();
-  for (const run of runs) await Worker.runReplayHistory({ workflowBundle: { code } }, run.history);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1_000;
 }
 
 runBench(main);

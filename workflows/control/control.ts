@@ -41,7 +41,7 @@ import type { LlmCallContext } from '../../common/llm';
 import type { JobProgress } from '../../common/progress';
 import { JobPriorityKey, JobStatusKey, jobSearchAttributes } from '../../common/search-attributes';
 import { ADMISSION_ACTIVITY, CALLBACK_ACTIVITY, JOB_RECORD_ACTIVITY } from './activity-options';
-import { runEach, runEachScopePerUnit, type EachOptions } from './run-each';
+import { runEach, type EachOptions } from './run-each';
 
 export interface PauseRequest {
   /** Also stop the units already in flight (they are redone on resume) instead of letting them finish. */
@@ -135,15 +135,6 @@ const HISTORY_ROOM_FOR_IN_FLIGHT = 'history-room-for-units-in-flight';
 const RUN_START_DECISIONS = 'run-start-decisions';
 
 /**
- * From this version on, decided in the constructor (each run's first activation, see RUN_START_DECISIONS), a unit costs
- * fewer promises, each of which the SDK's promise hook pays for with a stack trace (bench:overhead): the units in
- * flight share one cancellation scope until a pause-now cancels it, a unit settles through one `then`, and the gate is
- * awaited only while the job is paused or cancelled. Units then start earlier relative to other awaits of the run
- * (the snapshot's local activity), which changes the ids their commands get; older runs keep runEachScopePerUnit.
- */
-const LEAN_UNITS = 'lean-units-decided-at-run-start';
-
-/**
  * Events a unit in flight may still add: its activity's scheduled, started and closed events, and at worst a workflow
  * task of its own (scheduled, started, completed) to take the result. A unit whose failure is recorded adds one more
  * activity, rare enough for the budget's margin under the server's 4 096-event mark to absorb.
@@ -176,8 +167,6 @@ export class JobControl {
    * HISTORY_ROOM_FOR_IN_FLIGHT as decided in the run's first activation (RUN_START_DECISIONS).
    */
   private readonly roomForInFlightFromStart: boolean;
-  /** LEAN_UNITS as decided in the run's first activation. */
-  private readonly leanUnits: boolean;
   private currentStep = 'Waiting to start';
   private message = '';
   private startedAt: number | null = null;
@@ -194,11 +183,6 @@ export class JobControl {
    */
   private revision = 0;
   private stepsAtLastSnapshot = 0;
-  /**
-   * Steps finished live (not replayed) and not yet on the metrics endpoint: counted with each snapshot rather than
-   * each step, since every metric update is a sink call out of the workflow's thread (bench:overhead).
-   */
-  private readonly unreportedSteps = { done: 0, failed: 0 };
 
   private readonly jobId: string;
   private readonly jobType: string;
@@ -276,7 +260,6 @@ export class JobControl {
     this.historyEventBudget = job.historyEventBudget ?? DEFAULT_HISTORY_EVENT_BUDGET;
     this.useLlmCache = job.useLlmCache ?? true;
     this.roomForInFlightFromStart = this.callbacksOn = patched(RUN_START_DECISIONS);
-    this.leanUnits = patched(LEAN_UNITS);
     this.callbackUrl = job.callbackUrl;
     if (this.carried) {
       ({
@@ -484,14 +467,9 @@ export class JobControl {
     items: readonly T[],
     options: Omit<EachOptions<T>, 'gate' | 'onStart' | 'onDone' | 'onPauseNow' | 'shouldYield'>,
   ): Promise<T[]> {
-    return (this.leanUnits ? runEach : runEachScopePerUnit)(items, {
+    return runEach(items, {
       ...options,
-      // Nothing to wait for while the job runs: the unit starts without a promise of its own (EachOptions.gate). A
-      // cancelled job still gets the condition, which rejects at once, as the gate always did.
-      gate: () =>
-        !this.leanUnits || this.paused || CancellationScope.current().consideredCancelled
-          ? condition(() => !this.paused)
-          : undefined,
+      gate: () => condition(() => !this.paused),
       shouldYield: () => this.historyIsFull(),
       onStart: (label) => {
         this.inFlight++;
@@ -503,7 +481,7 @@ export class JobControl {
         if (succeeded === undefined) return this.touch(); // interrupted by pause-now: will run again
         if (succeeded) this.completed += weight;
         else this.failed += weight;
-        this.countSteps(succeeded ? 'done' : 'failed', weight);
+        countSteps(this.jobType, succeeded ? 'done' : 'failed', weight);
         this.touch();
       },
       onPauseNow: (listener) => {
@@ -539,7 +517,6 @@ export class JobControl {
     if (this.activeSince !== null) this.activeMs += Date.now() - this.activeSince;
     this.activeSince = this.paused ? null : Date.now();
     await condition(() => this.changes === this.persistedChanges);
-    this.reportSteps();
     return {
       completed: this.completed,
       failed: this.failed,
@@ -562,7 +539,7 @@ export class JobControl {
   /** Counts steps that need no work (e.g. rule execution for attributes that got no rules). */
   skipSteps(count: number): void {
     this.completed += count;
-    this.countSteps('done', count);
+    countSteps(this.jobType, 'done', count);
     this.touch();
   }
 
@@ -574,12 +551,13 @@ export class JobControl {
       jobId: this.jobId,
       jobType: this.jobType,
       status: this.status,
-      progressPercentage: this.percentage(),
+      progressPercentage: this.totalSteps > 0 ? Math.floor((done / this.totalSteps) * 100) : 0,
       completedSteps: done,
       totalSteps: this.totalSteps,
       failedSteps: this.failed,
       inFlight: this.inFlight,
-      currentStep: this.stepLine(),
+      currentStep:
+        this.status === 'paused' ? `Paused: ${this.currentStep}` : `${this.currentStep}: ${done} of ${this.totalSteps}`,
       message: this.message,
       startedAt: this.startedAt === null ? null : new Date(this.startedAt).toISOString(),
       updatedAt: new Date().toISOString(),
@@ -587,17 +565,6 @@ export class JobControl {
       priority: this.priority,
       revision: this.revision,
     };
-  }
-
-  private percentage(): number {
-    return this.totalSteps > 0 ? Math.floor(((this.completed + this.failed) / this.totalSteps) * 100) : 0;
-  }
-
-  private stepLine(): string {
-    const done = this.completed + this.failed;
-    return this.status === 'paused'
-      ? `Paused: ${this.currentStep}`
-      : `${this.currentStep}: ${done} of ${this.totalSteps}`;
   }
 
   /** Applies a pause the caller has checked with refusalOf. */
@@ -640,36 +607,11 @@ export class JobControl {
     ) {
       this.stepsAtLastSnapshot = steps;
       this.changes++;
-      this.reportSteps();
     }
-    // The Web UI's line, built from its parts rather than from progress() (two dates formatted, twice a unit).
+    const p = this.progress();
     setCurrentDetails(
-      `**${this.status}** · ${this.stepLine()} (${this.percentage()}%) · ${this.failed} failed · ${this.message}`,
+      `**${p.status}** · ${p.currentStep} (${p.progressPercentage}%) · ${p.failedSteps} failed · ${p.message}`,
     );
-  }
-
-  /**
-   * Steps finished, on the worker's metrics endpoint by job type (never job id: one series per job would swamp
-   * Prometheus). Counted only live: the SDK emits nothing while replaying, and a replayed step was counted when it
-   * ran. Reported with the snapshots (reportSteps), so the endpoint trails the job by at most one snapshot's steps.
-   */
-  private countSteps(outcome: 'done' | 'failed', count: number): void {
-    if (!workflowInfo().unsafe.isReplaying) this.unreportedSteps[outcome] += count;
-  }
-
-  private reportSteps(): void {
-    for (const outcome of ['done', 'failed'] as const) {
-      const count = this.unreportedSteps[outcome];
-      if (count === 0) continue;
-      this.unreportedSteps[outcome] = 0;
-      metricMeter
-        .createCounter(
-          `synapse_job_steps_${outcome}`,
-          'steps',
-          `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`,
-        )
-        .add(count, { job_type: this.jobType });
-    }
   }
 
   /** One writer, in order: snapshots never overtake each other, and the final state is written last. */
@@ -698,7 +640,6 @@ export class JobControl {
           : 'Failed';
     upsertSearchAttributes([{ key: JobStatusKey, value: status }]);
     this.touch();
-    this.reportSteps();
     // Wait for snapshots already under way so that this final write is the last one.
     await condition(() => this.changes === this.persistedChanges);
     this.changes = this.persistedChanges; // nothing further for the background writer
@@ -718,6 +659,16 @@ export class JobControl {
       log.warn('completion callback not delivered', { jobId: this.jobId, error: describeError(error) });
     }
   }
+}
+
+/**
+ * Steps of work finished, on the worker's metrics endpoint by job type (never job id: one series per job
+ * would swamp Prometheus). The SDK emits nothing while replaying, so a step is counted once.
+ */
+function countSteps(jobType: string, outcome: 'done' | 'failed', count: number): void {
+  metricMeter
+    .createCounter(`synapse_job_steps_${outcome}`, 'steps', `Job steps ${outcome === 'done' ? 'completed' : 'failed'}`)
+    .add(count, { job_type: jobType });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
