@@ -1,12 +1,17 @@
 // Benchmark 1, efficiency against the limit: N attributes profiled at LLM concurrency C with a stand-in
 // answering in exactly L: how close the LLM phase comes to N·L/C, and to N/R under a task-queue rate limit R.
 
+import { randomUUID } from 'node:crypto';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { createOpenAiClient } from '../activities/llm/llm';
 import { profileColumn } from '../activities/profiling/column-profile';
+import { validationRulesPrompt } from '../activities/profiling/profiling-prompts';
+import type { BareWindowInput } from './noop-workflow';
 import { mostAtOnce } from '../llm-standin/call-log';
 import { DEMO_COLUMNS } from '../db/demo-columns';
-import { startBenchEnvironment, log } from './support/environment';
+import { startBenchEnvironment, log, type BenchEnvironment } from './support/environment';
 import { createWideDataSource } from './support/data-sources';
-import { activitySpans, runHistories } from './support/histories';
+import { activitySpans, firstEventMs, runHistories } from './support/histories';
 import { runJob } from './support/jobs';
 import { aim, flagArg, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
@@ -40,9 +45,13 @@ async function main(): Promise<void> {
     const endedAt = Date.now();
     const freeCalls = env.standin.calls();
     const bound = (n * latencyMs) / concurrency / 1_000;
-    const spans = (await runHistories(env.temporal, free.jobId))
+    const runs = await runHistories(env.temporal, free.jobId);
+    // One attribute per activity, or (llmItemsPerUnit) several: generateValidationRulesBatch.
+    const spans = runs
       .flatMap((r) => activitySpans(r.history))
-      .filter((s) => s.activityType === 'generateValidationRules');
+      .filter((s) => s.activityType.startsWith('generateValidationRules'));
+    const firstRun = runs.reduce((a, b) => (firstEventMs(a) <= firstEventMs(b) ? a : b));
+    const firstLlmActivity = spans.reduce((a, b) => (a.scheduledMs <= b.scheduledMs ? a : b));
     const nonLlmMs = spans.map((s) => s.completedMs - s.startedMs - latencyMs);
     const dispatchMs = spans.map((s) => s.startedMs - s.scheduledMs);
     const turnaroundMs = slotTurnarounds(spans, concurrency);
@@ -65,12 +74,21 @@ async function main(): Promise<void> {
     }
 
     await worker.stop();
+    log(`bare Temporal window: ${n} activities of one LLM call each, C = ${concurrency}, no job control`);
+    env.standin.reset();
+    const bare = await runBareLlmWindow(env, n, concurrency);
     let limited: { seconds: number; calls: number } | undefined;
     if (withRateLimit) {
       worker = await env.startWorker({}, { maxTaskQueueActivitiesPerSecond: ratePerSecond });
       log(`again with the task queue limited to ${ratePerSecond} activities/s (${ratePerSecond * 60} requests/min)`);
       env.standin.reset();
-      limited = { seconds: (await runJob(env.jobs, request)).seconds, calls: env.standin.calls().length };
+      // A task queue's rate limits activities, and from a concurrency of 20 an activity carries several attributes:
+      // at 19 there is one request an activity, so the queue's rate is the request rate (19 calls/s possible, R allowed).
+      const oneCallAnActivity = { ...request, llmConcurrency: Math.min(concurrency, 19) };
+      limited = {
+        seconds: (await runJob(env.jobs, oneCallAnActivity)).seconds,
+        calls: env.standin.calls().length,
+      };
       await worker.stop();
     }
     const limitedBound = n / ratePerSecond;
@@ -82,13 +100,21 @@ async function main(): Promise<void> {
         'wall s (llm_generation, no rate limit)': round(free.seconds, 2),
         'bound N·L/C s': round(bound, 2),
         'ratio to N·L/C': round(free.seconds / bound),
+        'bare Temporal window wall s (same calls, same server, no job control)': round(bare, 2),
+        'job / bare window': round(free.seconds / bare),
         'LLM calls span s (first sent → last answered)': round(callSpan(freeCalls), 2),
         'ratio of LLM span to N·L/C': round(callSpan(freeCalls) / bound),
         'job started → first LLM call received, last answered → job ended ms': [
           Math.min(...freeCalls.map((c) => c.receivedAt)) - startedAt,
           endedAt - Math.max(...freeCalls.map((c) => c.finishedAt ?? c.receivedAt)),
         ],
-        'per-attribute work besides the LLM ms (p50, p95)': [
+        'job started → workflow started, → first LLM activity scheduled, → started ms': [
+          firstEventMs(firstRun) - startedAt,
+          firstLlmActivity.scheduledMs - startedAt,
+          firstLlmActivity.startedMs - startedAt,
+        ],
+        'runs (continued as new), LLM activities': [runs.length, spans.length],
+        'per-activity work besides the LLM ms (p50, p95)': [
           round(percentile(nonLlmMs, 50), 1),
           round(percentile(nonLlmMs, 95), 1),
         ],
@@ -128,8 +154,9 @@ async function main(): Promise<void> {
       },
       [
         'wall = JobsClient.startJob until the workflow result, so it includes workflow start, the first snapshot and the summary activity.',
-        'per-attribute non-LLM work = activity started→completed minus L: the column-profile query, the stored-result check, the prompt, the transaction storing rules.',
+        'per-activity non-LLM work = activity started→completed minus L: the column-profile query, the stored-result check, the prompt, the statement storing rules, and (an activity of several attributes, or one scheduled ahead of its call) the wait for one of the job’s LLM slots.',
         'LLM slot hand-off = the k-th call answered → the (C+k)-th call received, from the stand-in’s log: the time a slot of the job’s LLM concurrency stood empty.',
+        'bare window = bench/noop-workflow.ts bareWindow on a worker of its own (same dev server, same process): at most C activities, the next scheduled as one completes, each sending the same kind of request (the validation-rules prompt of its attribute, from a fixed profile) through the same openai client; nothing read or stored.',
         `full data_profiling also runs the rules, in batches of 200 attributes over ${rows} rows.`,
       ],
       [
@@ -148,6 +175,67 @@ async function main(): Promise<void> {
     );
   } finally {
     await env.close();
+  }
+}
+
+/**
+ * The bare baseline: bareWindow (bench/noop-workflow.ts) on a worker of its own task queue, whose activity sends one
+ * validation-rules request for item i (its attribute's prompt from a fixed profile) through the same openai client and
+ * throws the answer away. Returns the wall time in seconds, start to result.
+ */
+async function runBareLlmWindow(env: BenchEnvironment, n: number, concurrency: number): Promise<number> {
+  const taskQueue = `${env.config.TEMPORAL_TASK_QUEUE}-bare`;
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./noop-workflow'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+  });
+  const openai = createOpenAiClient({
+    apiKey: env.config.OPENAI_API_KEY,
+    baseURL: env.config.OPENAI_BASE_URL,
+    timeoutMs: env.config.LLM_REQUEST_TIMEOUT_MS,
+  });
+  const profile = { rows: 2_000, nulls: 0, distinct: 100, min: null, max: null, topValues: [] };
+  const connection = await NativeConnection.connect({ address: env.config.TEMPORAL_ADDRESS });
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowBundle: { code },
+    maxConcurrentActivityTaskExecutions: env.config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    activities: {
+      async doNothing(item: number) {
+        const demo = DEMO_COLUMNS[item % DEMO_COLUMNS.length]!;
+        const attribute = { ...demo, name: `${demo.name}_${Math.floor(item / DEMO_COLUMNS.length) + 1}` };
+        const prompt = validationRulesPrompt(SOURCE, attribute, profile, env.config.LLM_MAX_PROMPT_TOKENS);
+        await openai.chat.completions.create({
+          model: env.config.OPENAI_MODEL,
+          messages: [
+            { role: 'system', content: prompt.system },
+            { role: 'user', content: prompt.user },
+          ],
+          response_format: { type: 'json_object' },
+          max_completion_tokens: env.config.LLM_MAX_OUTPUT_TOKENS,
+        });
+      },
+    },
+  });
+  const running = worker.run();
+  try {
+    const input: BareWindowInput = {
+      items: Array.from({ length: n }, (_, i) => i),
+      concurrency,
+      historyEventBudget: env.config.JOB_HISTORY_EVENT_BUDGET,
+    };
+    const started = performance.now();
+    await env.temporal.workflow.execute('bareWindow', {
+      taskQueue,
+      workflowId: `bare-llm-${randomUUID()}`,
+      args: [input],
+    });
+    return (performance.now() - started) / 1_000;
+  } finally {
+    worker.shutdown();
+    await running;
+    await connection.close();
   }
 }
 

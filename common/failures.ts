@@ -46,6 +46,11 @@ export const FailureType = {
   CallbackRefused: 'CallbackRefused',
   /** A completion callback the receiver did not accept (no answer, not 2xx, a redirect); retried with backoff. */
   CallbackFailed: 'CallbackFailed',
+  /**
+   * An LLM activity scheduled ahead of its job's calls found the job paused while it waited for one of the job's LLM
+   * slots (activities/llm/job-gate.ts): nothing was sent or stored, and the workflow puts the item back in its queue.
+   */
+  LlmCallDeferred: 'LlmCallDeferred',
 } as const;
 
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];

@@ -11,6 +11,11 @@ export interface LlmCallContext {
   priority: number;
   /** Reuse a stored answer to the identical prompt instead of asking again. */
   useCache: boolean;
+  /**
+   * The job's LLM concurrency, when the workflow schedules its activities ahead of its calls: the worker then holds
+   * the job to this many calls in flight (activities/llm/job-gate.ts). Absent, the workflow's window bounds them.
+   */
+  concurrency?: number;
 }
 
 /** Token usage of a job's LLM calls, summed from every call recorded (cache hits cost nothing). */
@@ -32,8 +37,11 @@ export interface LlmActivityHeartbeat {
   item: string;
   /** Requests this attempt has sent to the provider. */
   calls: number;
-  /** For the shared budget, for the provider's answer, or out a 429's Retry-After / a backoff before retrying. */
-  waitingFor?: 'budget' | 'llm' | 'retry';
+  /**
+   * For one of the job's LLM slots (its calls in flight are at its concurrency), for the shared budget, for the
+   * provider's answer, or out a 429's Retry-After / a backoff before retrying.
+   */
+  waitingFor?: 'slot' | 'budget' | 'llm' | 'retry';
   /** Rate limits and unavailability met so far by this activity (across its attempts); absent when none. */
   retries?: number;
   /** The class of the last of them: `LlmRateLimited` or `LlmUnavailable`. */

@@ -21,6 +21,7 @@ import * as jobAdmission from './migrations/0013_job_admission';
 import * as requestHashAndStarter from './migrations/0014_request_hash_and_starter';
 import * as llmBudgetReservations from './migrations/0015_llm_budget_reservations';
 import * as jobCallbacks from './migrations/0016_job_callbacks';
+import * as llmJobSlots from './migrations/0017_llm_job_slots';
 
 // pg returns bigint and numeric as strings to avoid precision loss; our counts and rates fit in doubles.
 pg.types.setTypeParser(pg.types.builtins.INT8, Number);
@@ -44,6 +45,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014_request_hash_and_starter': requestHashAndStarter,
   '0015_llm_budget_reservations': llmBudgetReservations,
   '0016_job_callbacks': jobCallbacks,
+  '0017_llm_job_slots': llmJobSlots,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

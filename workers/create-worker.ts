@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import { createActivities } from '../activities';
 import { createOpenAiClient } from '../activities/llm/llm';
 import { PostgresLlmBudget } from '../activities/llm/budget/llm-budget-postgres';
+import { PostgresJobGate } from '../activities/llm/job-gate';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { currentTracing, TRACING_WORKFLOW_MODULES } from '../config/tracing';
@@ -33,6 +34,18 @@ export interface JobsWorker {
 /** Heartbeat cadence while waiting on the LLM: well inside LLM_ACTIVITY's 10 s heartbeat timeout. */
 const LLM_HEARTBEAT_INTERVAL_MS = 1_000;
 
+/**
+ * A job's LLM slot held by a worker that died comes free after 30 s (its calls are lost with it anyway, and Temporal
+ * retries them after the 10 s heartbeat timeout; they wait for the slots at most 20 s more). Renewed every 10 s.
+ */
+const LLM_SLOT_LEASE_MS = 30_000;
+
+/**
+ * Calls waiting for a job's slot look for slots freed on other workers (and for the job being paused) this often;
+ * slots freed on this worker go to its waiting calls at once. 10 small queries a second per job with calls waiting.
+ */
+const LLM_SLOT_POLL_MS = 200;
+
 export async function createJobsWorker(config: Config, overrides: Partial<WorkerOptions> = {}): Promise<JobsWorker> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE);
@@ -42,12 +55,21 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     timeoutMs: config.LLM_REQUEST_TIMEOUT_MS,
   });
   const budget = config.LLM_BUDGET_ENABLED ? createLlmBudget(config, db) : undefined;
+  // Two connections of its own: claiming and freeing slots never queue behind the activities' queries.
+  const gateDb = openDatabase(config.DATABASE_URL, 2);
+  const gate = new PostgresJobGate({
+    db: gateDb,
+    leaseMs: LLM_SLOT_LEASE_MS,
+    pollMs: LLM_SLOT_POLL_MS,
+    heartbeatIntervalMs: LLM_HEARTBEAT_INTERVAL_MS,
+  });
   const activities = createActivities({
     db,
     llm: {
       db,
       openai,
       budget,
+      gate,
       settings: {
         model: config.OPENAI_MODEL,
         maxOutputTokens: config.LLM_MAX_OUTPUT_TOKENS,
@@ -107,6 +129,8 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     async close() {
       await reconciler?.stop();
       await budget?.close();
+      await gate.close().catch(() => undefined); // the database may be gone; the slots' leases run out then
+      await gateDb.destroy();
       await db.destroy();
       await connection.close();
     },

@@ -29,7 +29,16 @@ export interface LlmCacheTable {
   created_at: Generated<Date>;
 }
 
+/** One of a job's LLM concurrency slots (activities/llm/job-gate.ts): free, or held by a worker until `held_until`. */
+export interface LlmJobSlotsTable {
+  job_id: string;
+  slot: number;
+  holder: string | null;
+  held_until: Date | null;
+}
+
 export interface LlmTables {
   llm_calls: LlmCallsTable;
   llm_cache: LlmCacheTable;
+  llm_job_slots: LlmJobSlotsTable;
 }

@@ -19,6 +19,7 @@ import { classifyLlmError, isTransientLlmFailure, transientRetryDelayMs } from '
 import { fitPrompt, type PromptText } from './prompt-budget';
 import { nullsAsAbsent, responseFormat, type ResponseFormat } from './llm-response-format';
 import { sqlRefusal } from '../data-sources/sql-errors';
+import type { LlmJobGate, ReleaseSlot } from './job-gate';
 
 export interface LlmSettings {
   model: string;
@@ -44,6 +45,8 @@ export interface LlmDeps {
   settings: LlmSettings;
   db: Kysely<Database>;
   budget?: LlmBudget;
+  /** Holds a job's calls to its `llmConcurrency` when its activities are scheduled ahead of them (job-gate.ts). */
+  gate?: LlmJobGate;
 }
 
 export interface StructuredPrompt<T> extends PromptText {
@@ -243,6 +246,17 @@ async function waitToRetry(
   );
 }
 
+/**
+ * Waits for one of the job's LLM slots when the workflow scheduled this activity ahead of the job's calls (the call
+ * context carries the job's `concurrency`); otherwise the workflow's window already bounds the job's calls.
+ */
+async function jobSlot(deps: LlmDeps, call: LlmCall, state: CallState): Promise<ReleaseSlot> {
+  if (call.concurrency === undefined || deps.gate === undefined) return () => undefined;
+  return deps.gate.acquire(call.jobId, call.concurrency, Context.current().cancellationSignal, (details) =>
+    beat(call, state, { waitingFor: 'slot', ...details }),
+  );
+}
+
 interface Answer {
   content: string;
   promptTokens: number;
@@ -261,18 +275,27 @@ async function chatOnce(
 ): Promise<Answer> {
   const context = Context.current();
   const { settings } = deps;
-  const grant = await (deps.budget ?? unlimitedBudget).acquire(
-    {
-      model: settings.model,
-      jobId: call.jobId,
-      owner: call.owner,
-      priority: call.priority,
-      promptTokens: countPromptTokens(prompt),
-      maxOutputTokens: settings.maxOutputTokens,
-    },
-    context.cancellationSignal,
-    (details) => beat(call, state, { waitingFor: 'budget', ...details }),
-  );
+  // One of the job's slots first (the job's own limit), then the fleet's budget: a call waiting for budget already
+  // counts against its job, so budget is never held for a call its job could not send.
+  const releaseSlot = await jobSlot(deps, call, state);
+  let grant: BudgetGrant;
+  try {
+    grant = await (deps.budget ?? unlimitedBudget).acquire(
+      {
+        model: settings.model,
+        jobId: call.jobId,
+        owner: call.owner,
+        priority: call.priority,
+        promptTokens: countPromptTokens(prompt),
+        maxOutputTokens: settings.maxOutputTokens,
+      },
+      context.cancellationSignal,
+      (details) => beat(call, state, { waitingFor: 'budget', ...details }),
+    );
+  } catch (error) {
+    releaseSlot();
+    throw error;
+  }
   const heartbeat = setInterval(() => beat(call, state, { waitingFor: 'llm' }), settings.heartbeatIntervalMs);
   beat(call, state, { waitingFor: 'llm' });
   state.usage.calls++;
@@ -319,6 +342,9 @@ async function chatOnce(
     });
     throw failure;
   } finally {
+    // The call is over (answered, failed or aborted): its slot goes to the job's next call at once, before anything
+    // is recorded or stored from this one (unless the activity was cancelled, and with it the job's other calls).
+    releaseSlot({ aborted: context.cancellationSignal.aborted });
     clearInterval(heartbeat);
     context.cancellationSignal.removeEventListener('abort', abort);
   }

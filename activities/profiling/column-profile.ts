@@ -34,6 +34,11 @@ export const PROFILE_VALUE_MAX_CHARS = 200;
 export interface ProfileOptions {
   /** Tables estimated larger than this are profiled from a sample of about this many rows. */
   sampleRows: number;
+  /**
+   * The table's row estimate, when the caller already has it (a job profiling many columns of one table reads it once
+   * for all of them); read from pg_class otherwise.
+   */
+  estimatedRows?: number | null;
 }
 
 export async function profileColumn(
@@ -43,7 +48,8 @@ export async function profileColumn(
   options: ProfileOptions,
 ): Promise<ColumnProfile> {
   const col = sql.id(attribute.name);
-  const estimatedRows = await sampleableRowEstimate(db, table);
+  const estimatedRows =
+    options.estimatedRows === undefined ? await sampleableRowEstimate(db, table) : (options.estimatedRows ?? undefined);
   const sampled = estimatedRows !== undefined && estimatedRows > options.sampleRows;
   // SYSTEM sampling reads whole pages, about `percent` of them; REPEATABLE picks the same pages every time,
   // so a retried or repeated profile (and the prompt built from it, and its cache key) stays the same.
@@ -99,7 +105,7 @@ const bounded = (prefix: string | null, length: number | null): string | null =>
  * PostgreSQL's row estimate for a plain, partitioned or materialised table (kept by ANALYZE and autovacuum);
  * undefined for a view or a table never analysed, which are then read in full.
  */
-async function sampleableRowEstimate(db: Kysely<Database>, table: string): Promise<number | undefined> {
+export async function sampleableRowEstimate(db: Kysely<Database>, table: string): Promise<number | undefined> {
   // Quoted part by part, as sql.table quotes it, so to_regclass finds the same relation.
   const name = table
     .split('.')

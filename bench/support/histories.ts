@@ -33,6 +33,12 @@ export async function runHistories(client: Client, workflowId: string): Promise<
 const timeMs = (event: temporal.api.history.v1.IHistoryEvent) =>
   Number(event.eventTime?.seconds ?? 0) * 1_000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
 
+/** When a run started (its first event), ms since the epoch. */
+export function firstEventMs(run: RunHistory): number {
+  const first = run.history.events?.[0];
+  return first ? timeMs(first) : Number.POSITIVE_INFINITY;
+}
+
 /** Completed activities of one history with their three times (ms since the epoch). */
 export function activitySpans(history: History): ActivitySpan[] {
   const scheduled = new Map<string, { type: string; at: number }>();

@@ -209,16 +209,17 @@ describe('priority', () => {
           llmConcurrency: count,
           priority,
         });
-      // Both slots busy with the low job's calls, held; its other eighteen activities wait in the queue.
+      // Both slots busy with the low job's calls, held; its other seventeen activities wait in the queue. (19, below
+      // the concurrency of 20 from which a job's activities carry several attributes: one activity per attribute here.)
       const gate = saturated.standin.gate({});
-      const low = await start(20, 0, 'low');
+      const low = await start(19, 0, 'low');
       await gate.waitUntilHeld(2, 30_000);
       const high = await start(6, 20, 'high');
       await waitFor(
         () => backlogByPriority(saturated),
-        (b) => (b[1] ?? 0) >= 6 && (b[5] ?? 0) >= 18,
+        (b) => (b[1] ?? 0) >= 6 && (b[5] ?? 0) >= 17,
         30_000,
-        'six high (1) and eighteen low (5) activity tasks in the queue',
+        'six high (1) and seventeen low (5) activity tasks in the queue',
       );
       // One slot frees at a time, and the next call is waited for before the next is freed: the stand-in sees
       // the calls in the order the queue dispatched them.

@@ -1,7 +1,11 @@
 // Bounded fan-out for workflows: a sliding window of at most `concurrency` units in flight, each in its
 // own cancellation scope so that pause-now can stop the units in flight and queue them again.
 
-import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { FailureType } from '../../common/failures';
+
+/** A unit's result: succeeded or failed as a whole, or how many of its steps failed. */
+export type UnitOutcome = boolean | { failed: number };
 
 export interface EachOptions<T> {
   concurrency: number;
@@ -9,13 +13,16 @@ export interface EachOptions<T> {
   label: (item: T) => string;
   /** How many progress steps an item stands for (a batch of attributes counts as each of them). */
   weight?: (item: T) => number;
-  /** Does the work; resolves true when it succeeded, false when the item failed and was recorded so. */
-  work: (item: T) => Promise<boolean>;
+  /**
+   * Does the work; resolves true when it succeeded, false when the item failed and was recorded so, or, for an item
+   * standing for several steps (`weight`), how many of them failed.
+   */
+  work: (item: T) => Promise<UnitOutcome>;
   /** Resolves when a new unit may start (e.g. the job is not paused). */
   gate: () => Promise<void>;
   onStart: (label: string) => void;
-  /** `succeeded` is undefined when the unit was interrupted by pause-now and went back to the queue. */
-  onDone: (weight: number, succeeded: boolean | undefined) => void;
+  /** `outcome` is undefined when the unit was interrupted (pause-now, or a call deferred) and went back to the queue. */
+  onDone: (weight: number, outcome: UnitOutcome | undefined) => void;
   /** Registers a callback for pause-now; returns the function that unregisters it. */
   onPauseNow: (interrupt: () => void) => () => void;
   /** When true, no further unit starts: the run drains what is in flight and returns what is left. */
@@ -36,10 +43,14 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
     const unit: Promise<void> = scope
       .run(() => options.work(item))
       .then(
-        (succeeded) => options.onDone(weight, succeeded),
+        (outcome) => options.onDone(weight, outcome),
         (error) => {
-          // Our own scope was cancelled but the job was not: pause-now interrupted this unit.
-          if (isCancellation(error) && scope.consideredCancelled && !CancellationScope.current().consideredCancelled) {
+          // Our own scope was cancelled but the job was not: pause-now interrupted this unit. Or its LLM call,
+          // scheduled ahead, found the job paused and was never sent. Either way it runs again.
+          if (
+            isDeferred(error) ||
+            (isCancellation(error) && scope.consideredCancelled && !CancellationScope.current().consideredCancelled)
+          ) {
             queue.unshift(item);
             options.onDone(weight, undefined);
           } else {
@@ -77,4 +88,21 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- it is whatever a unit or the gate threw
   if (firstError !== undefined) throw firstError;
   return queue;
+}
+
+/**
+ * An LLM activity scheduled ahead of its job's calls that found the job paused before it could send its call
+ * (activities/llm/job-gate.ts): nothing was sent or stored, and the item goes back to the queue.
+ */
+export function isDeferred(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === FailureType.LlmCallDeferred
+  );
+}
+
+/** True when a unit's failure is no failure of its item: the job was cancelled or paused under it. */
+export function isInterruption(error: unknown): boolean {
+  return isCancellation(error) || isDeferred(error);
 }

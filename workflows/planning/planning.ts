@@ -2,12 +2,13 @@
 // elements), PDE auto-mapping (one LLM suggestion per PDE among pre-filtered columns) and regeneration
 // (mapping again for chosen PDEs, accepted mappings untouched). Long jobs continue as new with what is left.
 
-import { continueAsNew, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import { continueAsNew, patched, proxyActivities } from '@temporalio/workflow';
 import type { PlanningActivities } from '../../activities';
 import type { AttributeGenerationResult, ChunkRef } from '../../activities/planning/planning-generation';
 import type { PdeMappingResult } from '../../activities/planning/planning-mapping';
 import type { JobInputBase, JobStart } from '../../common/jobs';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
+import { isInterruption } from '../control/run-each';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
 const llm = (control: JobControl) => control.activities<PlanningActivities>(LLM_ACTIVITY);
@@ -67,6 +68,7 @@ export async function llmAttributeGeneration(
     control.beginPhase('Extracting attributes');
     const left = await control.forEach(chunks, {
       concurrency: input.llmConcurrency,
+      llmCalls: 1,
       label: (chunk) => `document ${chunk.documentId} chunk ${chunk.chunkIndex}`,
       work: async (chunk) => {
         try {
@@ -78,7 +80,7 @@ export async function llmAttributeGeneration(
           });
           return outcome.status === 'completed';
         } catch (error) {
-          if (isCancellation(error)) throw error;
+          if (isInterruption(error)) throw error; // cancelled, or its call deferred by a pause
           // Retries are exhausted or the request can never succeed: record it and let the job go on.
           await database(control).recordChunkFailure({ jobId: input.jobId, chunk, reason: describeError(error) });
           return false;
@@ -148,6 +150,7 @@ async function mapPdes(start: JobStart<PdeMappingJobInput>): Promise<PdeMappingR
     control.beginPhase('Mapping plan data elements');
     const left = await control.forEach(input.pdeIds, {
       concurrency: input.llmConcurrency,
+      llmCalls: 1,
       label: (pdeId) => `PDE ${pdeId}`,
       work: async (pdeId) => {
         const { jobId, planId, dataSourceId, candidateColumns } = input;
@@ -162,7 +165,7 @@ async function mapPdes(start: JobStart<PdeMappingJobInput>): Promise<PdeMappingR
           });
           return outcome.outcome !== 'failed';
         } catch (error) {
-          if (isCancellation(error)) throw error;
+          if (isInterruption(error)) throw error; // cancelled, or its call deferred by a pause
           await database(control).recordPdeMappingFailure({ jobId, pdeId, reason: describeError(error) });
           return false;
         }

@@ -7,6 +7,7 @@ import type { ProfilingActivities } from '../../activities';
 import type { JobStart, ProfilingJobInput, ProfilingJobResult } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY, RULE_EXECUTION_ACTIVITY } from '../control/activity-options';
+import { isInterruption } from '../control/run-each';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
 const llm = (control: JobControl) => control.activities<ProfilingActivities>(LLM_ACTIVITY);
@@ -83,8 +84,11 @@ async function generateRules(
   failed: Set<string>,
 ): Promise<AttributeDescriptor[]> {
   control.beginPhase('Generating validation rules');
+  const perUnit = control.llmItemsPerUnit(input.llmConcurrency);
+  if (perUnit > 1) return generateRulesInBatches(control, input, attributes, failed, perUnit);
   return control.forEach(attributes, {
     concurrency: input.llmConcurrency,
+    llmCalls: 1,
     label: (attribute) => attribute.name,
     work: async (attribute) => {
       try {
@@ -97,7 +101,7 @@ async function generateRules(
         if (outcome.status === 'failed') failed.add(attribute.name);
         return outcome.status === 'completed';
       } catch (error) {
-        if (isCancellation(error)) throw error;
+        if (isInterruption(error)) throw error; // cancelled, or its call deferred by a pause
         // Retries are exhausted or the request can never succeed: record it and let the job go on.
         failed.add(attribute.name);
         await database(control).recordAttributeFailure({
@@ -109,6 +113,50 @@ async function generateRules(
       }
     },
   });
+}
+
+/**
+ * generateRules with `perUnit` attributes to an activity (JobControl.llmItemsPerUnit), their calls concurrent: an
+ * attribute that fails for good is recorded by the activity, and a batch whose activity fails for good records those
+ * of its attributes not stored yet.
+ */
+async function generateRulesInBatches(
+  control: JobControl,
+  input: ProfilingJobInput,
+  attributes: AttributeDescriptor[],
+  failed: Set<string>,
+  perUnit: number,
+): Promise<AttributeDescriptor[]> {
+  const batches: AttributeDescriptor[][] = [];
+  for (let i = 0; i < attributes.length; i += perUnit) batches.push(attributes.slice(i, i + perUnit));
+  const left = await control.forEach(batches, {
+    concurrency: input.llmConcurrency,
+    llmCalls: perUnit,
+    label: (batch) => (batch.length > 1 ? `${batch[0]!.name} and ${batch.length - 1} more` : batch[0]!.name),
+    weight: (batch) => batch.length,
+    work: async (batch) => {
+      let failedHere: string[];
+      try {
+        const outcomes = await llm(control).generateValidationRulesBatch({
+          jobId: input.jobId,
+          dataSourceId: input.dataSourceId,
+          attributes: batch,
+          llm: control.llmCall(),
+        });
+        failedHere = outcomes.filter((o) => o.status === 'failed').map((o) => o.attribute);
+      } catch (error) {
+        if (isInterruption(error)) throw error; // cancelled, or a call deferred by a pause
+        failedHere = await database(control).recordAttributeFailures({
+          jobId: input.jobId,
+          attributes: batch.map((a) => a.name),
+          reason: describeError(error),
+        });
+      }
+      for (const attribute of failedHere) failed.add(attribute);
+      return { failed: failedHere.length };
+    },
+  });
+  return left.flat();
 }
 
 /** Runs the stored rules of `attributes` in batches; returns the attributes left for a continued run. */

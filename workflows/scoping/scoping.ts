@@ -2,12 +2,13 @@
 // named) scored deterministically, then — for `scoping_recommendations` only — scope optimisation choosing
 // the smallest test set covering every high-risk attribute within the budget. Long jobs continue as new.
 
-import { continueAsNew, isCancellation } from '@temporalio/workflow';
+import { continueAsNew } from '@temporalio/workflow';
 import type { ScopingActivities } from '../../activities';
 import type { ScopeSelectionResult, ScopingSummary } from '../../activities/scoping/scoping';
 import type { JobInputBase, JobStart } from '../../common/jobs';
 import type { AttributeDescriptor } from '../../common/rules';
 import { DATABASE_ACTIVITY, LLM_ACTIVITY } from '../control/activity-options';
+import { isInterruption } from '../control/run-each';
 import { describeError, failureSummary, JobControl, type JobOutcome } from '../control/control';
 
 const llm = (control: JobControl) => control.activities<ScopingActivities>(LLM_ACTIVITY);
@@ -87,6 +88,7 @@ async function assess(
   control.beginPhase('Assessing attributes');
   return control.forEach(attributes, {
     concurrency: input.llmConcurrency,
+    llmCalls: 1,
     label: (attribute) => attribute.name,
     work: async (attribute) => {
       const { jobId, dataSourceId, profilingJobId } = input;
@@ -100,7 +102,7 @@ async function assess(
         });
         return outcome.status === 'completed';
       } catch (error) {
-        if (isCancellation(error)) throw error;
+        if (isInterruption(error)) throw error; // cancelled, or its call deferred by a pause
         // Retries are exhausted or the request can never succeed: record it and let the job go on.
         await database(control).recordScopingFailure({
           jobId,
