@@ -133,7 +133,7 @@ async function main(): Promise<void> {
       [
         "to the first stream is the pipeline (NOTIFY, the status read, the write to a socket, one parse); first to last stream is the fan-out to every stream and the clients' own parsing, one event loop for all of them.",
         'the delay counts from the timestamp taken just before the row write (recordJobState: UPDATE and NOTIFY in one transaction) to the event parsed at the client, all in this process (one clock); the clients share this process, so their own event loop is in the figure.',
-        'each API process holds one LISTEN connection and reads the status once per notification for all its streams (client/job-events.ts); writes closer together than one read coalesce into the next, so a stream may see fewer events than writes, never an older one.',
+        'each API process holds one LISTEN connection and reads the status once per notification for all its streams (activities/jobs/job-events.ts); writes closer together than one read coalesce into the next, so a stream may see fewer events than writes, never an older one.',
       ],
       [
         aim(

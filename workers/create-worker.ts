@@ -10,9 +10,10 @@ import type { Kysely } from 'kysely';
 import { createActivities } from '../activities';
 import { createOpenAiClient } from '../activities/llm/llm';
 import { PostgresLlmBudget } from '../activities/llm/budget/llm-budget-postgres';
-import { PostgresJobGate } from '../activities/llm/job-gate';
+import { PostgresJobGate, watchPauses } from '../activities/llm/job-gate';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
+import { createLogger } from '../config/logging';
 import { currentTracing, TRACING_WORKFLOW_MODULES } from '../config/tracing';
 import type { Database } from '../db/database';
 import { openDatabase } from '../db/connection';
@@ -46,6 +47,12 @@ const LLM_SLOT_LEASE_MS = 30_000;
  */
 const LLM_SLOT_POLL_MS = 200;
 
+/**
+ * The gate hears of its jobs' pauses as PostgreSQL pushes them; besides, every job it follows is read again this often,
+ * a safety net for a notification that never came (each connection lost is made good at once, by a read of them all).
+ */
+const LLM_PAUSE_REREAD_MS = 5_000;
+
 export async function createJobsWorker(config: Config, overrides: Partial<WorkerOptions> = {}): Promise<JobsWorker> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const db = openDatabase(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE);
@@ -57,11 +64,19 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
   const budget = config.LLM_BUDGET_ENABLED ? createLlmBudget(config, db) : undefined;
   // Two connections of its own: claiming and freeing slots never queue behind the activities' queries.
   const gateDb = openDatabase(config.DATABASE_URL, 2);
+  // One LISTEN connection more, opened with the first LLM call of a gated job.
+  const pauses = watchPauses({
+    db: gateDb,
+    connectionString: config.DATABASE_URL,
+    rereadEveryMs: LLM_PAUSE_REREAD_MS,
+    log: createLogger('worker', { level: config.LOG_LEVEL }),
+  });
   const gate = new PostgresJobGate({
     db: gateDb,
     leaseMs: LLM_SLOT_LEASE_MS,
     pollMs: LLM_SLOT_POLL_MS,
     heartbeatIntervalMs: LLM_HEARTBEAT_INTERVAL_MS,
+    pauses,
   });
   const activities = createActivities({
     db,
@@ -130,6 +145,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
       await reconciler?.stop();
       await budget?.close();
       await gate.close().catch(() => undefined); // the database may be gone; the slots' leases run out then
+      await pauses.close();
       await gateDb.destroy();
       await db.destroy();
       await connection.close();

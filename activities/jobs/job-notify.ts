@@ -1,6 +1,6 @@
 // The one notification a change of a job's row sends: `NOTIFY job_events, '<job id>'`, in the transaction that writes
 // the row, so a listener never hears of a change it cannot read yet. The API's event streams listen for it
-// (client/job-events.ts); the payload is the job id alone, far under PostgreSQL's 8 000-byte limit.
+// (job-events.ts); the payload is the job id alone, far under PostgreSQL's 8 000-byte limit.
 
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database';

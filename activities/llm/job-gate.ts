@@ -4,7 +4,8 @@
 // every worker; a slot freed on this worker goes straight to a call of the same job waiting here, with no round trip,
 // and slots freed elsewhere are found by a short poll. A slot is leased: a worker that dies loses its slots when the
 // lease runs out. A call waiting for a slot of a paused job gives up with LlmCallDeferred, and the workflow puts
-// its item back in the queue: a paused job sends no new call.
+// its item back in the queue: a paused job sends no new call. The worker hears of a pause as PostgreSQL pushes the job's
+// changes (job_events, activities/jobs/job-events.ts), so handing a slot on costs no query.
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -12,6 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { sql, type Kysely } from 'kysely';
 import { FailureType } from '../../common/failures';
 import type { Database } from '../../db/database';
+import { JobEvents, type JobEventsOptions } from '../jobs/job-events';
 
 export interface JobGateOptions {
   /** A pool of the gate's own, so a slot is never claimed behind the activities' queries. */
@@ -25,6 +27,12 @@ export interface JobGateOptions {
   pollMs: number;
   /** How often a waiting call heartbeats (so cancel and pause-now reach it). */
   heartbeatIntervalMs: number;
+  /**
+   * The worker's feed of its jobs' changes, reading whether each is paused (watchPauses). With it, a hand-over trusts
+   * the status last heard until the next change is heard; without it, or while its connection is down, a hand-over
+   * reads the status (one read serving PAUSE_READ_REUSE_MS of hand-overs).
+   */
+  pauses?: JobEvents<boolean>;
 }
 
 /**
@@ -58,12 +66,19 @@ interface JobSlots {
   held: Set<number>;
   /** Calls waiting on this worker, first come first served. */
   waiters: Waiter[];
-  /** The job's status as last read for a hand-over (one read serves the hand-overs of the next PAUSE_READ_REUSE_MS). */
-  pausedRead?: { at: number; paused: Promise<boolean> };
+  /**
+   * Whether the job is paused, as last read or heard: valid until the feed hears of a change while the feed's connection
+   * stays up (`epoch`, the feed's connection it was read under), else for PAUSE_READ_REUSE_MS.
+   */
+  pausedRead?: { at: number; paused: Promise<boolean>; epoch?: number };
+  /** The job followed on the feed of changes; resolves to the unsubscribe. */
+  watch?: Promise<() => void>;
   /** Until when (ms since the epoch) no slot of the job is handed on or claimed here: a call of it was cancelled. */
   quietUntil: number;
   /** Making sure the job's slot rows exist, once per worker (calls arriving meanwhile wait for the same). */
   rowsMade: Promise<void> | undefined;
+  /** A claim from the ledger under way for the calls waiting here (claimForWaiting). */
+  claiming?: Promise<void>;
 }
 
 /** The job was paused while the call waited: nothing was sent, the item goes back to the workflow's queue. */
@@ -123,32 +138,45 @@ export class PostgresJobGate implements LlmJobGate {
       signal.addEventListener('abort', onAbort, { once: true });
       // In line first, so a slot freed here while the ledger is asked comes to this call all the same.
       job.waiters.push(waiter);
-      // Nobody ahead of it here: ask the ledger at once; otherwise it waits its turn behind the others.
-      if (job.waiters.length === 1) void this.claimFor(jobId, job, waiter);
-      else this.startPolling();
+      this.claimForWaiting(jobId, job);
     });
   }
 
-  /** One ledger claim for the call first in line: its slot, its deferral, or (none free) the poll. */
-  private async claimFor(jobId: string, job: JobSlots, waiter: Waiter): Promise<void> {
-    if (quiet(job)) return this.startPolling();
-    try {
-      await this.makeRows(jobId, job);
-      const { paused, slots } = await this.claim(jobId, job.limit, 1);
-      const [slot] = slots;
-      const waiting = job.waiters.includes(waiter);
-      if (paused) {
-        if (waiting) waiter.failed(callDeferred(jobId));
-      } else if (slot !== undefined) {
-        // Granted meanwhile by a hand-over, or gone: the slot is the next caller's here, or the ledger's.
-        const next = waiting ? waiter : job.waiters[0];
-        if (next) return next.granted(slot);
-        await this.free(jobId, slot);
+  /**
+   * Asks the ledger for the calls waiting here: as many slots as there are such calls (at most the job's limit less
+   * what this worker holds), in one statement, given in line order. While it got all it asked for and calls are still
+   * waiting (they came meanwhile), it asks again at once, so a job's first calls all go out together instead of one a
+   * poll. Calls arriving while it asks are served by it; a paused job's calls are all deferred; none free, the poll
+   * (and the hand-overs) take over.
+   */
+  private claimForWaiting(jobId: string, job: JobSlots): void {
+    if (job.claiming) return;
+    job.claiming = (async () => {
+      try {
+        while (!this.closed && !quiet(job)) {
+          const wanted = Math.min(job.waiters.length, job.limit - job.held.size);
+          if (wanted <= 0) break;
+          await this.makeRows(jobId, job);
+          const { paused, slots } = await this.claim(jobId, job.limit, wanted);
+          if (paused) {
+            for (const waiter of job.waiters.splice(0)) waiter.failed(callDeferred(jobId));
+            break;
+          }
+          for (const slot of slots) {
+            // A call may have given up (or been handed a slot freed here) meanwhile: a slot nobody waits for goes back.
+            const next = job.waiters.shift();
+            if (next) next.granted(slot);
+            else await this.free(jobId, slot);
+          }
+          if (slots.length < wanted) break;
+        }
+      } catch {
+        // The database is unreachable: the poll asks again.
+      } finally {
+        job.claiming = undefined;
       }
-    } catch {
-      // The database is unreachable: the poll asks again.
-    }
-    if (job.waiters.length > 0) this.startPolling();
+      if (job.waiters.length > 0) this.startPolling();
+    })();
   }
 
   /** Gives every slot this worker holds back, and stops its timers (the worker is shutting down). */
@@ -167,14 +195,28 @@ export class PostgresJobGate implements LlmJobGate {
   private job(jobId: string, limit: number): JobSlots {
     let job = this.jobs.get(jobId);
     if (!job) {
-      job = { limit, held: new Set(), waiters: [], quietUntil: 0, rowsMade: undefined };
+      const made: JobSlots = { limit, held: new Set(), waiters: [], quietUntil: 0, rowsMade: undefined };
+      const feed = this.options.pauses;
+      // Followed from now on (the subscription is registered before subscribe's first await): every change to the
+      // job's row from here is heard, and what is heard replaces what was read.
+      made.watch = feed?.subscribe(jobId, (paused) => {
+        made.pausedRead = { at: Date.now(), paused: Promise.resolve(paused === true), epoch: feed.epoch };
+      });
+      made.watch?.catch(() => undefined); // the feed is closed (the worker is stopping): hand-overs read instead
+      job = made;
       this.jobs.set(jobId, job);
     }
     return job;
   }
 
   private forgetIfIdle(jobId: string, job: JobSlots): void {
-    if (job.held.size === 0 && job.waiters.length === 0 && this.jobs.get(jobId) === job) this.jobs.delete(jobId);
+    if (job.held.size === 0 && job.waiters.length === 0 && this.jobs.get(jobId) === job) {
+      this.jobs.delete(jobId);
+      void job.watch?.then(
+        (stop) => stop(),
+        () => undefined,
+      );
+    }
   }
 
   /** Counts `slot` as held here, in the job's current entry (which is kept while it holds a slot). */
@@ -269,22 +311,26 @@ export class PostgresJobGate implements LlmJobGate {
   }
 
   /**
-   * Whether the job is paused, read at most PAUSE_READ_REUSE_MS ago: at 50 answers a second one read serves a few
-   * hand-overs, and a call is handed a slot at most that long after its job's pause was written.
+   * Whether the job is paused. With the feed listening, as last read or heard under its current connection: a pause is
+   * heard as soon as it is written (plus one read), and a hand-over costs no query. Otherwise read at most
+   * PAUSE_READ_REUSE_MS ago: at 50 answers a second one read serves a few hand-overs, and a call is handed a slot at
+   * most that long after its job's pause was written.
    */
   private pausedNow(jobId: string, job: JobSlots): Promise<boolean> {
     const now = Date.now();
-    if (!job.pausedRead || now - job.pausedRead.at >= PAUSE_READ_REUSE_MS) {
-      const paused = this.isPaused(jobId);
-      job.pausedRead = { at: now, paused };
-      paused.catch(() => (job.pausedRead = undefined));
+    const feed = this.options.pauses;
+    const listening = feed !== undefined && feed.listening && job.watch !== undefined;
+    const last = job.pausedRead;
+    const heard = listening && last?.epoch === feed.epoch;
+    if (!last || (!heard && now - last.at >= PAUSE_READ_REUSE_MS)) {
+      const paused = jobIsPaused(this.options.db, jobId).then((p) => p === true);
+      const read = { at: now, paused, epoch: listening ? feed.epoch : undefined };
+      job.pausedRead = read;
+      paused.catch(() => {
+        if (job.pausedRead === read) job.pausedRead = undefined;
+      });
     }
-    return job.pausedRead.paused;
-  }
-
-  private async isPaused(jobId: string): Promise<boolean> {
-    const row = await this.options.db.selectFrom('jobs').select('status').where('id', '=', jobId).executeTakeFirst();
-    return row?.status === 'paused';
+    return job.pausedRead!.paused;
   }
 
   private startPolling(): void {
@@ -297,7 +343,8 @@ export class PostgresJobGate implements LlmJobGate {
   /** For each job with calls waiting here: defer them all if it was paused, else claim what other workers freed. */
   private async poll(): Promise<void> {
     const waiting = [...this.jobs].filter(([, job]) => job.waiters.length > 0);
-    const ready = waiting.filter(([, job]) => !quiet(job));
+    // A job whose claim is under way is served by it.
+    const ready = waiting.filter(([, job]) => !quiet(job) && !job.claiming);
     if (waiting.length === 0) {
       clearInterval(this.pollTimer);
       this.pollTimer = undefined;
@@ -341,6 +388,30 @@ export class PostgresJobGate implements LlmJobGate {
 }
 
 const quiet = (job: JobSlots) => Date.now() < job.quietUntil;
+
+/** Whether the job is paused, from its row; undefined when there is no such job. */
+async function jobIsPaused(db: Kysely<Database>, jobId: string): Promise<boolean | undefined> {
+  const row = await db.selectFrom('jobs').select('status').where('id', '=', jobId).executeTakeFirst();
+  return row === undefined ? undefined : row.status === 'paused';
+}
+
+/**
+ * A worker's feed of whether its jobs are paused, for PostgresJobGate's `pauses`: one LISTEN connection of its own, and
+ * one read of a job's row per change heard. Every followed job is read again every `rereadEveryMs` besides.
+ */
+export function watchPauses(options: {
+  db: Kysely<Database>;
+  connectionString: string;
+  rereadEveryMs: number;
+  log: JobEventsOptions<boolean>['log'];
+}): JobEvents<boolean> {
+  return new JobEvents<boolean>({
+    connectionString: options.connectionString,
+    statusOf: (jobId) => jobIsPaused(options.db, jobId),
+    rereadEveryMs: options.rereadEveryMs,
+    log: options.log,
+  });
+}
 
 /** How long one read of a job's status serves its hand-overs (pausedNow). */
 const PAUSE_READ_REUSE_MS = 50;

@@ -1,12 +1,12 @@
 // `watch` and `start --watch`: a live progress bar until the job ends, then its outcome (state, duration, the
 // family's key figures, the error). With --json no bar is drawn and the final status is the one document printed.
-// The bar follows the job's changes as PostgreSQL pushes them (LISTEN job_events, client/job-events.ts, as the API's
+// The bar follows the job's changes as PostgreSQL pushes them (LISTEN job_events, activities/jobs/job-events.ts, as the API's
 // event streams do); when that connection cannot be made, it polls as it always did.
 
+import { JobEvents } from '../../activities/jobs/job-events';
 import { FINAL_STATUSES, type JobStatus } from '../../common/jobs';
 import type { JobProgress } from '../../common/progress';
 import { createLogger } from '../../config/logging';
-import { JobEvents } from '../job-events';
 import type { LegacyJobStatus } from '../job-status';
 import type { JobsClient, Principal } from '../jobs-client';
 import { outcomeSummary } from './cli-result-summary';

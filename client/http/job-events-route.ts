@@ -1,6 +1,6 @@
 // GET /api/v1/jobs/{id}/events: a job's status pushed as Server-Sent Events as it changes. The first event is the
 // current status (the status endpoint's body), then one per change, `final` when the job has ended, and the stream
-// closes. Fed by this process's JobEvents (PostgreSQL LISTEN/NOTIFY, client/job-events.ts); heartbeat comments keep
+// closes. Fed by this process's JobEvents (PostgreSQL LISTEN/NOTIFY, activities/jobs/job-events.ts); heartbeat comments keep
 // proxies from dropping a quiet stream; every event's `id:` is the job's progress revision, so a reconnect with
 // Last-Event-ID never goes backwards.
 
@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FINAL_STATUSES, type JobStatus } from '../../common/jobs';
-import type { JobEvents } from '../job-events';
+import type { JobEvents } from '../../activities/jobs/job-events';
 import type { LegacyJobStatus } from '../job-status';
 import type { JobsClient, Principal } from '../jobs-client';
 import * as s from './api-schemas';
@@ -24,7 +24,7 @@ const RECONNECT_AFTER_MS = 2_000;
 
 export interface JobEventsRouteDeps {
   jobs: JobsClient;
-  events: JobEvents;
+  events: JobEvents<LegacyJobStatus>;
   /** JOB_EVENTS_HEARTBEAT_MS: a comment line this often keeps idle connections open through proxies. */
   heartbeatMs: number;
   who: (request: FastifyRequest) => Principal;

@@ -13,12 +13,13 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { JobEvents } from '../../activities/jobs/job-events';
 import { loadConfig, type Config } from '../../config';
 import { createLogger, type Logger } from '../../config/logging';
 import { isLostConnection } from '../../db/connection';
 import { HttpError, InvalidJobRequestError, type FieldProblem } from '../errors';
-import { JobEvents } from '../job-events';
 import type { JobsClient, Principal } from '../jobs-client';
+import type { LegacyJobStatus } from '../job-status';
 import type { StartRequestSettings } from '../start-request';
 import * as s from './api-schemas';
 import { JOB_ID_PATTERN } from './api-schemas';
@@ -53,7 +54,7 @@ export interface ApiOperations {
    * The feed of job changes the event streams read: one LISTEN connection to DATABASE_URL, made on the first stream,
    * unless given (and then not closed with the server).
    */
-  events?: JobEvents;
+  events?: JobEvents<LegacyJobStatus>;
 }
 
 export type ApiServer = FastifyInstance;

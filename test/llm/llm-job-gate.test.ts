@@ -1,17 +1,23 @@
 // The worker-side gate holding a job's LLM calls to its concurrency (activities/llm/job-gate.ts), on the real
 // PostgreSQL: two gates stand for two worker processes sharing one job's slots. Never more calls hold slots than the
 // job allows, a slot freed goes to a call waiting on the same worker without waiting for a poll, a paused job's waiting
-// calls are deferred, an abandoned wait takes nothing with it, and a dead worker's slots come free with its lease.
+// calls are deferred, an abandoned wait takes nothing with it, and a dead worker's slots come free with its lease. With
+// the worker's feed of job changes (LISTEN job_events), a pause is heard as it is written and a hand-over reads nothing.
 
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
-import { callDeferred, PostgresJobGate, type ReleaseSlot } from '../../activities/llm/job-gate';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { notifyJobChanged } from '../../activities/jobs/job-notify';
+import { callDeferred, PostgresJobGate, watchPauses, type ReleaseSlot } from '../../activities/llm/job-gate';
 import { loadConfig } from '../../config';
 import { FailureType } from '../../common/failures';
 import { openDatabase } from '../../db/connection';
+import type { Database } from '../../db/database';
 
-const db = openDatabase(loadConfig(process.env).DATABASE_URL, 6);
+const databaseUrl = loadConfig(process.env).DATABASE_URL;
+const db = openDatabase(databaseUrl, 6);
 const gates: PostgresJobGate[] = [];
 const gate = (options: { pollMs?: number; leaseMs?: number } = {}) => {
   const made = new PostgresJobGate({
@@ -35,8 +41,11 @@ setMaxListeners(200, never);
 const noBeat = () => undefined;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const closing: (() => Promise<void>)[] = [];
+
 afterAll(async () => {
   for (const made of gates) await made.close();
+  for (const close of closing) await close();
   await db.deleteFrom('llm_job_slots').where('job_id', 'in', jobIds).execute();
   await db.deleteFrom('jobs').where('id', 'in', jobIds).execute();
   await db.destroy();
@@ -86,9 +95,8 @@ it('hands a slot freed on a worker to a call waiting on that worker at once, wit
   granted!();
 });
 
-it('defers the calls waiting for a paused job, and sends none of them', async () => {
-  const jobId = newJob();
-  await db
+const insertRunningJob = (jobId: string) =>
+  db
     .insertInto('jobs')
     .values({
       id: jobId,
@@ -100,6 +108,27 @@ it('defers the calls waiting for a paused job, and sends none of them', async ()
       updated_at: new Date(),
     })
     .execute();
+
+it('gives a job’s first calls, arriving together, their slots at once, without a poll', async () => {
+  const jobId = newJob();
+  // A poll so slow that only claiming for every call in line can grant them within the test.
+  const local = gate({ pollMs: 60_000 });
+  const limit = 12;
+  const releases = await Promise.all(Array.from({ length: limit }, () => local.acquire(jobId, limit, never, noBeat)));
+  expect(releases).toHaveLength(limit);
+  // One more waits: every slot is held.
+  let extra: ReleaseSlot | undefined;
+  const waiting = local.acquire(jobId, limit, never, noBeat).then((release) => (extra = release));
+  await sleep(50);
+  expect(extra).toBeUndefined();
+  for (const release of releases) release();
+  await waiting;
+  extra!();
+});
+
+it('defers the calls waiting for a paused job, and sends none of them', async () => {
+  const jobId = newJob();
+  await insertRunningJob(jobId);
   const local = gate({ pollMs: 60_000 });
   const holding = await local.acquire(jobId, 1, never, noBeat);
   const waiting = [1, 2].map(() => local.acquire(jobId, 1, never, noBeat));
@@ -155,4 +184,52 @@ it('gives a dead worker’s slots to another once their lease has run out', asyn
   // Not before the lease ran out (300 ms from the update above).
   expect(Date.now() - startedAt).toBeGreaterThanOrEqual(100);
   for (const release of releases) release();
+});
+
+it('with the feed of job changes, hears a pause as it is written, and hands slots on without reading the job', async () => {
+  const jobId = newJob();
+  await insertRunningJob(jobId);
+  // The gate's own connections count every read of the jobs table it makes (the feed reads on connections of its own).
+  let jobReads = 0;
+  const gateDb = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 2 }) }),
+    log: (event) => {
+      if (event.level === 'query' && /from "jobs"/.test(event.query.sql)) jobReads++;
+    },
+  });
+  const pauses = watchPauses({ db, connectionString: databaseUrl, rereadEveryMs: 60_000, log: console });
+  const local = new PostgresJobGate({ db: gateDb, leaseMs: 30_000, pollMs: 60_000, heartbeatIntervalMs: 1_000, pauses });
+  closing.push(async () => {
+    await local.close();
+    await pauses.close();
+    await gateDb.destroy();
+  });
+  let holding = await local.acquire(jobId, 1, never, noBeat);
+  // What the feed hears of the job, as the gate hears it (the gate subscribed first, so it has heard it before this).
+  const heard: boolean[] = [];
+  await pauses.subscribe(jobId, (paused) => heard.push(paused === true));
+  expect(pauses.listening).toBe(true);
+  const change = async (status: 'running' | 'paused') => {
+    const before = heard.length;
+    await db.transaction().execute(async (trx) => {
+      await trx.updateTable('jobs').set({ status }).where('id', '=', jobId).execute();
+      await notifyJobChanged(trx, jobId);
+    });
+    while (heard.length === before) await sleep(5);
+  };
+  // Heard once (a change written, say a progress snapshot), then 10 hand-overs 60 ms apart, past any reuse of a read.
+  await change('running');
+  const readsBefore = jobReads;
+  for (let i = 0; i < 10; i++) {
+    const next = local.acquire(jobId, 1, never, noBeat);
+    await sleep(60);
+    holding();
+    holding = await next;
+  }
+  expect(jobReads - readsBefore).toBe(0);
+  // Paused: the next hand-over, right after the pause is heard, defers the call waiting instead of sending it.
+  const waiting = local.acquire(jobId, 1, never, noBeat);
+  await change('paused');
+  holding();
+  await expect(waiting).rejects.toMatchObject({ type: FailureType.LlmCallDeferred });
 });

@@ -1,22 +1,24 @@
-// One API process's feed of job changes for its event streams (GET /api/v1/jobs/{id}/events): ONE PostgreSQL
-// connection LISTENs on `job_events` (the job-row writers NOTIFY it with the job id, activities/jobs/job-notify.ts),
-// and each notification about a job someone follows is turned into one status answer, built as the status endpoint
-// builds it (live progress included), handed to every subscriber of that job. Any number of API processes serve
-// streams this way, each with its own listening connection.
+// One process's feed of job changes: ONE PostgreSQL connection LISTENs on `job_events` (the job-row writers NOTIFY it
+// with the job id, job-notify.ts), and each notification about a job someone follows is turned into one read of what
+// the process needs of the job, handed to every subscriber of that job. The API's event streams
+// (GET /api/v1/jobs/{id}/events) and `synapse-jobs watch` read the status as the status endpoint answers it; a worker's
+// LLM gate (activities/llm/job-gate.ts) reads whether the job is paused. Each process has its own listening connection.
 
 import pg from 'pg';
-import { JOB_EVENTS_CHANNEL } from '../activities/jobs/job-notify';
-import type { Logger } from '../config/logging';
-import type { LegacyJobStatus } from './job-status';
+import type { Logger } from '../../config/logging';
+import { JOB_EVENTS_CHANNEL } from './job-notify';
 
-/** A subscriber's callback: the job's status after a change (or after a read again), undefined if the job is gone. */
-export type JobEventListener = (status: LegacyJobStatus | undefined) => void;
+/** A subscriber's callback: what was read of the job after a change (or after a read again), undefined if it is gone. */
+export type JobEventListener<S> = (status: S | undefined) => void;
 
-export interface JobEventsOptions {
+export interface JobEventsOptions<S> {
   /** Where to LISTEN (DATABASE_URL). */
   connectionString: string;
-  /** The job's status as the status endpoint answers it, without an owner check (the stream checked when it opened). */
-  statusOf: (jobId: string) => Promise<LegacyJobStatus | undefined>;
+  /**
+   * What a subscriber needs of the job, read after each change: for a stream, the status as the status endpoint
+   * answers it, without an owner check (the stream checked when it opened).
+   */
+  statusOf: (jobId: string) => Promise<S | undefined>;
   /**
    * JOB_EVENTS_HEARTBEAT_MS: every followed job is read again this often even without a notification, so a NOTIFY
    * missed (the connection was down) or progress a worker has but has not stored yet reaches the streams.
@@ -31,15 +33,15 @@ const RECONNECT_MAX_MS = 30_000;
 /** How long a new stream waits for the listening connection before going on without it (the rereads still come). */
 const LISTEN_READY_WAIT_MS = 5_000;
 
-interface FollowedJob {
-  listeners: Set<JobEventListener>;
+interface FollowedJob<S> {
+  listeners: Set<JobEventListener<S>>;
   /** A status read under way for the job; `again` when a notification came meanwhile and asks for one more read. */
   reading?: Promise<void>;
   again: boolean;
 }
 
-export class JobEvents {
-  private readonly jobs = new Map<string, FollowedJob>();
+export class JobEvents<S> {
+  private readonly jobs = new Map<string, FollowedJob<S>>();
   private client: pg.Client | undefined;
   private ready: Promise<void> | undefined;
   private reconnectMs = RECONNECT_FIRST_MS;
@@ -47,12 +49,22 @@ export class JobEvents {
   private rereadTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private connected = false;
+  private connections = 0;
 
-  constructor(private readonly options: JobEventsOptions) {}
+  constructor(private readonly options: JobEventsOptions<S>) {}
 
   /** Whether the LISTEN connection is up now: while it is not, followed jobs change only at each read again. */
   get listening(): boolean {
     return this.connected;
+  }
+
+  /**
+   * How many times the listening connection has come up. A read made while listening tells the truth until a
+   * notification says otherwise, unless the connection dropped meanwhile (this count moved on), when a change may have
+   * gone unheard.
+   */
+  get epoch(): number {
+    return this.connections;
   }
 
   /** How many streams follow a job in this process (for tests and metrics). */
@@ -67,9 +79,9 @@ export class JobEvents {
    * connection is up (or after LISTEN_READY_WAIT_MS without it), so that a status read after this is not followed by
    * a change nobody hears. Returns the unsubscribe.
    */
-  async subscribe(jobId: string, listener: JobEventListener): Promise<() => void> {
+  async subscribe(jobId: string, listener: JobEventListener<S>): Promise<() => void> {
     if (this.closed) throw new Error('the job event feed is closed');
-    const job = this.jobs.get(jobId) ?? { listeners: new Set<JobEventListener>(), again: false };
+    const job = this.jobs.get(jobId) ?? { listeners: new Set<JobEventListener<S>>(), again: false };
     job.listeners.add(listener);
     this.jobs.set(jobId, job);
     this.start();
@@ -137,6 +149,7 @@ export class JobEvents {
     if (this.closed) return void client.end().catch(() => undefined);
     this.reconnectMs = RECONNECT_FIRST_MS;
     this.connected = true;
+    this.connections++;
     // Whatever changed while nobody listened was never heard: every followed job is read again.
     this.rereadAll();
   }
@@ -175,7 +188,7 @@ export class JobEvents {
     job.reading = (async () => {
       do {
         job.again = false;
-        let status: LegacyJobStatus | undefined;
+        let status: S | undefined;
         try {
           status = await this.options.statusOf(jobId);
         } catch (error) {
