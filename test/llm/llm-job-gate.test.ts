@@ -198,7 +198,13 @@ it('with the feed of job changes, hears a pause as it is written, and hands slot
     },
   });
   const pauses = watchPauses({ db, connectionString: databaseUrl, rereadEveryMs: 60_000, log: console });
-  const local = new PostgresJobGate({ db: gateDb, leaseMs: 30_000, pollMs: 60_000, heartbeatIntervalMs: 1_000, pauses });
+  const local = new PostgresJobGate({
+    db: gateDb,
+    leaseMs: 30_000,
+    pollMs: 60_000,
+    heartbeatIntervalMs: 1_000,
+    pauses,
+  });
   closing.push(async () => {
     await local.close();
     await pauses.close();
