@@ -1,18 +1,16 @@
 // Benchmark 1, efficiency against the limit: N attributes profiled at LLM concurrency C with a stand-in
 // answering in exactly L: how close the LLM phase comes to N·L/C, and to N/R under a task-queue rate limit R.
 
-import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createOpenAiClient } from '../activities/llm/llm';
 import { profileColumn } from '../activities/profiling/column-profile';
 import { validationRulesPrompt } from '../activities/profiling/profiling-prompts';
-import type { BareWindowInput } from './noop-workflow';
 import { mostAtOnce } from '../llm-standin/call-log';
 import { DEMO_COLUMNS } from '../db/demo-columns';
 import { startBenchEnvironment, log, type BenchEnvironment } from './support/environment';
 import { createWideDataSource } from './support/data-sources';
 import { activitySpans, firstEventMs, runHistories } from './support/histories';
-import { runJob } from './support/jobs';
+import { runBareWindow, runJob } from './support/jobs';
 import { aim, flagArg, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
 const SOURCE = 'bench_wide';
@@ -233,18 +231,14 @@ async function runBareLlmWindow(env: BenchEnvironment, n: number, concurrency: n
   });
   const running = worker.run();
   try {
-    const input: BareWindowInput = {
-      items: Array.from({ length: n }, (_, i) => i),
+    const { seconds } = await runBareWindow(env.temporal, {
+      taskQueue,
+      n,
       concurrency,
       historyEventBudget: env.config.JOB_HISTORY_EVENT_BUDGET,
-    };
-    const started = performance.now();
-    await env.temporal.workflow.execute('bareWindow', {
-      taskQueue,
-      workflowId: `bare-llm-${randomUUID()}`,
-      args: [input],
+      idPrefix: 'bare-llm',
     });
-    return (performance.now() - started) / 1_000;
+    return seconds;
   } finally {
     worker.shutdown();
     await running;

@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createJobActivities } from '../activities/jobs/jobs';
 import { openDatabase } from '../db/connection';
-import type { BareWindowInput, NoopJobInput } from './noop-workflow';
+import type { NoopJobInput } from './noop-workflow';
 import { log, startBenchEnvironment, type BenchEnvironment } from './support/environment';
+import { runBareWindow } from './support/jobs';
 import { activitySpans, runHistories } from './support/histories';
 import { aim, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
@@ -38,10 +39,10 @@ async function main(): Promise<void> {
       const parallel = { bare: [] as Run[], job: [] as Run[] };
       for (let r = 1; r <= repeats; r++) {
         log(`repeat ${r}/${repeats}: ${serialN} no-op items at concurrency 1, bare window then job`);
-        serial.bare.push(await runBareWindow(env, serialN, 1));
+        serial.bare.push(await bareWindowRun(env, serialN, 1));
         serial.job.push(await runNoopJob(env, serialN, 1));
         log(`repeat ${r}/${repeats}: ${n} no-op items at concurrency ${concurrency}, bare window then job`);
-        parallel.bare.push(await runBareWindow(env, n, concurrency));
+        parallel.bare.push(await bareWindowRun(env, n, concurrency));
         parallel.job.push(await runNoopJob(env, n, concurrency));
       }
       const ratio = (runs: { bare: Run[]; job: Run[] }) => round(median(runs.job) / median(runs.bare));
@@ -104,20 +105,15 @@ interface Run {
 const secondsOf = (run: Run) => round(run.seconds, 2);
 const median = (runs: Run[]) => percentile(runs.map(secondsOf), 50);
 
-async function runBareWindow(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {
-  const workflowId = `bare-${randomUUID()}`;
-  const input: BareWindowInput = {
-    items: Array.from({ length: n }, (_, i) => i),
+async function bareWindowRun(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {
+  const { workflowId, seconds } = await runBareWindow(env.temporal, {
+    taskQueue: env.config.TEMPORAL_TASK_QUEUE,
+    n,
     concurrency,
     historyEventBudget: env.config.JOB_HISTORY_EVENT_BUDGET,
-  };
-  const started = performance.now();
-  await env.temporal.workflow.execute('bareWindow', {
-    taskQueue: env.config.TEMPORAL_TASK_QUEUE,
-    workflowId,
-    args: [input],
+    idPrefix: 'bare',
   });
-  return measured(env, workflowId, (performance.now() - started) / 1_000);
+  return measured(env, workflowId, seconds);
 }
 
 async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {

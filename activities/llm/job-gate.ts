@@ -156,19 +156,8 @@ export class PostgresJobGate implements LlmJobGate {
         while (!this.closed && !quiet(job)) {
           const wanted = Math.min(job.waiters.length, job.limit - job.held.size);
           if (wanted <= 0) break;
-          await this.makeRows(jobId, job);
-          const { paused, slots } = await this.claim(jobId, job.limit, wanted);
-          if (paused) {
-            for (const waiter of job.waiters.splice(0)) waiter.failed(callDeferred(jobId));
-            break;
-          }
-          for (const slot of slots) {
-            // A call may have given up (or been handed a slot freed here) meanwhile: a slot nobody waits for goes back.
-            const next = job.waiters.shift();
-            if (next) next.granted(slot);
-            else await this.free(jobId, slot);
-          }
-          if (slots.length < wanted) break;
+          const got = await this.claimAndGrant(jobId, job, wanted);
+          if (got === 'paused' || got < wanted) break;
         }
       } catch {
         // The database is unreachable: the poll asks again.
@@ -177,6 +166,26 @@ export class PostgresJobGate implements LlmJobGate {
       }
       if (job.waiters.length > 0) this.startPolling();
     })();
+  }
+
+  /**
+   * One claim of up to `wanted` of the job's slots, given to the calls waiting here in line order; a paused job's
+   * waiting calls are all deferred instead. Returns how many slots the ledger gave, or 'paused'.
+   */
+  private async claimAndGrant(jobId: string, job: JobSlots, wanted: number): Promise<number | 'paused'> {
+    await this.makeRows(jobId, job);
+    const { paused, slots } = await this.claim(jobId, job.limit, wanted);
+    if (paused) {
+      for (const waiter of job.waiters.splice(0)) waiter.failed(callDeferred(jobId));
+      return 'paused';
+    }
+    for (const slot of slots) {
+      // A call may have given up (or been handed a slot freed here) meanwhile: a slot nobody waits for goes back.
+      const next = job.waiters.shift();
+      if (next) next.granted(slot);
+      else await this.free(jobId, slot);
+    }
+    return slots.length;
   }
 
   /** Gives every slot this worker holds back, and stops its timers (the worker is shutting down). */
@@ -352,17 +361,7 @@ export class PostgresJobGate implements LlmJobGate {
     }
     for (const [jobId, job] of ready) {
       try {
-        await this.makeRows(jobId, job);
-        const { paused, slots } = await this.claim(jobId, job.limit, job.waiters.length);
-        if (paused) {
-          for (const waiter of job.waiters.splice(0)) waiter.failed(callDeferred(jobId));
-          continue;
-        }
-        for (const slot of slots) {
-          const next = job.waiters.shift();
-          if (next) next.granted(slot);
-          else await this.free(jobId, slot);
-        }
+        await this.claimAndGrant(jobId, job, job.waiters.length);
       } catch {
         // The database is unreachable: the calls keep waiting (heartbeating) and the next poll tries again.
       }

@@ -1,5 +1,9 @@
-// Starting a job through the JobsClient and timing it to its end, the way every bench measures a job.
+// Starting a job through the JobsClient and timing it to its end, the way every bench measures a job; and the bare
+// Temporal window some of them measure it against.
 
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { BareWindowInput } from '../noop-workflow';
 import type { JobsClient, StartJobRequest } from '../../client/jobs-client';
 import type { JobRow } from '../../client/job-status';
 
@@ -21,4 +25,23 @@ export async function runJob(jobs: JobsClient, request: BenchJobRequest): Promis
   if (!row) throw new Error(`job ${jobId} has no row`);
   if (row.status !== 'completed') throw new Error(`job ${jobId} ended ${row.status}: ${row.error ?? ''}`);
   return { jobId, seconds, row };
+}
+
+/**
+ * The baseline beside a job: bench/noop-workflow.ts's bareWindow over `n` items at `concurrency` on `taskQueue`, with
+ * the job's history budget; the workflow id and its wall seconds, start to result.
+ */
+export async function runBareWindow(
+  temporal: Client,
+  options: { taskQueue: string; n: number; concurrency: number; historyEventBudget: number; idPrefix: string },
+): Promise<{ workflowId: string; seconds: number }> {
+  const workflowId = `${options.idPrefix}-${randomUUID()}`;
+  const input: BareWindowInput = {
+    items: Array.from({ length: options.n }, (_, i) => i),
+    concurrency: options.concurrency,
+    historyEventBudget: options.historyEventBudget,
+  };
+  const started = performance.now();
+  await temporal.workflow.execute('bareWindow', { taskQueue: options.taskQueue, workflowId, args: [input] });
+  return { workflowId, seconds: (performance.now() - started) / 1_000 };
 }
