@@ -164,7 +164,8 @@ async function main(): Promise<void> {
         'LLM calls (free, limited)': [freeCalls.length, limited?.calls ?? 0],
       },
       [
-        'wall = JobsClient.startJob until the workflow result, so it includes workflow start, the first snapshot and the summary activity.',
+        'wall = JobsClient.startJob until the workflow result, so it includes workflow start, the first snapshot and the summary activity. The worker has run a warm-up job (2C attributes, a table of their own) first, as a fleet’s running workers have.',
+        'LLM span past N·L/C per slot: C × span = Σ call durations + Σ time slots stood empty, split into the ramp-up (each of the first C calls after the first), the hand-offs, the tail (each of the last C answers before the last) and the calls’ time past L, each summed over calls and divided by C.',
         'per-activity non-LLM work = activity started→completed minus L: the column-profile query, the stored-result check, the prompt, the statement storing rules, and (an activity of several attributes, or one scheduled ahead of its call) the wait for one of the job’s LLM slots.',
         'LLM slot hand-off = the k-th call answered → the (C+k)-th call received, from the stand-in’s log: the time a slot of the job’s LLM concurrency stood empty.',
         'bare window = bench/noop-workflow.ts bareWindow on a worker of its own (same dev server, same process): at most C activities, the next scheduled as one completes, each sending the same kind of request (the validation-rules prompt of its attribute, from a fixed profile) through the same openai client; nothing read or stored.',
