@@ -71,6 +71,10 @@ async function main(): Promise<void> {
           ],
           [`concurrency ${concurrency}: job / bare window`]: parallelRatio,
           [`concurrency ${concurrency}: job items/s`]: round(n / median(parallel.job), 1),
+          [`concurrency ${concurrency}: worker process CPU ms per item, job / bare (medians)`]: [
+            cpuMedian(parallel.job),
+            cpuMedian(parallel.bare),
+          ],
           [`concurrency ${concurrency}: scheduled→completed ms, job (p50, p95)`]: last(parallel.job).spanPercentiles,
           [`concurrency ${concurrency}: scheduled→completed ms, bare (p50, p95)`]: last(parallel.bare).spanPercentiles,
           'runs (continue-as-new) of the job at 1 / at C': [last(serial.job).runs, last(parallel.job).runs],
@@ -99,14 +103,25 @@ async function main(): Promise<void> {
 
 interface Run {
   seconds: number;
+  /** CPU time of this process (the worker, its workflow threads, the client) during the run, ms per item. */
+  cpuMsPerItem?: number;
   runs: number;
   spanPercentiles: number[];
 }
 
 const secondsOf = (run: Run) => round(run.seconds, 2);
 const median = (runs: Run[]) => percentile(runs.map(secondsOf), 50);
+const cpuMedian = (runs: Run[]) =>
+  round(
+    percentile(
+      runs.map((r) => r.cpuMsPerItem ?? 0),
+      50,
+    ),
+    3,
+  );
 
 async function bareWindowRun(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {
+  const cpu = process.cpuUsage();
   const { workflowId, seconds } = await runBareWindow(env.temporal, {
     taskQueue: env.config.TEMPORAL_TASK_QUEUE,
     n,
@@ -114,7 +129,8 @@ async function bareWindowRun(env: BenchEnvironment, n: number, concurrency: numb
     historyEventBudget: env.config.JOB_HISTORY_EVENT_BUDGET,
     idPrefix: 'bare',
   });
-  return measured(env, workflowId, seconds);
+  const used = process.cpuUsage(cpu);
+  return { ...(await measured(env, workflowId, seconds)), cpuMsPerItem: (used.user + used.system) / 1_000 / n };
 }
 
 async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number): Promise<Run> {
@@ -132,12 +148,15 @@ async function runNoopJob(env: BenchEnvironment, n: number, concurrency: number)
     concurrency,
   };
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await env.temporal.workflow.execute('noopJob', {
     taskQueue: env.config.TEMPORAL_TASK_QUEUE,
     workflowId: jobId,
     args: [input],
   });
-  return measured(env, jobId, (performance.now() - started) / 1_000);
+  const seconds = (performance.now() - started) / 1_000;
+  const used = process.cpuUsage(cpu);
+  return { ...(await measured(env, jobId, seconds)), cpuMsPerItem: (used.user + used.system) / 1_000 / n };
 }
 
 async function measured(env: BenchEnvironment, workflowId: string, seconds: number): Promise<Run> {

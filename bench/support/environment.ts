@@ -76,7 +76,7 @@ export async function startBenchEnvironment(name: string, options: BenchEnvironm
     url.pathname = `/synapse_bench_${name.replace(/\W/g, '_')}_${Date.now()}`;
     const databaseUrl = url.toString();
     await ensureDatabaseExists(databaseUrl);
-    cleanups.push(() => dropDatabase(databaseUrl));
+    if (!process.env.BENCH_KEEP_DB) cleanups.push(() => dropDatabase(databaseUrl));
     const db = openDatabase(databaseUrl, 8);
     cleanups.push(() => db.destroy());
     await migrateToLatest(db);

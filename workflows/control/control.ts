@@ -145,6 +145,14 @@ const RUN_START_DECISIONS = 'run-start-decisions';
  */
 const LLM_CALLS_GATED_BY_WORKER = 'llm-calls-gated-by-worker';
 
+/**
+ * From this version on, a fan-out runs runEach's lean loop: one cancellation scope for the units started since the last
+ * pause-now instead of one each, one wait at the gate per wake-up with every free place filled then, one handler at a
+ * unit's end. Same outcomes for less of the worker's CPU per unit (bench:overhead); its commands come in a different
+ * order, so it is decided in the constructor like RUN_START_DECISIONS, and older runs keep the loop they ran.
+ */
+const LEAN_FAN_OUT = 'lean-fan-out';
+
 /** The most items one unit of an LLM-bound fan-out carries (llmItemsPerUnit). */
 const ITEMS_PER_LLM_UNIT_MAX = 10;
 
@@ -220,6 +228,8 @@ export class JobControl {
   private readonly callbacksOn: boolean;
   /** LLM_CALLS_GATED_BY_WORKER, decided in the constructor. */
   private readonly llmCallsGated: boolean;
+  /** Whether fan-outs run runEach's lean loop (LEAN_FAN_OUT), decided in the constructor. */
+  private readonly leanFanOut: boolean;
   /** The LLM concurrency of the LLM-bound fan-out under way, which its calls carry when they are gated. */
   private llmConcurrency: number | undefined;
   /** Set by a priority change made while the request was being admitted, which the request's own must not undo. */
@@ -288,6 +298,7 @@ export class JobControl {
     this.useLlmCache = job.useLlmCache ?? true;
     this.roomForInFlightFromStart = this.callbacksOn = patched(RUN_START_DECISIONS);
     this.llmCallsGated = patched(LLM_CALLS_GATED_BY_WORKER);
+    this.leanFanOut = patched(LEAN_FAN_OUT);
     this.callbackUrl = job.callbackUrl;
     if (this.carried) {
       ({
@@ -533,6 +544,7 @@ export class JobControl {
     return runEach(items, {
       ...options,
       gate: () => condition(() => !this.paused),
+      lean: this.leanFanOut,
       shouldYield: () => this.historyIsFull(),
       onStart: (label) => {
         this.inFlight++;

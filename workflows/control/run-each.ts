@@ -1,5 +1,6 @@
-// Bounded fan-out for workflows: a sliding window of at most `concurrency` units in flight, each in its
-// own cancellation scope so that pause-now can stop the units in flight and queue them again.
+// Bounded fan-out for workflows: a sliding window of at most `concurrency` units in flight, in cancellation scopes of
+// their own (one a unit, or in the lean loop one for all started since the last pause-now) so that pause-now can stop
+// the units in flight and queue them again.
 
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { FailureType } from '../../common/failures';
@@ -27,6 +28,13 @@ export interface EachOptions<T> {
   onPauseNow: (interrupt: () => void) => () => void;
   /** When true, no further unit starts: the run drains what is in flight and returns what is left. */
   shouldYield?: () => boolean;
+  /**
+   * The lean loop: the units started since the last pause-now share one cancellation scope (a pause-now cancels every
+   * unit in flight, so one scope serves them all, and a fresh one the units after it), the gate is passed once per
+   * wake-up and every free place filled then, and a unit's end is one handler instead of two. Its order of commands
+   * differs from the loop before it, so a workflow decides it once per run behind a patch (workflows/control/control.ts).
+   */
+  lean?: boolean;
 }
 
 /** Resolves with the items left undone because `shouldYield` said stop (empty when every item ran). */
@@ -35,7 +43,46 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
   const running = new Set<Promise<void>>();
   let firstError: unknown;
 
+  // Lean: the scope of the units started since the last pause-now, made with the first of them; one pause-now listener.
+  let shared: CancellationScope | undefined;
+  const unregisterShared = options.lean
+    ? options.onPauseNow(() => {
+        shared?.cancel();
+        shared = undefined;
+      })
+    : undefined;
+
+  /** Whether `error` ended a unit that pause-now interrupted, or whose LLM call was deferred: it runs again. */
+  const interrupted = (error: unknown, scope: CancellationScope) =>
+    isDeferred(error) ||
+    (isCancellation(error) && scope.consideredCancelled && !CancellationScope.current().consideredCancelled);
+
+  const startLean = (item: T) => {
+    const weight = options.weight?.(item) ?? 1;
+    const scope = (shared ??= new CancellationScope());
+    options.onStart(options.label(item));
+    const unit: Promise<void> = scope
+      .run(() => options.work(item))
+      .then(
+        (outcome) => {
+          running.delete(unit);
+          options.onDone(weight, outcome);
+        },
+        (error) => {
+          running.delete(unit);
+          if (interrupted(error, scope)) {
+            queue.unshift(item);
+            options.onDone(weight, undefined);
+          } else {
+            firstError ??= error;
+          }
+        },
+      );
+    running.add(unit);
+  };
+
   const start = (item: T) => {
+    if (options.lean) return startLean(item);
     const weight = options.weight?.(item) ?? 1;
     const scope = new CancellationScope();
     const unregister = options.onPauseNow(() => scope.cancel());
@@ -47,10 +94,7 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
         (error) => {
           // Our own scope was cancelled but the job was not: pause-now interrupted this unit. Or its LLM call,
           // scheduled ahead, found the job paused and was never sent. Either way it runs again.
-          if (
-            isDeferred(error) ||
-            (isCancellation(error) && scope.consideredCancelled && !CancellationScope.current().consideredCancelled)
-          ) {
+          if (interrupted(error, scope)) {
             queue.unshift(item);
             options.onDone(weight, undefined);
           } else {
@@ -72,7 +116,20 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
       if (!yielding && queue.length > 0 && running.size < options.concurrency) {
         await options.gate();
         // The gate may have waited through a pause-now, which can have put units back in the queue.
-        if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
+        if (!options.lean) {
+          if (firstError === undefined && queue.length > 0 && running.size < options.concurrency) start(queue.shift()!);
+          continue;
+        }
+        // Lean: every place free is filled at once, one wait at the gate per wake-up instead of one a unit. Units still
+        // start only once the gate's wait is over, after the activation's handlers (signals, updates, other units' ends)
+        // have run: a unit ended by pause-now is back in the queue, and a pause stops the fill.
+        while (
+          firstError === undefined &&
+          queue.length > 0 &&
+          running.size < options.concurrency &&
+          !(options.shouldYield?.() ?? false)
+        )
+          start(queue.shift()!);
         continue;
       }
       await Promise.race(running);
@@ -84,6 +141,7 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
   // Never leave units behind: on cancellation they are stopping (their activities confirm it), on a
   // failure they finish. Either way the job's final state must come after them. Units never reject.
   await Promise.all(running);
+  unregisterShared?.();
   // Rethrown as it came: a unit's own failure (or the gate's cancellation), which the caller's catch knows how to read.
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- it is whatever a unit or the gate threw
   if (firstError !== undefined) throw firstError;
