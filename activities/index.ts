@@ -22,6 +22,8 @@ export interface ActivityDeps {
   ruleStatementTimeoutMs: number;
   /** Tables estimated larger than this are profiled from a sample of about this many rows. */
   profileSampleRows: number;
+  /** Column-profile scans at once on this worker; the others wait their turn (activities/data-sources/scan-queue.ts). */
+  profileConcurrency: number;
   /** The limits and defaults a start request is admitted with (the worker's configuration). */
   admission: AdmissionSettings;
   /** Where completion callbacks may go, their signing key and deadline (the worker's configuration). */

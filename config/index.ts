@@ -82,6 +82,15 @@ const schema = z.object({
   RULE_STATEMENT_TIMEOUT_MS: integer(120_000, 100),
   /** Column profiles of tables estimated larger than this read a page sample of about this many rows. */
   PROFILE_SAMPLE_ROWS: integer(100_000, 1_000),
+  /**
+   * Column-profile scans a worker runs at once; the others wait their turn, first come first served. An LLM job's units
+   * are scheduled ahead of its calls, so at its start they all profile together, each as slow as all of them: in turn,
+   * the first units' columns are profiled first and their calls go out at once. Set it to about the database's cores:
+   * bench:efficiency sets 2 for its 2-core machine (C = 50: the 50th call out ~0.4 s after the job's first instead of
+   * ~0.6-0.9 s). Too low, and profiles, not calls, bound a job of short calls: at 2 (and at 4), 60 demo attributes at
+   * C = 20 against 100 ms answers had 8 (11) calls in flight at most. 8 leaves that to the calls.
+   */
+  PROFILE_CONCURRENCY: integer(8, 1),
   WORKER_MAX_CONCURRENT_ACTIVITIES: integer(100, 1),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: integer(10, 1),
   WORKER_SHUTDOWN_GRACE_MS: integer(30_000, 0),

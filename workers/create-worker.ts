@@ -98,6 +98,7 @@ export async function createJobsWorker(config: Config, overrides: Partial<Worker
     },
     ruleStatementTimeoutMs: config.RULE_STATEMENT_TIMEOUT_MS,
     profileSampleRows: config.PROFILE_SAMPLE_ROWS,
+    profileConcurrency: config.PROFILE_CONCURRENCY,
     admission: config,
     callbacks: config,
   });

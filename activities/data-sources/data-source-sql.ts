@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database';
+import type { ScanQueue } from './scan-queue';
 import { asDataSourceFailure } from './sql-errors';
 
 export interface DataSourceWork {
@@ -14,6 +15,11 @@ export interface DataSourceWork {
   label: string;
   /** Heartbeat details while the work runs (a resumable scan passes its checkpoint). */
   details?: () => unknown;
+  /**
+   * The queue this kind of scan waits its turn in (e.g. column profiles, PROFILE_CONCURRENCY at once), heartbeating
+   * and cancellable while it waits; the connection is taken only once its turn comes.
+   */
+  queue?: ScanQueue;
 }
 
 /**
@@ -39,6 +45,21 @@ export async function onDataSource<T>(
 ): Promise<T> {
   const ctx = Context.current();
   if (ctx.cancellationSignal.aborted) await ctx.cancelled;
+  if (options.queue) {
+    const queue = options.queue;
+    const waiting = () => ({ waitingFor: 'a scan turn', ...queue.load });
+    return queue
+      .run(() => onDataSource(db, { ...options, queue: undefined }, work), {
+        signal: ctx.cancellationSignal,
+        heartbeat: () => ctx.heartbeat(waiting()),
+        heartbeatMs: HEARTBEAT_EVERY_MS,
+      })
+      .catch(async (error: unknown) => {
+        // Cancelled while waiting: the activity ends cancelled, as it would have from inside the scan.
+        if (ctx.cancellationSignal.aborted) await ctx.cancelled;
+        throw error;
+      });
+  }
   return db.connection().execute(async (conn) => {
     const { rows } = await sql<{
       pid: number;

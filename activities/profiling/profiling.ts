@@ -12,8 +12,9 @@ import type { LlmCallContext } from '../../common/llm';
 import type { AttributeDescriptor } from '../../common/rules';
 import type { Database } from '../../db/database';
 import type { RuleResultsTable } from './profiling-tables';
-import { profileColumn, sampleableRowEstimate, type ColumnProfile } from './column-profile';
+import { profileColumn, profileColumns, sampleableRowEstimate, type ColumnProfile } from './column-profile';
 import { onDataSource } from '../data-sources/data-source-sql';
+import { ScanQueue } from '../data-sources/scan-queue';
 import { asDataSourceFailure } from '../data-sources/sql-errors';
 import { sourceTable } from '../data-sources/data-sources';
 import { completeStructured, type LlmDeps } from '../llm/llm';
@@ -32,6 +33,8 @@ export interface ProfilingDeps {
   llm: LlmDeps;
   ruleStatementTimeoutMs: number;
   profileSampleRows: number;
+  /** Column-profile scans at once on this worker (PROFILE_CONCURRENCY); the others wait their turn (ScanQueue). */
+  profileConcurrency: number;
 }
 
 export interface AttributeOutcome {
@@ -56,7 +59,14 @@ export interface RuleBatchOutcome {
  */
 const TABLE_FACTS_TTL_MS = 10_000;
 
-export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, profileSampleRows }: ProfilingDeps) {
+export function createProfilingActivities({
+  db,
+  llm,
+  ruleStatementTimeoutMs,
+  profileSampleRows,
+  profileConcurrency,
+}: ProfilingDeps) {
+  const profileScans = new ScanQueue(profileConcurrency);
   const tables = reusedFor(TABLE_FACTS_TTL_MS, (dataSourceId: string) => sourceTable(db, dataSourceId));
   const estimates = reusedFor(
     TABLE_FACTS_TTL_MS,
@@ -79,7 +89,12 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
     // A column the table lacks, or a type it cannot be read as, fails the attribute at once (DataSourceError).
     const profile = await onDataSource(
       db,
-      { table, label: `column_profile:${jobId}:${attribute.name}`, details: () => ({ profiling: attribute.name }) },
+      {
+        table,
+        label: `column_profile:${jobId}:${attribute.name}`,
+        details: () => ({ profiling: attribute.name }),
+        queue: profileScans,
+      },
       (conn) => profileColumn(conn, table, attribute, { sampleRows: profileSampleRows, estimatedRows }),
     );
     return askAndStore(input, attribute, profile);
@@ -119,20 +134,31 @@ export function createProfilingActivities({ db, llm, ruleStatementTimeoutMs, pro
       const failures: { attribute: string; reason: string }[] = [];
       const asked: AttributeDescriptor[] = [];
       const asking: Promise<AttributeOutcome>[] = [];
-      // One connection profiles them all, one column after the other, and each attribute's call goes out as soon as
-      // its profile is in: a column the table lacks fails that attribute alone.
+      // One connection profiles them all in one scan of the table, then their calls go out. When that scan fails for
+      // good (a column the table lacks), the columns are profiled one after the other, each attribute's call going out
+      // as soon as its profile is in, and such a column fails that attribute alone.
       await onDataSource(
         db,
         {
           table,
           label: `column_profile:${jobId}:${todo.length} attributes`,
           details: () => ({ profiling: todo.length }),
+          queue: profileScans,
         },
         async (conn) => {
-          for (const attribute of todo) {
+          const options = { sampleRows: profileSampleRows, estimatedRows };
+          const together =
+            todo.length > 1
+              ? await profileColumns(conn, table, todo, options).catch((error: unknown) => {
+                  const failure = asDataSourceFailure(error, table);
+                  if (!isForGood(failure)) throw failure;
+                  return undefined;
+                })
+              : undefined;
+          for (const [i, attribute] of todo.entries()) {
             let profile: ColumnProfile;
             try {
-              profile = await profileColumn(conn, table, attribute, { sampleRows: profileSampleRows, estimatedRows });
+              profile = together?.[i] ?? (await profileColumn(conn, table, attribute, options));
             } catch (error) {
               const failure = asDataSourceFailure(error, table);
               if (!isForGood(failure)) throw failure;

@@ -3,8 +3,9 @@
 // completes its attribute on the first attempt (the activity heartbeats while it profiles).
 
 import { sql } from 'kysely';
-import { profileColumn } from '../../activities/profiling/column-profile';
+import { profileColumn, profileColumns } from '../../activities/profiling/column-profile';
 import type { AttributeDescriptor } from '../../common/rules';
+import { DEMO_COLUMNS } from '../../db/demo-columns';
 import { DEMO_TABLE } from '../../db/demo-data';
 import { createHarness, type Harness } from '../support/harness';
 
@@ -43,6 +44,25 @@ describe('a column profile', () => {
     expect(profile.rows).toBeLessThan(3_000);
     expect(profile.topValues.reduce((sum, v) => sum + v.count, 0) + profile.nulls).toBeLessThanOrEqual(profile.rows);
     expect(await profileColumn(harness.db, DEMO_TABLE, status, { sampleRows: 1_000 })).toEqual(profile);
+  });
+
+  it('profiles several columns in one scan exactly as one by one, sampled or not', async () => {
+    const attributes: AttributeDescriptor[] = DEMO_COLUMNS.slice(0, 12);
+    expect(new Set(attributes.map((a) => a.dataType)).size).toBeGreaterThan(2);
+    for (const sampleRows of [10_000, 1_000]) {
+      const together = await profileColumns(harness.db, DEMO_TABLE, attributes, { sampleRows });
+      const alone = [];
+      for (const attribute of attributes)
+        alone.push(await profileColumn(harness.db, DEMO_TABLE, attribute, { sampleRows }));
+      expect(together).toEqual(alone);
+    }
+  });
+
+  it('fails the whole scan when one of its columns is missing (the activity then profiles them one by one)', async () => {
+    const missing: AttributeDescriptor = { name: 'no_such_column', dataType: 'text', description: '' };
+    await expect(profileColumns(harness.db, DEMO_TABLE, [status, missing], { sampleRows: 10_000 })).rejects.toThrow(
+      /no_such_column/,
+    );
   });
 
   it('reads a view in full whatever its size, since views cannot be sampled', async () => {
