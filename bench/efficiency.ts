@@ -10,7 +10,9 @@ import { DEMO_COLUMNS } from '../db/demo-columns';
 import { startBenchEnvironment, log, type BenchEnvironment } from './support/environment';
 import { createWideDataSource } from './support/data-sources';
 import { activitySpans, firstEventMs, runHistories } from './support/histories';
-import { runBareWindow, runJob } from './support/jobs';
+import { runBareWindow, runJob, type TimedJob } from './support/jobs';
+import type { CallRecord } from '../llm-standin/server';
+import { spawnStandinProcess, type StandinProcess } from './support/processes';
 import { aim, flagArg, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
 const SOURCE = 'bench_wide';
@@ -23,13 +25,24 @@ async function main(): Promise<void> {
   const ratePerSecond = numberArg('rate', 10);
   const withFullProfiling = !flagArg('skip-full');
   const withRateLimit = !flagArg('skip-limited');
+  // The machine's noise between back-to-back runs (±0.01 of the ratio) is as large as the effects measured: the job and
+  // the bare window each run this many times, and the median run is the figure.
+  const repeats = numberArg('repeats', 3);
+  const standinInProcess = flagArg('standin-in-process');
+  // Column-profile scans at once: about the database's cores (PROFILE_CONCURRENCY), 2 on the machine the figures are from.
+  const profileConcurrency = numberArg('profile-concurrency', 2);
   const env = await startBenchEnvironment('efficiency', { faults: { latencyMs, latencyJitterMs: 0 } });
+  let standin: StandinProcess | undefined;
   try {
+    // The provider in a process of its own, as a real one is never in the worker's: unless --standin-in-process, which
+    // gives the stand-in the bench's (and the worker's) event loop as before 2026-12-01.
+    standin = standinInProcess ? inProcess(env) : await spawnStandinProcess(latencyMs);
     await createWideDataSource(env.db, SOURCE, n, rows);
     log(`data source ${SOURCE}: ${n} columns × ${rows} rows`);
     const profileMs = await serialProfileQueryMs(env.db, n, env.config.PROFILE_SAMPLE_ROWS);
 
-    let worker = await env.startWorker();
+    const provider = { OPENAI_BASE_URL: standin.url, PROFILE_CONCURRENCY: profileConcurrency };
+    let worker = await env.startWorker(provider);
     const request = {
       jobType: 'data_profiling_llm_generation',
       dataSourceId: SOURCE,
@@ -42,12 +55,18 @@ async function main(): Promise<void> {
     log(`warm-up (not measured): data_profiling_llm_generation of ${warmUp} attributes on a table of their own`);
     await createWideDataSource(env.db, `${SOURCE}_warm_up`, warmUp, rows);
     await runJob(env.jobs, { ...request, dataSourceId: `${SOURCE}_warm_up` });
-    log(`data_profiling_llm_generation of ${n} attributes, C = ${concurrency}, L = ${latencyMs} ms`);
-    env.standin.reset();
-    const startedAt = Date.now();
-    const free = await runJob(env.jobs, request);
-    const endedAt = Date.now();
-    const freeCalls = env.standin.calls();
+    const measured: { job: TimedJob; calls: CallRecord[]; startedAt: number; endedAt: number }[] = [];
+    for (let run = 1; run <= repeats; run++) {
+      log(
+        `data_profiling_llm_generation of ${n} attributes, C = ${concurrency}, L = ${latencyMs} ms (${run}/${repeats})`,
+      );
+      await standin.reset();
+      const startedAt = Date.now();
+      const job = await runJob(env.jobs, request);
+      measured.push({ job, calls: await standin.calls(), startedAt, endedAt: Date.now() });
+    }
+    // Every figure below but the list of ratios is the median run's.
+    const { job: free, calls: freeCalls, startedAt, endedAt } = medianBy(measured, (m) => m.job.seconds);
     const bound = (n * latencyMs) / concurrency / 1_000;
     const runs = await runHistories(env.temporal, free.jobId);
     // One attribute per activity, or (llmItemsPerUnit) several: generateValidationRulesBatch.
@@ -80,19 +99,23 @@ async function main(): Promise<void> {
 
     await worker.stop();
     log(`bare Temporal window: ${n} activities of one LLM call each, C = ${concurrency}, no job control`);
-    env.standin.reset();
-    const bare = await runBareLlmWindow(env, n, concurrency);
+    const bares: number[] = [];
+    for (let run = 1; run <= repeats; run++) {
+      await standin.reset();
+      bares.push(await runBareLlmWindow(env, standin.url, n, concurrency));
+    }
+    const bare = medianBy(bares, (seconds) => seconds);
     let limited: { seconds: number; calls: number } | undefined;
     if (withRateLimit) {
-      worker = await env.startWorker({}, { maxTaskQueueActivitiesPerSecond: ratePerSecond });
+      worker = await env.startWorker(provider, { maxTaskQueueActivitiesPerSecond: ratePerSecond });
       log(`again with the task queue limited to ${ratePerSecond} activities/s (${ratePerSecond * 60} requests/min)`);
-      env.standin.reset();
+      await standin.reset();
       // A task queue's rate limits activities, and from a concurrency of 20 an activity carries several attributes:
       // at 19 there is one request an activity, so the queue's rate is the request rate (19 calls/s possible, R allowed).
       const oneCallAnActivity = { ...request, llmConcurrency: Math.min(concurrency, 19) };
       limited = {
         seconds: (await runJob(env.jobs, oneCallAnActivity)).seconds,
-        calls: env.standin.calls().length,
+        calls: (await standin.calls()).length,
       };
       await worker.stop();
     }
@@ -100,12 +123,24 @@ async function main(): Promise<void> {
 
     writeResult(
       'efficiency',
-      { attributes: n, latencyMs, concurrency, rows, rateLimitPerSecond: ratePerSecond, jitterMs: 0 },
+      {
+        attributes: n,
+        latencyMs,
+        concurrency,
+        rows,
+        rateLimitPerSecond: ratePerSecond,
+        jitterMs: 0,
+        profileConcurrency,
+        standin: standinInProcess ? 'in process' : 'own process',
+        repeats,
+      },
       {
         'wall s (llm_generation, no rate limit)': round(free.seconds, 2),
         'bound N·L/C s': round(bound, 2),
         'ratio to N·L/C': round(free.seconds / bound),
+        'ratio to N·L/C, every run (the median above)': measured.map((m) => round(m.job.seconds / bound)),
         'bare Temporal window wall s (same calls, same server, no job control)': round(bare, 2),
+        'bare window wall s, every run': bares.map((seconds) => round(seconds, 2)),
         'job / bare window': round(free.seconds / bare),
         'LLM calls span s (first sent → last answered)': round(callSpan(freeCalls), 2),
         'ratio of LLM span to N·L/C': round(callSpan(freeCalls) / bound),
@@ -164,12 +199,16 @@ async function main(): Promise<void> {
         'LLM calls (free, limited)': [freeCalls.length, limited?.calls ?? 0],
       },
       [
+        `median of ${repeats} runs back to back, for the job and for the bare window: every figure is the median run's.`,
         'wall = JobsClient.startJob until the workflow result, so it includes workflow start, the first snapshot and the summary activity. The worker has run a warm-up job (2C attributes, a table of their own) first, as a fleet’s running workers have.',
         'LLM span past N·L/C per slot: C × span = Σ call durations + Σ time slots stood empty, split into the ramp-up (each of the first C calls after the first), the hand-offs, the tail (each of the last C answers before the last) and the calls’ time past L, each summed over calls and divided by C.',
         'per-activity non-LLM work = activity started→completed minus L: the column-profile query, the stored-result check, the prompt, the statement storing rules, and (an activity of several attributes, or one scheduled ahead of its call) the wait for one of the job’s LLM slots.',
         'LLM slot hand-off = the k-th call answered → the (C+k)-th call received, from the stand-in’s log: the time a slot of the job’s LLM concurrency stood empty.',
         'bare window = bench/noop-workflow.ts bareWindow on a worker of its own (same dev server, same process): at most C activities, the next scheduled as one completes, each sending the same kind of request (the validation-rules prompt of its attribute, from a fixed profile) through the same openai client; nothing read or stored.',
         `full data_profiling also runs the rules, in batches of 200 attributes over ${rows} rows.`,
+        standinInProcess
+          ? 'the stand-in ran in this process (--standin-in-process), sharing the event loop of the worker and the bench: each answer and each next call waits on their work, and theirs on its.'
+          : 'the stand-in ran as its own process (llm-standin/main.ts), as a provider is never in the worker’s process; its call log is read over its /_standin endpoints. Before 2026-12-01 it ran in this process (--standin-in-process), where it read 0.01-0.03 higher.',
       ],
       [
         aim('efficiency: data_profiling_llm_generation wall / N·L/C', round(free.seconds / bound), 'max', 1.02),
@@ -186,8 +225,24 @@ async function main(): Promise<void> {
       ],
     );
   } finally {
+    await standin?.stop();
     await env.close();
   }
+}
+
+/** The middle one of `values` by `key` (the upper of the two middle ones for an even count). */
+function medianBy<T>(values: readonly T[], key: (value: T) => number): T {
+  return [...values].sort((a, b) => key(a) - key(b))[Math.floor(values.length / 2)]!;
+}
+
+/** The environment's own stand-in, in this process, seen as a StandinProcess. */
+function inProcess(env: BenchEnvironment): StandinProcess {
+  return {
+    url: env.standin.url,
+    reset: async () => env.standin.reset(),
+    calls: async () => env.standin.calls(),
+    stop: async () => undefined,
+  };
 }
 
 /**
@@ -195,7 +250,12 @@ async function main(): Promise<void> {
  * validation-rules request for item i (its attribute's prompt from a fixed profile) through the same openai client and
  * throws the answer away. Returns the wall time in seconds, start to result.
  */
-async function runBareLlmWindow(env: BenchEnvironment, n: number, concurrency: number): Promise<number> {
+async function runBareLlmWindow(
+  env: BenchEnvironment,
+  baseURL: string,
+  n: number,
+  concurrency: number,
+): Promise<number> {
   const taskQueue = `${env.config.TEMPORAL_TASK_QUEUE}-bare`;
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('./noop-workflow'),
@@ -203,7 +263,7 @@ async function runBareLlmWindow(env: BenchEnvironment, n: number, concurrency: n
   });
   const openai = createOpenAiClient({
     apiKey: env.config.OPENAI_API_KEY,
-    baseURL: env.config.OPENAI_BASE_URL,
+    baseURL,
     timeoutMs: env.config.LLM_REQUEST_TIMEOUT_MS,
   });
   const profile = { rows: 2_000, nulls: 0, distinct: 100, min: null, max: null, topValues: [] };
