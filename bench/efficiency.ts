@@ -84,17 +84,25 @@ async function main(): Promise<void> {
     const gap = free.seconds - bound;
     const explainedByProfile = nonLlmMs.reduce((a, b) => a + b, 0) / concurrency / 1_000;
 
-    let full: { seconds: number; ruleExecutionSeconds: number } | undefined;
+    let full: { seconds: number; ruleExecutionSeconds: number; ratios: number[] } | undefined;
     if (withFullProfiling) {
-      log(`data_profiling (rules generated and executed) of ${n} attributes`);
-      const both = await runJob(env.jobs, { ...request, jobType: 'data_profiling' });
-      log('data_profiling_rule_execution of the rules it generated, alone');
-      const rulesAlone = await runJob(env.jobs, {
-        jobType: 'data_profiling_rule_execution',
-        dataSourceId: SOURCE,
-        rulesFromJobId: both.jobId,
-      });
-      full = { seconds: both.seconds, ruleExecutionSeconds: rulesAlone.seconds };
+      const fulls: { seconds: number; ruleExecutionSeconds: number }[] = [];
+      for (let run = 1; run <= repeats; run++) {
+        log(`data_profiling (rules generated and executed) of ${n} attributes (${run}/${repeats})`);
+        const both = await runJob(env.jobs, { ...request, jobType: 'data_profiling' });
+        log('data_profiling_rule_execution of the rules it generated, alone');
+        const rulesAlone = await runJob(env.jobs, {
+          jobType: 'data_profiling_rule_execution',
+          dataSourceId: SOURCE,
+          rulesFromJobId: both.jobId,
+        });
+        fulls.push({ seconds: both.seconds, ruleExecutionSeconds: rulesAlone.seconds });
+      }
+      // The median run by the figure held to the aim: the full job less its rules alone.
+      full = {
+        ...medianBy(fulls, (f) => f.seconds - f.ruleExecutionSeconds),
+        ratios: fulls.map((f) => round((f.seconds - f.ruleExecutionSeconds) / bound)),
+      };
     }
 
     await worker.stop();
@@ -183,6 +191,7 @@ async function main(): Promise<void> {
         ...(full
           ? {
               'wall s (full data_profiling)': round(full.seconds, 2),
+              'full data_profiling less its rules alone / N·L/C, every run (the median is the aim’s)': full.ratios,
               'wall s (rule execution alone: data_profiling_rule_execution of its rules)': round(
                 full.ruleExecutionSeconds,
                 2,
