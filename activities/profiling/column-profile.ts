@@ -1,7 +1,7 @@
-// Basic statistics of one column, computed in one query, that give the LLM something concrete to reason
-// about (nulls, distinct values, extremes, most common values, each cut to a bounded length) instead of the
-// name alone. A table larger than `sampleRows` (by PostgreSQL's estimate) is profiled from a page sample of
-// about that many rows, so profiling costs the same on a billion-row table as on a million-row one.
+// Basic statistics of a column, computed in one query (one for several columns of a table), that give the LLM
+// something concrete to reason about (nulls, distinct values, extremes, most common values, each cut to a bounded
+// length) instead of the name alone. A table larger than `sampleRows` (by PostgreSQL's estimate) is profiled from a
+// page sample of about that many rows, so profiling costs the same on a billion-row table as on a million-row one.
 
 import { sql, type Kysely } from 'kysely';
 import type { AttributeDescriptor } from '../../common/rules';
