@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       await standin.reset();
       bares.push(await runBareLlmWindow(env, standin.url, n, concurrency));
     }
-    const bare = medianBy(bares, (seconds) => seconds);
+    const bare = percentile(bares, 50);
     let limited: { seconds: number; calls: number } | undefined;
     if (withRateLimit) {
       worker = await env.startWorker(provider, { maxTaskQueueActivitiesPerSecond: ratePerSecond });
