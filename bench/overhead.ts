@@ -83,7 +83,7 @@ async function main(): Promise<void> {
           'bare window = bench/noop-workflow.ts bareWindow: the plainest Temporal fan-out (at most C activities, the next scheduled as one completes, continue-as-new at the same event budget), no job control; same dev server, same worker, same activity.',
           'At concurrency 1 an item is about 45.5 ms or about 50 ms on this dev server, run by run (the workflow task’s dispatch from the server, ~38 or ~42 ms, decides it); the job’s runs have fallen on 50 every time, so the ratio reads about 1.00 or about 1.04 with the mode of the bare runs: compare the runs, not the ratio alone.',
           'Per-item overhead = an activity’s scheduled→completed time in the history minus its work (zero here): server dispatch, worker poll, completion, and the workflow task that schedules the next item.',
-          'wall / items at concurrency 1 adds the workflow-task round trip between one item and the next, and the progress snapshots (every 2 % of items).',
+          'wall / items at concurrency 1 adds the workflow-task round trip between one item and the next, and the progress snapshots (every 2 % of items, at most one a second).',
         ],
         [
           aim(`overhead: no-op job / bare window at concurrency ${concurrency}`, parallelRatio, 'max', 1.05),

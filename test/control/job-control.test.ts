@@ -308,6 +308,56 @@ describe('the stock temporal CLI', () => {
   });
 });
 
+describe('progress snapshots', () => {
+  /**
+   * When each jobs-table snapshot was asked for, in workflow time: a snapshot is a local activity whose marker is
+   * recorded with the workflow task that asked for it, and that task's workflow time is its started event's.
+   */
+  async function snapshotsAskedAt(jobId: string): Promise<number[]> {
+    const events = (await harness.temporal.workflow.getHandle(jobId).fetchHistory()).events ?? [];
+    const timeOf = (e: temporal.api.history.v1.IHistoryEvent) =>
+      Number(e.eventTime?.seconds ?? 0) * 1_000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+    const asked: number[] = [];
+    for (const event of events) {
+      const marker = event.markerRecordedEventAttributes;
+      const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : undefined;
+      if (
+        !data ||
+        (JSON.parse(Buffer.from(data).toString()) as { activity_type?: string }).activity_type !== 'recordJobState'
+      )
+        continue;
+      const completedId = Number(marker!.workflowTaskCompletedEventId);
+      const started = events
+        .filter((e) => Number(e.eventId) < completedId && e.workflowTaskStartedEventAttributes)
+        .at(-1)!;
+      asked.push(timeOf(started));
+    }
+    return asked;
+  }
+
+  it('writes a fast job’s steps at most once a second, its start and end at once', async () => {
+    // 110 attributes at 20 calls in flight against the stand-in's quick answers: many steps a second, where the 2 %
+    // rule alone (every 3 steps) would ask for a snapshot in most workflow tasks.
+    const started = Date.now();
+    const jobId = await startJob(attributes.length, 20);
+    const job = await harness.jobs.waitForJob(jobId);
+    const seconds = (Date.now() - started) / 1_000;
+    expect(job).toMatchObject({ status: 'completed' });
+    expect(job?.progress).toMatchObject({ completedSteps: attributes.length, totalSteps: attributes.length });
+    // The check below means something only when steps came faster than the 2 % rule's three a second.
+    expect(attributes.length / seconds).toBeGreaterThan(3);
+
+    const asked = await snapshotsAskedAt(jobId);
+    // The first is the job's start (running), the last its end (completed); the steps' snapshots between them, the
+    // first of which may follow the start's at once (a status change starts no interval).
+    expect(asked.length).toBeGreaterThanOrEqual(2);
+    const steps = asked.slice(1, -1);
+    const gaps = steps.slice(1).map((at, i) => at - steps[i]!);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1_000);
+    expect(steps.length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+  });
+});
+
 describe('an operator pausing one activity with `temporal activity pause`', () => {
   it('holds that item without failing the job, and finishes it after unpause', async () => {
     const slow = attributes[0]!;

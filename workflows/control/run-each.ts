@@ -35,6 +35,13 @@ export interface EachOptions<T> {
    * differs from the loop before it, so a workflow decides it once per run behind a patch (workflows/control/control.ts).
    */
   lean?: boolean;
+  /**
+   * With `lean`: the loop waits for a unit's end on one promise that the unit's handler resolves, not on a race of
+   * every unit in flight (a race adds a promise for each, and the workflow sandbox captures a stack trace for every
+   * promise), and the units of one wake-up start inside one run of their shared scope instead of one run each. The
+   * same units start in the same activations; decided with the job's other run-start decisions (control.ts).
+   */
+  wakeOnEnd?: boolean;
 }
 
 /** Resolves with the items left undone because `shouldYield` said stop (empty when every item ran). */
@@ -57,32 +64,66 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
     isDeferred(error) ||
     (isCancellation(error) && scope.consideredCancelled && !CancellationScope.current().consideredCancelled);
 
-  const startLean = (item: T) => {
-    const weight = options.weight?.(item) ?? 1;
-    const scope = (shared ??= new CancellationScope());
-    options.onStart(options.label(item));
-    const unit: Promise<void> = scope
-      .run(() => options.work(item))
-      .then(
-        (outcome) => {
-          running.delete(unit);
-          options.onDone(weight, outcome);
-        },
-        (error) => {
-          running.delete(unit);
-          if (interrupted(error, scope)) {
-            queue.unshift(item);
-            options.onDone(weight, undefined);
-          } else {
-            firstError ??= error;
-          }
-        },
-      );
+  // wakeOnEnd: what the loop waits on when it waits for a unit's end; a unit's end calls it.
+  let wake: (() => void) | undefined;
+  const unitEnded = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+
+  /** Follows a started unit's `work` to its end, from the loop's own scope (the unit's is the one `interrupted` reads). */
+  const follow = (item: T, weight: number, scope: CancellationScope, work: Promise<UnitOutcome>) => {
+    const unit: Promise<void> = work.then(
+      (outcome) => {
+        running.delete(unit);
+        options.onDone(weight, outcome);
+        unitEnded();
+      },
+      (error) => {
+        running.delete(unit);
+        if (interrupted(error, scope)) {
+          queue.unshift(item);
+          options.onDone(weight, undefined);
+        } else {
+          firstError ??= error;
+        }
+        unitEnded();
+      },
+    );
     running.add(unit);
   };
 
+  /** Whether one more unit may start, with `starting` units started and not yet followed. */
+  const mayStart = (starting = 0) =>
+    firstError === undefined &&
+    queue.length > 0 &&
+    running.size + starting < options.concurrency &&
+    !(options.shouldYield?.() ?? false);
+
+  /** Lean: fills every free place; with wakeOnEnd inside one run of the shared scope, else one run a unit. */
+  const fillLean = () => {
+    const scope = (shared ??= new CancellationScope());
+    const started: { item: T; weight: number; work: Promise<UnitOutcome> }[] = [];
+    const startOne = (inScope: boolean) => {
+      const item = queue.shift()!;
+      const weight = options.weight?.(item) ?? 1;
+      options.onStart(options.label(item));
+      started.push({ item, weight, work: inScope ? options.work(item) : scope.run(() => options.work(item)) });
+    };
+    if (options.wakeOnEnd) {
+      // The scope's run calls this at once: every unit below starts now, its work inside the scope.
+      void scope.run(() => {
+        while (mayStart(started.length)) startOne(true);
+        return Promise.resolve();
+      });
+    } else {
+      while (mayStart(started.length)) startOne(false);
+    }
+    for (const { item, weight, work } of started) follow(item, weight, scope, work);
+  };
+
   const start = (item: T) => {
-    if (options.lean) return startLean(item);
     const weight = options.weight?.(item) ?? 1;
     const scope = new CancellationScope();
     const unregister = options.onPauseNow(() => scope.cancel());
@@ -123,16 +164,11 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
         // Lean: every place free is filled at once, one wait at the gate per wake-up instead of one a unit. Units still
         // start only once the gate's wait is over, after the activation's handlers (signals, updates, other units' ends)
         // have run: a unit ended by pause-now is back in the queue, and a pause stops the fill.
-        while (
-          firstError === undefined &&
-          queue.length > 0 &&
-          running.size < options.concurrency &&
-          !(options.shouldYield?.() ?? false)
-        )
-          start(queue.shift()!);
+        fillLean();
         continue;
       }
-      await Promise.race(running);
+      if (options.lean && options.wakeOnEnd) await new Promise<void>((resolve) => (wake = resolve));
+      else await Promise.race(running);
     }
   } catch (error) {
     // The gate throws when the job is cancelled while it waits.
