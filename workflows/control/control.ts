@@ -156,13 +156,13 @@ const LEAN_FAN_OUT = 'lean-fan-out';
 /**
  * From this version on, the jobs-table snapshots of a job's steps are at least SNAPSHOT_MIN_INTERVAL_MS apart: one due
  * sooner waits for the interval (a timer, so a job whose steps then stall still has them written), while a status
- * change is written at once, as before, and starts no interval. The job's end writes its final state with no snapshot of the ending status
- * before it, and continue-as-new waits only for a write under way (the next run writes its own at once). And the lean
- * loop wakes from one promise that a unit's end resolves instead of racing every unit in flight, and starts the units
- * of a wake-up inside one run of their shared scope. A snapshot is a local activity, and the workflow task that asks
- * for it is held until it is written: every 2 % of 2 000 no-op items at 50 in flight held the fan-out's task every
- * 80 ms, and the job took 1.08-1.10 times a bare Temporal window (bench:overhead). Its commands come at other moments,
- * so it is decided in the constructor like RUN_START_DECISIONS, and older runs keep what they ran.
+ * change is written at once, as before, and starts no interval. The job's end writes its final state with no snapshot
+ * of the ending status before it, and continue-as-new waits only for a write under way (the next run writes its own at
+ * once). And the lean loop wakes from one promise that a unit's end resolves instead of racing every unit in flight,
+ * and starts the units of a wake-up inside one run of their shared scope. A snapshot is a local activity, and the
+ * workflow task that asks for it is held until it is written: every 2 % of 2 000 no-op items at 50 in flight held the
+ * fan-out's task every 80 ms, and the job took 1.08-1.10 times a bare Temporal window (bench:overhead). Its commands
+ * come at other moments, so it is decided in the constructor like RUN_START_DECISIONS; older runs keep what they ran.
  */
 const SNAPSHOTS_PACED = 'snapshots-paced';
 

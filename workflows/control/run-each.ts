@@ -72,7 +72,7 @@ export async function runEach<T>(items: readonly T[], options: EachOptions<T>): 
     resolve?.();
   };
 
-  /** Follows a started unit's `work` to its end, from the loop's own scope (the unit's is the one `interrupted` reads). */
+  /** Follows a started unit's `work` to its end from the loop's own scope (`interrupted` reads the unit's scope). */
   const follow = (item: T, weight: number, scope: CancellationScope, work: Promise<UnitOutcome>) => {
     const unit: Promise<void> = work.then(
       (outcome) => {
