@@ -12,7 +12,7 @@ import { DEMO_DATA_SOURCE_ID, demoCatalogue } from '../../db/demo-data';
 import { LLM_ACTIVITY } from '../../workflows/control/activity-options';
 import { cancelWhileHeld, heldAtGate, pauseNowWhileHeld, pauseWhileHeld } from '../support/control-checks';
 import { createHarness, type Harness, type RunningApi } from '../support/harness';
-import { activityCounts, factsAfter, isControl, jobHistory } from '../support/job-history';
+import { activityCounts, factsAfter, isControl, jobHistory, timeMs } from '../support/job-history';
 import { temporalCliPath } from '../support/temporal-cli';
 import { waitFor } from '../support/waiting';
 
@@ -315,8 +315,6 @@ describe('progress snapshots', () => {
    */
   async function snapshotsAskedAt(jobId: string): Promise<number[]> {
     const events = (await harness.temporal.workflow.getHandle(jobId).fetchHistory()).events ?? [];
-    const timeOf = (e: temporal.api.history.v1.IHistoryEvent) =>
-      Number(e.eventTime?.seconds ?? 0) * 1_000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
     const asked: number[] = [];
     for (const event of events) {
       const marker = event.markerRecordedEventAttributes;
@@ -330,7 +328,7 @@ describe('progress snapshots', () => {
       const started = events
         .filter((e) => Number(e.eventId) < completedId && e.workflowTaskStartedEventAttributes)
         .at(-1)!;
-      asked.push(timeOf(started));
+      asked.push(timeMs(started));
     }
     return asked;
   }

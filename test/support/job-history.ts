@@ -128,7 +128,8 @@ export function describeFacts(facts: HistoryFact[]): string {
     .join(', ');
 }
 
-const timeMs = (event: HistoryEvent) =>
+/** An event's time, ms since the epoch. */
+export const timeMs = (event: HistoryEvent) =>
   Number(event.eventTime?.seconds ?? 0) * 1_000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
 
 function decode(payloads: temporal.api.common.v1.IPayload[] | null | undefined): unknown {
