@@ -13,6 +13,7 @@ import { activitySpans, firstEventMs, runHistories } from './support/histories';
 import { runBareWindow, runJob, type TimedJob } from './support/jobs';
 import type { CallRecord } from '../llm-standin/server';
 import { spawnStandinProcess, type StandinProcess } from './support/processes';
+import { cpuMeter, type CpuUse } from './support/cpu';
 import { aim, flagArg, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
 const SOURCE = 'bench_wide';
@@ -55,18 +56,20 @@ async function main(): Promise<void> {
     log(`warm-up (not measured): data_profiling_llm_generation of ${warmUp} attributes on a table of their own`);
     await createWideDataSource(env.db, `${SOURCE}_warm_up`, warmUp, rows);
     await runJob(env.jobs, { ...request, dataSourceId: `${SOURCE}_warm_up` });
-    const measured: { job: TimedJob; calls: CallRecord[]; startedAt: number; endedAt: number }[] = [];
+    const measured: { job: TimedJob; calls: CallRecord[]; startedAt: number; endedAt: number; cpu: CpuUse }[] = [];
     for (let run = 1; run <= repeats; run++) {
       log(
         `data_profiling_llm_generation of ${n} attributes, C = ${concurrency}, L = ${latencyMs} ms (${run}/${repeats})`,
       );
       await standin.reset();
       const startedAt = Date.now();
+      const cpu = cpuMeter();
       const job = await runJob(env.jobs, request);
-      measured.push({ job, calls: await standin.calls(), startedAt, endedAt: Date.now() });
+      const used = cpu();
+      measured.push({ job, calls: await standin.calls(), startedAt, endedAt: Date.now(), cpu: used });
     }
     // Every figure below but the list of ratios is the median run's.
-    const { job: free, calls: freeCalls, startedAt, endedAt } = medianBy(measured, (m) => m.job.seconds);
+    const { job: free, calls: freeCalls, startedAt, endedAt, cpu } = medianBy(measured, (m) => m.job.seconds);
     const bound = (n * latencyMs) / concurrency / 1_000;
     const runs = await runHistories(env.temporal, free.jobId);
     // One attribute per activity, or (llmItemsPerUnit) several: generateValidationRulesBatch.
@@ -185,6 +188,16 @@ async function main(): Promise<void> {
           round(percentile(turnaroundMs, 50), 1),
           round(percentile(turnaroundMs, 95), 1),
         ],
+        'worker CPU per attribute ms (this process, every thread)': round(cpu.processMs / n, 2),
+        ...(cpu.mainThreadMs !== undefined
+          ? {
+              'worker main thread s: on a core, runnable but waiting for one': [
+                round(cpu.mainThreadMs / 1_000, 2),
+                round(cpu.mainThreadWaitingMs! / 1_000, 2),
+              ],
+            }
+          : {}),
+        ...(cpu.machineBusy !== undefined ? { 'machine CPU busy during the job': round(cpu.machineBusy, 2) } : {}),
         'column-profile query ms, alone (mean of 20)': round(profileMs, 1),
         'gap to bound s': round(gap, 2),
         'gap explained by non-LLM work s (Σ/C)': round(explainedByProfile, 2),
@@ -213,6 +226,7 @@ async function main(): Promise<void> {
         'LLM span past N·L/C per slot: C × span = Σ call durations + Σ time slots stood empty, split into the ramp-up (each of the first C calls after the first), the hand-offs, the tail (each of the last C answers before the last) and the calls’ time past L, each summed over calls and divided by C.',
         'per-activity non-LLM work = activity started→completed minus L: the column-profile query, the stored-result check, the prompt, the statement storing rules, and (an activity of several attributes, or one scheduled ahead of its call) the wait for one of the job’s LLM slots.',
         'LLM slot hand-off = the k-th call answered → the (C+k)-th call received, from the stand-in’s log: the time a slot of the job’s LLM concurrency stood empty.',
+        'worker CPU: this process’s CPU time over the median job (the worker runs in it; the bench itself is idle meanwhile), per attribute; the main thread’s time on a core and its time runnable but waiting for one, from /proc/self/task/<pid>/schedstat: a hand-off waits for the worker’s event loop, and on a machine this busy as much for a core as for the work before it.',
         'bare window = bench/noop-workflow.ts bareWindow on a worker of its own (same dev server, same process): at most C activities, the next scheduled as one completes, each sending the same kind of request (the validation-rules prompt of its attribute, from a fixed profile) through the same openai client; nothing read or stored.',
         `full data_profiling also runs the rules, in batches of 200 attributes over ${rows} rows.`,
         standinInProcess

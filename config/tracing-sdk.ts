@@ -1,6 +1,7 @@
 // The OpenTelemetry SDK for one process, loaded only when tracing is on (config/tracing.ts): the tracer provider
-// exporting OTLP/HTTP JSON in batches, the http, undici (the openai client's fetch) and pg instrumentations, and the
-// Temporal interceptors that carry one trace from the API request through the workflow to each LLM call and statement.
+// exporting OTLP/HTTP JSON in batches, the http (the API's requests, the LLM calls), undici (fetch) and pg
+// instrumentations, and the Temporal interceptors that carry one trace from the API request through the workflow to
+// each LLM call and statement.
 
 import { diag, DiagLogLevel, trace, type DiagLogger } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -67,11 +68,11 @@ export function startTracingSdk(options: TracingSdkOptions): Tracing {
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0]!),
-        // Outgoing node:http calls outside a request or activity (none of ours: the LLM call is fetch, Temporal's
-        // client gRPC over http2) would each start a trace of their own.
+        // The LLM client's calls (node:http, activities/llm/http-transport.ts): one span per LLM HTTP call, under the
+        // activity that made it. Outgoing calls outside a request or activity would each start a trace of their own.
         requireParentforOutgoingSpans: true,
       }),
-      // The openai client's fetch: one span per LLM HTTP call, under the activity that made it.
+      // fetch, where a caller still uses it (a body the LLM transport leaves to fetch, the job callbacks' requests).
       new UndiciInstrumentation({ requireParentforSpans: true }),
       // Statements outside a request or activity (the reconciler's sweep, the LLM budget's listener) are not a job's
       // work, and would each be a trace of their own.

@@ -2,7 +2,7 @@
 // that passed schema validation are stored, so a cached answer is always one a job could use.
 
 import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type QueryCreator } from 'kysely';
 import type { Database } from '../../db/database';
 
 export function promptCacheKey(
@@ -25,12 +25,15 @@ export async function cachedAnswer(db: Kysely<Database>, key: string): Promise<s
   return row?.content;
 }
 
-/** Stores or refreshes an answer: a job that switched the cache off replaces what it asked again. */
-export async function storeAnswer(
-  db: Kysely<Database>,
+/**
+ * The statement storing or refreshing an answer (a job that switched the cache off replaces what it asked again), to
+ * run or to put in a statement of the caller's (the LLM call's record: activities/llm/llm.ts).
+ */
+export function storeAnswer(
+  db: QueryCreator<Database>,
   answer: { key: string; model: string; content: string; promptTokens: number; completionTokens: number },
-): Promise<void> {
-  await db
+) {
+  return db
     .insertInto('llm_cache')
     .values({
       key: answer.key,
@@ -46,6 +49,5 @@ export async function storeAnswer(
         completion_tokens: answer.completionTokens,
         created_at: new Date(),
       }),
-    )
-    .execute();
+    );
 }

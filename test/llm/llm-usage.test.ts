@@ -78,12 +78,15 @@ describe('LLM answer cache', () => {
 });
 
 describe('usage when the database connection is lost at its write', () => {
-  /** The worker's inserts into llm_calls waiting for the test's lock: their backends are what the test terminates. */
+  /**
+   * The worker's inserts into llm_calls (a usable answer's cache row in the same statement, before it) waiting for the
+   * test's lock: their backends are what the test terminates.
+   */
   const blockedUsageWrites = async () =>
     (
       await sql<{
         pid: number;
-      }>`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike 'insert into "llm_calls"%'`.execute(
+      }>`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ilike '%insert into "llm_calls"%'`.execute(
         harness.db,
       )
     ).rows.map((r) => r.pid);

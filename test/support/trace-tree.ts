@@ -62,8 +62,16 @@ export function formatTraceTree(spans: readonly TraceSpan[]): string {
 /** The span's name on one line (a statement's name may hold its SQL's line breaks); an HTTP call's with its URL. */
 function labelOf(span: TraceSpan): string {
   const name = span.name.replace(/\s+/g, ' ');
-  const url = span.attributes['url.full'];
+  const url = httpUrl(span);
   return span.kind === CLIENT_SPAN && typeof url === 'string' ? `${name} ${url}` : name;
+}
+
+/**
+ * An HTTP client span's URL: `url.full` (undici's instrumentation, and http's under the stable conventions) or
+ * `http.url` (http's instrumentation by default, which the LLM client's node:http transport is traced by).
+ */
+export function httpUrl(span: TraceSpan): unknown {
+  return span.attributes['url.full'] ?? span.attributes['http.url'];
 }
 
 function alikeLeaf(a: TraceSpan, b: TraceSpan, children: Map<string | undefined, TraceSpan[]>): boolean {

@@ -10,7 +10,7 @@ import { createHarness, testToken, type Harness } from '../support/harness';
 import { trackUntilClosed } from '../support/leftovers';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver';
 import { freePort } from '../support/ports';
-import { ancestry, formatTraceTree, type TraceSpan } from '../support/trace-tree';
+import { ancestry, formatTraceTree, httpUrl, type TraceSpan } from '../support/trace-tree';
 import { waitFor } from '../support/waiting';
 import { endAllSpawnedWorkers, spawnWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
@@ -156,8 +156,7 @@ it('follows a job in one trace from the API request through the workflow and act
     30_000,
     'the API request span',
   );
-  const isLlmCall = (s: TraceSpan) =>
-    s.kind === CLIENT && String(s.attributes['url.full']).startsWith(harness.standin.url);
+  const isLlmCall = (s: TraceSpan) => s.kind === CLIENT && String(httpUrl(s)).startsWith(harness.standin.url);
   const isSql = (s: TraceSpan) => s.attributes['db.system'] === 'postgresql' && s.name.startsWith('pg.query');
   const spans = await traceOnceComplete(
     request!.traceId,
