@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { responseFormat } from '../../activities/llm/llm-response-format';
 import { delayFor, type FaultPlan } from '../../llm-standin/faults';
 import { startLlmStandin, type CallRecord, type LlmStandin, type StandinRequest } from '../../llm-standin/server';
+import { failureOf } from '../support/waiting';
 
 const responders = {
   echo: (req: StandinRequest) => ({ item: req.itemKey ?? null, task: req.task }),
@@ -41,16 +42,6 @@ const ask = (item: string, task?: string, client = openai, signal?: AbortSignal)
     },
     { signal },
   );
-
-/** The error a call rejects with; fails the test if the call succeeds. */
-async function failureOf(call: Promise<unknown>): Promise<unknown> {
-  try {
-    await call;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail, but it succeeded');
-}
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

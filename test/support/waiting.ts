@@ -1,6 +1,17 @@
-// Polling helpers for tests that watch a running system: wait for a condition, never a fixed guess.
+// Polling helpers for tests that watch a running system: wait for a condition, never a fixed guess; and the error a
+// call fails with.
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The error a call rejects with; fails the test if the call succeeds. */
+export async function failureOf(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
 
 /**
  * Reads until `done` holds; after `timeoutMs` fails saying what it waited for (`what`) and the last value read.
