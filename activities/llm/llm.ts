@@ -144,7 +144,7 @@ export async function completeStructured<T>(
     },
   };
   for (let attempt = 1; attempt <= settings.invalidOutputAttempts; attempt++) {
-    const { read: parsed } = await chatUntilAnswered(deps, prompt, format, call, state, reader);
+    const parsed = await chatUntilAnswered(deps, prompt, format, call, state, reader);
     if (parsed.ok) return { ok: true, value: parsed.value, ...state.usage };
     lastProblem = parsed.problem;
     // By response format, so what json_schema changes shows against synapse_llm_requests.
@@ -199,7 +199,7 @@ async function chatUntilAnswered<R>(
   call: LlmCall,
   state: CallState,
   reader: AnswerReader<R>,
-): Promise<Answer<R>> {
+): Promise<R> {
   for (;;) {
     try {
       return await chatOnce(deps, prompt, format, call, state, reader);
@@ -271,16 +271,9 @@ interface AnswerReader<R> {
   read(content: string): { usable: boolean; value: R };
 }
 
-interface Answer<R> {
-  content: string;
-  promptTokens: number;
-  completionTokens: number;
-  /** The reader's value for the content. */
-  read: R;
-}
-
 /**
- * One request: budget, send, and on an answer its usage recorded before the answer is used. Errors leave classified.
+ * One request: budget, send, and on an answer its usage recorded before the answer is used; returns what the reader
+ * made of it. Errors leave classified.
  */
 async function chatOnce<R>(
   deps: LlmDeps,
@@ -289,7 +282,7 @@ async function chatOnce<R>(
   call: LlmCall,
   state: CallState,
   reader: AnswerReader<R>,
-): Promise<Answer<R>> {
+): Promise<R> {
   const context = Context.current();
   const { settings } = deps;
   // One of the job's slots first (the job's own limit), then the fleet's budget: a call waiting for budget already
@@ -395,7 +388,7 @@ async function chatOnce<R>(
     },
     answeredAt,
   );
-  return { content, promptTokens, completionTokens, read: read.value };
+  return read.value;
 }
 
 /**
