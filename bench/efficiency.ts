@@ -1,6 +1,7 @@
 // Benchmark 1, efficiency against the limit: N attributes profiled at LLM concurrency C with a stand-in
 // answering in exactly L: how close the LLM phase comes to N·L/C, and to N/R under a task-queue rate limit R.
 
+import { randomUUID } from 'node:crypto';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { createOpenAiClient } from '../activities/llm/llm';
 import { profileColumn } from '../activities/profiling/column-profile';
@@ -14,6 +15,7 @@ import { runBareWindow, runJob, type TimedJob } from './support/jobs';
 import type { CallRecord } from '../llm-standin/server';
 import { spawnStandinProcess, type StandinProcess } from './support/processes';
 import { cpuMeter, type CpuUse } from './support/cpu';
+import { llmSender, redisAnswers, runBullmqFlow, runPlainLoop, type SendItem } from './support/peers';
 import { aim, flagArg, numberArg, percentile, round, runBench, writeResult } from './support/report';
 
 const SOURCE = 'bench_wide';
@@ -30,6 +32,8 @@ async function main(): Promise<void> {
   // the bare window each run this many times, and the median run is the figure.
   const repeats = numberArg('repeats', 3);
   const standinInProcess = flagArg('standin-in-process');
+  // The peers (a plain loop, the physical limit; a BullMQ flow over Redis) in the same run: --skip-peers leaves them out.
+  const withPeers = !flagArg('skip-peers');
   // Column-profile scans at once: about the database's cores (PROFILE_CONCURRENCY), 2 on the machine the figures are from.
   const profileConcurrency = numberArg('profile-concurrency', 2);
   const env = await startBenchEnvironment('efficiency', { faults: { latencyMs, latencyJitterMs: 0 } });
@@ -109,13 +113,22 @@ async function main(): Promise<void> {
     }
 
     await worker.stop();
+    const send = llmSender(
+      createOpenAiClient({
+        apiKey: env.config.OPENAI_API_KEY,
+        baseURL: standin.url,
+        timeoutMs: env.config.LLM_REQUEST_TIMEOUT_MS,
+      }),
+      (item) => itemRequest(env, item),
+    );
     log(`bare Temporal window: ${n} activities of one LLM call each, C = ${concurrency}, no job control`);
     const bares: number[] = [];
     for (let run = 1; run <= repeats; run++) {
       await standin.reset();
-      bares.push(await runBareLlmWindow(env, standin.url, n, concurrency));
+      bares.push(await runBareLlmWindow(env, send, n, concurrency));
     }
     const bare = percentile(bares, 50);
+    const peers = withPeers ? await runPeers(standin, send, n, concurrency, repeats) : undefined;
     let limited: { seconds: number; calls: number } | undefined;
     if (withRateLimit) {
       worker = await env.startWorker(provider, { maxTaskQueueActivitiesPerSecond: ratePerSecond });
@@ -153,6 +166,7 @@ async function main(): Promise<void> {
         'bare Temporal window wall s (same calls, same server, no job control)': round(bare, 2),
         'bare window wall s, every run': bares.map((seconds) => round(seconds, 2)),
         'job / bare window': round(free.seconds / bare),
+        ...(peers ? peerFigures(peers, free.seconds, bound) : {}),
         'LLM calls span s (first sent → last answered)': round(callSpan(freeCalls), 2),
         'ratio of LLM span to N·L/C': round(callSpan(freeCalls) / bound),
         'job started → first LLM call received, last answered → job ended ms': [
@@ -228,6 +242,7 @@ async function main(): Promise<void> {
         'LLM slot hand-off = the k-th call answered → the (C+k)-th call received, from the stand-in’s log: the time a slot of the job’s LLM concurrency stood empty.',
         'worker CPU: this process’s CPU time over the median job (the worker runs in it; the bench itself is idle meanwhile), per attribute; the main thread’s time on a core and its time runnable but waiting for one, from /proc/self/task/<pid>/schedstat: a hand-off waits for the worker’s event loop, and on a machine this busy as much for a core as for the work before it.',
         'bare window = bench/noop-workflow.ts bareWindow on a worker of its own (same dev server, same process): at most C activities, the next scheduled as one completes, each sending the same kind of request (the validation-rules prompt of its attribute, from a fixed profile) through the same openai client; nothing read or stored.',
+        'peers (--skip-peers leaves them out), after the bare window, each sending the same requests through the same openai client to the same stand-in from this process: the plain loop keeps C requests in flight with nothing else (the physical limit on this machine); the BullMQ flow adds a parent job with N children to Redis (REDIS_URL) and runs them on a BullMQ worker of concurrency C, wall = flow added → parent processed.',
         `full data_profiling also runs the rules, in batches of 200 attributes over ${rows} rows.`,
         standinInProcess
           ? 'the stand-in ran in this process (--standin-in-process), sharing the event loop of the worker and the bench: each answer and each next call waits on their work, and theirs on its.'
@@ -242,6 +257,18 @@ async function main(): Promise<void> {
                 round((full.seconds - full.ruleExecutionSeconds) / bound),
                 'max',
                 1.02,
+              ),
+            ]
+          : []),
+        // The first aim's "at least as close to the limit as BullMQ", held against BullMQ run here, now: the peer table
+        // it came from was taken on another machine, and this one decides how close anything comes.
+        ...(peers?.bullmq
+          ? [
+              aim(
+                'efficiency: data_profiling_llm_generation wall / BullMQ flow, same run',
+                round(free.seconds / percentile(peers.bullmq, 50)),
+                'max',
+                1,
               ),
             ]
           : []),
@@ -275,7 +302,7 @@ function inProcess(env: BenchEnvironment): StandinProcess {
  */
 async function runBareLlmWindow(
   env: BenchEnvironment,
-  baseURL: string,
+  send: SendItem,
   n: number,
   concurrency: number,
 ): Promise<number> {
@@ -284,34 +311,13 @@ async function runBareLlmWindow(
     workflowsPath: require.resolve('./noop-workflow'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
   });
-  const openai = createOpenAiClient({
-    apiKey: env.config.OPENAI_API_KEY,
-    baseURL,
-    timeoutMs: env.config.LLM_REQUEST_TIMEOUT_MS,
-  });
-  const profile = { rows: 2_000, nulls: 0, distinct: 100, min: null, max: null, topValues: [] };
   const connection = await NativeConnection.connect({ address: env.config.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
     taskQueue,
     workflowBundle: { code },
     maxConcurrentActivityTaskExecutions: env.config.WORKER_MAX_CONCURRENT_ACTIVITIES,
-    activities: {
-      async doNothing(item: number) {
-        const demo = DEMO_COLUMNS[item % DEMO_COLUMNS.length]!;
-        const attribute = { ...demo, name: `${demo.name}_${Math.floor(item / DEMO_COLUMNS.length) + 1}` };
-        const prompt = validationRulesPrompt(SOURCE, attribute, profile, env.config.LLM_MAX_PROMPT_TOKENS);
-        await openai.chat.completions.create({
-          model: env.config.OPENAI_MODEL,
-          messages: [
-            { role: 'system', content: prompt.system },
-            { role: 'user', content: prompt.user },
-          ],
-          response_format: { type: 'json_object' },
-          max_completion_tokens: env.config.LLM_MAX_OUTPUT_TOKENS,
-        });
-      },
-    },
+    activities: { doNothing: send },
   });
   const running = worker.run();
   try {
@@ -392,3 +398,72 @@ async function serialProfileQueryMs(
 }
 
 runBench(main);
+
+/** The validation-rules request for item i of the bare window and the peers: its attribute's prompt from a fixed profile. */
+function itemRequest(env: BenchEnvironment, item: number) {
+  const demo = DEMO_COLUMNS[item % DEMO_COLUMNS.length]!;
+  const attribute = { ...demo, name: `${demo.name}_${Math.floor(item / DEMO_COLUMNS.length) + 1}` };
+  const profile = { rows: 2_000, nulls: 0, distinct: 100, min: null, max: null, topValues: [] };
+  const prompt = validationRulesPrompt(SOURCE, attribute, profile, env.config.LLM_MAX_PROMPT_TOKENS);
+  return {
+    model: env.config.OPENAI_MODEL,
+    messages: [
+      { role: 'system' as const, content: prompt.system },
+      { role: 'user' as const, content: prompt.user },
+    ],
+    response_format: { type: 'json_object' as const },
+    max_completion_tokens: env.config.LLM_MAX_OUTPUT_TOKENS,
+  };
+}
+
+interface PeerRuns {
+  plain: number[];
+  /** Undefined where no Redis answers (REDIS_URL, default redis://127.0.0.1:6379). */
+  bullmq?: number[];
+}
+
+/** The peers' wall seconds, `repeats` runs each, back to back after the job's and the bare window's. */
+async function runPeers(
+  standin: StandinProcess,
+  send: SendItem,
+  n: number,
+  concurrency: number,
+  repeats: number,
+): Promise<PeerRuns> {
+  const runs: PeerRuns = { plain: [] };
+  log(`plain loop: ${n} LLM calls, ${concurrency} in flight, in this process`);
+  for (let run = 1; run <= repeats; run++) {
+    await standin.reset();
+    runs.plain.push(await runPlainLoop(send, n, concurrency));
+  }
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (!(await redisAnswers(redisUrl))) {
+    log(`BullMQ flow skipped: no Redis answers at ${redisUrl}`);
+    return runs;
+  }
+  log(`BullMQ flow: a parent and ${n} children of one LLM call each, worker concurrency ${concurrency}, ${redisUrl}`);
+  runs.bullmq = [];
+  for (let run = 1; run <= repeats; run++) {
+    await standin.reset();
+    runs.bullmq.push(await runBullmqFlow(send, n, concurrency, redisUrl, `bench-efficiency-${randomUUID()}`));
+  }
+  return runs;
+}
+
+function peerFigures(peers: PeerRuns, jobSeconds: number, bound: number): Record<string, unknown> {
+  const plain = percentile(peers.plain, 50);
+  const bullmq = peers.bullmq ? percentile(peers.bullmq, 50) : undefined;
+  return {
+    'plain loop (C in flight, in process) / N·L/C, every run': peers.plain.map((s) => round(s / bound)),
+    'plain loop / N·L/C (median)': round(plain / bound),
+    ...(bullmq !== undefined
+      ? {
+          'BullMQ flow (parent + N children, worker concurrency C, Redis) / N·L/C, every run': peers.bullmq!.map((s) =>
+            round(s / bound),
+          ),
+          'BullMQ flow / N·L/C (median)': round(bullmq / bound),
+          'job / BullMQ flow': round(jobSeconds / bullmq),
+        }
+      : { 'BullMQ flow': 'skipped: no Redis answered' }),
+  };
+}
