@@ -451,18 +451,17 @@ async function runPeers(
 }
 
 function peerFigures(peers: PeerRuns, jobSeconds: number, bound: number): Record<string, unknown> {
-  const plain = percentile(peers.plain, 50);
-  const bullmq = peers.bullmq ? percentile(peers.bullmq, 50) : undefined;
+  const { plain, bullmq } = peers;
   return {
-    'plain loop (C in flight, in process) / N·L/C, every run': peers.plain.map((s) => round(s / bound)),
-    'plain loop / N·L/C (median)': round(plain / bound),
+    'plain loop (C in flight, in process) / N·L/C, every run': plain.map((s) => round(s / bound)),
+    'plain loop / N·L/C (median)': round(percentile(plain, 50) / bound),
     ...(bullmq !== undefined
       ? {
-          'BullMQ flow (parent + N children, worker concurrency C, Redis) / N·L/C, every run': peers.bullmq!.map((s) =>
+          'BullMQ flow (parent + N children, worker concurrency C, Redis) / N·L/C, every run': bullmq.map((s) =>
             round(s / bound),
           ),
-          'BullMQ flow / N·L/C (median)': round(bullmq / bound),
-          'job / BullMQ flow': round(jobSeconds / bullmq),
+          'BullMQ flow / N·L/C (median)': round(percentile(bullmq, 50) / bound),
+          'job / BullMQ flow': round(jobSeconds / percentile(bullmq, 50)),
         }
       : { 'BullMQ flow': 'skipped: no Redis answered' }),
   };

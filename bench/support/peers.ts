@@ -3,7 +3,8 @@
 // of concurrency C, over Redis), each sending the same LLM requests through the same openai client to the same stand-in.
 // The issue's peer table was taken elsewhere; run here, they say how close to the limit this machine lets anything come.
 
-import { FlowProducer, Worker as BullWorker, type Job } from 'bullmq';
+import { Socket } from 'node:net';
+import { FlowProducer, Queue, Worker as BullWorker, type Job } from 'bullmq';
 import type OpenAI from 'openai';
 
 /** One LLM request for item i, as the job's own calls send it (the bench builds it from the item's attribute). */
@@ -26,7 +27,7 @@ export async function runPlainLoop(send: SendItem, n: number, concurrency: numbe
 /**
  * A BullMQ flow: a parent job whose `n` children each send one request, on a worker of concurrency `concurrency`, the
  * parent completing once every child has (BullMQ moves it to its queue then). Returns the wall seconds from adding the
- * flow to the parent's completion. Queues are named after `prefix`, emptied by nothing: use a fresh prefix each run.
+ * flow to the parent's completion. Its two queues are named after `prefix` (fresh each run) and removed from Redis after it.
  */
 export async function runBullmqFlow(
   send: SendItem,
@@ -63,12 +64,19 @@ export async function runBullmqFlow(
     return (performance.now() - started) / 1_000;
   } finally {
     await Promise.all([itemWorker.close(), parentWorker.close(), flows.close()]);
+    // The parent job and the queues' keys would otherwise stay in Redis, one set a run.
+    await Promise.all(
+      [items, parents].map(async (name) => {
+        const queue = new Queue(name, { connection });
+        await queue.obliterate({ force: true });
+        await queue.close();
+      }),
+    );
   }
 }
 
 /** Whether Redis answers at `redisUrl` (the BullMQ peer is skipped, and says so, where none runs). */
 export async function redisAnswers(redisUrl: string): Promise<boolean> {
-  const { Socket } = await import('node:net');
   const { hostname, port } = new URL(redisUrl);
   return new Promise((resolve) => {
     const socket = new Socket();
